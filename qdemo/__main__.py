@@ -1,0 +1,3 @@
+from qdemo.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""The ``qdemo`` command line. Each area registers its own sub-commands.
+
+Area modules (``qdemo.<area>.cli``) expose ``register(subparsers)`` and must not import
+torch or other heavy modules at module level: ``qdemo --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from qdemo import __version__
+from qdemo.errors import QdemoError
+
+AREAS = (
+    "qdemo.emotion.cli",     # qdemo regressor train|eval|predict|explain|bench
+    "qdemo.qd.cli",          # qdemo evolve, qdemo confirm, qdemo bench-evolve
+    "qdemo.generator.cli",   # qdemo generator train|sample
+    "qdemo.compare.cli",     # qdemo compare, qdemo export-study
+    "qdemo.normalise.cli",   # qdemo normalise shine|train|apply|report
+    "qdemo.web.cli",         # qdemo browse, qdemo rate, qdemo validate
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qdemo",
+        description="Illuminate valence-arousal-dominance space with images.",
+    )
+    parser.add_argument("--version", action="version", version=f"qdemo {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in AREAS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.func(args)
+    except QdemoError as exc:
+        print(f"qdemo: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("qdemo: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Plots: heatmaps, montages, metric curves."""
