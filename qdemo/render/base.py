@@ -1,0 +1,54 @@
+"""The renderer contract: a batch of solution vectors -> a batch of images, in torch.
+
+A renderer is an ``nn.Module`` whose ``forward(solutions)`` maps ``(B, solution_dim)``
+float tensors on its device to images ``(B, 3, resolution, resolution)`` in [0, 1],
+differentiably (CMA-MEGA takes gradients through it). Solutions live in an unbounded
+space centred at ``initial_solution()``; a renderer squashes internally where it needs to.
+
+Renderers are looked up by name in :data:`RENDERERS` (``"module:Class"`` strings, imported
+lazily, so a renderer may live in another subpackage such as the generator's latent space).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from qdemo.errors import QdemoError
+
+
+class Renderer(nn.Module):
+    """Base class for image parameterisations."""
+
+    name: str = "base"
+    solution_dim: int
+    resolution: int
+
+    def forward(self, solutions: torch.Tensor) -> torch.Tensor:
+        """(B, solution_dim) -> (B, 3, resolution, resolution) in [0, 1]."""
+        raise NotImplementedError
+
+    def initial_solution(self) -> np.ndarray:
+        """(solution_dim,) the centre the emitters start from (default: zeros)."""
+        return np.zeros(self.solution_dim, dtype=np.float64)
+
+    def describe(self) -> dict[str, Any]:
+        """What goes into the manifest about this renderer."""
+        return {"name": self.name, "solution_dim": int(self.solution_dim), "resolution": int(self.resolution)}
+
+
+RENDERERS: dict[str, str] = {
+    # name -> "module:Class"; each class takes (*, resolution: int, seed: int, **options)
+}
+
+
+def make_renderer(name: str, **kwargs: Any) -> Renderer:
+    """Build the renderer registered as ``name``; unknown names list the valid ones."""
+    if name not in RENDERERS:
+        raise QdemoError(f"unknown renderer {name!r}; valid renderers: {', '.join(sorted(RENDERERS))}")
+    module, cls = RENDERERS[name].split(":")
+    return getattr(importlib.import_module(module), cls)(**kwargs)
