@@ -43,6 +43,9 @@ class Renderer(nn.Module):
 
 RENDERERS: dict[str, str] = {
     # name -> "module:Class"; each class takes (*, resolution: int, seed: int, **options)
+    "pixels": "qdemo.render.pixels:PixelRenderer",
+    "fourier": "qdemo.render.fourier:FourierRenderer",
+    "cppn": "qdemo.render.cppn:CPPNRenderer",
 }
 
 
