@@ -1,0 +1,137 @@
+"""Typed configs of ``qdemo normalise`` (one YAML: ``configs/normalise.yaml``).
+
+Sections: ``data`` (which images, at which size), ``shine`` (SHINE targets), ``train``
+(the emotional pix2pix), ``report`` (evaluation). Override from the command line with
+``--set train.lambda_emo=20``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+SHINE_MODES = ("lum", "hist", "sf", "spec", "full")
+
+
+@dataclass
+class DataConfig:
+    """Which images are read and how they are brought to one size."""
+
+    format: Literal["auto", "folder", "emotion6", "oasis", "csv"] = "auto"
+    """How to read ``--data``: a rated set (emotion6 / oasis / csv, via qdemo.emotion's loaders),
+    a plain ``folder`` of images (groups = first sub-folder), or ``auto`` (rated set when
+    recognised, else folder)."""
+    size: Optional[int] = 128
+    """Side of the square images everything works at. ``null`` keeps the native size, and
+    then all images must already share one size (else a clear error)."""
+    fit: Literal["crop", "stretch"] = "crop"
+    """How an image is brought to ``size``: centre-crop to a square then resize, or stretch."""
+    limit: Optional[int] = None
+    """Use at most this many images (a seeded subset, balanced over groups); ``null`` = all."""
+    seed: int = 0
+    """Seed of the subset choice and of the train/test split."""
+    on_error: Literal["raise", "skip"] = "raise"
+    """Unreadable images: stop with an error naming them, or skip them (counted in the outputs)."""
+
+
+@dataclass
+class ShineConfig:
+    """SHINE-style equalisation with the ``shinier`` package, sharded over Ray tasks."""
+
+    mode: Literal["lum", "hist", "sf", "spec", "full"] = "full"
+    """lum = mean/contrast of luminance; hist = luminance histogram; sf = rotationally averaged
+    amplitude spectrum; spec = full amplitude spectrum; full = sf (or spec) then hist, iterated."""
+    color: Literal["luminance", "rgb", "gray"] = "luminance"
+    """luminance: work on CIE Y and keep chromaticity (shinier's default); rgb: each sRGB channel
+    on its own; gray: output grey images."""
+    full_fourier: Literal["sf", "spec"] = "sf"
+    """Which Fourier step ``full`` uses (SHINE's modes 5/7 use sf, 6/8 spec)."""
+    iterations: int = 2
+    """Rounds of (Fourier step, histogram step) in ``full``; the histogram step comes last."""
+    safe_lum: bool = True
+    """Lower the target contrast (set-wide) so no image's luminance leaves [0, 255]
+    (shinier's safe_lum_match, computed over the whole set, not per shard)."""
+    shard_size: int = 32
+    """Images per Ray task."""
+    seed: int = 0
+    """Seed of shinier's tie-breaking noise in histogram matching."""
+
+
+@dataclass
+class TrainConfig:
+    """The emotional pix2pix (Zhang & Kim): U-Net G, PatchGAN D_low, frozen searcher as D_emo."""
+
+    lambda_l1: float = 100.0
+    """Weight of L1(G(x), SHINE(x)) (pix2pix default 100)."""
+    lambda_emo: float = 20.0
+    """Weight of MSE(searcher(G(x)), searcher(x)) (Zhang & Kim: 20 best, 100 breaks G)."""
+    lambda_gan: float = 1.0
+    """Weight of the adversarial loss from D_low."""
+    gan_loss: Literal["bce", "lsgan"] = "bce"
+    """Adversarial loss: pix2pix's BCE (vanilla GAN) or least squares."""
+    lr: float = 2e-4
+    """Adam learning rate of G and D (pix2pix default)."""
+    beta1: float = 0.5
+    """Adam beta1 (pix2pix default 0.5; beta2 = 0.999)."""
+    batch_size: int = 8
+    """Images per step."""
+    steps: int = 1500
+    """Optimisation steps in total."""
+    ngf: int = 16
+    """U-Net width (channels of its first layer; doubled per level up to 8x)."""
+    depth: int = 6
+    """U-Net levels; the input side must be a multiple of 2**depth."""
+    ndf: int = 32
+    """PatchGAN width."""
+    d_layers: int = 3
+    """PatchGAN strided layers (3 = the 70x70 PatchGAN at 256 px)."""
+    residual: bool = True
+    """G predicts a change of the input (logit space) rather than the image from scratch:
+    converges much faster in short CPU runs; the architecture is otherwise pix2pix's U-Net."""
+    dropout: float = 0.0
+    """Dropout in the innermost up-blocks (pix2pix uses 0.5 as its noise source)."""
+    test_fraction: float = 0.2
+    """Share of images held out (stratified by group) for the report; never trained on."""
+    emotion_model: str = "searcher"
+    """D_emo: 'searcher' (shipped weights), or 'tiny' (untrained TinyEmotionModel, tests only)."""
+    sample_every: int = 250
+    """Write a sample sheet (input | SHINE | G) every this many steps."""
+    checkpoint_every: int = 100
+    """Write a resumable checkpoint every this many steps."""
+    log_every: int = 25
+    """Append a line to metrics.csv every this many steps."""
+    threads: int = 0
+    """torch intra-op threads (0 = leave torch's default)."""
+    seed: int = 0
+    """Seed of the generator init, batch order and dropout."""
+
+
+@dataclass
+class ReportConfig:
+    """Evaluation: between-group spread of low-level statistics, and emotion drift."""
+
+    tertiles: tuple[str, ...] = ("valence", "arousal")
+    """Dimensions split into tertiles as extra groupings (human ratings where the set has them,
+    else the critic's prediction on the original)."""
+    critic: str = "critic"
+    """Who measures VAD drift: 'critic' (shipped, independent of the searcher) or 'tiny' (tests)."""
+    hist_bins: int = 32
+    """Luminance histogram bins in the spread measure and the plots."""
+    batch_size: int = 16
+    """Images per critic call."""
+
+
+@dataclass
+class NormaliseConfig:
+    """All of ``qdemo normalise``."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    """Image input."""
+    shine: ShineConfig = field(default_factory=ShineConfig)
+    """SHINE targets."""
+    train: TrainConfig = field(default_factory=TrainConfig)
+    """Emotional pix2pix training."""
+    report: ReportConfig = field(default_factory=ReportConfig)
+    """Evaluation report."""
+    device: str = "auto"
+    """auto, cpu or cuda[:N]."""
