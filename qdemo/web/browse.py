@@ -1,0 +1,138 @@
+"""``qdemo browse``: the archive browser (heatmap, elite detail, samples, photos).
+
+JSON API used by ``static/browse.html``:
+
+- ``GET /api/archives`` -> one summary per archive (grid, manifest metrics, counts)
+- ``GET /api/archive/<i>/cells`` -> grid + every elite (coords, objective, VAD, critic, spread)
+- ``GET /api/archive/<i>/cell/<index>`` -> one elite, its generator samples and nearest photos
+- ``GET /files/archive/<i>/<relpath>``, ``GET /files/compare/<j>/<relpath>`` -> images under
+  that run / comparison folder only (see :mod:`qdemo.web.safepath`)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+from urllib.parse import quote, unquote
+
+from qdemo.errors import DataError
+from qdemo.web.archive import RunArchive, Samples
+from qdemo.web.server import App, HTTPError, Request, Response, file_response, json_response
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
+
+
+def _url(kind: str, i: int, rel: str) -> str | None:
+    if not rel:
+        return None
+    return f"/files/{kind}/{i}/" + quote(rel.replace(os.sep, "/"), safe="/")
+
+
+class BrowseApp(App):
+    """Serves one or more archive run folders (and optional comparison folders)."""
+
+    title = "qdemo browse"
+
+    def __init__(self, archives: Sequence[str | os.PathLike], *, compare: Sequence[str | os.PathLike] = ()):
+        if not archives:
+            raise DataError("qdemo browse: give at least one archive run folder")
+        self.archives = [RunArchive.open(p) for p in archives]
+        self.compare = [Samples.open(p) for p in compare]
+        names = {a.name for a in self.archives}
+        self.warnings: list[str] = []
+        for s in self.compare:
+            if s.by_cell and not (s.archive_names & names):
+                self.warnings.append(
+                    f"{s.root}/samples.csv: no rows for the archives shown "
+                    f"(it names {', '.join(sorted(s.archive_names))}; shown: {', '.join(sorted(names))})"
+                )
+
+    def routes(self):
+        return [
+            ("GET", re.compile(r"/"), lambda r: self.page("browse.html")),
+            ("GET", re.compile(r"/api/archives"), self.api_archives),
+            ("GET", re.compile(r"/api/archive/(\d+)/cells"), self.api_cells),
+            ("GET", re.compile(r"/api/archive/(\d+)/cell/(\d+)"), self.api_cell),
+            ("GET", re.compile(r"/files/archive/(\d+)/(.+)"), self.files_archive),
+            ("GET", re.compile(r"/files/compare/(\d+)/(.+)"), self.files_compare),
+        ]
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _archive(self, text: str) -> tuple[int, RunArchive]:
+        i = int(text)
+        if not 0 <= i < len(self.archives):
+            raise HTTPError(404, f"no archive {i} (serving {len(self.archives)})")
+        run = self.archives[i]
+        try:
+            run.refresh()
+        except DataError as exc:  # a run being rewritten: keep the last good copy
+            if not run.elites:
+                raise HTTPError(500, str(exc)) from None
+        return i, run
+
+    def _cell_json(self, i: int, e: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in e.items() if k != "image"}
+        out["url"] = _url("archive", i, e["image"])
+        return out
+
+    # -- endpoints ---------------------------------------------------------------------------
+    def api_archives(self, req: Request) -> Response:
+        out = []
+        for i, run in enumerate(self.archives):
+            self._archive(str(i))
+            s = run.summary()
+            s["id"] = i
+            s["n_samples"] = sum(
+                len(recs) for c in self.compare for (name, _), recs in c.by_cell.items() if name == run.name
+            )
+            out.append(s)
+        return json_response({"archives": out, "warnings": self.warnings})
+
+    def api_cells(self, req: Request) -> Response:
+        i, run = self._archive(req.match.group(1))
+        cells = [self._cell_json(i, e) for e in sorted(run.elites.values(), key=lambda e: e["index"])]
+        return json_response({"id": i, "name": run.name, "grid": run.grid.to_json(), "cells": cells})
+
+    def api_cell(self, req: Request) -> Response:
+        i, run = self._archive(req.match.group(1))
+        index = int(req.match.group(2))
+        e = run.elites.get(index)
+        if e is None:
+            raise HTTPError(404, f"archive {run.name}: cell {index} is empty")
+        samples = []
+        for j, comp in enumerate(self.compare):
+            for s in comp.for_cell(run.name, index):
+                samples.append({**{k: v for k, v in s.items() if k != "image"},
+                                "url": _url("compare", j, s["image"])})
+        photos = [
+            {**{k: v for k, v in p.items() if k != "image"}, "url": _url("archive", i, p["image"])}
+            for p in run.nearest_photos(e["vad"])
+        ]
+        return json_response({"archive": i, "name": run.name, "elite": self._cell_json(i, e),
+                              "samples": samples, "photos": photos})
+
+    def _image(self, root: Path, rel: str) -> Response:
+        try:
+            text = unquote(rel, errors="strict")  # decoded once, here; never again
+        except UnicodeDecodeError:
+            raise HTTPError(404, "no such file") from None
+        if not text.lower().endswith(IMAGE_SUFFIXES):
+            raise HTTPError(403, "refused: only image files are served")
+        return file_response(root, text, decoded=True)
+
+    def files_archive(self, req: Request) -> Response:
+        i = int(req.match.group(1))
+        if not 0 <= i < len(self.archives):
+            raise HTTPError(404, f"no archive {i}")
+        return self._image(self.archives[i].root, req.match.group(2))
+
+    def files_compare(self, req: Request) -> Response:
+        j = int(req.match.group(1))
+        if not 0 <= j < len(self.compare):
+            raise HTTPError(404, f"no comparison folder {j}")
+        return self._image(self.compare[j].root, req.match.group(2))
+
+
+__all__ = ["BrowseApp"]

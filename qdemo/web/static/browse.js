@@ -1,0 +1,368 @@
+/* qdemo browse: VA heatmaps with a dominance slider, elite detail, samples and photos.
+   Plain JS, no libraries. Talks to /api/archives, /api/archive/<i>/cells, /api/archive/<i>/cell/<index>. */
+"use strict";
+
+const VIRIDIS = [[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]];
+const M = { left: 48, right: 10, top: 10, bottom: 42 };   // heatmap margins (CSS px)
+const SIZE = 440;
+const state = {
+  archives: [], data: [], panels: [], mode: "objective", dom: 0, domAll: false,
+  domGrid: null, sel: null, images: new Map(), ranges: {},
+};
+
+function $(sel, root) { return (root || document).querySelector(sel); }
+function el(tag, attrs, text) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+function fmt(x, digits) {
+  if (x === null || x === undefined || Number.isNaN(x)) return "–";
+  const d = digits === undefined ? 2 : digits;
+  return (x > 0 ? "+" : x < 0 ? "−" : "") + Math.abs(x).toFixed(d);
+}
+function sam9(x) { return (x === null || x === undefined) ? "" : (x * 4 + 5).toFixed(1); }
+function viridis(t) {
+  t = Math.min(1, Math.max(0, t));
+  const s = t * (VIRIDIS.length - 1), i = Math.min(VIRIDIS.length - 2, Math.floor(s)), f = s - i;
+  const a = VIRIDIS[i], b = VIRIDIS[i + 1];
+  return `rgb(${Math.round(a[0] + (b[0] - a[0]) * f)},${Math.round(a[1] + (b[1] - a[1]) * f)},${Math.round(a[2] + (b[2] - a[2]) * f)})`;
+}
+async function getJSON(url) {
+  const r = await fetch(url, { cache: "no-store" });
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(body.error || `${r.status} ${r.statusText}`);
+  return body;
+}
+function locate(x, lo, hi, n) {
+  return Math.min(n - 1, Math.max(0, Math.floor((x - lo) / (hi - lo) * n)));
+}
+function centre(c, lo, hi, n) { return lo + (c + 0.5) * (hi - lo) / n; }
+
+/* ---------- values and colour ranges ---------- */
+function value(e, mode) {
+  if (mode === "objective") return e.objective;
+  if (mode === "agreement") return e.agreement;
+  if (mode === "spread") return e.spread;
+  return null;
+}
+function computeRanges() {
+  for (const mode of ["objective", "spread"]) {
+    let lo = Infinity, hi = -Infinity;
+    for (const d of state.data) for (const e of d.cells) {
+      const v = value(e, mode);
+      if (v !== null && v !== undefined) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+    }
+    if (!Number.isFinite(lo)) { lo = 0; hi = 1; }
+    if (mode === "spread") lo = 0;
+    if (hi - lo < 1e-9) hi = lo + 1;
+    state.ranges[mode] = [lo, hi];
+  }
+  state.ranges.agreement = [0, 1];
+}
+
+/* ---------- which elites are visible ---------- */
+function visibleCells(d) {
+  const g = d.grid, three = g.cells.length === 3;
+  const out = new Map();   // "cv,ca" -> elite
+  const band = three ? locate(state.dom, g.ranges[2][0], g.ranges[2][1], g.cells[2]) : null;
+  for (const e of d.cells) {
+    const key = e.coords[0] + "," + e.coords[1];
+    if (three && !state.domAll) { if (e.coords[2] === band) out.set(key, e); continue; }
+    const prev = out.get(key);
+    if (!prev || (e.objective ?? -Infinity) > (prev.objective ?? -Infinity)) out.set(key, e);
+  }
+  return out;
+}
+function selectedCell(d) {
+  if (!state.sel) return null;
+  const g = d.grid;
+  const cv = locate(state.sel.v, g.ranges[0][0], g.ranges[0][1], g.cells[0]);
+  const ca = locate(state.sel.a, g.ranges[1][0], g.ranges[1][1], g.cells[1]);
+  return { cv, ca, elite: visibleCells(d).get(cv + "," + ca) || null };
+}
+
+/* ---------- drawing ---------- */
+function plotGeom(g) {
+  const W = SIZE - M.left - M.right, H = SIZE - M.top - M.bottom;
+  return { W, H, cw: W / g.cells[0], ch: H / g.cells[1] };
+}
+function draw(p) {
+  const d = state.data[p.i];
+  const cv = p.canvas, ctx = cv.getContext("2d");
+  const dpr = window.devicePixelRatio || 1;
+  if (cv.width !== SIZE * dpr) { cv.width = SIZE * dpr; cv.height = SIZE * dpr; }
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.clearRect(0, 0, SIZE, SIZE);
+  const g = d.grid, { W, H, cw, ch } = plotGeom(g);
+  ctx.fillStyle = "#eceef2";
+  ctx.fillRect(M.left, M.top, W, H);
+  const vis = visibleCells(d), mode = state.mode, [lo, hi] = state.ranges[mode] || [0, 1];
+  for (const e of vis.values()) {
+    const x = M.left + e.coords[0] * cw, y = M.top + H - (e.coords[1] + 1) * ch;
+    if (mode === "images") {
+      const img = imageFor(e.url, p);
+      if (img && img.complete && img.naturalWidth) ctx.drawImage(img, x, y, cw, ch);
+      else { ctx.fillStyle = "#c9ced8"; ctx.fillRect(x, y, cw, ch); }
+      continue;
+    }
+    const v = value(e, mode);
+    if (v === null || v === undefined) {
+      ctx.fillStyle = "#b9bfcb"; ctx.fillRect(x, y, cw, ch);
+      ctx.strokeStyle = "#dde1e8"; ctx.lineWidth = 1; ctx.beginPath();
+      ctx.moveTo(x, y + ch); ctx.lineTo(x + cw, y); ctx.stroke();
+      continue;
+    }
+    let t = (v - lo) / (hi - lo);
+    if (mode === "spread") t = 1 - t;   // low spread (confident) is bright
+    ctx.fillStyle = viridis(t);
+    ctx.fillRect(x, y, cw, ch);
+    if (mode === "agreement" && e.critic_same_cell) {   // dot: critic puts it in the same cell
+      ctx.fillStyle = "rgba(255,255,255,.85)";
+      ctx.beginPath(); ctx.arc(x + cw / 2, y + ch / 2, Math.max(1.5, Math.min(cw, ch) * 0.12), 0, 7); ctx.fill();
+    }
+  }
+  // grid lines
+  ctx.strokeStyle = "rgba(255,255,255,.55)"; ctx.lineWidth = 1;
+  ctx.beginPath();
+  for (let i = 0; i <= g.cells[0]; i++) { const x = M.left + i * cw; ctx.moveTo(x, M.top); ctx.lineTo(x, M.top + H); }
+  for (let j = 0; j <= g.cells[1]; j++) { const y = M.top + j * ch; ctx.moveTo(M.left, y); ctx.lineTo(M.left + W, y); }
+  ctx.stroke();
+  // neutral cross
+  ctx.strokeStyle = "rgba(29,35,48,.25)"; ctx.setLineDash([4, 4]); ctx.beginPath();
+  const x0 = M.left + (0 - g.ranges[0][0]) / (g.ranges[0][1] - g.ranges[0][0]) * W;
+  const y0 = M.top + H - (0 - g.ranges[1][0]) / (g.ranges[1][1] - g.ranges[1][0]) * H;
+  ctx.moveTo(x0, M.top); ctx.lineTo(x0, M.top + H); ctx.moveTo(M.left, y0); ctx.lineTo(M.left + W, y0); ctx.stroke();
+  ctx.setLineDash([]);
+  // axes
+  ctx.fillStyle = "#475467"; ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "center";
+  ctx.fillText(g.ranges[0][0].toFixed(1), M.left, M.top + H + 14);
+  ctx.fillText(g.ranges[0][1].toFixed(1), M.left + W, M.top + H + 14);
+  ctx.fillText("0", x0, M.top + H + 14);
+  ctx.font = "12px system-ui, sans-serif";
+  ctx.fillText("valence  (unpleasant → pleasant)", M.left + W / 2, M.top + H + 32);
+  ctx.save(); ctx.translate(14, M.top + H / 2); ctx.rotate(-Math.PI / 2);
+  ctx.fillText("arousal  (calm → excited)", 0, 0); ctx.restore();
+  ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "right";
+  ctx.fillText(g.ranges[1][1].toFixed(1), M.left - 4, M.top + 9);
+  ctx.fillText(g.ranges[1][0].toFixed(1), M.left - 4, M.top + H);
+  // selection
+  const s = selectedCell(d);
+  if (s) {
+    const x = M.left + s.cv * cw, y = M.top + H - (s.ca + 1) * ch;
+    ctx.strokeStyle = "#ff3b30"; ctx.lineWidth = 3; ctx.strokeRect(x + 1.5, y + 1.5, cw - 3, ch - 3);
+  }
+  drawLegend(p);
+}
+function drawLegend(p) {
+  const lg = $(".legend", p.root), bar = $("canvas.bar", lg), ctx = bar.getContext("2d");
+  if (state.mode === "images") { lg.classList.add("hidden"); return; }
+  lg.classList.remove("hidden");
+  const [lo, hi] = state.ranges[state.mode];
+  for (let x = 0; x < bar.width; x++) {
+    let t = x / (bar.width - 1);
+    ctx.fillStyle = viridis(state.mode === "spread" ? 1 - t : t); ctx.fillRect(x, 0, 1, bar.height);
+  }
+  const dig = state.mode === "objective" ? 1 : 2;
+  $(".lo", lg).textContent = lo.toFixed(dig);
+  $(".hi", lg).textContent = hi.toFixed(dig);
+  $(".what", lg).textContent = {
+    objective: "objective", agreement: "critic agreement (dot = critic puts it in the same cell; grey = not confirmed yet)",
+    spread: "ensemble sd (bright = confident)",
+  }[state.mode];
+}
+function imageFor(url, p) {
+  if (!url) return null;
+  let img = state.images.get(url);
+  if (!img) {
+    img = new Image(); img.src = url; state.images.set(url, img);
+    img.onload = () => scheduleDraw();
+  }
+  return img;
+}
+let drawPending = false;
+function scheduleDraw() {
+  if (drawPending) return;
+  drawPending = true;
+  requestAnimationFrame(() => { drawPending = false; state.panels.forEach(draw); });
+}
+
+/* ---------- detail ---------- */
+function thumb(url, caption, title) {
+  const f = el("figure");
+  const img = el("img", { src: url || "", alt: caption, loading: "lazy" });
+  if (title) img.title = title;
+  f.append(img, el("figcaption", {}, caption));
+  return f;
+}
+function vadText(v) { return v ? `V ${fmt(v[0])} A ${fmt(v[1])}` + (v[2] !== null && v[2] !== undefined ? ` D ${fmt(v[2])}` : "") : "–"; }
+
+async function showDetail(p) {
+  const d = state.data[p.i], s = selectedCell(d);
+  const box = $(".detail", p.root), empty = $(".empty", box), content = $(".content", box);
+  if (!s || !s.elite) {
+    content.classList.add("hidden"); empty.classList.remove("hidden");
+    empty.textContent = s ? "This cell is empty in this archive." : "Select a cell.";
+    box.dataset.index = "";
+    return;
+  }
+  const token = (p.token = (p.token || 0) + 1);
+  let info;
+  try { info = await getJSON(`/api/archive/${p.i}/cell/${s.elite.index}`); }
+  catch (err) { empty.textContent = "Could not load the cell: " + err.message; empty.classList.add("error"); return; }
+  if (token !== p.token) return;
+  const e = info.elite, g = d.grid;
+  empty.classList.add("hidden"); empty.classList.remove("error"); content.classList.remove("hidden");
+  box.dataset.index = String(e.index);
+  const img = $("img.elite", box); img.src = e.url || ""; img.alt = `elite of cell ${e.index}`;
+  $(".cellname", box).textContent = `cell ${e.index} (` + e.coords.map((c, k) => `${g.dims[k][0].toUpperCase()}${c}`).join(", ") + ")";
+  $(".objective", box).innerHTML = "";
+  $(".objective", box).append(document.createTextNode(e.objective === null ? "–" : e.objective.toFixed(1)), el("small", {}, "  objective (0–100)"));
+  const rows = [
+    ["cell centre", e.centre], ["searcher", e.vad], ["ensemble sd", e.sd, true], ["critic", e.critic],
+  ];
+  const tb = $("table.vad tbody", box); tb.innerHTML = "";
+  for (const [name, vals, isSd] of rows) {
+    const tr = el("tr"); tr.append(el("td", {}, name));
+    for (let k = 0; k < 3; k++) {
+      const td = el("td");
+      const x = vals ? vals[k] : null;
+      if (isSd) td.textContent = (x === null || x === undefined) ? "–" : "±" + x.toFixed(3);
+      else {
+        td.textContent = fmt(x);
+        if (x !== null && x !== undefined) td.append(el("div", { class: "sam9" }, "SAM " + sam9(x)));
+      }
+      tr.append(td);
+    }
+    tb.append(tr);
+  }
+  const flags = $(".critic-flags", box); flags.innerHTML = "";
+  if (e.critic) {
+    const same = el("span", { class: e.critic_same_cell ? "flag-ok" : "flag-no" }, e.critic_same_cell ? "critic: same cell" : "critic: other cell");
+    flags.append(same, document.createTextNode(
+      `  ·  within one cell: ${e.critic_within_one === null ? "–" : e.critic_within_one ? "yes" : "no"}` +
+      `  ·  agreement ${e.agreement.toFixed(2)} (distance ${e.critic_distance.toFixed(2)})` +
+      `  ·  mean ensemble sd ${e.spread === null ? "–" : e.spread.toFixed(3)}`));
+  } else {
+    flags.textContent = `critic not run yet  ·  mean ensemble sd ${e.spread === null ? "–" : e.spread.toFixed(3)}`;
+  }
+  const sbox = $(".samples", box); sbox.innerHTML = "";
+  if (info.samples.length) info.samples.forEach((sm, k) => sbox.append(thumb(sm.url, `critic ${vadText(sm.critic)}`, `sample ${sm.k ?? k}; target ${vadText(sm.target)}`)));
+  else sbox.append(el("div", { class: "none" }, state.hasSamples ? "no generator samples for this cell" : "none loaded (qdemo browse … --compare DIR)"));
+  const pbox = $(".photos", box); pbox.innerHTML = "";
+  if (info.photos.length) info.photos.forEach(ph => pbox.append(thumb(ph.url, (ph.label ? ph.label + " · " : "") + vadText(ph.vad), ph.human ? `human ${vadText(ph.human)}` : "")));
+  else pbox.append(el("div", { class: "none" }, "no reference photos in this run folder (reference.csv)"));
+}
+
+/* ---------- interaction ---------- */
+function cellAt(p, ev) {
+  const r = p.canvas.getBoundingClientRect();
+  const x = (ev.clientX - r.left) * SIZE / r.width - M.left, y = (ev.clientY - r.top) * SIZE / r.height - M.top;
+  const g = state.data[p.i].grid, { W, H, cw, ch } = plotGeom(g);
+  if (x < 0 || y < 0 || x >= W || y >= H) return null;
+  return { cv: Math.floor(x / cw), ca: g.cells[1] - 1 - Math.floor(y / ch) };
+}
+function selectCell(p, cv, ca) {
+  const g = state.data[p.i].grid;
+  cv = Math.min(g.cells[0] - 1, Math.max(0, cv)); ca = Math.min(g.cells[1] - 1, Math.max(0, ca));
+  state.sel = { v: centre(cv, g.ranges[0][0], g.ranges[0][1], g.cells[0]), a: centre(ca, g.ranges[1][0], g.ranges[1][1], g.cells[1]) };
+  refreshAll();
+}
+function refreshAll() {
+  scheduleDraw();
+  state.panels.forEach(p => showDetail(p));
+  const url = new URL(location.href);
+  if (state.sel) { url.searchParams.set("v", state.sel.v.toFixed(4)); url.searchParams.set("a", state.sel.a.toFixed(4)); }
+  url.searchParams.set("d", state.dom.toFixed(4)); url.searchParams.set("mode", state.mode);
+  history.replaceState(null, "", url);
+}
+function setupDominance() {
+  const wrap = $("#dom-wrap"), slider = $("#dom"), all = $("#dom-all");
+  const g3 = state.data.map(d => d.grid).find(g => g.cells.length === 3);
+  state.domGrid = g3 || null;
+  if (!g3) { wrap.classList.add("hidden"); all.parentElement.classList.add("hidden"); return; }
+  const [lo, hi] = g3.ranges[2], n = g3.cells[2];
+  slider.min = 0; slider.max = n - 1;
+  const q = new URLSearchParams(location.search);
+  const d0 = q.has("d") ? parseFloat(q.get("d")) : 0;
+  slider.value = locate(Number.isFinite(d0) ? d0 : 0, lo, hi, n);
+  const update = () => {
+    const b = parseInt(slider.value, 10);
+    state.dom = centre(b, lo, hi, n);
+    const w = (hi - lo) / n;
+    $("#dom-label").textContent = state.domAll ? "all (best elite)" : `[${fmt(lo + b * w)}, ${fmt(lo + (b + 1) * w)}]  (${b + 1}/${n})`;
+    slider.disabled = state.domAll;
+  };
+  slider.addEventListener("input", () => { update(); refreshAll(); });
+  all.addEventListener("change", () => { state.domAll = all.checked; update(); refreshAll(); });
+  update();
+}
+
+async function main() {
+  let info;
+  try { info = await getJSON("/api/archives"); }
+  catch (err) { $("#subtitle").textContent = "error: " + err.message; return; }
+  state.archives = info.archives;
+  if (info.warnings && info.warnings.length) {
+    const w = $("#warnings"); w.classList.remove("hidden"); w.textContent = info.warnings.join(" · ");
+  }
+  state.hasSamples = state.archives.some(a => a.n_samples > 0);
+  state.data = await Promise.all(state.archives.map(a => getJSON(`/api/archive/${a.id}/cells`)));
+  $("#subtitle").textContent = state.archives.map(a => `${a.name}: ${a.n_elites} elites`).join("   |   ");
+  computeRanges();
+  const q = new URLSearchParams(location.search);
+  if (q.has("mode")) { state.mode = q.get("mode"); $("#mode").value = state.mode; }
+  setupDominance();
+  const tpl = $("#panel-tpl");
+  state.archives.forEach((a, i) => {
+    const root = tpl.content.firstElementChild.cloneNode(true);
+    root.id = `archive-${i}`; root.dataset.archive = String(i);
+    $(".name", root).textContent = a.name;
+    const m = a.metrics || {}, bits = [];
+    if (a.status) bits.push(a.status);
+    if (a.emitter) bits.push(typeof a.emitter === "string" ? a.emitter : (a.emitter.name || JSON.stringify(a.emitter)));
+    if (a.renderer && a.renderer.name) bits.push(`${a.renderer.name} ${a.renderer.resolution || ""}px`.trim());
+    if (a.grid) bits.push(`grid ${a.grid.name} ${a.grid.cells.join("×")}${a.grid.binned ? " (binned by VAD)" : ""}`);
+    if (m.coverage !== null && m.coverage !== undefined) bits.push(`coverage ${(100 * m.coverage).toFixed(1)}%`);
+    if (m.qd_score_normalised !== null && m.qd_score_normalised !== undefined) bits.push(`QD ${m.qd_score_normalised.toFixed(2)}`);
+    if (m.critic_confirmed !== null && m.critic_confirmed !== undefined) bits.push(`critic confirmed ${m.critic_confirmed}`);
+    $(".meta", root).textContent = bits.join(" · ");
+    $("#panels").append(root);
+    const p = { i, root, canvas: $("canvas.heatmap", root) };
+    state.panels.push(p);
+    p.canvas.addEventListener("click", ev => { const c = cellAt(p, ev); if (c) { p.canvas.focus(); selectCell(p, c.cv, c.ca); } });
+    p.canvas.addEventListener("mousemove", ev => {
+      const c = cellAt(p, ev), h = $(".hover", root);
+      if (!c) { h.innerHTML = "&nbsp;"; return; }
+      const e = visibleCells(state.data[i]).get(c.cv + "," + c.ca);
+      h.textContent = e ? `cell ${e.index}: objective ${e.objective === null ? "–" : e.objective.toFixed(1)} · searcher ${vadText(e.vad)}` +
+        (e.agreement !== null ? ` · agreement ${e.agreement.toFixed(2)}` : "") : "empty cell";
+    });
+    p.canvas.addEventListener("keydown", ev => {
+      const d = state.data[i], s = selectedCell(d) || { cv: 0, ca: 0 };
+      const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
+      if (moves[ev.key]) { ev.preventDefault(); selectCell(p, s.cv + moves[ev.key][0], s.ca + moves[ev.key][1]); }
+      if ((ev.key === "PageUp" || ev.key === "PageDown") && state.domGrid) {
+        ev.preventDefault(); const sl = $("#dom");
+        sl.value = Math.min(+sl.max, Math.max(0, +sl.value + (ev.key === "PageUp" ? 1 : -1)));
+        sl.dispatchEvent(new Event("input"));
+      }
+    });
+  });
+  $("#mode").addEventListener("change", ev => { state.mode = ev.target.value; refreshAll(); });
+  if (q.has("v") && q.has("a")) {
+    const v = parseFloat(q.get("v")), a = parseFloat(q.get("a"));
+    if (Number.isFinite(v) && Number.isFinite(a)) state.sel = { v, a };
+  }
+  refreshAll();
+  document.body.dataset.ready = "1";
+  // runs still being written: re-read their cells every 15 s
+  if (state.archives.some(a => a.status === "running")) setInterval(async () => {
+    try {
+      state.data = await Promise.all(state.archives.map(a => getJSON(`/api/archive/${a.id}/cells`)));
+      computeRanges(); scheduleDraw();
+    } catch (err) { /* keep the last good view */ }
+  }, 15000);
+}
+main();
