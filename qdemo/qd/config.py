@@ -1,0 +1,217 @@
+"""Typed configuration of ``qdemo evolve`` (``configs/evolve.yaml`` + overrides).
+
+Every field has its documentation right below it; ``qdemo evolve --help-config`` prints
+them. Nested sections are addressed with dots: ``--set grid.cells=[8,8,8]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from qdemo.errors import ConfigError
+
+GRIDS = ("vad", "va", "cvt")
+EMITTERS = ("random", "map-elites", "iso-line", "cma-me", "cma-mae", "cma-mega", "bandit")
+
+
+@dataclass
+class GridConfig:
+    """The archive: which measures, how many cells, over which ranges."""
+
+    name: str = "vad"
+    """'vad': 3-D grid over (valence, arousal, dominance); 'va': 2-D grid over (valence,
+    arousal); 'cvt': centroidal Voronoi tessellation over (V, A, D) with `cvt_cells` cells."""
+    cells: list[int] = field(default_factory=lambda: [10, 10, 5])
+    """Cells per measure (V, A, D); 'va' uses the first two."""
+    ranges: list[list[float]] = field(default_factory=lambda: [[-1.0, 1.0], [-1.0, 1.0], [-1.0, 1.0]])
+    """[low, high] per measure on the canonical [-1, 1] scale; measures outside are clipped
+    to the range (so they land in the edge cells)."""
+    cvt_cells: int = 200
+    """Number of Voronoi cells for grid 'cvt'."""
+    cvt_samples: int = 20000
+    """Uniform samples used by k-means to place the CVT centroids (seeded)."""
+
+    @property
+    def measure_dim(self) -> int:
+        return 2 if self.name == "va" else 3
+
+
+@dataclass
+class RendererConfig:
+    """How a solution vector becomes an image."""
+
+    name: str = "pixels"
+    """Registered renderer: pixels | fourier | cppn (see qdemo.render.RENDERERS)."""
+    resolution: int = 64
+    """Side of the rendered images in pixels (the searcher resizes to its own input size)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Renderer-specific keyword options, e.g. {grid: 8} for pixels, {max_freq: 4} for
+    fourier, {hidden: 8, layers: 2} for cppn."""
+
+
+@dataclass
+class EmitterConfig:
+    """The search algorithm (all emitters come from pyribs)."""
+
+    name: str = "cma-mae"
+    """random | map-elites | iso-line | cma-me | cma-mae | cma-mega | bandit."""
+    num_emitters: int = 4
+    """Emitters run side by side; the batch is split evenly between them."""
+    sigma: float = 0.4
+    """Initial step size: Gaussian sigma (random, map-elites), CMA-ES sigma0 (cma-*),
+    coefficient sigma0 (cma-mega); iso-line uses it as iso_sigma."""
+    line_sigma: float = 0.2
+    """iso-line: standard deviation along the line between two elites."""
+    learning_rate: Optional[float] = None
+    """Archive threshold learning rate (CMA-MAE's alpha). None: 0.01 for cma-mae, 1.0
+    (plain elitist archive) otherwise; a value < 1 with cma-mega gives CMA-MAEGA."""
+    threshold_min: float = 0.0
+    """Initial cell threshold of the soft archive (objectives are >= 0)."""
+    grad_lr: float = 0.05
+    """cma-mega: learning rate of the Adam step on the gradient-arborescence centre."""
+    ranker: Optional[str] = None
+    """pyribs ranker for cma-* emitters; None: '2imp' for cma-me / cma-mega, 'imp' for
+    cma-mae."""
+    restart_rule: str = "no_improvement"
+    """CMA-ES restart rule for cma-* emitters: 'no_improvement' or 'basic'."""
+    bandit_pool: list[str] = field(default_factory=lambda: ["map-elites", "iso-line", "cma-me"])
+    """bandit: emitter kinds in the pool; `num_emitters` of each, `num_emitters` active."""
+    bandit_zeta: float = 0.05
+    """bandit: UCB1 exploration weight."""
+
+
+@dataclass
+class ObjectiveConfig:
+    """The objective in [0, 100] (see docs/evolve.md)."""
+
+    agreement_weight: float = 0.75
+    """Weight of ensemble agreement: 1 - mean standard deviation of the searcher members
+    (members live on [-1, 1], so their SD is at most 1)."""
+    prior_weight: float = 0.25
+    """Weight of the smoothness prior exp(-TV / tv_scale), TV = mean absolute difference
+    of neighbouring pixels. Weights are normalised to sum to 1."""
+    tv_scale: float = 0.1
+    """Total-variation scale of the smoothness prior."""
+
+
+@dataclass
+class DatasetConfig:
+    """Real photos scored by the searcher as a reference coverage (optional)."""
+
+    path: Optional[str] = None
+    """Folder of images (or a dataset root such as ../shared/datasets/oasis); None: no reference."""
+    format: str = "auto"
+    """'auto' (oasis/emotion6 layout if recognised, else every image under `path`),
+    'oasis', 'emotion6' or 'folder'."""
+    max_images: int = 400
+    """Score at most this many photos (a seeded subset), to bound the time."""
+    thumbnails: bool = True
+    """Write <=128 px thumbnails to reference/ in the run folder."""
+    required: bool = True
+    """When false, a `path` that does not exist is skipped with a note instead of an error
+    (configs/evolve.yaml points at ../shared/datasets/oasis, which a fresh machine lacks)."""
+
+
+@dataclass
+class EvolveConfig:
+    """Everything ``qdemo evolve`` needs; written to the run folder as config.yaml."""
+
+    seed: int = 0
+    """Seed of every random generator of the run (emitters, archive, renderer init)."""
+    iterations: int = 150
+    """Number of ask/tell iterations."""
+    batch_size: int = 32
+    """Solutions scored per iteration (split over the emitters; cma-mega adds one
+    gradient evaluation per emitter)."""
+    device: str = "auto"
+    """auto | cpu | cuda[:N]: where rendering and scoring run."""
+    searcher: str = "searcher"
+    """Model the search optimises: 'searcher' (shipped), 'critic', 'tiny' (untrained test
+    model) or a path to a weights file."""
+    critic: str = "critic"
+    """Model that re-scores the elites at the end: 'critic' (shipped), 'tiny:1', a path,
+    or 'none' to skip confirmation."""
+    out_root: str = "archives"
+    """Folder that holds the run folders."""
+    name: Optional[str] = None
+    """Run folder name; None: '<grid>-<emitter>-<renderer>-s<seed>'."""
+    checkpoint_every: int = 10
+    """Write a resumable checkpoint every this many iterations (and on Ctrl-C/SIGTERM)."""
+    score_chunk: int = 64
+    """At most this many images go through the searcher at once (bounds memory)."""
+    save_elite_images: bool = True
+    """Write elites/cell_<index>.png for every elite at the end."""
+    grid: GridConfig = field(default_factory=GridConfig)
+    """The archive."""
+    renderer: RendererConfig = field(default_factory=RendererConfig)
+    """The image parameterisation."""
+    emitter: EmitterConfig = field(default_factory=EmitterConfig)
+    """The search algorithm."""
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    """The objective."""
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    """Optional reference photos."""
+
+    def run_name(self) -> str:
+        return self.name or f"{self.grid.name}-{self.emitter.name}-{self.renderer.name}-s{self.seed}"
+
+    def run_dir(self) -> Path:
+        return Path(self.out_root) / self.run_name()
+
+    def validate(self) -> None:
+        """Raise ConfigError for values no run can use (names, ranges, sizes)."""
+        g, e = self.grid, self.emitter
+        if g.name not in GRIDS:
+            raise ConfigError(f"grid.name {g.name!r}: unknown grid; valid grids: {', '.join(GRIDS)}")
+        m = g.measure_dim
+        if g.name != "cvt":
+            if len(g.cells) < m:
+                raise ConfigError(f"grid.cells {g.cells}: grid {g.name!r} needs {m} cell counts")
+            if any(c < 1 for c in g.cells[:m]):
+                raise ConfigError(f"grid.cells {g.cells}: every cell count must be >= 1")
+        elif g.cvt_cells < 2 or g.cvt_samples < g.cvt_cells:
+            raise ConfigError(f"grid.cvt_cells={g.cvt_cells}, grid.cvt_samples={g.cvt_samples}: "
+                              "need 2 <= cvt_cells <= cvt_samples")
+        if len(g.ranges) < m:
+            raise ConfigError(f"grid.ranges {g.ranges}: grid {g.name!r} needs {m} [low, high] ranges")
+        dims = ("valence", "arousal", "dominance")
+        for dim, rg in zip(dims, g.ranges[:m]):
+            if len(rg) != 2:
+                raise ConfigError(f"grid.ranges for {dim}: expected [low, high], got {rg}")
+            lo, hi = float(rg[0]), float(rg[1])
+            if not lo < hi:
+                raise ConfigError(f"grid.ranges for {dim}: impossible range [{lo}, {hi}] (low must be < high)")
+            if hi <= -1.0 or lo >= 1.0:
+                raise ConfigError(f"grid.ranges for {dim}: [{lo}, {hi}] lies outside the emotion "
+                                  "scale [-1, 1]; no image can land there")
+        if e.name not in EMITTERS:
+            raise ConfigError(f"emitter.name {e.name!r}: unknown emitter; valid emitters: {', '.join(EMITTERS)}")
+        for p in e.bandit_pool:
+            if p not in EMITTERS or p in ("bandit", "random", "cma-mega", "cma-mae"):
+                raise ConfigError(f"emitter.bandit_pool: {p!r} cannot be pooled; use map-elites, iso-line, cma-me")
+        if e.num_emitters < 1:
+            raise ConfigError(f"emitter.num_emitters={e.num_emitters}: must be >= 1")
+        if self.batch_size < e.num_emitters or self.batch_size % e.num_emitters:
+            raise ConfigError(f"batch_size={self.batch_size}: must be a positive multiple of "
+                              f"emitter.num_emitters={e.num_emitters}")
+        if e.name.startswith("cma") and self.batch_size // e.num_emitters < 2:
+            raise ConfigError(f"batch_size={self.batch_size}: CMA-ES needs >= 2 solutions per emitter")
+        if e.sigma <= 0:
+            raise ConfigError(f"emitter.sigma={e.sigma}: must be > 0")
+        if e.learning_rate is not None and not 0.0 <= e.learning_rate <= 1.0:
+            raise ConfigError(f"emitter.learning_rate={e.learning_rate}: must lie in [0, 1]")
+        if self.iterations < 0:
+            raise ConfigError(f"iterations={self.iterations}: must be >= 0")
+        if self.checkpoint_every < 1:
+            raise ConfigError(f"checkpoint_every={self.checkpoint_every}: must be >= 1")
+        o = self.objective
+        if o.agreement_weight < 0 or o.prior_weight < 0 or o.agreement_weight + o.prior_weight <= 0:
+            raise ConfigError("objective: agreement_weight and prior_weight must be >= 0, not both 0")
+        if o.tv_scale <= 0:
+            raise ConfigError(f"objective.tv_scale={o.tv_scale}: must be > 0")
+        if self.dataset.format not in ("auto", "oasis", "emotion6", "folder"):
+            raise ConfigError(f"dataset.format {self.dataset.format!r}: use auto, oasis, emotion6 or folder")
+        if self.renderer.resolution < 8:
+            raise ConfigError(f"renderer.resolution={self.renderer.resolution}: must be >= 8")
