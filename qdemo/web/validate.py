@@ -1,0 +1,235 @@
+"""``qdemo validate``: do people feel what the images were made to convey?
+
+Human SAM ratings (1-9) from ``qdemo rate`` are averaged over raters per stimulus and put
+on the canonical scale by ``(x - 5) / 4``. They are compared with the study key
+(``key.csv`` of ``qdemo export-study``): the *intended* VAD (cell centre, requested VAD or
+the photo's own human rating) and the *predicted* VAD (the critic model), per source
+(``elite``, ``generator``, ``photo``) and over all stimuli: Pearson r, mean absolute error
+(canonical units; x4 for SAM points) and n (stimuli with a rating and a target).
+
+All three human dimensions are rated by the participants of this study; the *predicted*
+dominance comes from a model whose dominance head was trained on proxy targets (word
+norms), and the intended dominance of photos is usually missing (OASIS has none).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qdemo.errors import DataError
+from qdemo.web.archive import read_csv
+from qdemo.web.ratings import DIMS, RatingStore
+
+TARGETS = ("intended", "predicted")
+SOURCES = ("elite", "generator", "photo")
+
+
+def _f(text: str | None) -> float:
+    try:
+        x = float(text) if text not in (None, "") else math.nan
+    except ValueError:
+        return math.nan
+    return x if math.isfinite(x) else math.nan
+
+
+def human_means(ratings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per stimulus: mean canonical VAD over raters, its sd and the number of raters."""
+    by: dict[str, list[list[int]]] = {}
+    for r in ratings:
+        by.setdefault(r["stimulus_id"], []).append([r[d] for d in DIMS])
+    out = {}
+    for sid, rows in by.items():
+        arr = (np.asarray(rows, dtype=np.float64) - 5.0) / 4.0  # (n_raters, 3) canonical
+        out[sid] = {
+            "mean": arr.mean(axis=0).tolist(),
+            "sd": (arr.std(axis=0, ddof=1) if len(arr) > 1 else np.full(3, math.nan)).tolist(),
+            "n_raters": len(arr),
+        }
+    return out
+
+
+def agreement(human: np.ndarray, target: np.ndarray) -> dict[str, Any]:
+    """r, MAE and n over the pairs where both are finite (r is None below 3 pairs or no variance)."""
+    ok = np.isfinite(human) & np.isfinite(target)
+    h, t = human[ok], target[ok]
+    n = int(ok.sum())
+    r = None
+    if n >= 3 and h.std() > 1e-12 and t.std() > 1e-12:
+        r = float(np.corrcoef(h, t)[0, 1])
+    mae = float(np.mean(np.abs(h - t))) if n else None
+    return {"r": r, "mae": mae, "mae_sam": None if mae is None else mae * 4.0, "n": n}
+
+
+def validate(ratings: list[dict[str, Any]], key_rows: list[dict[str, str]]) -> dict[str, Any]:
+    """The agreement table as a dict (see module docstring)."""
+    means = human_means(ratings)
+    key = {row["stimulus_id"].strip(): row for row in key_rows}
+    stimuli = []
+    for sid, m in sorted(means.items()):
+        row = key.get(sid)
+        if row is None:
+            continue
+        stimuli.append({
+            "stimulus_id": sid,
+            "source": (row.get("source") or "").strip() or "unknown",
+            "human": m["mean"], "human_sd": m["sd"], "n_raters": m["n_raters"],
+            "intended": [_f(row.get(f"intended_{d}")) for d in DIMS],
+            "predicted": [_f(row.get(f"predicted_{d}")) for d in DIMS],
+        })
+    sources = [s for s in SOURCES if any(x["source"] == s for x in stimuli)]
+    sources += sorted({x["source"] for x in stimuli} - set(SOURCES))
+    table: dict[str, Any] = {}
+    for src in sources + ["all"]:
+        sel = [x for x in stimuli if src == "all" or x["source"] == src]
+        entry: dict[str, Any] = {"n_stimuli": len(sel)}
+        for tgt in TARGETS:
+            entry[tgt] = {}
+            for k, d in enumerate(DIMS):
+                h = np.array([x["human"][k] for x in sel], dtype=np.float64)
+                t = np.array([x[tgt][k] for x in sel], dtype=np.float64)
+                entry[tgt][d] = agreement(h, t)
+        table[src] = entry
+    participants = {r["participant"] for r in ratings}
+    return {
+        "n_ratings": len(ratings),
+        "n_participants": len(participants),
+        "n_stimuli_rated": len(means),
+        "n_stimuli_in_key": len(key),
+        "n_rated_not_in_key": sum(1 for sid in means if sid not in key),
+        "scale": "canonical [-1, 1]; human SAM 1-9 mapped by (x - 5) / 4; mae_sam = MAE in SAM points",
+        "human_rated": list(DIMS),
+        "notes": "Human valence, arousal and dominance are all rated by this study's participants. "
+                 "Predicted dominance comes from the critic's dominance head, trained on proxy targets "
+                 "(no image dataset has human dominance ratings); intended dominance of photos is "
+                 "usually unknown.",
+        "agreement": table,
+        "stimuli": stimuli,
+    }
+
+
+def format_table(result: dict[str, Any]) -> str:
+    lines = [
+        f"{result['n_ratings']} ratings by {result['n_participants']} participant(s) of "
+        f"{result['n_stimuli_rated']} stimuli ({result['n_stimuli_in_key']} in the key)",
+        f"{'source':<10} {'target':<10} {'dim':<10} {'n':>4} {'r':>7} {'MAE':>7} {'MAE(SAM)':>9}",
+    ]
+    for src, entry in result["agreement"].items():
+        for tgt in TARGETS:
+            for d in DIMS:
+                a = entry[tgt][d]
+                r = "–" if a["r"] is None else f"{a['r']:+.3f}"
+                mae = "–" if a["mae"] is None else f"{a['mae']:.3f}"
+                sam = "–" if a["mae_sam"] is None else f"{a['mae_sam']:.2f}"
+                lines.append(f"{src:<10} {tgt:<10} {d:<10} {a['n']:>4} {r:>7} {mae:>7} {sam:>9}")
+    lines.append("(dominance: predicted values come from a proxy-trained model head)")
+    return "\n".join(lines)
+
+
+def plot(result: dict[str, Any], path: Path) -> None:
+    """Scatter: human mean (y) against intended / predicted (x), per dimension, by source."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from qdemo.io import atomic_path
+
+    colours = {"elite": "#2f6fde", "generator": "#e07a10", "photo": "#1a7f4b"}
+    fig, axes = plt.subplots(2, 3, figsize=(11, 7.2), sharex=True, sharey=True)
+    stimuli = result["stimuli"]
+    srcs = list(dict.fromkeys(x["source"] for x in stimuli))
+    for i, tgt in enumerate(TARGETS):
+        for k, d in enumerate(DIMS):
+            ax = axes[i, k]
+            ax.plot([-1, 1], [-1, 1], color="#999", lw=1, ls="--", zorder=0)
+            for src in srcs:
+                pts = [(x[tgt][k], x["human"][k]) for x in stimuli
+                       if x["source"] == src and math.isfinite(x[tgt][k])]
+                if pts:
+                    xs, ys = zip(*pts)
+                    ax.scatter(xs, ys, s=18, alpha=0.8, color=colours.get(src, "#666"), label=src)
+            a = result["agreement"]["all"][tgt][d]
+            r = "–" if a["r"] is None else f"{a['r']:+.2f}"
+            mae = "–" if a["mae"] is None else f"{a['mae']:.2f}"
+            ax.set_title(f"{d}: r {r}, MAE {mae}, n {a['n']}", fontsize=10)
+            ax.set_xlim(-1.05, 1.05)
+            ax.set_ylim(-1.05, 1.05)
+            ax.grid(alpha=0.25)
+            if k == 0:
+                ax.set_ylabel("human mean (SAM → [-1, 1])")
+            if i == 1:
+                ax.set_xlabel(f"{tgt}" + (" (proxy-trained)" if d == "dominance" else ""))
+            else:
+                ax.set_xlabel(tgt)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    for ax in axes.flat:
+        h, lab = ax.get_legend_handles_labels()
+        for hh, ll in zip(h, lab):
+            if ll not in labels:
+                handles.append(hh)
+                labels.append(ll)
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    fig.suptitle(f"Human SAM ratings vs intended (top) and predicted (bottom) VAD — "
+                 f"{result['n_ratings']} ratings, {result['n_participants']} participant(s)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+
+
+def run_validate(db: str | os.PathLike, *, key: str | os.PathLike | None = None,
+                 out: str | os.PathLike | None = None, quiet: bool = False) -> dict[str, Any]:
+    """Read ``db`` and the key, print the table, write ``validate.json`` / ``.csv`` / ``.png``."""
+    from qdemo.io import atomic_write_json, atomic_write_text
+
+    store = RatingStore(db, create=False)
+    try:
+        ratings = store.all_ratings()
+        meta = store.meta()
+    finally:
+        store.close()
+    if key is None:
+        if "stimuli_dir" not in meta:
+            raise DataError(f"{db}: no stimulus folder recorded; give --key KEY.csv")
+        key = Path(meta["stimuli_dir"]) / "key.csv"
+        if not Path(key).is_file():
+            raise DataError(f"{key}: key not found (the study's key.csv); give --key KEY.csv")
+    key = Path(key)
+    if not key.is_file():
+        raise DataError(f"{key}: key file not found")
+    key_rows = read_csv(key, ("stimulus_id", "source"))
+    if not ratings:
+        raise DataError(f"{db}: no ratings yet")
+    result = validate(ratings, key_rows)
+    result["db"] = str(Path(db))
+    result["key"] = str(key)
+    if result["n_stimuli_rated"] and result["n_rated_not_in_key"] == result["n_stimuli_rated"]:
+        raise DataError(f"{key}: none of the {result['n_stimuli_rated']} rated stimuli is in this key "
+                        "(wrong key.csv for this database?)")
+    out_dir = Path(out) if out else Path(db).with_name(Path(db).stem + "_validate")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out_dir / "validate.json", result)
+    lines = ["stimulus_id,source,n_raters," + ",".join(
+        [f"human_{d}" for d in DIMS] + [f"{t}_{d}" for t in TARGETS for d in DIMS])]
+    for x in result["stimuli"]:
+        vals = x["human"] + x["intended"] + x["predicted"]
+        lines.append(",".join([x["stimulus_id"], x["source"], str(x["n_raters"])] +
+                              ["" if not math.isfinite(v) else f"{v:.4f}" for v in vals]))
+    atomic_write_text(out_dir / "validate.csv", "\n".join(lines) + "\n")
+    plot(result, out_dir / "validate.png")
+    if not quiet:
+        print(format_table(result))
+        if result["n_rated_not_in_key"]:
+            print(f"warning: {result['n_rated_not_in_key']} rated stimuli are not in {key}")
+        print(f"wrote {out_dir / 'validate.json'}, {out_dir / 'validate.csv'}, {out_dir / 'validate.png'}")
+    return result
+
+
+__all__ = ["agreement", "format_table", "human_means", "plot", "run_validate", "validate"]
