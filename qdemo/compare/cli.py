@@ -1,7 +1,85 @@
-"""Command-line entry points of qdemo.compare (registered by qdemo.cli)."""
+"""Command-line entry points of qdemo.compare (registered by qdemo.cli).
+
+    qdemo compare ARCHIVE... [--generator CKPT] --out DIR [--ray-address ADDR]
+    qdemo export-study --archive RUN [--generator CKPT] [--photos DIR] --out DIR
+"""
 
 from __future__ import annotations
+
+import argparse
+
+from qdemo.errors import QdemoError
 
 
 def register(subparsers) -> None:
     """Add this area's sub-commands to the top-level parser."""
+    c = subparsers.add_parser("compare", help="explorer elites vs generator samples per cell (Ray tasks)")
+    c.add_argument("archives", nargs="*", metavar="ARCHIVE", help="'qdemo evolve' run folders")
+    c.add_argument("--out", help="comparison folder")
+    c.add_argument("--generator", help="generator weights (.safetensors or run folder); default: shipped")
+    c.add_argument("--config", default="configs/compare.yaml", help="YAML config (default: %(default)s; skipped if absent)")
+    c.add_argument("-k", "--samples-per-cell", type=int, help="generator samples per cell")
+    c.add_argument("--critic", help="critic: shipped | tiny[:seed] | PATH")
+    c.add_argument("--searcher", help="searcher: shipped | tiny[:seed] | PATH")
+    c.add_argument("--photos", action="append", help="real photo folder for realism (repeatable)")
+    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field (repeatable)")
+    c.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")
+    c.add_argument("--num-cpus", type=int, help="local Ray CPUs (default: all cores)")
+    c.add_argument("--serial", action="store_true", help="run the tasks in this process (no Ray)")
+    c.add_argument("--no-progress", action="store_true", help="no progress bars")
+    c.add_argument("--help-config", action="store_true", help="list the config fields and exit")
+    c.set_defaults(func=_compare)
+
+    s = subparsers.add_parser("export-study", help="blinded, shuffled stimulus set with a hidden key")
+    s.add_argument("--archive", required=True, help="'qdemo evolve' run folder (its elites)")
+    s.add_argument("--generator", help="generator weights; default: shipped (use --no-generator to leave them out)")
+    s.add_argument("--no-generator", action="store_true", help="no generator samples")
+    s.add_argument("--photos", help="folder of real photos to mix in (default: none)")
+    s.add_argument("--n-elites", type=int, default=0, help="elites to include, spread over cells (0 = all)")
+    s.add_argument("--n-generator", type=int, default=0, help="generator samples (one per chosen cell; 0 = as many as elites)")
+    s.add_argument("--n-photos", type=int, default=0, help="photos to include (0 = as many as elites)")
+    s.add_argument("--size", type=int, default=256, help="side of every stimulus in pixels, so size gives nothing away (default: %(default)s)")
+    s.add_argument("--critic", default="shipped", help="critic for the predicted VAD: shipped | tiny[:seed] | PATH")
+    s.add_argument("--seed", type=int, default=0, help="shuffle / selection seed (default: %(default)s)")
+    s.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    s.add_argument("--out", required=True, help="stimulus folder to create")
+    s.set_defaults(func=_export_study)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from qdemo.compare.compare import CompareConfig, run_compare
+    from qdemo.config import describe, load_config, parse_override
+
+    if args.help_config:
+        print(describe(CompareConfig))
+        return 0
+    if not args.archives:
+        raise QdemoError("compare: give at least one ARCHIVE run folder")
+    if not args.out:
+        raise QdemoError("compare: --out DIR is required")
+    overrides = dict(parse_override(o) for o in args.overrides)
+    overrides.update({"generator": args.generator, "samples_per_cell": args.samples_per_cell,
+                      "critic": args.critic, "searcher": args.searcher, "photos": args.photos})
+    path = args.config if Path(args.config).exists() or args.config != "configs/compare.yaml" else None
+    cfg = load_config(CompareConfig, path, overrides)
+    summary = run_compare(args.archives, cfg, args.out, address=args.ray_address, num_cpus=args.num_cpus,
+                          backend="serial" if args.serial else "ray", progress=not args.no_progress)
+    for m, v in summary["all"]["metrics"].items():
+        print(f"{m:24s} explorer {v['explorer']:.4g}  generator {v['generator']:.4g}  winner {v['winner']}")
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def _export_study(args: argparse.Namespace) -> int:
+    from qdemo.compare.study import export_study
+
+    n = export_study(
+        args.archive, args.out, generator=None if args.no_generator else (args.generator or "shipped"),
+        photos=args.photos, n_elites=args.n_elites, n_generator=args.n_generator, n_photos=args.n_photos,
+        size=args.size, critic=args.critic, seed=args.seed, device=args.device,
+    )
+    print(f"wrote {n} stimuli to {args.out} (key: {args.out}/key.csv - keep it from the raters)")
+    return 0

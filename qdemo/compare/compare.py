@@ -1,0 +1,206 @@
+"""Explorer elites versus generator samples, cell by cell, as Ray tasks.
+
+For every occupied cell of each archive: the elite, and ``samples_per_cell`` generator
+images conditioned on the cell centre. Each is scored by the critic (VAD + features) and
+the searcher (VAD). The work is split into chunks of cells, one Ray task each (retried if
+it fails, cached in ``OUT/cache/`` so a re-run only computes what is missing); the driver
+then assembles the CSVs, heatmaps, sheets, ``summary.json`` and ``report.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from qdemo import DIMS
+from qdemo.compare.archive_io import ArchiveRun, read_archive
+from qdemo.compare.metrics import FeatureSpace
+from qdemo.config import to_dict
+from qdemo.errors import QdemoError
+
+
+@dataclass
+class CompareConfig:
+    """Configuration of ``qdemo compare`` (configs/compare.yaml)."""
+
+    generator: str | None = None
+    """Generator weights (.safetensors or run folder); null = the shipped checkpoint."""
+    critic: str = "shipped"
+    """Critic that judges both sources: 'shipped', 'tiny[:seed]' (tests) or a weights path."""
+    searcher: str = "shipped"
+    """Searcher (the model both sources were optimised against): same forms as critic."""
+    samples_per_cell: int = 4
+    """K generator samples per occupied cell, conditioned on the cell centre."""
+    tolerance: float = 0.25
+    """A cell is reached when the critic's VAD is within this (max abs over the grid dims) of its centre."""
+    photos: list[Path] = field(default_factory=lambda: [
+        Path("../shared/datasets/oasis/images"), Path("../shared/datasets/emotion6/images")])
+    """Real photos that define realism (folders searched recursively, or files)."""
+    photo_resolution: int = 64
+    """Side the photos are reduced to before the critic sees them (same as the generator's)."""
+    cache_dir: Path | None = Path("../cache/compare")
+    """Cache for the photo tensor and their critic features; null = none."""
+    pca_dim: int = 64
+    """Dimensions of the PCA subspace of critic features used for FID-like realism and diversity."""
+    cells_per_task: int = 50
+    """Cells per Ray task."""
+    max_retries: int = 3
+    """Retries of a failed task (exception or dead worker)."""
+    seed: int = 0
+    """Seed of the generator latents (per cell: derived from seed, archive and cell index)."""
+    device: str = "cpu"
+    """Device of each task: cpu | cuda[:N] | auto."""
+    region_bins: int = 3
+    """Image sheets: the valence x arousal plane is split into region_bins x region_bins regions."""
+    sheet_cells: int = 6
+    """At most this many cells (rows) per region sheet."""
+
+
+def _cell_seed(seed: int, archive: str, index: int) -> int:
+    return zlib.crc32(f"{seed}|{archive}|{index}".encode()) & 0x7FFFFFFF
+
+
+def compare_chunk(
+    archive_name: str, cells: list[dict[str, Any]], cfg: dict[str, Any], generator_path: str | None,
+    space_file: str, out_dir: str,
+) -> list[dict[str, Any]]:
+    """Ray task: score the elites and K generator samples of ``cells``; write sample PNGs.
+
+    ``cells``: dicts with ``index``, ``target`` (3 floats), ``image`` (elite path). Returns one
+    dict per cell with critic/searcher VAD and PCA-projected critic features (JSON).
+    """
+    import torch
+
+    from qdemo.device import resolve_device
+    from qdemo.generator.sample import generate
+    from qdemo.generator.weights_io import load_generator, load_scorer
+    from qdemo.io import load_image, save_png
+
+    torch.set_num_threads(max(1, int(os.environ.get("QDEMO_TASK_THREADS", "1"))))
+    device = resolve_device(cfg["device"])
+    critic = load_scorer(cfg["critic"], "critic", device=device)
+    searcher = load_scorer(cfg["searcher"], "searcher", device=device)
+    gen = load_generator(generator_path, device=device)
+    space = FeatureSpace.load(space_file)
+    k = int(cfg["samples_per_cell"])
+    out = Path(out_dir)
+    results = []
+    with torch.no_grad():
+        for cell in cells:
+            elite = load_image(cell["image"])  # (3, H, W)
+            z = gen.sample_z(k, generator=torch.Generator().manual_seed(_cell_seed(cfg["seed"], archive_name, cell["index"])))
+            samples = generate(gen, [cell["target"]] * k, z=z)  # (K, 3, R, R)
+            rel = []
+            for j, img in enumerate(samples):
+                r = f"samples/{archive_name}/cell_{cell['index']}_k{j}.png"
+                save_png(img, out / r)
+                rel.append(r)
+            res = elite.shape[-1]
+            if samples.shape[-1] != res:  # score both sources at the elite's resolution
+                samples = torch.nn.functional.interpolate(samples, size=(res, res), mode="bilinear",
+                                                          align_corners=False, antialias=True)
+            batch = torch.cat([elite[None], samples]).to(device)  # (1+K, 3, H, W)
+            c_vad = critic(batch).cpu().numpy()
+            c_feat = space.project(critic.features(batch).cpu().numpy())
+            s_vad = searcher(batch).cpu().numpy()
+            results.append({
+                "index": int(cell["index"]), "target": list(map(float, cell["target"])), "elite_image": cell["image"],
+                "elite_critic": c_vad[0].tolist(), "elite_searcher": s_vad[0].tolist(), "elite_feat": c_feat[0].tolist(),
+                "gen_critic": c_vad[1:].tolist(), "gen_searcher": s_vad[1:].tolist(), "gen_feat": c_feat[1:].tolist(),
+                "gen_images": rel,
+            })
+    return results
+
+
+def build_feature_space(cfg: CompareConfig, out: Path, *, progress: bool = True) -> Path:
+    """Critic features of the real photos -> PCA space saved as ``OUT/real_features.npz``."""
+    from qdemo.device import resolve_device
+    from qdemo.generator.data import load_photo_tensor, score_photos
+    from qdemo.generator.weights_io import load_scorer
+
+    device = resolve_device(cfg.device)
+    critic = load_scorer(cfg.critic, "critic", device=device)
+    photos, _ = load_photo_tensor(cfg.photos, cfg.photo_resolution, cache_dir=cfg.cache_dir, progress=progress)
+    feats = score_photos(photos, critic, cache_dir=cfg.cache_dir, tag=f"{cfg.photo_resolution}",
+                         what="features", progress=progress).numpy()
+    space = FeatureSpace.fit(feats, cfg.pca_dim)
+    path = out / "real_features.npz"
+    space.save(path)
+    return path
+
+
+def plan_tasks(runs: Sequence[ArchiveRun], cfg: CompareConfig, generator_path: str | None, space_file: Path,
+               out: Path) -> dict[str, tuple]:
+    """``key -> args`` of :func:`compare_chunk`; keys change when anything they depend on changes."""
+    from qdemo.generator.weights_io import resolve_generator_path
+    from qdemo.io import sha256_file
+
+    gen_sha = sha256_file(resolve_generator_path(generator_path))
+    cdict = to_dict(cfg)
+    task_cfg = {k: cdict[k] for k in ("critic", "searcher", "samples_per_cell", "seed", "device")}
+    tasks: dict[str, tuple] = {}
+    for run in runs:
+        ident = json.dumps([task_cfg, gen_sha, run.table_sha256, sha256_file(space_file)], sort_keys=True)
+        h = hashlib.sha256(ident.encode()).hexdigest()[:10]
+        cells = [{"index": c.index, "target": list(c.target), "image": str(c.image)} for c in run.cells]
+        for ci, start in enumerate(range(0, len(cells), cfg.cells_per_task)):
+            key = f"{run.name}-{ci:04d}-{h}"
+            tasks[key] = (run.name, cells[start:start + cfg.cells_per_task], task_cfg, generator_path,
+                          str(space_file), str(out))
+    return tasks
+
+
+def run_compare(
+    archives: Sequence[str | os.PathLike], cfg: CompareConfig, out: str | os.PathLike, *,
+    address: str | None = None, num_cpus: int | None = None, backend: str = "ray",
+    task_fn: Callable[..., Any] = compare_chunk, progress: bool = True,
+) -> dict[str, Any]:
+    """Compare every archive with the generator; write everything to ``out``; return the summary."""
+    from qdemo.compare.report import write_outputs
+    from qdemo.config import save_config
+
+    if not archives:
+        raise QdemoError("compare: give at least one archive run folder")
+    if cfg.samples_per_cell < 1:
+        raise QdemoError("compare: samples_per_cell must be >= 1")
+    runs = [read_archive(a) for a in archives]
+    names = [r.name for r in runs]
+    if len(set(names)) != len(names):
+        raise QdemoError(f"compare: archive folder names must differ (got {names})")
+    for run in runs:
+        missing = [c.image for c in run.cells if not c.image.exists()]
+        if missing:
+            raise QdemoError(f"{missing[0]}: elite image missing ({len(missing)} of {len(run.cells)} in {run.path})")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    space_file = build_feature_space(cfg, out, progress=progress)
+    tasks = plan_tasks(runs, cfg, cfg.generator, space_file, out)
+    from qdemo.parallel import run_tasks
+
+    results = run_tasks(task_fn, tasks, cache_dir=out / "cache", address=address, num_cpus=num_cpus,
+                        max_retries=cfg.max_retries, backend=backend, desc="compare")
+    by_run: dict[str, list[dict[str, Any]]] = {r.name: [] for r in runs}
+    for key, rows in results.items():
+        by_run[tasks[key][0]].extend(rows)
+    return write_outputs(runs, by_run, cfg, FeatureSpace.load(space_file), out)
+
+
+def cell_error(vad: np.ndarray, target: np.ndarray, dim_idx: list[int]) -> np.ndarray:
+    """Mean absolute error over the grid's dims: vad (..., 3), target (3,) -> (...)."""
+    return np.abs(np.asarray(vad)[..., dim_idx] - np.asarray(target)[dim_idx]).mean(axis=-1)
+
+
+def within(vad: np.ndarray, target: np.ndarray, dim_idx: list[int], tol: float) -> np.ndarray:
+    """True where the max abs error over the grid's dims is <= tol."""
+    return np.abs(np.asarray(vad)[..., dim_idx] - np.asarray(target)[dim_idx]).max(axis=-1) <= tol
+
+
+__all__ = ["CompareConfig", "compare_chunk", "run_compare", "plan_tasks", "build_feature_space", "DIMS"]

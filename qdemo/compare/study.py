@@ -1,0 +1,164 @@
+"""``qdemo export-study``: a blinded, shuffled stimulus set with a hidden key.
+
+Sources: the archive's elites (intended VAD = cell centre), generator samples conditioned
+on the same cell centres (intended = the requested VAD), and optionally real photos
+(intended = human rating where a loader knows it, else empty). Every stimulus is
+re-encoded as a plain PNG of the same square size (photos centre-cropped), named
+``s0001.png``... in a shuffled order, with no metadata, so neither the name, the size
+nor the file says where it came from. ``key.csv`` holds the truth (docs/formats.md).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qdemo import DIMS
+from qdemo.compare.archive_io import read_archive
+from qdemo.errors import QdemoError
+
+KEY_FIELDS = ["stimulus_id", "source", "intended_valence", "intended_arousal", "intended_dominance",
+              "predicted_valence", "predicted_arousal", "predicted_dominance", "origin"]
+
+
+def _spread(n_total: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` of ``range(n_total)`` (all when n <= 0 or n >= n_total), sorted."""
+    if n <= 0 or n >= n_total:
+        return np.arange(n_total)
+    return np.sort(rng.choice(n_total, size=n, replace=False))
+
+
+def _photo_ratings(paths: list[Path]) -> dict[str, tuple[float, float, float]]:
+    """Human VAD of known dataset photos, if the emotion area offers loaders; else {}."""
+    try:
+        import qdemo.emotion as emo
+    except ImportError:  # pragma: no cover
+        return {}
+    out: dict[str, tuple[float, float, float]] = {}
+    roots = {p.parent.parent.parent if p.parent.parent.name == "images" else p.parent.parent for p in paths}
+    for name in ("load_oasis", "load_emotion6"):
+        loader = getattr(emo, name, None)
+        if loader is None:
+            continue
+        for root in roots:
+            try:
+                items = loader(root)
+            except Exception:  # not that dataset: fine
+                continue
+            for it in _records(items):
+                if "path" in it:
+                    out[str(Path(it["path"]).resolve())] = (
+                        float(it.get("valence", np.nan)), float(it.get("arousal", np.nan)), float(it.get("dominance", np.nan)))
+    return out
+
+
+def _records(items: Any) -> list[dict[str, Any]]:
+    """Loader results (DataFrame, list of dicts or dataclasses) -> list of dicts."""
+    if hasattr(items, "to_dict"):
+        try:
+            return list(items.to_dict("records"))
+        except TypeError:
+            pass
+    recs = []
+    for it in items if isinstance(items, (list, tuple)) else getattr(items, "items", []) or []:
+        if isinstance(it, dict):
+            recs.append(it)
+        elif hasattr(it, "__dict__"):
+            recs.append(dict(vars(it)))
+    return recs
+
+
+def export_study(
+    archive: str | os.PathLike, out: str | os.PathLike, *, generator: str | None = "shipped",
+    photos: str | os.PathLike | None = None, n_elites: int = 0, n_generator: int = 0, n_photos: int = 0,
+    size: int = 256, critic: str = "shipped", seed: int = 0, device: str = "auto",
+) -> int:
+    """Write the stimulus set to ``out``; return the number of stimuli."""
+    import torch
+    import torch.nn.functional as F
+
+    from qdemo.device import resolve_device
+    from qdemo.generator.data import collect_photos, square_resize
+    from qdemo.generator.sample import generate
+    from qdemo.generator.weights_io import load_generator, load_scorer
+    from qdemo.io import atomic_write_text, load_image, open_rgb, save_png
+
+    if size < 16:
+        raise QdemoError(f"--size {size}: use at least 16 pixels")
+    out = Path(out)
+    if (out / "key.csv").exists() or (out / "stimuli").exists():
+        raise QdemoError(f"{out}: already holds a stimulus set; choose an empty --out")
+    run = read_archive(archive)
+    rng = np.random.default_rng(seed)
+    dev = resolve_device(device)
+    crit = load_scorer(critic, "critic", device=dev)
+
+    items: list[dict[str, Any]] = []  # image (3, size, size), source, intended, origin
+
+    def fit(img: torch.Tensor) -> torch.Tensor:
+        if img.shape[-1] == size and img.shape[-2] == size:
+            return img
+        return F.interpolate(img[None], size=(size, size), mode="bicubic", align_corners=False,
+                             antialias=img.shape[-1] > size)[0].clamp(0, 1)
+
+    chosen = [run.cells[i] for i in _spread(len(run.cells), n_elites, rng)]
+    for cell in chosen:
+        items.append({"image": fit(load_image(cell.image)), "source": "elite", "intended": cell.target,
+                      "origin": str(cell.image)})
+    if generator:
+        gen = load_generator(None if generator == "shipped" else generator, device=dev)
+        n_g = len(chosen) if n_generator <= 0 else n_generator
+        g_cells = [chosen[i % len(chosen)] for i in range(n_g)]
+        imgs = generate(gen, [c.target for c in g_cells], seed=seed)
+        src = "shipped" if generator == "shipped" else str(generator)
+        for c, img in zip(g_cells, imgs):
+            items.append({"image": fit(img), "source": "generator", "intended": c.target,
+                          "origin": f"generator:{src}@cell_{c.index}"})
+    if photos:
+        files = collect_photos([photos])
+        n_p = len(chosen) if n_photos <= 0 else n_photos
+        pick = [files[i] for i in _spread(len(files), n_p, rng)]
+        ratings = _photo_ratings(pick)
+        for p in pick:
+            im = square_resize(open_rgb(p), size)
+            t = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255
+            items.append({"image": t, "source": "photo", "intended": ratings.get(str(p.resolve())), "origin": str(p)})
+    if not items:
+        raise QdemoError("export-study: nothing to export")
+    with torch.no_grad():
+        batch = torch.stack([it["image"] for it in items])  # (N, 3, size, size)
+        pred = torch.cat([crit(batch[i:i + 32].to(dev)).cpu() for i in range(0, len(batch), 32)]).numpy()
+    order = rng.permutation(len(items))
+    width = max(4, len(str(len(items))))
+    stim_rows, key_rows = [], []
+    for pos, i in enumerate(order, start=1):
+        sid = f"s{pos:0{width}d}"
+        it = items[i]
+        save_png(it["image"], out / "stimuli" / f"{sid}.png")
+        stim_rows.append({"stimulus_id": sid, "file": f"stimuli/{sid}.png"})
+        row = {"stimulus_id": sid, "source": it["source"], "origin": it["origin"]}
+        intended = it["intended"]
+        for j, d in enumerate(DIMS):
+            v = None if intended is None else intended[j]
+            row[f"intended_{d}"] = "" if v is None or not np.isfinite(v) else f"{v:.4f}"
+            row[f"predicted_{d}"] = f"{pred[i, j]:.4f}"
+        key_rows.append(row)
+
+    def text(rows: list[dict[str, Any]], fields: list[str]) -> str:
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+        return buf.getvalue()
+
+    atomic_write_text(out / "stimuli.csv", text(stim_rows, ["stimulus_id", "file"]))
+    atomic_write_text(out / "key.csv", text(key_rows, KEY_FIELDS))
+    return len(items)
+
+
+__all__ = ["export_study", "KEY_FIELDS"]

@@ -1,0 +1,105 @@
+"""qdemo compare: outputs in the docs/formats.md layout, metrics, caching, errors (serial backend)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qdemo.compare import read_archive, run_compare
+from qdemo.errors import DataError, QdemoError
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_read_archive_cell_centres(archive_factory):
+    run = read_archive(archive_factory(cells=(4, 4, 2), n=5))
+    for c in run.cells:
+        iv, ia, idd = np.unravel_index(c.index, (4, 4, 2))
+        assert c.target == pytest.approx((-0.75 + 0.5 * iv, -0.75 + 0.5 * ia, -0.5 + 1.0 * idd))
+        assert c.image.exists()
+
+
+def test_read_archive_errors(tmp_path, archive_factory):
+    with pytest.raises(DataError, match="run folder not found"):
+        read_archive(tmp_path / "nope")
+    a = archive_factory()
+    (a / "archive.csv").write_text("idx,image\n1,x.png\n")
+    with pytest.raises(DataError, match="missing column"):
+        read_archive(a)
+    (a / "archive.csv").write_text("index,image\n999,x.png\n")
+    with pytest.raises(DataError, match="outside the grid"):
+        read_archive(a)
+
+
+def test_compare_outputs_and_cache(tmp_path, archive_factory, tiny_compare_config):
+    a, b = archive_factory("run_a", n=5, seed=0), archive_factory("run_b", n=4, seed=1)
+    out = tmp_path / "cmp"
+    summary = run_compare([a, b], tiny_compare_config, out, backend="serial", progress=False)
+    # cells.csv: one row per occupied cell of each archive
+    cells = _rows(out / "cells.csv")
+    assert len(cells) == 9 and {r["archive"] for r in cells} == {"run_a", "run_b"}
+    # samples.csv: K rows per cell, columns as in docs/formats.md, images exist
+    samples = _rows(out / "samples.csv")
+    assert list(samples[0]) == ["archive", "index", "k", "image", "critic_valence", "critic_arousal",
+                                "critic_dominance", "target_valence", "target_arousal", "target_dominance"]
+    assert len(samples) == 9 * 3
+    assert all((out / s["image"]).is_file() for s in samples)
+    run = read_archive(a)
+    centre = {c.index: c.target for c in run.cells}
+    for s in samples:
+        if s["archive"] == "run_a":
+            assert float(s["target_valence"]) == pytest.approx(centre[int(s["index"])][0])
+    # summary: every metric has both values and a winner consistent with the direction
+    for block in [summary["all"], *summary["archives"].values()]:
+        for name, v in block["metrics"].items():
+            assert np.isfinite(v["explorer"]) and np.isfinite(v["generator"]), name
+            assert v["winner"] in ("explorer", "generator", "tie")
+    m = summary["all"]["metrics"]["critic_error"]
+    assert m["winner"] == ("generator" if m["generator"] < m["explorer"] else "explorer")
+    # the critic error in the summary is the mean of the per-cell numbers
+    assert m["explorer"] == pytest.approx(np.mean([float(r["elite_critic_error"]) for r in cells]), rel=1e-3)
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert on_disk["all"]["metrics"]["coverage"] == summary["all"]["metrics"]["coverage"]
+    report = (out / "report.md").read_text()
+    assert "| metric | explorer | generator | winner |" in report
+    assert list((out / "heatmaps").glob("*.png")) and list((out / "sheets").glob("run_a_*.png"))
+
+    # A second run recomputes nothing: every task comes from the cache.
+    def must_not_run(*args):
+        raise AssertionError("a cached task was recomputed")
+
+    again = run_compare([a, b], tiny_compare_config, out, backend="serial", progress=False, task_fn=must_not_run)
+    assert again["all"]["metrics"] == summary["all"]["metrics"]
+
+
+def test_compare_bad_input(tmp_path, archive_factory, tiny_compare_config):
+    a = archive_factory("run_a", n=3)
+    (a / "elites" / next(iter(sorted(p.name for p in (a / "elites").iterdir())))).unlink()
+    with pytest.raises(QdemoError, match="elite image missing"):
+        run_compare([a], tiny_compare_config, tmp_path / "out", backend="serial", progress=False)
+    with pytest.raises(QdemoError, match="at least one"):
+        run_compare([], tiny_compare_config, tmp_path / "out", backend="serial", progress=False)
+
+
+def test_compare_cli(tmp_path, archive_factory, tiny_generator, photo_dir, capsys):
+    from qdemo.cli import main
+
+    a = archive_factory("run_a", n=3)
+    out = tmp_path / "cli_out"
+    rc = main(["compare", str(a), "--generator", str(tiny_generator), "--out", str(out), "--serial", "-k", "2",
+               "--critic", "tiny:1", "--searcher", "tiny:0", "--photos", str(photo_dir), "--no-progress",
+               "--config", str(tmp_path / "missing.yaml")])
+    assert rc == 2  # a named config that does not exist is an error
+    assert "config file not found" in capsys.readouterr().err
+    rc = main(["compare", str(a), "--generator", str(tiny_generator), "--out", str(out), "--serial", "-k", "2",
+               "--critic", "tiny:1", "--searcher", "tiny:0", "--photos", str(photo_dir), "--no-progress",
+               "--set", "photo_resolution=16", "--set", "cache_dir=null", "--set", "pca_dim=4"])
+    assert rc == 0
+    assert len(_rows(out / "samples.csv")) == 3 * 2
