@@ -1,0 +1,114 @@
+"""Apply a trained normaliser to images, folders, archive elites and generator samples.
+
+Inputs may be image files, folders of images (searched recursively; generator samples are
+such a folder), or an archive run folder (``archives/<run>/`` with ``manifest.json`` and
+``elites/*.png``: its elites are normalised). Outputs mirror the inputs under ``--out``:
+``<out>/<input name>/<relative path>.png``, listed in ``<out>/apply.csv`` with the
+files that were skipped (and why) in ``<out>/apply.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from qdemo.errors import DataError
+from qdemo.io import atomic_write_json, atomic_write_text, is_image_path, list_images, save_png
+
+from qdemo.normalise.data import load_fixed
+
+
+def is_archive_run(path: Path) -> bool:
+    """An archive run folder written by ``qdemo evolve``."""
+    return path.is_dir() and (path / "manifest.json").exists() and (path / "elites").is_dir()
+
+
+def gather_inputs(paths: Sequence[str | Path]) -> list[tuple[Path, Path]]:
+    """Each input file with the output path (relative) it maps to."""
+    if not paths:
+        raise DataError("no input paths given")
+    pairs: list[tuple[Path, Path]] = []
+    used: set[str] = set()
+    for raw in paths:
+        p = Path(raw)
+        if not p.exists():
+            raise DataError(f"{p}: not found")
+        label = p.stem if p.is_file() else (p.resolve().name or "input")
+        base, k = label, 1
+        while label in used:
+            k += 1
+            label = f"{base}-{k}"
+        used.add(label)
+        if p.is_file():
+            if not is_image_path(p):
+                raise DataError(f"{p}: not an image file name (expected .png, .jpg, ...)")
+            pairs.append((p, Path(p.stem + ".png")))
+            continue
+        if is_archive_run(p):
+            files = sorted(f for f in (p / "elites").glob("*.png") if f.is_file())
+            if not files:
+                raise DataError(f"{p}: archive run has no elites/*.png yet")
+            pairs += [(f, Path(label) / "elites" / f.name) for f in files]
+            continue
+        files = list_images(p)
+        if not files:
+            raise DataError(f"{p}: no image files in this folder")
+        pairs += [(f, Path(label) / f.relative_to(p).with_suffix(".png")) for f in files]
+    return pairs
+
+
+def apply_paths(g: torch.nn.Module, paths: Sequence[str | Path], out: str | Path, *, size: int | None = None,
+                fit: str = "crop", batch_size: int = 16, on_error: str = "raise",
+                progress: bool = True) -> dict[str, Any]:
+    """Normalise every input with generator ``g``; returns a summary (counts, images/s)."""
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    size = size or g.spec.resolution
+    if size % g.multiple:
+        raise DataError(f"--size {size}: must be a multiple of {g.multiple} for this generator")
+    pairs = gather_inputs(paths)
+    dev = next(g.parameters()).device
+    rows, skipped = [], []
+    t0 = time.perf_counter()
+    n_done = 0
+    bar = tqdm(total=len(pairs), desc="normalise", unit="img", disable=not progress)
+    try:
+        for i in range(0, len(pairs), batch_size):
+            chunk = pairs[i:i + batch_size]
+            arrays, ok = [], []
+            for src, rel in chunk:
+                try:
+                    arrays.append(load_fixed(src, size, fit))
+                    ok.append((src, rel))
+                except DataError as exc:
+                    if on_error == "raise":
+                        raise
+                    skipped.append({"file": str(src), "reason": str(exc)})
+            if arrays:
+                x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0).to(dev)  # (B,3,S,S)
+                with torch.no_grad():
+                    y = g(x).cpu()  # (B, 3, S, S)
+                for (src, rel), img in zip(ok, y):
+                    save_png(img, out / rel)
+                    rows.append((str(src), rel.as_posix()))
+                n_done += len(arrays)
+            bar.update(len(chunk))
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["source", "output"])
+    w.writerows(rows)
+    atomic_write_text(out / "apply.csv", buf.getvalue())
+    summary = {"n_images": n_done, "n_skipped": len(skipped), "skipped": skipped, "size": size, "fit": fit,
+               "seconds": round(seconds, 3), "images_per_s": n_done / seconds if seconds > 0 else None}
+    atomic_write_json(out / "apply.json", summary)
+    return summary

@@ -1,0 +1,309 @@
+"""Evaluation: does normalisation remove low-level differences between emotion groups,
+and does it keep the emotion?
+
+For each variant (original, SHINE, each pix2pix) on the held-out images:
+
+* **between-group spread** of low-level statistics: images are grouped by emotion
+  (Emotion6 folder / category, and tertiles of human-rated valence and arousal); for each
+  statistic the group means are compared and their standard deviation across groups is
+  the spread. Statistics: mean luminance, RMS contrast (SD of luminance), the luminance
+  histogram, the rotationally averaged log-amplitude spectrum, and HSV colour (mean S, V
+  and saturation-weighted hue vector; reported apart: luminance-mode SHINE keeps colour).
+  The *spread index* of a variant is the mean over the four luminance statistics of
+  spread(variant) / spread(original): 1 = no change, 0 = groups identical.
+* **emotion drift**: the critic's VAD of the variant minus that of the original, as the
+  mean Euclidean distance over valence and arousal (human-rated), dominance apart (proxy).
+
+Targets (issue 5): retention = (1 - index(pix2pix)) / (1 - index(SHINE)) >= 0.8 and
+drift(pix2pix) / drift(SHINE) <= 0.5.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from qdemo.errors import DataError
+from qdemo.io import atomic_write_json, atomic_write_text
+
+from qdemo.normalise.config import NormaliseConfig
+from qdemo.normalise.data import group_indices, load_fixed, tertile_labels
+
+LUM_STATS = ("mean_luminance", "contrast", "luminance_histogram", "amplitude_spectrum")
+"""Statistics in the spread index (what SHINE equalises)."""
+COLOUR_STATS = ("hsv_colour",)
+
+
+def luminance(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) sRGB in [0, 1] -> (N, H, W) relative luminance CIE Y (Rec. 709) in [0, 1]."""
+    lin = torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    w = torch.tensor([0.2126, 0.7152, 0.0722], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (lin * w).sum(dim=1)
+
+
+def radial_profile(lum: torch.Tensor) -> np.ndarray:
+    """(N, H, W) -> (N, R) mean log amplitude per integer spatial frequency 1..min(H,W)//2."""
+    n, h, w = lum.shape
+    f = torch.fft.fftshift(torch.fft.fft2(lum - lum.mean(dim=(1, 2), keepdim=True)), dim=(-2, -1))
+    amp = torch.log(f.abs() + 1e-8).reshape(n, -1).double()
+    yy, xx = torch.meshgrid(torch.arange(h) - h // 2, torch.arange(w) - w // 2, indexing="ij")
+    r = torch.sqrt((yy.double() ** 2 + xx.double() ** 2)).round().long().reshape(-1)
+    rmax = min(h, w) // 2
+    keep = (r >= 1) & (r <= rmax)
+    counts = torch.bincount(r[keep], minlength=rmax + 1)[1:].double()
+    out = torch.zeros(n, rmax, dtype=torch.float64)
+    for i in range(n):
+        out[i] = torch.bincount(r[keep], weights=amp[i][keep], minlength=rmax + 1)[1:] / counts
+    return out.numpy()
+
+
+def hsv_features(x: torch.Tensor) -> np.ndarray:
+    """(N, 3, H, W) -> (N, 4): mean S, mean V, mean S*cos(H), mean S*sin(H)."""
+    mx, _ = x.max(dim=1)
+    mn, _ = x.min(dim=1)
+    delta = mx - mn
+    s = torch.where(mx > 0, delta / mx.clamp_min(1e-8), torch.zeros_like(mx))
+    r, g, b = x[:, 0], x[:, 1], x[:, 2]
+    d = delta.clamp_min(1e-8)
+    h = torch.where(mx == r, ((g - b) / d) % 6, torch.where(mx == g, (b - r) / d + 2, (r - g) / d + 4)) * (math.pi / 3)
+    h = torch.where(delta > 0, h, torch.zeros_like(h))
+    feats = torch.stack([s.mean(dim=(1, 2)), mx.mean(dim=(1, 2)), (s * torch.cos(h)).mean(dim=(1, 2)),
+                         (s * torch.sin(h)).mean(dim=(1, 2))], dim=1)
+    return feats.double().numpy()
+
+
+def lowlevel(x: torch.Tensor, bins: int = 32) -> dict[str, np.ndarray]:
+    """Per-image low-level statistics of (N, 3, H, W) images in [0, 1]."""
+    lum = luminance(x.float())
+    hist = torch.stack([torch.histc(l, bins=bins, min=0.0, max=1.0) for l in lum])
+    hist = hist / hist.sum(dim=1, keepdim=True).clamp_min(1)
+    return {
+        "mean_luminance": lum.mean(dim=(1, 2)).double().numpy()[:, None],  # (N, 1)
+        "contrast": lum.std(dim=(1, 2)).double().numpy()[:, None],  # (N, 1)
+        "luminance_histogram": hist.double().numpy(),  # (N, bins)
+        "amplitude_spectrum": radial_profile(lum),  # (N, R)
+        "hsv_colour": hsv_features(x.float()),  # (N, 4)
+    }
+
+
+def group_spread(values: np.ndarray, groups: dict[str, list[int]]) -> float:
+    """Mean over feature columns of the SD across group means."""
+    if len(groups) < 2:
+        raise DataError(f"need at least two non-empty groups to compare, have {len(groups)}")
+    for g, idx in groups.items():
+        if not idx:
+            raise DataError(f"group {g!r} is empty")
+    means = np.stack([values[idx].mean(axis=0) for idx in groups.values()])  # (G, F)
+    return float(means.std(axis=0).mean())
+
+
+def group_curves(values: np.ndarray, groups: dict[str, list[int]]) -> dict[str, list[float]]:
+    return {g: values[idx].mean(axis=0).tolist() for g, idx in groups.items()}
+
+
+def vad_drift(orig: np.ndarray, new: np.ndarray) -> dict[str, float]:
+    """Mean Euclidean distance over (valence, arousal), and mean |Δ| per dimension."""
+    d = new - orig
+    return {"va_distance": float(np.sqrt((d[:, :2] ** 2).sum(axis=1)).mean()),
+            "valence": float(np.abs(d[:, 0]).mean()), "arousal": float(np.abs(d[:, 1]).mean()),
+            "dominance_proxy": float(np.abs(d[:, 2]).mean())}
+
+
+def groupings(groups: Sequence[str], targets: np.ndarray | None, critic_orig: np.ndarray,
+              dims: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Named groupings of the images: 'emotion' (folder / category) and '<dim>_tertiles'."""
+    from qdemo import DIMS
+
+    out: dict[str, dict[str, Any]] = {}
+    g = group_indices(groups)
+    if len(g) >= 2:
+        out["emotion"] = {"groups": g, "source": "folder / category of the set"}
+    for dim in dims:
+        if dim not in DIMS:
+            raise DataError(f"report.tertiles: unknown dimension {dim!r} (use {', '.join(DIMS)})")
+        k = DIMS.index(dim)
+        human = targets is not None and np.isfinite(targets[:, k]).sum() >= 3
+        vals = targets[:, k] if human else critic_orig[:, k]
+        labels = tertile_labels(vals, dim)
+        gi = {n: i for n, i in group_indices(labels).items() if not n.endswith("-unrated")}
+        out[f"{dim}_tertiles"] = {"groups": gi, "source": "human ratings" if human else "critic prediction on the original"}
+    if not out:
+        raise DataError("no grouping with at least two groups (one folder only and no tertiles asked)")
+    return out
+
+
+def evaluate(variants: dict[str, torch.Tensor], groups: Sequence[str], targets: np.ndarray | None, critic,
+             cfg: NormaliseConfig) -> dict[str, Any]:
+    """Spread and drift for every variant (``variants['original']`` and ``['shine']`` required)."""
+    from qdemo.normalise.train import predict_vad
+
+    r = cfg.report
+    vad = {k: predict_vad(critic, v, r.batch_size).numpy() for k, v in variants.items()}
+    stats = {k: lowlevel(v, r.hist_bins) for k, v in variants.items()}
+    gs = groupings(groups, targets, vad["original"], r.tertiles)
+    result: dict[str, Any] = {"groupings": {}, "variants": {}}
+    for gname, g in gs.items():
+        groups_i = g["groups"]
+        gres: dict[str, Any] = {"source": g["source"], "sizes": {k: len(v) for k, v in groups_i.items()},
+                                "variants": {}}
+        for k in variants:
+            sp = {s: group_spread(stats[k][s], groups_i) for s in LUM_STATS + COLOUR_STATS}
+            gres["variants"][k] = {"spread": sp}
+        base = gres["variants"]["original"]["spread"]
+        for k in variants:
+            sp = gres["variants"][k]["spread"]
+            ratios = {s: (sp[s] / base[s] if base[s] > 0 else float("nan")) for s in sp}
+            index = float(np.nanmean([ratios[s] for s in LUM_STATS]))
+            gres["variants"][k].update({"ratio_to_original": ratios, "spread_index": index,
+                                        "reduction": 1.0 - index})
+        red_shine = gres["variants"]["shine"]["reduction"]
+        for k in variants:
+            v = gres["variants"][k]
+            v["retention_of_shine_reduction"] = v["reduction"] / red_shine if red_shine > 0 else float("nan")
+        gres["curves"] = {k: {s: group_curves(stats[k][s], groups_i) for s in ("luminance_histogram", "amplitude_spectrum")}
+                          for k in variants}
+        result["groupings"][gname] = gres
+    drift_shine = vad_drift(vad["original"], vad["shine"])["va_distance"]
+    for k in variants:
+        dr = vad_drift(vad["original"], vad[k])
+        dr["ratio_to_shine"] = dr["va_distance"] / drift_shine if drift_shine > 0 else float("nan")
+        result["variants"][k] = {"drift": dr, "n_images": int(len(variants[k]))}
+    return result
+
+
+def plot_report(result: dict[str, Any], out: Path, variants: Sequence[str]) -> list[str]:
+    """Zhang & Kim-style figure per grouping: luminance distributions and amplitude spectra per
+    group, one row per variant; plus a bar chart of spread index and drift."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    files = []
+    for gname, g in result["groupings"].items():
+        fig, axes = plt.subplots(len(variants), 2, figsize=(10, 2.6 * len(variants)), squeeze=False)
+        for row, k in enumerate(variants):
+            cur = g["curves"][k]
+            for gr, h in cur["luminance_histogram"].items():
+                x = (np.arange(len(h)) + 0.5) / len(h)
+                axes[row, 0].plot(x, h, label=gr)
+            for gr, s in cur["amplitude_spectrum"].items():
+                axes[row, 1].plot(np.arange(1, len(s) + 1), s, label=gr)
+            axes[row, 1].set_xscale("log")
+            idx = g["variants"][k]["spread_index"]
+            axes[row, 0].set_ylabel(f"{k}\nspread idx {idx:.2f}")
+            axes[row, 0].set_title("luminance distribution per group" if row == 0 else "")
+            axes[row, 1].set_title("rotationally averaged log amplitude" if row == 0 else "")
+        axes[0, 1].legend(fontsize=7, loc="upper right")
+        axes[-1, 0].set_xlabel("luminance (CIE Y)")
+        axes[-1, 1].set_xlabel("spatial frequency (cycles / image)")
+        fig.tight_layout()
+        path = out / f"lowlevel_{gname}.png"
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        files.append(path.name)
+    g0 = result["groupings"][next(iter(result["groupings"]))]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    names = list(variants)
+    axes[0].bar(names, [g0["variants"][k]["spread_index"] for k in names], color="tab:blue")
+    axes[0].set_title("between-group spread index (original = 1)")
+    axes[1].bar(names, [result["variants"][k]["drift"]["va_distance"] for k in names], color="tab:red")
+    axes[1].set_title("critic VA drift from the original")
+    for ax in axes:
+        ax.tick_params(axis="x", rotation=30, labelsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "summary.png", dpi=90)
+    plt.close(fig)
+    files.append("summary.png")
+    return files
+
+
+def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | Path, cfg: NormaliseConfig, *,
+               chosen: str | None = None, device: str = "cpu", critic=None, split: str = "test",
+               progress: bool = True) -> dict[str, Any]:
+    """Write ``report.json``, ``report.md`` and figures to ``out``.
+
+    ``models``: variant name -> generator (path for :func:`load_generator`). ``chosen``:
+    the variant the targets are judged on (fixed before looking: Zhang & Kim's lambda 20).
+    """
+    from qdemo.normalise.shine import ShineOutput
+    from qdemo.normalise.train import load_emotion, split_of
+    from qdemo.normalise.weights import load_generator
+
+    out = Path(out)
+    shine = ShineOutput.read(shine_dir)
+    train_idx, test_idx = split_of(shine, cfg)
+    idx = test_idx if split == "test" else list(range(len(shine.sources)))
+    if not idx:
+        raise DataError(f"{shine_dir}: no held-out images (train.test_fraction={cfg.train.test_fraction})")
+    d = shine.summary["config"]["data"]
+    orig = np.stack([load_fixed(shine.sources[i], d["size"], d["fit"]) for i in idx])
+    sh = np.stack([load_fixed(shine.outputs[i], None) for i in idx])
+    to_t = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float().div_(255.0)  # noqa: E731  (N,3,H,W)
+    variants: dict[str, torch.Tensor] = {"original": to_t(orig), "shine": to_t(sh)}
+    gen_info = {}
+    for name, path in models.items():
+        g, info = load_generator(path, device=device)
+        if variants["original"].shape[-1] % g.multiple:
+            raise DataError(f"{path}: generator needs sides that are multiples of {g.multiple}")
+        with torch.no_grad():
+            variants[name] = torch.cat([g(variants["original"][i:i + 16].to(device)).cpu()
+                                        for i in range(0, len(idx), 16)])
+        gen_info[name] = info
+    critic = critic if critic is not None else load_emotion(cfg.report.critic, device)
+    groups = [shine.groups[i] for i in idx]
+    targets = shine.targets[idx] if np.isfinite(shine.targets[idx]).any() else None
+    res = evaluate(variants, groups, targets, critic, cfg)
+    res["split"] = {"evaluated": split, "n_images": len(idx), "n_train": len(train_idx),
+                    "how": f"seeded stratified split by group (seed {cfg.data.seed}, test_fraction "
+                           f"{cfg.train.test_fraction}); the generators never saw these images"}
+    res["vad_dimensions"] = {"human_rated": ["valence", "arousal"], "proxy": ["dominance"],
+                             "note": "drift is reported on valence+arousal; dominance is the critic's proxy output"}
+    res["critic"] = getattr(getattr(critic, "info", None), "name", type(critic).__name__)
+    res["shine"] = {"dir": str(shine_dir), "mode": shine.summary.get("mode"), "color": shine.summary.get("color")}
+    res["generators"] = gen_info
+    res["size"] = d["size"]
+    if chosen is not None:
+        if chosen not in variants:
+            raise DataError(f"chosen variant {chosen!r} is not among {', '.join(variants)}")
+        g0 = next(iter(res["groupings"]))
+        v = res["groupings"][g0]["variants"][chosen]
+        dr = res["variants"][chosen]["drift"]["ratio_to_shine"]
+        res["targets"] = {"chosen": chosen, "grouping": g0,
+                          "retention_of_shine_reduction": v["retention_of_shine_reduction"],
+                          "retention_target": 0.8, "drift_ratio_to_shine": dr, "drift_target": 0.5,
+                          "met": bool(v["retention_of_shine_reduction"] >= 0.8 and dr <= 0.5)}
+    out.mkdir(parents=True, exist_ok=True)
+    res["figures"] = plot_report(res, out, list(variants))
+    atomic_write_json(out / "report.json", res)
+    atomic_write_text(out / "report.md", render_markdown(res))
+    return res
+
+
+def render_markdown(res: dict[str, Any]) -> str:
+    lines = ["# Low-level normalisation report", "",
+             f"Held-out images: {res['split']['n_images']} ({res['split']['how']}). "
+             f"Critic: {res['critic']}. VAD drift on valence+arousal (human-rated); dominance is a proxy.", ""]
+    if "targets" in res:
+        t = res["targets"]
+        lines += [f"**Targets** (variant `{t['chosen']}`, grouping `{t['grouping']}`): retention of SHINE's "
+                  f"spread reduction {t['retention_of_shine_reduction']:.2f} (target >= 0.8), drift / SHINE drift "
+                  f"{t['drift_ratio_to_shine']:.2f} (target <= 0.5): {'met' if t['met'] else 'NOT met'}.", ""]
+    for gname, g in res["groupings"].items():
+        lines += [f"## Grouping: {gname} ({g['source']}; sizes {g['sizes']})", "",
+                  "| variant | spread index | retention | mean lum | contrast | lum hist | spectrum | colour | VA drift | drift / SHINE |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for k, v in g["variants"].items():
+            r = v["ratio_to_original"]
+            dr = res["variants"][k]["drift"]
+            lines.append(f"| {k} | {v['spread_index']:.3f} | {v['retention_of_shine_reduction']:.2f} | "
+                         f"{r['mean_luminance']:.2f} | {r['contrast']:.2f} | {r['luminance_histogram']:.2f} | "
+                         f"{r['amplitude_spectrum']:.2f} | {r['hsv_colour']:.2f} | {dr['va_distance']:.4f} | "
+                         f"{dr['ratio_to_shine']:.2f} |")
+        lines.append("")
+    lines += ["Per-statistic columns are spread(variant) / spread(original). Figures: " + ", ".join(res["figures"]), ""]
+    return "\n".join(lines)

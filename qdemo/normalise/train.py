@@ -1,0 +1,345 @@
+"""Training the emotional pix2pix (Zhang & Kim): learn SHINE while keeping the emotion.
+
+Losses of the generator G (photo x -> normalised photo G(x)):
+
+* adversarial, from the PatchGAN D_low on pairs (x, G(x)), where (x, SHINE(x)) is real;
+* ``lambda_l1`` * L1(G(x), SHINE(x))                      (pix2pix: 100);
+* ``lambda_emo`` * MSE(E(G(x)), E(x)) with E the frozen searcher = D_emo (Zhang & Kim: 20).
+
+A run folder holds ``config.yaml``, ``split.json`` (which images are held out for the
+report), ``metrics.csv``, ``samples/step_*.png`` (rows: input | SHINE | G), a resumable
+``checkpoint/ckpt.pt`` (written atomically every ``checkpoint_every`` steps; loaded with
+``weights_only=True``), and at the end ``generator.safetensors`` + ``run.json``.
+Re-running the same command continues from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from qdemo.config import from_dict, save_config, to_dict
+from qdemo.errors import CheckpointError, DataError, QdemoError
+from qdemo.io import atomic_path, atomic_write_json, atomic_write_text, save_png
+
+from qdemo.normalise.config import NormaliseConfig, TrainConfig
+from qdemo.normalise.data import load_fixed, split_train_test
+from qdemo.normalise.models import GeneratorSpec, PatchDiscriminator, build_generator, init_weights
+from qdemo.normalise.shine import ShineOutput
+from qdemo.normalise.weights import save_generator
+
+RESUME_IGNORES = ("steps", "sample_every", "checkpoint_every", "log_every", "threads")
+"""Train settings that may change between a run and its resumption."""
+
+
+def load_emotion(name: str, device: torch.device | str = "cpu"):
+    """The frozen emotion model: 'searcher' / 'critic' (shipped weights) or 'tiny' (tests)."""
+    if name == "tiny":
+        from qdemo.emotion import TinyEmotionModel
+
+        model = TinyEmotionModel(seed=0)
+    elif name in ("searcher", "critic"):
+        try:
+            from qdemo.emotion import load_model
+        except ImportError:
+            raise QdemoError("qdemo.emotion.load_model is not available yet (no shipped emotion weights); "
+                             "use --set train.emotion_model=tiny only for testing") from None
+        model = load_model(name, device=device)
+    else:
+        raise QdemoError(f"emotion model {name!r}: use 'searcher', 'critic' or 'tiny'")
+    model = model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+@torch.no_grad()
+def predict_vad(model, images: torch.Tensor, batch_size: int = 32) -> torch.Tensor:
+    """(N, 3, H, W) in [0, 1] (any dtype; uint8 is scaled) -> (N, 3) VAD, in batches."""
+    dev = next(model.parameters()).device
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(dev)
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        out.append(model(x).float().cpu())
+    return torch.cat(out) if out else torch.zeros(0, 3)
+
+
+@dataclass
+class Pairs:
+    """Original and SHINE images of one split, as uint8 tensors (N, 3, R, R)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    sources: list[str]
+    groups: list[str]
+
+
+def load_pairs(shine: ShineOutput, idx: Sequence[int]) -> Pairs:
+    """Originals (at the SHINE run's size/fit) and their SHINE versions for ``idx``."""
+    d = shine.summary["config"]["data"]
+    xs, ys = [], []
+    for i in idx:
+        xs.append(load_fixed(shine.sources[i], d["size"], d["fit"]))
+        ys.append(load_fixed(shine.outputs[i], None))
+        if xs[-1].shape != ys[-1].shape:
+            raise DataError(f"{shine.outputs[i]}: size {ys[-1].shape[:2]} differs from its original's "
+                            f"{xs[-1].shape[:2]} at the SHINE run's settings")
+
+    def t(a: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).contiguous() if a else torch.zeros(0, 3, 1, 1, dtype=torch.uint8)
+
+    return Pairs(x=t(xs), y=t(ys), sources=[str(shine.sources[i]) for i in idx],
+                 groups=[shine.groups[i] for i in idx])
+
+
+def split_of(shine: ShineOutput, cfg: NormaliseConfig) -> tuple[list[int], list[int]]:
+    """The seeded train/test split (stratified by group) that training and report share."""
+    from qdemo.normalise.data import ImageSet
+
+    s = ImageSet(root=shine.root, paths=shine.sources, groups=shine.groups)
+    return split_train_test(s, cfg.train.test_fraction, cfg.data.seed)
+
+
+def _gan_loss(kind: str, logits: torch.Tensor, real: bool) -> torch.Tensor:
+    target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+    if kind == "lsgan":
+        return F.mse_loss(logits, target)
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def _u8(x: torch.Tensor) -> torch.Tensor:
+    return x.float().div_(255.0)
+
+
+def _sheet(x: torch.Tensor, y: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Rows input | SHINE | G, one column per image -> (3, 3H, nW)."""
+    rows = [torch.cat(list(t), dim=2) for t in (x, y, g)]  # each (3, H, n*W)
+    return torch.cat(rows, dim=1)
+
+
+class Trainer:
+    """One emotional-pix2pix run in ``out`` (resumable)."""
+
+    def __init__(self, shine_dir: str | Path, out: str | Path, cfg: NormaliseConfig, *,
+                 device: str | torch.device = "cpu", progress: bool = True, emotion=None) -> None:
+        from qdemo.device import resolve_device
+
+        self.cfg, self.t = cfg, cfg.train
+        self.out = Path(out)
+        self.device = resolve_device(device)
+        self.progress = progress
+        self.shine = ShineOutput.read(shine_dir)
+        size = self.shine.summary["config"]["data"]["size"]
+        if size is None:
+            raise DataError(f"{shine_dir}: SHINE run kept native sizes; train needs one size (data.size)")
+        if size % (2 ** self.t.depth):
+            raise QdemoError(f"train.depth={self.t.depth}: image size {size} must be a multiple of {2 ** self.t.depth}")
+        self.spec = GeneratorSpec(ngf=self.t.ngf, depth=self.t.depth, residual=self.t.residual,
+                                  dropout=self.t.dropout, resolution=size)
+        train_idx, test_idx = split_of(self.shine, cfg)
+        if len(train_idx) < 1:
+            raise DataError(f"{shine_dir}: no training images after the split")
+        self.train_idx, self.test_idx = train_idx, test_idx
+        self.emotion = emotion
+        self.gen = torch.Generator().manual_seed(self.t.seed)
+        self.G = build_generator(self.spec, self.gen).to(self.device)
+        self.D = PatchDiscriminator(ndf=self.t.ndf, n_layers=self.t.d_layers)
+        init_weights(self.D, self.gen)
+        self.D.to(self.device)
+        self.optG = torch.optim.Adam(self.G.parameters(), lr=self.t.lr, betas=(self.t.beta1, 0.999))
+        self.optD = torch.optim.Adam(self.D.parameters(), lr=self.t.lr, betas=(self.t.beta1, 0.999))
+        self.step = 0
+        self.seconds = 0.0
+        self.metrics: list[dict[str, float]] = []
+
+    # -- checkpoint ------------------------------------------------------------------------
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out / "checkpoint" / "ckpt.pt"
+
+    def _comparable(self, d: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in d.items() if k not in RESUME_IGNORES}
+
+    def save_checkpoint(self) -> None:
+        state = {
+            "G": self.G.state_dict(), "D": self.D.state_dict(),
+            "optG": self.optG.state_dict(), "optD": self.optD.state_dict(),
+            "step": self.step, "seconds": self.seconds, "rng": self.gen.get_state(),
+            "spec": self.spec.to_dict(), "config": to_dict(self.t), "metrics": self.metrics,
+            "shine": str(self.shine.root),
+        }
+        with atomic_path(self.ckpt_path) as tmp:
+            torch.save(state, tmp)
+
+    def try_resume(self) -> bool:
+        if not self.ckpt_path.exists():
+            return False
+        try:
+            ck = torch.load(self.ckpt_path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001
+            raise CheckpointError(f"{self.ckpt_path}: cannot read checkpoint ({type(exc).__name__}: {exc}); "
+                                  f"delete it to start over") from None
+        if self._comparable(ck.get("config", {})) != self._comparable(to_dict(self.t)):
+            raise CheckpointError(f"{self.ckpt_path}: checkpoint was made with other train settings; "
+                                  f"use a new --out (or the same settings) to resume")
+        self.G.load_state_dict(ck["G"])
+        self.D.load_state_dict(ck["D"])
+        self.optG.load_state_dict(ck["optG"])
+        self.optD.load_state_dict(ck["optD"])
+        self.step, self.seconds = int(ck["step"]), float(ck.get("seconds", 0.0))
+        self.gen.set_state(ck["rng"])
+        self.metrics = list(ck.get("metrics", []))
+        return True
+
+    # -- training --------------------------------------------------------------------------
+    def _write_metrics(self) -> None:
+        if not self.metrics:
+            return
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(self.metrics[0]), lineterminator="\n")
+        w.writeheader()
+        w.writerows(self.metrics)
+        atomic_write_text(self.out / "metrics.csv", buf.getvalue())
+
+    @torch.no_grad()
+    def _sample_sheet(self, pairs: Pairs, vis: list[int]) -> None:
+        self.G.eval()
+        x = _u8(pairs.x[vis]).to(self.device)
+        g = self.G(x)
+        self.G.train()
+        save_png(_sheet(x.cpu(), _u8(pairs.y[vis]), g.cpu()), self.out / "samples" / f"step_{self.step:06d}.png")
+
+    def run(self) -> dict[str, Any]:
+        t = self.t
+        if t.threads > 0:
+            torch.set_num_threads(t.threads)
+        self.out.mkdir(parents=True, exist_ok=True)
+        resumed = self.try_resume()
+        save_config(self.cfg, self.out / "config.yaml")
+        pairs = load_pairs(self.shine, self.train_idx)
+        atomic_write_json(self.out / "split.json", {
+            "seed": self.cfg.data.seed, "test_fraction": t.test_fraction,
+            "train": pairs.sources, "test": [str(self.shine.sources[i]) for i in self.test_idx]})
+        use_emo = t.lambda_emo > 0
+        if self.emotion is None:
+            self.emotion = load_emotion(t.emotion_model, self.device)
+        vad_x = predict_vad(self.emotion, pairs.x)  # (N, 3) VAD of the originals, fixed
+        n = len(pairs.sources)
+        vis_pairs = load_pairs(self.shine, self.test_idx[:4]) if self.test_idx else pairs
+        vis = list(range(min(4, len(vis_pairs.sources))))
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=t.steps, initial=self.step, desc=f"pix2pix lambda_emo={t.lambda_emo:g}",
+                   unit="step", disable=not self.progress)
+        self.G.train()
+        self.D.train()
+        last = time.perf_counter()
+        acc: dict[str, list[float]] = {}
+        try:
+            while self.step < t.steps:
+                b = torch.randint(0, n, (min(t.batch_size, n),), generator=self.gen)
+                x = _u8(pairs.x[b]).to(self.device)  # (B, 3, R, R)
+                y = _u8(pairs.y[b]).to(self.device)  # (B, 3, R, R) SHINE target
+                fake = self.G(x)
+                # D_low: real pair (x, SHINE(x)), fake pair (x, G(x))
+                self.optD.zero_grad(set_to_none=True)
+                loss_d = 0.5 * (_gan_loss(t.gan_loss, self.D(x, y), True)
+                                + _gan_loss(t.gan_loss, self.D(x, fake.detach()), False))
+                loss_d.backward()
+                self.optD.step()
+                # G: fool D_low, match SHINE (L1), keep the emotion (D_emo)
+                self.optG.zero_grad(set_to_none=True)
+                loss_gan = _gan_loss(t.gan_loss, self.D(x, fake), True)
+                loss_l1 = F.l1_loss(fake, y)
+                loss = t.lambda_gan * loss_gan + t.lambda_l1 * loss_l1
+                log_now = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
+                if use_emo:
+                    loss_emo = F.mse_loss(self.emotion(fake), vad_x[b].to(self.device))
+                    loss = loss + t.lambda_emo * loss_emo
+                elif log_now:
+                    with torch.no_grad():
+                        loss_emo = F.mse_loss(self.emotion(fake), vad_x[b].to(self.device))
+                else:
+                    loss_emo = None
+                loss.backward()
+                self.optG.step()
+                self.step += 1
+                now = time.perf_counter()
+                self.seconds += now - last
+                last = now
+                for k, v in (("loss_d", loss_d), ("loss_gan", loss_gan), ("loss_l1", loss_l1), ("loss_emo", loss_emo)):
+                    if v is not None:
+                        acc.setdefault(k, []).append(float(v.detach()))
+                if not all(np.isfinite(v[-1]) for v in acc.values()):
+                    raise QdemoError(f"training diverged at step {self.step} (non-finite loss); "
+                                     f"lower train.lr or train.lambda_emo")
+                bar.update(1)
+                if log_now:
+                    row = {"step": self.step, "seconds": round(self.seconds, 2)}
+                    row.update({k: float(np.mean(v)) for k, v in acc.items()})
+                    row.setdefault("loss_emo", float("nan"))
+                    self.metrics.append(row)
+                    bar.set_postfix(l1=f"{row['loss_l1']:.3f}", emo=f"{row['loss_emo']:.4f}")
+                    acc = {}
+                    self._write_metrics()
+                if self.step % t.sample_every == 0 or self.step == t.steps:
+                    self._sample_sheet(vis_pairs, vis)
+                if self.step % t.checkpoint_every == 0 or self.step == t.steps:
+                    self.save_checkpoint()
+        finally:
+            bar.close()
+        self.G.eval()
+        info = {"lambda_emo": t.lambda_emo, "lambda_l1": t.lambda_l1, "steps": self.step,
+                "train_images": n, "test_images": len(self.test_idx), "shine": self.shine.summary.get("mode"),
+                "emotion_model": t.emotion_model, "seconds": round(self.seconds, 1),
+                "device": str(self.device), "threads": torch.get_num_threads()}
+        save_generator(self.G, self.out / "generator.safetensors", info)
+        summary = {"status": "complete", "resumed": resumed, **info,
+                   "final": self.metrics[-1] if self.metrics else {}}
+        atomic_write_json(self.out / "run.json", summary)
+        return summary
+
+
+def train_task(shine_dir: str, out: str, cfg_dict: dict[str, Any], device: str) -> dict[str, Any]:
+    """Ray task: one run of the sweep (resumes from its own checkpoint if interrupted)."""
+    cfg = from_dict(NormaliseConfig, cfg_dict)
+    return Trainer(shine_dir, out, cfg, device=device, progress=False).run()
+
+
+def run_sweep(shine_dir: str | Path, out: str | Path, cfg: NormaliseConfig, lambdas: Sequence[float], *,
+              device: str = "cpu", address: str | None = None, backend: str = "ray",
+              cpus_per_task: float = 1.0) -> dict[str, Any]:
+    """The lambda_emo sweep as a Ray experiment grid: one task per lambda, in ``out/lambda_emo=L``."""
+    from qdemo.parallel import run_tasks
+
+    out = Path(out)
+    tasks = {}
+    for lam in lambdas:
+        c = from_dict(NormaliseConfig, to_dict(cfg))
+        c.train.lambda_emo = float(lam)
+        if c.train.threads == 0:
+            c.train.threads = max(1, int(cpus_per_task))
+        key = f"lambda_emo={float(lam):g}"
+        tasks[key] = (str(shine_dir), str(out / key), to_dict(c), device)
+    results = run_tasks(train_task, tasks, cache_dir=out / "cache", address=address, backend=backend,
+                        cpus_per_task=cpus_per_task, max_retries=1, desc="lambda_emo sweep")
+    atomic_write_json(out / "sweep.json", {"shine": str(shine_dir), "runs": results})
+    return results
+
+
+def default_lambdas() -> list[float]:
+    """Zhang & Kim's sweep."""
+    return [0.0, 10.0, 20.0, 100.0]
+
+
+__all__ = ["Trainer", "run_sweep", "load_emotion", "predict_vad", "load_pairs", "split_of", "Pairs",
+           "TrainConfig", "default_lambdas"]
