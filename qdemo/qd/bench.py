@@ -345,14 +345,22 @@ def qd_run_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: in
     """One benchmark run (a Ray task): evolve with ``cfg_dict``, return its metrics."""
     _set_threads(threads)
     from qdemo.config import from_dict
-    from qdemo.qd import EvolveConfig, Explorer
+    from qdemo.qd.config import EvolveConfig
+    from qdemo.qd.explorer import Explorer
 
     out = Path(run_dir)
-    if out.exists():  # a run interrupted before its result was cached: start it again
-        shutil.rmtree(out)
     cfg = from_dict(EvolveConfig, cfg_dict, "evolve-bench qd")
     t0 = time.perf_counter()
-    result = Explorer(cfg, device=device).run(out_dir=out, progress=False)
+    result = None
+    if (out / "checkpoint").exists():  # interrupted before its result was cached: continue it
+        try:
+            result = Explorer(cfg, device=device).run(out_dir=out, progress=False, resume=True)
+        except QdemoError:
+            result = None  # unusable checkpoint: start the run again below
+    if result is None:
+        if out.exists():
+            shutil.rmtree(out)
+        result = Explorer(cfg, device=device).run(out_dir=out, progress=False)
     wall = time.perf_counter() - t0
     metrics = {k: (float(v) if isinstance(v, (int, float)) and v is not None else v)
                for k, v in dict(result.metrics).items()}
@@ -426,7 +434,7 @@ def bench_qd(cfg: QDBenchConfig, *, out_dir: Path, progress: bool = True) -> dic
     base = {
         "iterations": iterations, "batch_size": cfg.batch_size, "searcher": cfg.searcher,
         "critic": cfg.critic, "device": cfg.device, "renderer.name": cfg.renderer,
-        "checkpoint_every": max(1, iterations),
+        "checkpoint_every": max(1, iterations // 4), "save_elite_images": False,
     }
     runs_dir = out_dir / "runs"
     tasks: dict[str, tuple] = {}
@@ -585,11 +593,11 @@ def qd_plot(res: dict[str, Any], path: Path) -> Path:
                color=[colors[i % 10] for i in range(len(names))])
         for i, n in enumerate(names):
             for v in pe[n][key]["values"]:
-                ax.plot(i, v * scale, "k.", ms=3, alpha=0.6)
+                ax.plot(i + 0.22, v * scale, "k.", ms=3, alpha=0.6)
         if key == "va_coverage" and res.get("reference"):
             ref = res["reference"]["va_coverage"] * scale
             ax.axhline(ref, color="#d7301f", ls="--", lw=1)
-            ax.text(len(names) - 0.5, ref, " photos", color="#d7301f", fontsize=7, va="bottom", ha="right")
+            ax.text(len(names) - 0.5, ref, "real photos", color="#d7301f", fontsize=7, va="bottom", ha="right")
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=25, fontsize=8)
         ax.set_title(label, fontsize=9)
@@ -638,13 +646,23 @@ class ScalingConfig:
 
 def scaling_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: Optional[int],
                  trace: bool) -> dict[str, Any]:
-    """Run one short evolve in a fresh process; wall time and memory peaks."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    """Run one short evolve in a fresh Python process; its wall time and memory peaks."""
+    import subprocess
+    import sys
+    import tempfile
 
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
-        return pool.submit(_scaling_child, cfg_dict, run_dir, device, threads, trace).result()
+    from qdemo.io import atomic_write_json
+
+    with tempfile.TemporaryDirectory(prefix="qdemo-scaling-") as tmp:
+        spec, result = Path(tmp) / "spec.json", Path(tmp) / "result.json"
+        atomic_write_json(spec, {"cfg": cfg_dict, "run_dir": run_dir, "device": device, "threads": threads,
+                                 "trace": trace, "result": str(result)})
+        proc = subprocess.run([sys.executable, "-m", "qdemo.qd.bench", "scaling-child", str(spec)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0 or not result.exists():
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise QdemoError(f"scaling run {Path(run_dir).name} failed (exit {proc.returncode}): " + " | ".join(tail))
+        return json.loads(result.read_text(encoding="utf-8"))
 
 
 def _rss_mb() -> float:
@@ -669,12 +687,25 @@ def _scaling_child(cfg_dict: dict[str, Any], run_dir: str, device: str, threads:
 
     _set_threads(threads)
     from qdemo.config import from_dict
-    from qdemo.qd import EvolveConfig, Explorer
+    from qdemo.qd.config import EvolveConfig
+    from qdemo.qd.explorer import Explorer
 
     out = Path(run_dir)
     if out.exists():
         shutil.rmtree(out)
     cfg = from_dict(EvolveConfig, cfg_dict, "evolve-bench scaling")
+    # Warm-up: a 2-iteration run on a 2x2x2 grid compiles pyribs' numba kernels (~10 s
+    # once per process) and fills torch's caches, so the measured run is steady state.
+    import copy
+    import tempfile
+
+    warm = copy.deepcopy(cfg)
+    warm.iterations, warm.grid.cells, warm.critic, warm.save_elite_images = 2, [2, 2, 2], "none", False
+    warm.checkpoint_every = 2
+    t_warm = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="qdemo-warm-") as tmp:
+        Explorer(warm, device=device).run(out_dir=Path(tmp) / "warm", progress=False)
+    t_warm = time.perf_counter() - t_warm
     explorer = Explorer(cfg, device=device)  # models and renderer load here
     rss_start = _current_rss_mb()
     if trace:
@@ -695,9 +726,11 @@ def _scaling_child(cfg_dict: dict[str, Any], run_dir: str, device: str, threads:
         "iterations": cfg.iterations,
         "wall_s": wall,
         "s_per_iteration": wall / max(1, cfg.iterations),
+        "warmup_s": t_warm,
         "tracemalloc_peak_mb": traced,
         "rss_after_load_mb": rss_start,
         "rss_peak_mb": _rss_mb(),
+        "rss_growth_mb": _rss_mb() - rss_start,
         "elites": int(round(float(m.get("coverage") or 0.0) * n_cells)),
         "coverage": m.get("coverage"),
     }
@@ -742,18 +775,20 @@ def bench_scaling(cfg: ScalingConfig, *, out_dir: Path, progress: bool = True) -
 def scaling_markdown(res: dict[str, Any]) -> str:
     cfg = res["config"]
     header = ["cells", "batch", "iterations", "wall s", "s / iteration", "elites", "tracemalloc peak MB",
-              "RSS after load MB", "peak RSS MB"]
+              "RSS after load MB", "peak RSS MB", "RSS growth MB"]
 
     def row(r: dict[str, Any]) -> list[Any]:
         return [str(r["cells"]), str(r["batch_size"]), str(r["iterations"]), r["wall_s"], r["s_per_iteration"],
-                str(r["elites"]), r["tracemalloc_peak_mb"], r["rss_after_load_mb"], r["rss_peak_mb"]]
+                str(r["elites"]), r["tracemalloc_peak_mb"], r["rss_after_load_mb"], r["rss_peak_mb"],
+                r["rss_growth_mb"]]
 
     grid_rows = sorted((r for r in res["rows"] if "grid" in r["series"].split("+")), key=lambda r: r["cells"])
     batch_rows = sorted((r for r in res["rows"] if "batch" in r["series"].split("+")), key=lambda r: r["batch_size"])
     return "\n".join([
         f"### Scaling — emitter `{cfg['emitter']}`, renderer `{cfg['renderer']}`, searcher `{cfg['searcher']}`, "
         f"critic `{cfg['critic']}`, {cfg['iterations']} iterations per run, device {res['env']['device']}, "
-        f"each run in a fresh process",
+        f"each run in a fresh process after a 2-iteration warm-up (pyribs' numba JIT); tracemalloc "
+        f"{'on' if cfg['tracemalloc'] else 'off'}. RSS growth = peak RSS - RSS after the models loaded.",
         "",
         "Grid size (batch fixed):",
         "",
@@ -874,3 +909,16 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
     out = Path(args.out) / "scaling"
     res = bench_scaling(cfg, out_dir=out, progress=not args.no_progress)
     return _finish(out, "scaling", res, scaling_markdown(res))
+
+
+if __name__ == "__main__":  # the fresh process of one scaling run
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "scaling-child":
+        from qdemo.io import atomic_write_json
+
+        _spec = json.loads(Path(sys.argv[2]).read_text(encoding="utf-8"))
+        _res = _scaling_child(_spec["cfg"], _spec["run_dir"], _spec["device"], _spec["threads"], _spec["trace"])
+        atomic_write_json(_spec["result"], _res)
+    else:
+        raise SystemExit("usage: python -m qdemo.qd.bench scaling-child SPEC.json (internal)")
