@@ -149,6 +149,7 @@ function onKey(ev) {
     if (["Enter", " ", "p", "P", "Escape"].includes(ev.key)) { ev.preventDefault(); resume(); }
     return;
   }
+  if (st.busy) { ev.preventDefault(); return; }   // a trial is loading or being saved
   const k = st.active, cur = st.values[DIMS[k].key];
   if (/^[1-9]$/.test(ev.key)) { ev.preventDefault(); setValue(k, Number(ev.key)); advanceScale(k); }
   else if (ev.key === "ArrowLeft") { ev.preventDefault(); setValue(k, Math.max(1, (cur || 6) - 1)); }

@@ -1,0 +1,151 @@
+"""The pages in a real browser: Debian's Chromium, headless, driven by Playwright."""
+
+from __future__ import annotations
+
+import csv
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+expect = pytest.importorskip("playwright.sync_api").expect
+
+from qdemo.web import BrowseApp, RateApp
+from qdemo.web.demo import make_demo_archive, make_demo_compare
+
+pytestmark = pytest.mark.browser
+
+M_LEFT, M_TOP, PLOT_W, PLOT_H = 48, 10, 440 - 48 - 10, 440 - 10 - 42  # heatmap geometry (browse.js)
+
+
+def _click_cell(page, panel: int, cv: int, ca: int, nv: int, na: int) -> None:
+    x = M_LEFT + (cv + 0.5) * PLOT_W / nv
+    y = M_TOP + (na - ca - 0.5) * PLOT_H / na
+    page.locator(f"#archive-{panel} canvas.heatmap").click(position={"x": x, "y": y})
+
+
+def test_browse_click_shows_the_elite_in_both_archives(run_dir: Path, tmp_path: Path, serve, page):
+    other = make_demo_archive(tmp_path / "runs" / "run_b", cells=(8, 8, 4), fill=1.0, seed=5, reference=0,
+                              image_size=16)
+    comp = make_demo_compare(tmp_path / "cmp", run_dir, k=2)
+    srv, _ = serve(BrowseApp([run_dir, other], compare=[comp]))
+    page.goto(srv.url)
+    page.wait_for_selector("body[data-ready='1']", timeout=15000)
+    assert page.locator("section.archive").count() == 2
+    assert page.inner_text("#archive-0 h2") == "run_a"
+
+    with open(run_dir / "archive.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    # the default dominance band is the middle one; choose an elite in that band of run_a
+    band = int(page.eval_on_selector("#dom", "e => e.value"))
+    e = next(r for r in rows if int(r["cell_d"]) == band)
+    cv, ca, idx = int(e["cell_v"]), int(e["cell_a"]), int(e["index"])
+    _click_cell(page, 0, cv, ca, 4, 4)
+    detail = page.locator("#archive-0 .detail")
+    expect(page.locator("#archive-0 .detail")).to_have_attribute("data-index", str(idx), timeout=10000)
+    img = detail.locator("img.elite")
+    assert img.get_attribute("src") == f"/files/archive/0/elites/cell_{idx}.png"
+    expect(img).to_have_js_property("naturalWidth", 16)
+    assert f"{float(e['objective']):.1f}" in detail.locator(".objective").inner_text()
+    table = detail.locator("table.vad").inner_text()
+    assert "searcher" in table and "critic" in table
+    v = float(e["valence"])
+    assert ("+" if v > 0 else "−") + f"{abs(v):.2f}" in table
+    assert detail.locator(".samples img").count() == 2
+    assert detail.locator(".photos img").count() == 4
+
+    # the same VAD cell is selected in the 8x8x4 archive: centre of run_a's cell, located there
+    cv_b = min(7, int(((-1 + (cv + 0.5) * 0.5) + 1) / 2 * 8))
+    ca_b = min(7, int(((-1 + (ca + 0.5) * 0.5) + 1) / 2 * 8))
+    d_centre = -1 + (band + 0.5) * 2 / 2
+    cd_b = min(3, int((d_centre + 1) / 2 * 4))
+    with open(other / "archive.csv", newline="") as f:
+        rows_b = {(int(r["cell_v"]), int(r["cell_a"]), int(r["cell_d"])): int(r["index"]) for r in csv.DictReader(f)}
+    idx_b = rows_b[(cv_b, ca_b, cd_b)]
+    expect(page.locator("#archive-1 .detail")).to_have_attribute("data-index", str(idx_b), timeout=10000)
+    assert page.locator("#archive-1 img.elite").get_attribute("src") == f"/files/archive/1/elites/cell_{idx_b}.png"
+
+    # colour modes and the dominance slider redraw without errors; arrow keys move the selection
+    page.select_option("#mode", "agreement")
+    page.select_option("#mode", "images")
+    page.locator("#archive-0 canvas.heatmap").press("ArrowRight" if cv < 3 else "ArrowLeft")
+    new_cv = cv + 1 if cv < 3 else cv - 1
+    want = next((int(r["index"]) for r in rows if (int(r["cell_v"]), int(r["cell_a"]), int(r["cell_d"])) == (new_cv, ca, band)), None)
+    want_text = "" if want is None else str(want)
+    expect(page.locator("#archive-0 .detail")).to_have_attribute("data-index", want_text, timeout=10000)
+    assert page.js_errors == []
+
+
+def _rate_current(page, keys: str) -> None:
+    for k in keys:
+        page.keyboard.press(k)
+    page.keyboard.press("Enter")
+
+
+def test_rating_session_saves_to_the_database(stim_dir: Path, tmp_path: Path, serve, page):
+    db = tmp_path / "ratings.sqlite"
+    srv, _ = serve(RateApp(stim_dir, db, seed=1))
+    page.goto(srv.url)
+    page.wait_for_selector("body[data-ready='1']", timeout=15000)
+    assert page.locator("#intro").is_visible() and page.inner_text("#n-stimuli") == "6"
+    page.fill("#participant", "bad id!")
+    page.click("#start")
+    expect(page.locator("#intro-error")).to_contain_text("participant id")
+    page.fill("#participant", "P01")
+    page.click("#start")
+    page.wait_for_selector("#trial:not(.hidden)")
+    assert page.locator("#scales .sam-option svg").count() == 15  # 5 manikins per scale
+    expect(page.locator("#stimulus")).to_have_js_property("naturalWidth", 16)
+
+    # keyboard: 7 (valence) 2 (arousal) 4 (dominance), Enter
+    _rate_current(page, "724")
+    expect(page.locator("#progress-text")).to_have_text(re.compile(r"^2 /"))
+    con = sqlite3.connect(db)
+    rows = con.execute("SELECT participant, position, valence, arousal, dominance, rt_ms FROM ratings").fetchall()
+    assert [r[:5] for r in rows] == [("P01", 0, 7, 2, 4)] and rows[0][5] > 0
+
+    # mouse: click the manikins, then Next
+    for dim, value in (("valence", 3), ("arousal", 9), ("dominance", 6)):
+        page.click(f"#scale-{dim} .sam-option[data-value='{value}']")
+    assert page.locator("#next").is_enabled()
+    page.click("#next")
+    expect(page.locator("#progress-text")).to_have_text(re.compile(r"^3 /"))
+    assert con.execute("SELECT valence, arousal, dominance FROM ratings WHERE position = 1").fetchone() == (3, 9, 6)
+
+    # incomplete answers are not sent
+    page.keyboard.press("5")
+    page.keyboard.press("Enter")
+    expect(page.locator("#status")).to_contain_text("all three")
+    assert con.execute("SELECT COUNT(*) FROM ratings").fetchone()[0] == 2
+
+    # pause hides the picture; resume brings it back; the half-done answer survives a reload
+    page.click("#pause")
+    assert page.locator("#paused").is_visible() and not page.locator("#stimulus").is_visible()
+    page.keyboard.press("Enter")
+    assert not page.locator("#paused").is_visible()
+    page.reload()
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.input_value("#participant") == "P01"
+    page.click("#start")
+    page.wait_for_selector("#trial:not(.hidden)")
+    assert page.inner_text("#progress-text").startswith("3 /")
+    assert page.get_attribute("#scale-valence .sam-option[data-value='5']", "aria-pressed") == "true"
+
+    # going back and changing an answer updates the same row
+    page.keyboard.press("Backspace")
+    expect(page.locator("#progress-text")).to_have_text(re.compile(r"^2 /"))
+    assert page.get_attribute("#scale-arousal .sam-option[data-value='9']", "aria-pressed") == "true"
+    page.click("#scale-arousal .sam-option[data-value='1']")
+    page.click("#next")
+    expect(page.locator("#progress-text")).to_have_text(re.compile(r"^3 /"))
+    assert con.execute("SELECT arousal, revisions FROM ratings WHERE position = 1").fetchone() == (1, 1)
+    assert con.execute("SELECT COUNT(*) FROM ratings").fetchone()[0] == 2
+
+    for n in (4, 5, 6):  # finish the set
+        _rate_current(page, "555")
+        expect(page.locator("#progress-text")).to_have_text(re.compile(rf"^{n} /"))
+    _rate_current(page, "555")
+    page.wait_for_selector("#done:not(.hidden)", timeout=10000)
+    assert con.execute("SELECT COUNT(*) FROM ratings WHERE participant = 'P01'").fetchone()[0] == 6
+    assert page.js_errors == []
