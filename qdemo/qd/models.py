@@ -17,10 +17,15 @@ def load_emotion_model(spec: str, *, role: str, device: torch.device) -> Emotion
     test model), or a path to a weights file (loaded by ``qdemo.emotion.load_model``)."""
     spec = str(spec).strip()
     if spec == "tiny" or spec.startswith("tiny:"):
-        seed = int(spec.split(":", 1)[1]) if ":" in spec else (0 if role == "searcher" else 1)
+        try:
+            seed = int(spec.split(":", 1)[1]) if ":" in spec else 0
+        except ValueError:
+            raise QdemoError(f"--{role} {spec!r}: expected tiny or tiny:SEED (an integer)") from None
         model = TinyEmotionModel(seed=seed)
         model.info.role = role
         return model.to(device).eval()
+    if spec not in ("searcher", "critic") and not Path(spec).exists():
+        raise CheckpointError(f"--{role} {spec}: model file not found (use 'searcher', 'critic', 'tiny' or a path)")
     try:
         from qdemo.emotion import load_model  # shipped weights (built by the emotion area)
     except ImportError:
@@ -30,10 +35,7 @@ def load_emotion_model(spec: str, *, role: str, device: torch.device) -> Emotion
     if spec in ("searcher", "critic"):
         model = load_model(spec, device=device)
     else:
-        path = Path(spec)
-        if not path.exists():
-            raise CheckpointError(f"--{role} {spec}: model file not found")
-        model = load_model(role, path=path, device=device)
+        model = load_model(role, path=Path(spec), device=device)
     return model.to(device).eval()
 
 

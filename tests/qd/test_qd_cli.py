@@ -1,0 +1,118 @@
+"""`qdemo evolve` / `qdemo confirm` from the command line, and the API example."""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from qdemo.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+TINY = ["--searcher", "tiny", "--critic", "tiny:1", "--resolution", "16", "--batch-size", "8",
+        "--set", "emitter.num_emitters=2", "--no-dataset", "--quiet", "--device", "cpu"]
+
+
+def test_cli_evolve_smoke(tmp_path, capsys):
+    rc = main(["evolve", *TINY, "--iterations", "3", "--grid", "va", "--cells", "5,5", "--emitter", "cma-me",
+               "--renderer", "cppn", "--out", str(tmp_path), "--name", "smoke", "--seed", "2"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    run = tmp_path / "smoke"
+    man = json.loads((run / "manifest.json").read_text())
+    assert man["status"] == "complete" and man["seed"] == 2 and man["emitter"] == "cma-me"
+    assert man["grid"]["cells"] == [5, 5] and man["renderer"]["name"] == "cppn"
+    assert f"qdemo browse {run}" in out and "critic:" in out
+    assert "heatmaps:" in out and (run / "montage.png").exists() and (run / "metrics.png").exists()
+    assert list((run / "heatmaps").glob("*.png"))
+    # a second run into the same folder is refused (exit 2, one line, nothing overwritten)
+    before = (run / "archive.csv").read_bytes()
+    rc = main(["evolve", *TINY, "--iterations", "1", "--grid", "va", "--cells", "5,5", "--out", str(tmp_path),
+               "--name", "smoke"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--force" in err and "Traceback" not in err
+    assert (run / "archive.csv").read_bytes() == before
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--emitter", "nope"], "valid emitters: random, map-elites, iso-line, cma-me, cma-mae, cma-mega, bandit"),
+    (["--renderer", "nope"], "valid renderers"),
+    (["--set", "grid.ranges=[[0.5,0.5],[-1,1],[-1,1]]"], "impossible range"),
+    (["--set", "emitter.wrong=1"], "unknown key"),
+    (["--searcher", "/nonexistent/model.safetensors"], "model file not found"),
+])
+def test_cli_bad_input_is_one_line(tmp_path, capsys, args, needle):
+    rc = main(["evolve", *TINY, "--iterations", "1", "--out", str(tmp_path), *args])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert needle in err and err.startswith("qdemo: error:") and "Traceback" not in err
+
+
+def test_cli_confirm_fills_critic_columns(tmp_path, capsys):
+    assert main(["evolve", *TINY, "--iterations", "2", "--critic", "none", "--out", str(tmp_path),
+                 "--name", "nc", "--no-plots"]) == 0
+    run = tmp_path / "nc"
+    df = pd.read_csv(run / "archive.csv")
+    assert df["critic_valence"].isna().all()
+    assert json.loads((run / "manifest.json").read_text())["metrics"]["critic_confirmed"] is None
+    assert main(["confirm", str(run), "--critic", "tiny:1", "--no-plots"]) == 0
+    df = pd.read_csv(run / "archive.csv")
+    assert df["critic_valence"].notna().all() and set(df["critic_within_one"]) <= {0, 1}
+    m = json.loads((run / "manifest.json").read_text())["metrics"]
+    assert m["critic_confirmed"] == pytest.approx(df["critic_same_cell"].mean())
+    # confirming with the searcher itself confirms every elite
+    assert main(["confirm", str(run), "--critic", "tiny", "--no-plots"]) == 0
+    assert json.loads((run / "manifest.json").read_text())["metrics"]["critic_confirmed"] == 1.0
+    assert "critic:" in capsys.readouterr().out
+
+
+def test_cli_sigint_saves_and_resume_finishes(tmp_path):
+    """A real process gets SIGINT mid-run: exit 130, checkpoint, then --resume completes."""
+    run = tmp_path / "sig"
+    cmd = [sys.executable, "-m", "qdemo", "evolve", *TINY, "--iterations", "100000", "--out", str(tmp_path),
+           "--name", "sig", "--no-plots", "--set", "checkpoint_every=100000"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    p = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 60
+        while not (run / "manifest.json").exists() and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, err
+    assert f"--resume {run}" in err
+    meta = json.loads((run / "checkpoint" / "meta.json").read_text())
+    assert meta["iteration"] >= 1
+    assert json.loads((run / "manifest.json").read_text())["status"] == "interrupted"
+    rc = main(["evolve", "--resume", str(run), "--iterations", str(meta["iteration"] + 1), "--quiet", "--no-plots"])
+    assert rc == 0
+    man = json.loads((run / "manifest.json").read_text())
+    assert man["status"] == "complete" and man["iterations"] == meta["iteration"] + 1
+
+
+def test_resume_refuses_search_changes(tmp_path, capsys):
+    assert main(["evolve", *TINY, "--iterations", "1", "--out", str(tmp_path), "--name", "rr", "--no-plots"]) == 0
+    rc = main(["evolve", "--resume", str(tmp_path / "rr"), "--emitter", "map-elites"])
+    assert rc == 2 and "only --iterations" in capsys.readouterr().err
+
+
+def test_api_example_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["evolve_api.py", "--tiny", "--iterations", "3", "--out", str(tmp_path / "api")])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(str(REPO / "examples" / "evolve_api.py"), run_name="__main__")
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "coverage" in out and "best elite" in out
+    assert (tmp_path / "api" / "archive.csv").exists()
