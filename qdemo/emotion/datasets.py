@@ -628,6 +628,31 @@ def load_csv(csv_path: str | Path, *, image_root: str | Path | None = None,
     )
 
 
+def parse_columns(spec: str | Sequence[str] | Mapping[str, str] | None) -> dict[str, str]:
+    """Column roles from a CLI string: ``"file=Image,valence=Val"`` (or a list of
+    ``role=NAME`` items, or a dict) -> ``{"file": "Image", "valence": "Val"}``."""
+    if spec is None:
+        return {}
+    if isinstance(spec, Mapping):
+        items = list(spec.items())
+    else:
+        parts = spec.split(",") if isinstance(spec, str) else [x for s in spec for x in str(s).split(",")]
+        items = []
+        for part in parts:
+            if not part.strip():
+                continue
+            if "=" not in part:
+                raise DataError(f"--columns: {part!r} is not role=NAME (roles: {', '.join(ALIASES)})")
+            role, name = part.split("=", 1)
+            items.append((role.strip().lower(), name.strip()))
+    out = {}
+    for role, name in items:
+        if role not in ALIASES:
+            raise DataError(f"--columns: unknown role {role!r} (roles: {', '.join(ALIASES)})")
+        out[role] = name
+    return out
+
+
 # ----------------------------------------------------------------------------- dispatch
 
 FORMATS = ("auto", "oasis", "emotion6", "csv")
@@ -718,6 +743,6 @@ def verify_images(rated_set: RatedSet, *, on_error: str = "raise", progress: boo
 
 __all__ = [
     "ALIASES", "EMOTIONS", "FORMATS", "RatedSet", "Table", "concat_sets", "detect_format",
-    "load_csv", "load_dataset", "load_emotion6", "load_oasis", "oasis_theme", "read_table",
+    "load_csv", "load_dataset", "load_emotion6", "load_oasis", "oasis_theme", "parse_columns", "read_table",
     "verify_images",
 ]

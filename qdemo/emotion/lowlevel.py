@@ -180,19 +180,21 @@ def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mu, sd
 
 
-def _ridge_path(Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray, alphas: Sequence[float]) -> np.ndarray:
-    """Predictions on ``Xte`` for every alpha: (len(alphas), n_test). Standardises X on
-    the training rows and fits an intercept (unpenalised)."""
+def _ridge_path(Xtr: np.ndarray, Ytr: np.ndarray, Xte: np.ndarray, alphas: Sequence[float]) -> np.ndarray:
+    """Predictions on ``Xte`` for every alpha and target column: (n_alpha, n_test, C).
+
+    Standardises X on the training rows and fits an unpenalised intercept; one SVD
+    serves all alphas and columns. ``Ytr`` is (n_train, C)."""
     mu, sd = _standardise(Xtr)
     A = (Xtr - mu) / sd
     B = (Xte - mu) / sd
-    ym = ytr.mean()
+    ym = Ytr.mean(axis=0)  # (C,)
     U, s, Vt = np.linalg.svd(A, full_matrices=False)
-    Uy = U.T @ (ytr - ym)  # (r,)
+    Uy = U.T @ (Ytr - ym)  # (r, C)
     BV = B @ Vt.T  # (n_test, r)
     al = np.asarray(alphas, dtype=np.float64)[:, None]
-    coef = s[None, :] / (s[None, :] ** 2 + al) * Uy[None, :]  # (n_alpha, r)
-    return coef @ BV.T + ym  # (n_alpha, n_test)
+    shrink = s[None, :] / (s[None, :] ** 2 + al)  # (n_alpha, r)
+    return np.einsum("tr,ar,rc->atc", BV, shrink, Uy) + ym  # (n_alpha, n_test, C)
 
 
 def _inner_folds(n: int, groups: np.ndarray | None, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -226,22 +228,30 @@ def ridge_fit_predict(X_train: np.ndarray, y_train: np.ndarray, X_test: np.ndarr
     g = None if groups is None else np.asarray(groups, dtype=str)
     preds = np.full((len(X_test), Y.shape[1]), np.nan)
     chosen = np.full(Y.shape[1], np.nan)
+    present = np.isfinite(Y)  # (n, D)
+    # columns with the same rows present share every SVD
+    patterns: dict[bytes, list[int]] = {}
     for j in range(Y.shape[1]):
-        ok = np.isfinite(Y[:, j])
+        patterns.setdefault(present[:, j].tobytes(), []).append(j)
+    for cols in patterns.values():
+        ok = present[:, cols[0]]
         if ok.sum() <= inner_k:
             continue
-        Xj, yj = X_train[ok], Y[ok, j]
+        Xj, Yj = X_train[ok], Y[ok][:, cols]  # (n_ok, F), (n_ok, C)
         gj = None if g is None else g[ok]
         if len(alphas) == 1:
-            best = alphas[0]
+            best = np.full(len(cols), alphas[0])
         else:
-            sse = np.zeros(len(alphas))
-            for tr, te in _inner_folds(len(yj), gj, inner_k, seed):
-                p = _ridge_path(Xj[tr], yj[tr], Xj[te], alphas)  # (n_alpha, n_te)
-                sse += ((p - yj[te][None, :]) ** 2).sum(axis=1)
-            best = alphas[int(np.argmin(sse))]
-        preds[:, j] = _ridge_path(Xj, yj, X_test, [best])[0]
-        chosen[j] = best
+            sse = np.zeros((len(alphas), len(cols)))
+            for tr, te in _inner_folds(len(Yj), gj, inner_k, seed):
+                p = _ridge_path(Xj[tr], Yj[tr], Xj[te], alphas)  # (n_alpha, n_te, C)
+                sse += ((p - Yj[te][None]) ** 2).sum(axis=1)
+            best = np.asarray(alphas)[np.argmin(sse, axis=0)]  # (C,)
+        uniq = sorted(set(best.tolist()))
+        full = _ridge_path(Xj, Yj, X_test, uniq)  # (n_uniq, n_test, C)
+        for c, j in enumerate(cols):
+            preds[:, j] = full[uniq.index(best[c]), :, c]
+            chosen[j] = best[c]
     return (preds[:, 0], chosen) if squeeze else (preds, chosen)
 
 
@@ -284,5 +294,149 @@ def ridge_cv(features: np.ndarray, targets: np.ndarray, folds: Sequence[tuple[np
     return (out, chosen) if return_alphas else out
 
 
-__all__ = ["DEFAULT_ALPHAS", "LOWLEVEL_FEATURE_NAMES", "lowlevel_feature_matrix", "lowlevel_features",
+
+
+# ----------------------------------------------------------------------------- baseline
+
+
+def lowlevel_baseline(rated_set, *, k: int = 5, seed: int = 0, max_side: int = 256,
+                      features: np.ndarray | None = None, progress: bool = True) -> dict[str, Any]:
+    """The low-level features + ridge baseline on one rated set, honestly split.
+
+    Folds come from :func:`qdemo.emotion.splits.default_folds` (OASIS: grouped by theme;
+    Emotion6: stratified by folder); alpha is chosen inside each training part by an inner
+    CV grouped the same way. Returns ``{"split", "metrics", "sources", "alphas", "n_features"}``
+    plus the out-of-fold ``"pred"`` (N, 3).
+    """
+    from qdemo.emotion.metrics import regression_metrics
+    from qdemo.emotion.splits import default_folds
+
+    X = lowlevel_feature_matrix(rated_set.paths, max_side=max_side, progress=progress) \
+        if features is None else np.asarray(features)
+    folds, how = default_folds(rated_set, k=k, seed=seed)
+    groups = rated_set.groups if len(np.unique(rated_set.groups)) < len(rated_set) else None
+    pred, alphas = ridge_cv(X, rated_set.targets, folds, groups=groups, seed=seed, return_alphas=True)
+    return {
+        "split": how,
+        "metrics": regression_metrics(pred, rated_set.targets, rated_set.mask()),
+        "sources": dict(rated_set.sources),
+        "alphas": alphas.tolist(),
+        "n_features": int(X.shape[1]),
+        "pred": pred,
+    }
+
+
+def cached_lowlevel_features(paths: Sequence[str | Path], cache_dir: str | Path | None = None, *,
+                             max_side: int = 256, progress: bool = True) -> np.ndarray:
+    """:func:`lowlevel_feature_matrix`, cached as ``.npy`` in ``cache_dir`` keyed by the
+    paths, their sizes and modification times, the feature names and ``max_side``."""
+    import hashlib
+    import os
+
+    if cache_dir is None:
+        return lowlevel_feature_matrix(paths, max_side=max_side, progress=progress)
+    h = hashlib.sha256()
+    h.update(repr((LOWLEVEL_FEATURE_NAMES, max_side)).encode())
+    for p in paths:
+        st = os.stat(p)
+        h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    f = Path(cache_dir) / f"lowlevel-{h.hexdigest()[:16]}.npy"
+    if f.exists():
+        X = np.load(f)
+        if X.shape == (len(paths), len(LOWLEVEL_FEATURE_NAMES)):
+            return X
+    X = lowlevel_feature_matrix(paths, max_side=max_side, progress=progress)
+    from qdemo.io import atomic_path
+
+    with atomic_path(f) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, X)
+    return X
+
+
+def _median_metrics(runs: Sequence[dict]) -> dict:
+    """Per dimension and metric, the median over runs (NaN when no run has a value)."""
+    def med(vals: list[float]) -> float:
+        v = np.asarray(vals, dtype=np.float64)
+        v = v[np.isfinite(v)]
+        return float(np.median(v)) if v.size else float("nan")
+
+    return {d: {k: (med([r[d][k] for r in runs]) if k != "n" else runs[0][d]["n"]) for k in runs[0][d]}
+            for d in runs[0]}
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    """``python -m qdemo.emotion.lowlevel --data DIR [--data DIR2] ...``: the low-level
+    features + ridge baseline, out-of-fold, median over split seeds; with two sets also
+    cross-dataset (train on one, test on the other)."""
+    import argparse
+
+    from qdemo.emotion.datasets import load_dataset
+    from qdemo.emotion.metrics import format_metrics_table, regression_metrics
+    from qdemo.errors import QdemoError
+    from qdemo.io import atomic_write_json
+
+    ap = argparse.ArgumentParser(prog="python -m qdemo.emotion.lowlevel",
+                                 description="Low-level image features + ridge baseline (out-of-fold).")
+    ap.add_argument("--data", required=True, action="append", help="rated set folder or CSV (repeatable)")
+    ap.add_argument("--format", default="auto", help="oasis | emotion6 | csv | auto")
+    ap.add_argument("--scale", default=None, help="native scale for --format csv, e.g. 1,9")
+    ap.add_argument("--norms", default=None, help="word-norms folder: fill dominance with the word proxy")
+    ap.add_argument("--k", type=int, default=5)
+    ap.add_argument("--seeds", default="0", help="split seeds, e.g. 0,1,2,3,4 (metrics: median)")
+    ap.add_argument("--max-side", type=int, default=256)
+    ap.add_argument("--cache", default=None, help="folder to cache features in")
+    ap.add_argument("--json", default=None, help="write the metrics here (atomic)")
+    args = ap.parse_args(argv)
+    seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+    results: dict[str, Any] = {}
+    sets, feats = [], []
+    try:
+        norms = None
+        if args.norms:
+            from qdemo.emotion.proxies import WordNorms, add_proxies
+
+            norms = WordNorms.load(args.norms)
+        for path in args.data:
+            kw = {"scale": args.scale} if args.scale else {}
+            rs = load_dataset(path, format=args.format, **kw)
+            if norms is not None:
+                rs = add_proxies(rs, norms)
+            X = cached_lowlevel_features(rs.paths, args.cache, max_side=args.max_side)
+            runs = [lowlevel_baseline(rs, k=args.k, seed=s, features=X) for s in seeds]
+            med = _median_metrics([r["metrics"] for r in runs])
+            label = f"{rs.name} lowlevel+ridge"
+            split = runs[0]["split"].rsplit(", seed", 1)[0] + f"; median over seeds {seeds}"
+            results[rs.name] = {"split": split, "metrics": med, "sources": dict(rs.sources),
+                                "per_seed": [r["metrics"] for r in runs], "n_features": int(X.shape[1])}
+            print(format_metrics_table({label: med}, sources=rs.sources, split=split))
+            for s, r in zip(seeds, runs):
+                print(f"  seed {s}: " + ", ".join(f"{d} r={m['r']:.3f}" for d, m in r["metrics"].items()
+                                                  if m["n"]))
+            print()
+            sets.append(rs)
+            feats.append(X)
+        if len(sets) == 2:
+            for a, b in ((0, 1), (1, 0)):
+                ga = sets[a].groups if len(np.unique(sets[a].groups)) < len(sets[a]) else None
+                pred, _ = ridge_fit_predict(feats[a], sets[a].targets, feats[b], groups=ga)
+                m = regression_metrics(pred, sets[b].targets, sets[b].mask())
+                key = f"train {sets[a].name} -> test {sets[b].name}"
+                split = f"cross-dataset: fit on all of {sets[a].name} (alpha by inner CV), test on all of {sets[b].name}"
+                results[key] = {"split": split, "metrics": m, "sources": dict(sets[b].sources)}
+                print(format_metrics_table({key: m}, sources=sets[b].sources, split=split))
+                print()
+    except QdemoError as exc:
+        print(f"qdemo: error: {exc}")
+        return 2
+    if args.json:
+        atomic_write_json(args.json, results)
+    return 0
+
+
+__all__ = ["DEFAULT_ALPHAS", "LOWLEVEL_FEATURE_NAMES", "cached_lowlevel_features", "lowlevel_baseline", "lowlevel_feature_matrix", "lowlevel_features",
            "ridge_cv", "ridge_fit_predict", "spectral_slope"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

@@ -281,5 +281,79 @@ def proxy_validity(rated_set: RatedSet, proxy_vad: np.ndarray) -> dict[str, dict
     return {d: res[d] for d in DIMS if human[DIMS.index(d)]}
 
 
+def proxy_report(norms: WordNorms, *, oasis: RatedSet | None = None, emotion6: RatedSet | None = None) -> dict:
+    """Coverage and validity of the word-norm proxies (the numbers in docs/emotion-data.md).
+
+    Validity: the proxy's valence / arousal against the human image ratings (the proxy's
+    dominance has no image-level ground truth to compare with).
+    """
+    out: dict = {"lexicons": {"warriner": len(norms.warriner), "nrc": len(norms.nrc)}}
+    if oasis is not None:
+        vad, per_group = theme_word_norms(oasis, norms)
+        filled = oasis_theme_proxy(oasis, norms)
+        w_only = WordNorms(warriner=norms.warriner)
+        vad_w, per_w = theme_word_norms(oasis, w_only)
+        out["oasis"] = {
+            "coverage": filled.info["proxy"]["dominance"],
+            "themes_covered_warriner_only": sum(pn is not None for pn in per_w.values()),
+            "validity_theme_words": proxy_validity(oasis, vad),
+            "validity_theme_words_warriner_only": proxy_validity(oasis, vad_w),
+            "source": filled.sources["dominance"],
+            "dominance_summary": _col_stats(filled.targets[:, 2]),
+        }
+    if emotion6 is not None:
+        vad, used = emotion_word_norms(emotion6, norms)
+        filled = emotion6_proxy(emotion6, norms)
+        out["emotion6"] = {
+            "coverage": filled.info["proxy"]["dominance"],
+            "validity_emotion_words": proxy_validity(emotion6, vad),
+            "source": filled.sources["dominance"],
+            "dominance_summary": _col_stats(filled.targets[:, 2]),
+        }
+    return out
+
+
+def _col_stats(x: np.ndarray) -> dict[str, float]:
+    x = x[np.isfinite(x)]
+    if not x.size:
+        return {"n": 0}
+    return {"n": int(x.size), "mean": float(x.mean()), "sd": float(x.std()), "min": float(x.min()),
+            "max": float(x.max())}
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    """``python -m qdemo.emotion.proxies --datasets DIR``: proxy coverage and validity."""
+    import argparse
+    import json
+
+    from qdemo.emotion.datasets import load_emotion6, load_oasis
+    from qdemo.errors import QdemoError
+    from qdemo.io import atomic_write_json
+
+    ap = argparse.ArgumentParser(prog="python -m qdemo.emotion.proxies",
+                                 description="Coverage and validity of the word-norm dominance proxies.")
+    ap.add_argument("--datasets", default="../shared/datasets",
+                    help="folder holding oasis/, emotion6/ and word-norms/")
+    ap.add_argument("--json", default=None, help="write the report here (atomic)")
+    args = ap.parse_args(argv)
+    root = Path(args.datasets)
+    try:
+        norms = WordNorms.load(root / "word-norms")
+        oasis = load_oasis(root / "oasis") if (root / "oasis").exists() else None
+        e6 = load_emotion6(root / "emotion6") if (root / "emotion6").exists() else None
+        rep = proxy_report(norms, oasis=oasis, emotion6=e6)
+    except QdemoError as exc:
+        print(f"qdemo: error: {exc}")
+        return 2
+    print(json.dumps(rep, indent=1, default=str))
+    if args.json:
+        atomic_write_json(args.json, rep)
+    return 0
+
+
 __all__ = ["PhraseNorm", "WordNorms", "add_proxies", "emotion6_proxy", "emotion_word_norms",
-           "lemma_candidates", "oasis_theme_proxy", "proxy_validity", "theme_word_norms", "tokenize"]
+           "lemma_candidates", "oasis_theme_proxy", "proxy_report", "proxy_validity", "theme_word_norms", "tokenize"]
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

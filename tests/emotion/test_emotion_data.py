@@ -363,3 +363,15 @@ def test_real_emotion6(datasets_dir: Path):
     assert len(rs) == 1980 and rs.emotion_dist.shape == (1980, 7)
     assert sorted(set(rs.strata.tolist())) == sorted(["anger", "disgust", "fear", "joy", "sadness", "surprise"])
     assert np.abs(rs.targets[:, :2]).max() <= 1.0
+
+
+def test_parse_columns_for_the_cli():
+    from qdemo.emotion.datasets import parse_columns
+
+    assert parse_columns("file=Image, valence=Val Mean") == {"file": "Image", "valence": "Val Mean"}
+    assert parse_columns(["file=a", "arousal=b"]) == {"file": "a", "arousal": "b"}
+    assert parse_columns(None) == {}
+    with pytest.raises(DataError, match="unknown role 'happiness'"):
+        parse_columns("happiness=x")
+    with pytest.raises(DataError, match="not role=NAME"):
+        parse_columns("valence")

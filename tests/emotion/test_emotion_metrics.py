@@ -163,3 +163,31 @@ def test_ridge_fit_predict_matches_closed_form():
 def test_kfold_partition():
     folds = kfold(11, k=3, seed=0)
     assert sorted(np.concatenate([te for _, te in folds]).tolist()) == list(range(11))
+
+
+def test_lowlevel_baseline_command_on_a_tiny_csv(tmp_path, capsys):
+    from PIL import Image
+
+    from qdemo.emotion.lowlevel import _main
+
+    rng = np.random.default_rng(0)
+    lines = ["file,valence,arousal,group"]
+    for i in range(20):
+        b = i / 19  # brightness drives valence here
+        arr = np.clip(rng.random((24, 24, 3)) * 0.3 + b * 0.7, 0, 1)
+        Image.fromarray((arr * 255).astype(np.uint8)).save(tmp_path / f"im{i}.png")
+        lines.append(f"im{i}.png,{1 + 8 * b:.3f},{rng.uniform(1, 9):.3f},g{i // 2}")
+    (tmp_path / "r.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "m.json"
+    rc = _main(["--data", str(tmp_path / "r.csv"), "--scale", "1,9", "--k", "3", "--seeds", "0,1",
+                "--json", str(out), "--cache", str(tmp_path / "cache")])
+    assert rc == 0
+    import json
+
+    res = json.loads(out.read_text())["r"]
+    assert "grouped by group" in res["split"] and "median over seeds [0, 1]" in res["split"]
+    assert res["metrics"]["valence"]["r"] > 0.8
+    assert res["sources"]["dominance"] == "missing"
+    assert list((tmp_path / "cache").glob("lowlevel-*.npy"))
+    assert "lowlevel+ridge" in capsys.readouterr().out
+    assert _main(["--data", str(tmp_path / "r.csv")]) == 2  # no --scale: clear error, exit 2
