@@ -69,6 +69,11 @@ class RatedSet:
     def __post_init__(self) -> None:
         n = len(self.paths)
         self.paths = [Path(p) for p in self.paths]
+        for what, arr, shape in (("targets", self.targets, (n, len(DIMS))), ("groups", self.groups, (n,)),
+                                 ("strata", self.strata, (n,)),
+                                 ("emotion_dist", self.emotion_dist, (n, len(EMOTIONS)))):
+            if arr is not None and np.shape(arr) != shape:
+                raise ValueError(f"RatedSet {self.name!r}: {what} has shape {np.shape(arr)}, expected {shape}")
         self.targets = np.asarray(self.targets, dtype=np.float32).reshape(n, len(DIMS))
         self.groups = np.asarray(self.groups, dtype=str).reshape(n)
         self.strata = np.asarray(self.strata, dtype=str).reshape(n)
@@ -312,6 +317,8 @@ def _resolve_image(name: str, roots: Sequence[Path]) -> Path | None:
     cands = [name.strip()]
     if name != name.strip():
         cands.append(name)
+    if "\\" in name:  # a Windows-style relative path
+        cands.append(name.strip().replace("\\", "/"))
     for cand in cands:
         p = Path(cand)
         bases = [p] if p.is_absolute() else [root / p for root in roots]

@@ -299,16 +299,42 @@ def ridge_cv(features: np.ndarray, targets: np.ndarray, folds: Sequence[tuple[np
 # ----------------------------------------------------------------------------- baseline
 
 
+def prior_predictions(targets: np.ndarray, folds: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Out-of-fold 'prior' baseline: every test item gets its training part's mean (NaN-aware).
+    Its MAE is the reference a model must beat (its r is undefined: constant per fold)."""
+    Y = np.asarray(targets, dtype=np.float64)
+    out = np.full(Y.shape, np.nan)
+    for tr, te in folds:
+        with np.errstate(invalid="ignore"):
+            col = Y[np.asarray(tr)]
+            has = np.isfinite(col).any(axis=0)
+            mean = np.where(has, np.nansum(np.where(np.isfinite(col), col, 0), axis=0)
+                            / np.maximum(np.isfinite(col).sum(axis=0), 1), np.nan)
+        out[np.asarray(te)] = mean
+    return out
+
+
+def distribution_from_ridge(features: np.ndarray, dist: np.ndarray, folds, *, groups=None,
+                            seed: int = 0) -> np.ndarray:
+    """Out-of-fold emotion distributions (N, K) by ridge on each probability, clipped at 0
+    and renormalised (a simple reference for the distribution head)."""
+    p = ridge_cv(features, dist, folds, groups=groups, seed=seed)
+    p = np.clip(p, 0.0, None) + 1e-6
+    return p / p.sum(axis=1, keepdims=True)
+
+
 def lowlevel_baseline(rated_set, *, k: int = 5, seed: int = 0, max_side: int = 256,
                       features: np.ndarray | None = None, progress: bool = True) -> dict[str, Any]:
     """The low-level features + ridge baseline on one rated set, honestly split.
 
     Folds come from :func:`qdemo.emotion.splits.default_folds` (OASIS: grouped by theme;
     Emotion6: stratified by folder); alpha is chosen inside each training part by an inner
-    CV grouped the same way. Returns ``{"split", "metrics", "sources", "alphas", "n_features"}``
-    plus the out-of-fold ``"pred"`` (N, 3).
+    CV grouped the same way. Returns ``{"split", "metrics", "prior_metrics", "sources",
+    "alphas", "n_features", "pred"}`` (``pred``: out-of-fold (N, 3)); for a set with an
+    emotion distribution also ``"dist_metrics"`` (ridge on the 7 probabilities) and
+    ``"dist_prior_metrics"`` (the training mean distribution).
     """
-    from qdemo.emotion.metrics import regression_metrics
+    from qdemo.emotion.metrics import distribution_metrics, regression_metrics
     from qdemo.emotion.splits import default_folds
 
     X = lowlevel_feature_matrix(rated_set.paths, max_side=max_side, progress=progress) \
@@ -316,14 +342,21 @@ def lowlevel_baseline(rated_set, *, k: int = 5, seed: int = 0, max_side: int = 2
     folds, how = default_folds(rated_set, k=k, seed=seed)
     groups = rated_set.groups if len(np.unique(rated_set.groups)) < len(rated_set) else None
     pred, alphas = ridge_cv(X, rated_set.targets, folds, groups=groups, seed=seed, return_alphas=True)
-    return {
+    mask = rated_set.mask()
+    out = {
         "split": how,
-        "metrics": regression_metrics(pred, rated_set.targets, rated_set.mask()),
+        "metrics": regression_metrics(pred, rated_set.targets, mask),
+        "prior_metrics": regression_metrics(prior_predictions(rated_set.targets, folds), rated_set.targets, mask),
         "sources": dict(rated_set.sources),
         "alphas": alphas.tolist(),
         "n_features": int(X.shape[1]),
         "pred": pred,
     }
+    if rated_set.emotion_dist is not None:
+        q = rated_set.emotion_dist
+        out["dist_metrics"] = distribution_metrics(distribution_from_ridge(X, q, folds, groups=groups, seed=seed), q)
+        out["dist_prior_metrics"] = distribution_metrics(prior_predictions(q, folds), q)
+    return out
 
 
 def cached_lowlevel_features(paths: Sequence[str | Path], cache_dir: str | Path | None = None, *,
@@ -405,11 +438,20 @@ def _main(argv: Sequence[str] | None = None) -> int:
             X = cached_lowlevel_features(rs.paths, args.cache, max_side=args.max_side)
             runs = [lowlevel_baseline(rs, k=args.k, seed=s, features=X) for s in seeds]
             med = _median_metrics([r["metrics"] for r in runs])
-            label = f"{rs.name} lowlevel+ridge"
+            prior = _median_metrics([r["prior_metrics"] for r in runs])
             split = runs[0]["split"].rsplit(", seed", 1)[0] + f"; median over seeds {seeds}"
-            results[rs.name] = {"split": split, "metrics": med, "sources": dict(rs.sources),
-                                "per_seed": [r["metrics"] for r in runs], "n_features": int(X.shape[1])}
-            print(format_metrics_table({label: med}, sources=rs.sources, split=split))
+            res = {"split": split, "metrics": med, "prior_metrics": prior, "sources": dict(rs.sources),
+                   "per_seed": [r["metrics"] for r in runs], "n_features": int(X.shape[1])}
+            rows = {f"{rs.name} lowlevel+ridge": med, f"{rs.name} prior (train mean)": prior}
+            if "dist_metrics" in runs[0]:
+                res["dist_metrics"] = {key: float(np.median([r["dist_metrics"][key] for r in runs]))
+                                       for key in runs[0]["dist_metrics"]}
+                res["dist_prior_metrics"] = {key: float(np.median([r["dist_prior_metrics"][key] for r in runs]))
+                                             for key in runs[0]["dist_prior_metrics"]}
+                rows[f"{rs.name} dist lowlevel+ridge"] = res["dist_metrics"]
+                rows[f"{rs.name} dist prior (train mean)"] = res["dist_prior_metrics"]
+            results[rs.name] = res
+            print(format_metrics_table(rows, sources=rs.sources, split=split))
             for s, r in zip(seeds, runs):
                 print(f"  seed {s}: " + ", ".join(f"{d} r={m['r']:.3f}" for d, m in r["metrics"].items()
                                                   if m["n"]))
@@ -434,8 +476,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["DEFAULT_ALPHAS", "LOWLEVEL_FEATURE_NAMES", "cached_lowlevel_features", "lowlevel_baseline", "lowlevel_feature_matrix", "lowlevel_features",
-           "ridge_cv", "ridge_fit_predict", "spectral_slope"]
+__all__ = ["DEFAULT_ALPHAS", "LOWLEVEL_FEATURE_NAMES", "cached_lowlevel_features", "distribution_from_ridge", "lowlevel_baseline", "lowlevel_feature_matrix", "lowlevel_features",
+           "prior_predictions", "ridge_cv", "ridge_fit_predict", "spectral_slope"]
 
 
 if __name__ == "__main__":

@@ -375,3 +375,26 @@ def test_parse_columns_for_the_cli():
         parse_columns("happiness=x")
     with pytest.raises(DataError, match="not role=NAME"):
         parse_columns("valence")
+
+
+def test_cp1252_windows_paths_and_dispatch_errors(user_set: Path):
+    csv = user_set / "r.csv"
+    csv.write_bytes("file;valence;note\r\nsub\\d.png;3;caf\xe9\r\n".encode("cp1252"))
+    rs = load_csv(csv, image_root=user_set / "imgs", scale=(1, 9))
+    assert rs.paths[0].name == "d.png" and rs.targets[0, 0] == pytest.approx(-0.5)
+    with pytest.raises(DataError, match="unknown dataset format 'iaps'"):
+        load_dataset(csv, format="iaps")
+    with pytest.raises(DataError, match="cannot tell the format"):
+        load_dataset(user_set / "imgs")
+    with pytest.raises(DataError, match="not found"):
+        load_dataset(user_set / "nothing")
+    with pytest.raises(DataError, match=r"image folder not found"):
+        load_csv(csv, image_root=user_set / "nope", scale=(1, 9))
+
+
+def test_ratedset_rejects_inconsistent_shapes(tmp_path: Path):
+    from qdemo.emotion.datasets import RatedSet
+
+    with pytest.raises(ValueError, match="groups has shape"):
+        RatedSet(name="x", root=tmp_path, paths=[tmp_path / "a.png"] * 2, targets=np.zeros((2, 3)),
+                 sources={}, groups=np.array(["a"]), strata=np.array(["s", "s"]))

@@ -191,3 +191,22 @@ def test_lowlevel_baseline_command_on_a_tiny_csv(tmp_path, capsys):
     assert list((tmp_path / "cache").glob("lowlevel-*.npy"))
     assert "lowlevel+ridge" in capsys.readouterr().out
     assert _main(["--data", str(tmp_path / "r.csv")]) == 2  # no --scale: clear error, exit 2
+
+
+def test_prior_and_distribution_baselines():
+    from qdemo.emotion.lowlevel import distribution_from_ridge, prior_predictions
+
+    Y = np.array([[1.0, np.nan], [3.0, 2.0], [5.0, np.nan], [7.0, 4.0]])
+    folds = [(np.array([0, 1]), np.array([2, 3])), (np.array([2, 3]), np.array([0, 1]))]
+    p = prior_predictions(Y, folds)
+    assert p[2:].tolist() == [[2.0, 2.0], [2.0, 2.0]]  # mean of rows 0, 1 (NaN ignored)
+    assert p[:2].tolist() == [[6.0, 4.0], [6.0, 4.0]]
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    logits = np.stack([X[:, 0], -X[:, 0], np.zeros(60)], axis=1)
+    q = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    d = distribution_from_ridge(X, q, kfold(60, k=5, seed=0))
+    assert d.shape == (60, 3) and np.allclose(d.sum(1), 1) and (d > 0).all()
+    ridge = distribution_metrics(d, q)
+    prior = distribution_metrics(prior_predictions(q, kfold(60, k=5, seed=0)), q)
+    assert ridge["kl"] < prior["kl"] and ridge["max_emotion_accuracy"] > prior["max_emotion_accuracy"]
