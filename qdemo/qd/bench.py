@@ -427,6 +427,10 @@ def bench_qd(cfg: QDBenchConfig, *, out_dir: Path, progress: bool = True) -> dic
     unknown = [e for e in cfg.emitters if e not in EMITTERS]
     if unknown:
         raise QdemoError(f"--emitters: unknown {', '.join(unknown)}; valid emitters: {', '.join(EMITTERS)}")
+    from qdemo.render.base import RENDERERS
+
+    if cfg.renderer not in RENDERERS:
+        raise QdemoError(f"--renderer {cfg.renderer!r}: unknown renderer; valid renderers: {', '.join(sorted(RENDERERS))}")
     if cfg.seeds < 1 or cfg.budget < cfg.batch_size:
         raise QdemoError(f"--seeds {cfg.seeds} / --budget {cfg.budget}: need >= 1 seed and a budget of "
                          f"at least one batch ({cfg.batch_size})")
@@ -642,11 +646,16 @@ class ScalingConfig:
     """torch threads in each run (None: torch's default)."""
     tracemalloc: bool = True
     """Trace Python/numpy allocations (slows pure-Python parts a little)."""
+    isolate: bool = True
+    """Run each configuration in a fresh process, so its peak RSS is its own (False: in
+    this process, one after another; the peak RSS is then cumulative)."""
 
 
 def scaling_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: Optional[int],
-                 trace: bool) -> dict[str, Any]:
+                 trace: bool, isolate: bool = True) -> dict[str, Any]:
     """Run one short evolve in a fresh Python process; its wall time and memory peaks."""
+    if not isolate:
+        return _scaling_child(cfg_dict, run_dir, device, threads, trace)
     import subprocess
     import sys
     import tempfile
@@ -754,14 +763,16 @@ def bench_scaling(cfg: ScalingConfig, *, out_dir: Path, progress: bool = True) -
         ev = load_config(EvolveConfig, None, dict(base, **{"grid.cells": [g, g, g], "batch_size": cfg.batch_size}))
         ev.validate()
         key = f"grid{g}-b{cfg.batch_size}"
-        tasks[key] = (to_dict(ev), str(out_dir / "runs" / key), cfg.device, cfg.threads, cfg.tracemalloc)
+        tasks[key] = (to_dict(ev), str(out_dir / "runs" / key), cfg.device, cfg.threads, cfg.tracemalloc,
+                      cfg.isolate)
         series[key] = "grid"
     g0 = min(cfg.grid_sizes)
     for b in cfg.batch_sizes:
         key = f"grid{g0}-b{b}"
         ev = load_config(EvolveConfig, None, dict(base, **{"grid.cells": [g0, g0, g0], "batch_size": b}))
         ev.validate()
-        tasks.setdefault(key, (to_dict(ev), str(out_dir / "runs" / key), cfg.device, cfg.threads, cfg.tracemalloc))
+        tasks.setdefault(key, (to_dict(ev), str(out_dir / "runs" / key), cfg.device, cfg.threads, cfg.tracemalloc,
+                               cfg.isolate))
         series[key] = "grid+batch" if series.get(key) == "grid" else "batch"
     t0 = time.perf_counter()
     results = run_tasks(scaling_task, tasks, cache_dir=out_dir / "cache", backend="serial", desc="scaling runs")
@@ -787,7 +798,8 @@ def scaling_markdown(res: dict[str, Any]) -> str:
     return "\n".join([
         f"### Scaling — emitter `{cfg['emitter']}`, renderer `{cfg['renderer']}`, searcher `{cfg['searcher']}`, "
         f"critic `{cfg['critic']}`, {cfg['iterations']} iterations per run, device {res['env']['device']}, "
-        f"each run in a fresh process after a 2-iteration warm-up (pyribs' numba JIT); tracemalloc "
+        f"{'each run in a fresh process' if cfg.get('isolate', True) else 'all runs in one process'} "
+        f"after a 2-iteration warm-up (pyribs' numba JIT); tracemalloc "
         f"{'on' if cfg['tracemalloc'] else 'off'}. RSS growth = peak RSS - RSS after the models loaded.",
         "",
         "Grid size (batch fixed):",

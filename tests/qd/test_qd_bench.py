@@ -1,0 +1,141 @@
+"""`qdemo evolve-bench throughput|qd|scaling` on a tiny model and a tiny budget.
+
+Only the structure and sanity of the figures are checked (finite, positive, consistent
+ratios); no timing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+from qdemo.errors import QdemoError
+from qdemo.qd.bench import (
+    QDBenchConfig, ScalingConfig, ThroughputConfig, bench_qd, bench_scaling, bench_throughput, qd_markdown,
+    qd_plot, register_bench, scaling_markdown, throughput_markdown,
+)
+
+TINY_RUN = ["grid.cells=[3,3,2]", "renderer.resolution=16", "emitter.num_emitters=2"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qdemo")
+    register_bench(p.add_subparsers(dest="command"))
+    return p
+
+
+def _finite_pos(x) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def test_throughput_cli_writes_json_with_finite_figures(tmp_path, capsys):
+    args = _parser().parse_args([
+        "evolve-bench", "throughput", "--searcher", "tiny", "--resolution", "16", "--batch-sizes", "1,4",
+        "--repeats", "1", "--single-images", "2", "--out", str(tmp_path), "--no-progress"])
+    assert args.func(args) == 0
+    res = json.loads((tmp_path / "throughput.json").read_text())
+    assert [r["batch"] for r in res["rows"]] == [1, 4]
+    for r in res["rows"]:
+        for key in ("forward_img_s", "end_to_end_img_s", "ratio_vs_forward", "ratio_vs_single", "grad_img_s"):
+            assert _finite_pos(r[key]), (key, r[key])
+        assert r["ratio_vs_single"] == pytest.approx(r["end_to_end_img_s"] / res["single_img_s"])
+        assert r["ratio_vs_forward"] == pytest.approx(r["forward_ms"] / r["end_to_end_ms"])
+    assert _finite_pos(res["single_img_s"])
+    assert res["summary"]["best_batch"] in (1, 4)
+    assert res["renderer"]["resolution"] == 16 and res["searcher"]["name"].startswith("tiny")
+    out = capsys.readouterr().out
+    assert "end-to-end img/s" in out and "throughput.json" in out
+    assert (tmp_path / "throughput.md").read_text().startswith("### Throughput")
+
+
+def test_throughput_rejects_bad_batch_sizes():
+    with pytest.raises(QdemoError, match="batch"):
+        bench_throughput(ThroughputConfig(searcher="tiny", batch_sizes=[0]), progress=False)
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["evolve-bench", "throughput", "--batch-sizes", "a,b"])
+
+
+def test_qd_bench_grid_summary_cache_and_plot(tmp_path, image_dir):
+    cfg = QDBenchConfig(emitters=["random", "map-elites", "cma-mega"], seeds=2, budget=16, batch_size=8,
+                        overrides=TINY_RUN, searcher="tiny", critic="tiny:1", dataset=str(image_dir),
+                        backend="serial")
+    out = tmp_path / "qd"
+    res = bench_qd(cfg, out_dir=out, progress=False)
+    assert res["iterations"] == 2
+    assert set(res["per_emitter"]) == {"random", "map-elites", "cma-mega"}
+    for e, st in res["per_emitter"].items():
+        assert len(st["qd_score_normalised"]["values"]) == 2
+        assert all(math.isfinite(v) and v >= 0 for v in st["qd_score_normalised"]["values"])
+        assert 0 < st["coverage"]["mean"] <= 1 and 0 < st["va_coverage"]["mean"] <= 1
+        assert st["evaluations"]["mean"] >= 16
+        assert 0 <= st["critic_within_one_cell"]["mean"] <= 1
+        assert st["critic_confirmed"]["mean"] <= st["critic_within_one_cell"]["mean"] + 1e-9
+    q = {e: st["qd_score_normalised"]["mean"] for e, st in res["per_emitter"].items()}
+    s = res["summary"]
+    assert s["best_method"] == max(q, key=q.get)
+    assert s["best_vs_random"] == pytest.approx(q[s["best_method"]] / q["random"])
+    assert s["best_vs_map_elites"] == pytest.approx(q[s["best_method"]] / q["map-elites"])
+    ref = res["reference"]
+    assert ref["n_photos"] == 6 and 0 < ref["va_coverage"] <= 1
+    assert s["va_coverage_vs_dataset"] == pytest.approx(s["best_va_coverage"] / ref["va_coverage"])
+    md = qd_markdown(res)
+    assert "| `cma-mega` |" in md and "best/random" in md
+    png = qd_plot(res, out / "qd.png")
+    assert png.stat().st_size > 5000
+    json.dumps(res)  # JSON-serialisable
+
+    # cached per task: a second call recomputes nothing (the run folders are not rewritten)
+    shutil.rmtree(out / "runs")
+    again = bench_qd(cfg, out_dir=out, progress=False)
+    assert not (out / "runs").exists()
+    assert again["per_emitter"]["random"]["qd_score_normalised"] == res["per_emitter"]["random"]["qd_score_normalised"]
+    # an interrupted benchmark resumes: only the missing task runs again
+    (out / "cache" / "cma-mega-s1.json").unlink()
+    bench_qd(cfg, out_dir=out, progress=False)
+    assert sorted(p.name for p in (out / "runs").iterdir()) == ["cma-mega-s1"]
+
+
+def test_qd_bench_bad_names(tmp_path):
+    with pytest.raises(QdemoError, match="valid emitters"):
+        bench_qd(QDBenchConfig(emitters=["random", "nope"], searcher="tiny", backend="serial"),
+                 out_dir=tmp_path, progress=False)
+    with pytest.raises(QdemoError, match="renderer"):
+        bench_qd(QDBenchConfig(emitters=["random"], seeds=1, budget=8, batch_size=8, renderer="nope",
+                               overrides=TINY_RUN, searcher="tiny", critic="none", backend="serial"),
+                 out_dir=tmp_path, progress=False)
+
+
+def test_scaling_bench_rows(tmp_path):
+    cfg = ScalingConfig(grid_sizes=[2, 3], batch_sizes=[4, 8], batch_size=4, iterations=2, emitter="map-elites",
+                        searcher="tiny", critic="none", isolate=False)
+    res = bench_scaling(cfg, out_dir=tmp_path, progress=False)
+    rows = {r["key"]: r for r in res["rows"]}
+    assert set(rows) == {"grid2-b4", "grid3-b4", "grid2-b8"}
+    assert rows["grid2-b4"]["series"] == "grid+batch" and rows["grid3-b4"]["series"] == "grid"
+    assert rows["grid2-b8"]["series"] == "batch" and rows["grid2-b8"]["batch_size"] == 8
+    assert rows["grid2-b4"]["cells"] == 8 and rows["grid3-b4"]["cells"] == 27
+    for r in rows.values():
+        for key in ("wall_s", "s_per_iteration", "tracemalloc_peak_mb", "rss_after_load_mb", "rss_peak_mb"):
+            assert _finite_pos(r[key]), (key, r[key])
+        assert r["rss_peak_mb"] >= r["rss_after_load_mb"] - 2.0  # /proc statm vs getrusage accounting
+        assert 1 <= r["elites"] <= r["cells"]
+    md = scaling_markdown(res)
+    assert "| 27 | 4 |" in md and "| 8 | 8 |" in md
+    with pytest.raises(QdemoError, match="valid emitters"):
+        bench_scaling(ScalingConfig(emitter="nope"), out_dir=tmp_path, progress=False)
+
+
+def test_scaling_cli_runs_each_configuration_in_a_fresh_process(tmp_path, capsys):
+    args = _parser().parse_args([
+        "evolve-bench", "scaling", "--searcher", "tiny", "--emitter", "random", "--grid-sizes", "2",
+        "--batch-sizes", "4", "--batch-size", "4", "--iterations", "1", "--out", str(tmp_path), "--no-progress"])
+    assert args.func(args) == 0
+    res = json.loads((tmp_path / "scaling" / "scaling.json").read_text())
+    (row,) = res["rows"]
+    assert row["cells"] == 8 and _finite_pos(row["rss_peak_mb"]) and _finite_pos(row["wall_s"])
+    assert "fresh process" in capsys.readouterr().out
