@@ -137,6 +137,10 @@ class EvolveConfig:
     """Folder that holds the run folders."""
     name: Optional[str] = None
     """Run folder name; None: '<grid>-<emitter>-<renderer>-s<seed>'."""
+    max_minutes: float = 0.0
+    """Stop the search after this many minutes (then confirm and write outputs as usual);
+    0 = no limit. A run stopped by time has fewer iterations than asked (recorded in the
+    manifest), so it is not reproducible iteration for iteration."""
     checkpoint_every: int = 10
     """Write a resumable checkpoint every this many iterations (and on Ctrl-C/SIGTERM)."""
     score_chunk: int = 64
@@ -204,6 +208,8 @@ class EvolveConfig:
             raise ConfigError(f"emitter.learning_rate={e.learning_rate}: must lie in [0, 1]")
         if self.iterations < 0:
             raise ConfigError(f"iterations={self.iterations}: must be >= 0")
+        if self.max_minutes < 0:
+            raise ConfigError(f"max_minutes={self.max_minutes}: must be >= 0 (0 = no limit)")
         if self.checkpoint_every < 1:
             raise ConfigError(f"checkpoint_every={self.checkpoint_every}: must be >= 1")
         o = self.objective

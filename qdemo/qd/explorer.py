@@ -251,8 +251,13 @@ class Explorer:
         with _stop_on_signals() as stop:
             bar = tqdm(total=cfg.iterations, initial=min(self.iteration, cfg.iterations), desc=out.name,
                        disable=not progress, unit="it", dynamic_ncols=True)
+            t_start = time.perf_counter()
             try:
                 while self.iteration < cfg.iterations and "signum" not in stop:
+                    if cfg.max_minutes > 0 and time.perf_counter() - t_start > 60.0 * cfg.max_minutes:
+                        self.notes.append(f"stopped by max_minutes={cfg.max_minutes} after "
+                                          f"{self.iteration} of {cfg.iterations} iterations")
+                        break
                     row = self.ask_tell_step()
                     bar.update(1)
                     bar.set_postfix(cells=row["num_elites"], cov=f"{row['coverage']:.1%}",

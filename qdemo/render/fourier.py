@@ -46,7 +46,7 @@ class FourierRenderer(Renderer):
     name = "fourier"
 
     def __init__(self, *, resolution: int = 64, seed: int = 0, max_freq: int = 4, decay: float = 1.0,
-                 colour_scales: tuple[float, float, float] = (1.0, 0.5, 0.5), gain: float = 4.0) -> None:
+                 colour_scales: tuple[float, float, float] = (1.0, 0.5, 0.5), gain: float = 2.0) -> None:
         super().__init__()
         if max_freq < 1 or 2 * max_freq + 1 > resolution:
             raise ValueError(f"fourier renderer: need 1 <= max_freq and 2*max_freq+1 <= resolution, got {max_freq}")
