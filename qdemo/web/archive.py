@@ -240,12 +240,15 @@ class RunArchive:
             raise DataError(f"{path}: needs an 'image' column (found: {', '.join(cols)})")
         out = []
         for row in rows:
+            if not (row.get(img_col) or "").strip():
+                continue  # scored without a thumbnail: nothing to show
             vad = [_num(row.get(d)) for d in DIMS]
             if vad[0] is None or vad[1] is None:
                 vad = [_num(row.get(f"predicted_{d}")) for d in DIMS]
             human = [_num(row.get(f"{p}{d}")) for p in ("human_", "rated_", "rating_") for d in DIMS]
             human3 = next((human[i:i + 3] for i in (0, 3, 6) if any(h is not None for h in human[i:i + 3])), None)
-            label = next((row[c] for c in ("name", "id", "source", "origin", "theme") if row.get(c)), "")
+            label = next((row[c] for c in ("name", "id", "theme", "source", "origin") if row.get(c)), "")
+            label = label.replace("\\", "/").rsplit("/", 1)[-1]  # a source path: show its file name only
             out.append({"image": row[img_col].strip(), "vad": vad, "human": human3, "label": label})
         return out
 

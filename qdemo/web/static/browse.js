@@ -326,7 +326,9 @@ async function main() {
     if (a.grid) bits.push(`grid ${a.grid.name} ${a.grid.cells.join("×")}${a.grid.binned ? " (binned by VAD)" : ""}`);
     if (m.coverage !== null && m.coverage !== undefined) bits.push(`coverage ${(100 * m.coverage).toFixed(1)}%`);
     if (m.qd_score_normalised !== null && m.qd_score_normalised !== undefined) bits.push(`QD ${m.qd_score_normalised.toFixed(2)}`);
-    if (m.critic_confirmed !== null && m.critic_confirmed !== undefined) bits.push(`critic confirmed ${m.critic_confirmed}`);
+    const share = x => (x <= 1 ? `${(100 * x).toFixed(1)}%` : String(x));
+    if (m.critic_confirmed !== null && m.critic_confirmed !== undefined) bits.push(`critic confirmed ${share(m.critic_confirmed)}`);
+    if (m.critic_within_one_cell !== null && m.critic_within_one_cell !== undefined) bits.push(`within one cell ${share(m.critic_within_one_cell)}`);
     $(".meta", root).textContent = bits.join(" · ");
     $("#panels").append(root);
     const p = { i, root, canvas: $("canvas.heatmap", root) };
