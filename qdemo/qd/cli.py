@@ -57,6 +57,9 @@ def register(subparsers) -> None:
     c.add_argument("--no-plots", action="store_true")
     c.set_defaults(func=_confirm)
 
+    from qdemo.qd.bench import register_bench  # qdemo evolve-bench throughput|qd|scaling (light imports)
+    register_bench(subparsers)
+
 
 def _overrides(args: argparse.Namespace) -> dict:
     from qdemo.config import parse_override
