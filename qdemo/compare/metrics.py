@@ -12,6 +12,7 @@ everything is measured, so covariance estimates stay usable with a few dozen ima
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,9 @@ from scipy import linalg
 def frechet_distance(mu1: np.ndarray, cov1: np.ndarray, mu2: np.ndarray, cov2: np.ndarray) -> float:
     """||mu1 - mu2||^2 + Tr(C1 + C2 - 2 (C1 C2)^(1/2)) (imaginary round-off dropped)."""
     diff = mu1 - mu2
-    covmean = linalg.sqrtm(cov1 @ cov2)
+    with warnings.catch_warnings():  # singular covariances are expected for small sets
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(cov1 @ cov2)
     if not np.isfinite(covmean).all():
         eps = np.eye(len(mu1)) * 1e-6
         covmean = linalg.sqrtm((cov1 + eps) @ (cov2 + eps))

@@ -12,6 +12,15 @@ import torch
 from PIL import Image
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny tensors run faster on one thread (and the machine is shared)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture()
 def tiny_generator(tmp_path: Path) -> Path:
     """An untrained, seeded 16 px generator saved as safetensors + JSON."""
