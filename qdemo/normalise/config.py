@@ -79,7 +79,7 @@ class TrainConfig:
     """Optimisation steps in total."""
     ngf: int = 16
     """U-Net width (channels of its first layer; doubled per level up to 8x)."""
-    depth: int = 6
+    depth: int = 5
     """U-Net levels; the input side must be a multiple of 2**depth."""
     ndf: int = 32
     """PatchGAN width."""

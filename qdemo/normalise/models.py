@@ -21,7 +21,7 @@ class GeneratorSpec:
 
     ngf: int = 16
     """Channels of the first encoder layer (doubled per level, capped at 8 * ngf)."""
-    depth: int = 6
+    depth: int = 5
     """Encoder levels; input sides must be multiples of 2**depth."""
     residual: bool = True
     """Output = sigmoid(logit(input) + G's last layer) instead of tanh(G's last layer)."""

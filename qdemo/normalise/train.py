@@ -231,8 +231,16 @@ class Trainer:
             "train": pairs.sources, "test": [str(self.shine.sources[i]) for i in self.test_idx]})
         use_emo = t.lambda_emo > 0
         if self.emotion is None:
-            self.emotion = load_emotion(t.emotion_model, self.device)
-        vad_x = predict_vad(self.emotion, pairs.x)  # (N, 3) VAD of the originals, fixed
+            try:
+                self.emotion = load_emotion(t.emotion_model, self.device)
+            except QdemoError as exc:
+                if use_emo:
+                    raise
+                import warnings
+
+                warnings.warn(f"lambda_emo=0: emotion loss not monitored ({exc})", stacklevel=1)
+        # (N, 3) VAD of the originals: the fixed targets of D_emo
+        vad_x = predict_vad(self.emotion, pairs.x) if self.emotion is not None else None
         n = len(pairs.sources)
         vis_pairs = load_pairs(self.shine, self.test_idx[:4]) if self.test_idx else pairs
         vis = list(range(min(4, len(vis_pairs.sources))))
@@ -265,9 +273,9 @@ class Trainer:
                 if use_emo:
                     loss_emo = F.mse_loss(self.emotion(fake), vad_x[b].to(self.device))
                     loss = loss + t.lambda_emo * loss_emo
-                elif log_now:
+                elif log_now and self.emotion is not None:
                     with torch.no_grad():
-                        loss_emo = F.mse_loss(self.emotion(fake), vad_x[b].to(self.device))
+                        loss_emo = F.mse_loss(self.emotion(fake.detach()), vad_x[b].to(self.device))
                 else:
                     loss_emo = None
                 loss.backward()

@@ -1,0 +1,220 @@
+"""Emotional pix2pix: networks, training (losses, resume, atomic checkpoints), apply, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from norm_helpers import make_groups
+from qdemo.errors import CheckpointError, DataError, QdemoError
+from qdemo.normalise import (
+    GeneratorSpec, NormaliseConfig, PatchDiscriminator, UNetGenerator, build_generator, collect,
+    load_generator, run_shine, save_generator,
+)
+from qdemo.normalise.apply import apply_paths
+from qdemo.normalise.report import evaluate, run_report
+from qdemo.normalise.train import Trainer
+
+
+def _cfg(steps: int = 4) -> NormaliseConfig:
+    cfg = NormaliseConfig()
+    cfg.data.size = 16
+    cfg.shine.mode = "lum"
+    t = cfg.train
+    t.steps, t.batch_size, t.ngf, t.depth, t.ndf, t.d_layers = steps, 4, 4, 3, 8, 2
+    t.emotion_model, t.checkpoint_every, t.sample_every, t.log_every = "tiny", 2, 2, 1
+    t.test_fraction, t.threads = 0.25, 1
+    cfg.report.critic = "tiny"
+    return cfg
+
+
+@pytest.fixture()
+def shine_dir(tmp_path) -> Path:
+    images = collect(make_groups(tmp_path / "g", n_per_group=4, size=16))
+    run_shine(images, tmp_path / "shine", _cfg(), backend="serial")
+    return tmp_path / "shine"
+
+
+def test_unet_starts_as_identity_and_checks_sizes():
+    g = build_generator(GeneratorSpec(ngf=4, depth=3, resolution=16), torch.Generator().manual_seed(0))
+    x = torch.rand(2, 3, 16, 16) * 0.9 + 0.05
+    y = g(x)
+    assert y.shape == x.shape and torch.allclose(y, x, atol=1e-5)
+    assert g(torch.rand(1, 3, 24, 40)).shape == (1, 3, 24, 40)
+    with pytest.raises(ValueError, match="multiples of 8"):
+        g(torch.rand(1, 3, 20, 20))
+    plain = UNetGenerator(GeneratorSpec(ngf=4, depth=3, residual=False))
+    out = plain(x)
+    assert out.min() >= 0 and out.max() <= 1 and not torch.allclose(out, x, atol=1e-2)
+    d = PatchDiscriminator(ndf=8, n_layers=2)
+    assert d(x, y).shape[:2] == (2, 1)
+
+
+def test_training_writes_a_resumable_run_and_refuses_other_settings(shine_dir, tmp_path):
+    cfg = _cfg(steps=4)
+    s = Trainer(shine_dir, tmp_path / "run", cfg, progress=False).run()
+    run = tmp_path / "run"
+    assert s["steps"] == 4 and not s["resumed"]
+    for f in ("config.yaml", "split.json", "metrics.csv", "generator.safetensors", "generator.json",
+              "run.json", "checkpoint/ckpt.pt", "samples/step_000004.png"):
+        assert (run / f).exists(), f
+    ck = torch.load(run / "checkpoint" / "ckpt.pt", weights_only=True)
+    assert ck["step"] == 4
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["test"]) == 2 and not set(split["test"]) & set(split["train"])
+    cfg.train.steps = 6
+    s2 = Trainer(shine_dir, run, cfg, progress=False).run()
+    assert s2["resumed"] and s2["steps"] == 6
+    assert len((run / "metrics.csv").read_text().strip().splitlines()) == 1 + 6
+    assert not list(run.rglob("*.tmp"))  # atomic writes leave no temporaries
+    cfg.train.lambda_emo = 3.0
+    with pytest.raises(CheckpointError, match="other train settings"):
+        Trainer(shine_dir, run, cfg, progress=False).run()
+    (run / "checkpoint" / "ckpt.pt").write_bytes(b"garbage")
+    cfg.train.lambda_emo = 20.0
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        Trainer(shine_dir, run, cfg, progress=False).run()
+
+
+def test_emotion_loss_backpropagates_only_when_lambda_emo_positive(shine_dir, tmp_path):
+    from qdemo.emotion import TinyEmotionModel
+
+    seen = []
+
+    class Spy(TinyEmotionModel):
+        def forward(self, images):
+            seen.append(images.requires_grad)
+            return super().forward(images)
+
+    for lam in (0.0, 5.0):
+        seen.clear()
+        cfg = _cfg(steps=2)
+        cfg.train.lambda_emo = lam
+        cfg.train.log_every = 100
+        Trainer(shine_dir, tmp_path / f"r{lam}", cfg, progress=False, emotion=Spy(seed=0).eval()).run()
+        # call 0 scores the originals (no grad); then one call per step when lambda_emo > 0
+        assert (True in seen) == (lam > 0), (lam, seen)
+
+
+def test_l1_to_shine_target_decreases(shine_dir, tmp_path):
+    cfg = _cfg(steps=12)
+    cfg.train.lambda_gan, cfg.train.lambda_emo, cfg.train.lr = 0.0, 0.0, 5e-3
+    cfg.train.log_every, cfg.train.checkpoint_every, cfg.train.sample_every = 3, 100, 100
+    Trainer(shine_dir, tmp_path / "run", cfg, progress=False).run()
+    rows = (tmp_path / "run" / "metrics.csv").read_text().strip().splitlines()
+    head = rows[0].split(",")
+    l1 = [float(r.split(",")[head.index("loss_l1")]) for r in rows[1:]]
+    assert l1[-1] < 0.8 * l1[0], l1
+
+
+def test_generator_weights_roundtrip_and_bad_files(tmp_path):
+    g = build_generator(GeneratorSpec(ngf=4, depth=3, resolution=16), torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        g.ups[-1][1].weight.normal_(0, 0.05)
+    path = save_generator(g, tmp_path / "m.safetensors", {"note": "test"})
+    g2, info = load_generator(path)
+    x = torch.rand(1, 3, 16, 16)
+    g.eval()
+    assert torch.allclose(g(x), g2(x), atol=2e-2)  # float16 storage
+    assert info["spec"]["ngf"] == 4 and info["note"] == "test"
+    (tmp_path / "bad.safetensors").write_bytes(b"\x00" * 10)
+    (tmp_path / "bad.json").write_text(json.dumps({"spec": {"ngf": 4, "depth": 3}}))
+    with pytest.raises(CheckpointError, match="bad.safetensors"):
+        load_generator(tmp_path / "bad.safetensors")
+    with pytest.raises(CheckpointError, match="not found"):
+        load_generator(tmp_path / "missing.safetensors")
+
+
+def test_apply_to_files_folders_and_archive_elites(tmp_path):
+    g = build_generator(GeneratorSpec(ngf=4, depth=3, resolution=16), torch.Generator().manual_seed(0)).eval()
+    folder = make_groups(tmp_path / "photos", n_per_group=2, size=20)
+    run = tmp_path / "archives" / "run1"
+    (run / "elites").mkdir(parents=True)
+    (run / "manifest.json").write_text("{}")
+    for i in range(3):
+        Image.fromarray(np.full((16, 16, 3), 40 * i, np.uint8)).save(run / "elites" / f"cell_{i}.png")
+    (run / "montage.png").write_bytes(b"")  # not an elite: must be ignored
+    single = folder / "dark" / "img0.png"
+    s = apply_paths(g, [folder, run, single], tmp_path / "out", progress=False)
+    assert s["n_images"] == 4 + 3 + 1 and s["n_skipped"] == 0
+    assert (tmp_path / "out" / "run1" / "elites" / "cell_2.png").exists()
+    assert (tmp_path / "out" / "photos" / "bright" / "img1.png").exists()
+    assert Image.open(tmp_path / "out" / "img0.png").size == (16, 16)
+    (folder / "dark" / "bad.png").write_bytes(b"garbage")
+    with pytest.raises(DataError, match=r"bad\.png"):
+        apply_paths(g, [folder], tmp_path / "out2", progress=False)
+    s = apply_paths(g, [folder], tmp_path / "out3", on_error="skip", progress=False)
+    assert s["n_skipped"] == 1 and s["n_images"] == 4
+    with pytest.raises(DataError, match="multiple of 8"):
+        apply_paths(g, [folder], tmp_path / "out4", size=20, progress=False)
+
+
+def test_report_measures_spread_and_drift(shine_dir, tmp_path, tiny_model):
+    ident = build_generator(GeneratorSpec(ngf=4, depth=3, resolution=16), torch.Generator().manual_seed(0))
+    path = save_generator(ident, tmp_path / "ident.safetensors")
+    cfg = _cfg()
+    res = run_report(shine_dir, {"identity": path}, tmp_path / "rep", cfg, chosen="identity", split="all",
+                     critic=tiny_model)
+    emo = res["groupings"]["emotion"]["variants"]
+    assert emo["original"]["spread_index"] == pytest.approx(1.0)
+    assert emo["identity"]["spread_index"] == pytest.approx(1.0, abs=0.05)
+    assert emo["shine"]["ratio_to_original"]["mean_luminance"] < 0.2  # lum mode equalises mean luminance
+    assert res["variants"]["identity"]["drift"]["va_distance"] < 0.2 * res["variants"]["shine"]["drift"]["va_distance"]
+    assert res["targets"]["chosen"] == "identity" and res["targets"]["retention_of_shine_reduction"] < 0.2
+    assert not res["targets"]["met"]
+    assert {"valence_tertiles", "arousal_tertiles"} <= set(res["groupings"])  # critic tertiles (unrated set)
+    for f in ("report.json", "report.md", "summary.png", "lowlevel_emotion.png"):
+        assert (tmp_path / "rep" / f).exists()
+
+
+def test_report_rejects_empty_or_single_groups(tiny_model):
+    x = torch.rand(4, 3, 16, 16)
+    cfg = _cfg()
+    cfg.report.tertiles = ()
+    with pytest.raises(DataError, match="at least two"):
+        evaluate({"original": x, "shine": x}, ["a"] * 4, None, tiny_model, cfg)
+    from qdemo.normalise.report import group_spread
+
+    with pytest.raises(DataError, match="empty"):
+        group_spread(np.zeros((4, 1)), {"a": [0, 1], "b": []})
+
+
+def test_cli_shine_apply_and_errors(tmp_path, capsys):
+    from qdemo.cli import main
+
+    root = make_groups(tmp_path / "g", n_per_group=2, size=16)
+    assert main(["normalise", "shine", "--data", str(root), "--mode", "hist", "--size", "16", "--serial",
+                 "--out", str(tmp_path / "s")]) == 0
+    assert "SHINE hist: 4 images" in capsys.readouterr().out
+    Image.new("RGB", (8, 12)).save(root / "dark" / "small.png")
+    assert main(["normalise", "shine", "--data", str(root), "--size", "0", "--serial", "--out", str(tmp_path / "t")]) == 2
+    assert "small.png is 8x12" in capsys.readouterr().err
+    assert main(["normalise", "shine", "--data", str(root), "--serial", "--out", str(tmp_path / "u"),
+                 "--set", "shine.nope=1"]) == 2
+    assert "nope" in capsys.readouterr().err
+    g = build_generator(GeneratorSpec(ngf=4, depth=3, resolution=16))
+    m = save_generator(g, tmp_path / "g.safetensors")
+    assert main(["normalise", "apply", "--model", str(m), str(root), "--out", str(tmp_path / "a"), "--device", "cpu"]) == 0
+    assert "normalised 5 images" in capsys.readouterr().out
+    assert main(["normalise", "apply", "--model", str(tmp_path / "nope.safetensors"), str(root),
+                 "--out", str(tmp_path / "b")]) == 2
+    assert "nope.safetensors: model file not found" in capsys.readouterr().err
+
+
+def test_yaml_config_matches_the_defaults():
+    from qdemo.config import load_config, to_dict
+
+    repo = Path(__file__).resolve().parents[2]
+    assert to_dict(load_config(NormaliseConfig, repo / "configs" / "normalise.yaml")) == to_dict(NormaliseConfig())
+
+
+def test_emotion_model_names_are_checked():
+    from qdemo.normalise.train import load_emotion
+
+    with pytest.raises(QdemoError, match="use 'searcher'"):
+        load_emotion("imagenet")
