@@ -37,7 +37,8 @@ def register(subparsers) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
     p.add_argument("--force", action="store_true", help="replace an existing run folder")
     p.add_argument("--dataset", metavar="DIR", help="reference photos scored by the searcher")
-    p.add_argument("--dataset-format", choices=["auto", "oasis", "emotion6", "folder"])
+    p.add_argument("--dataset-format", choices=["auto", "oasis", "emotion6", "csv", "folder"],
+                   help="rated set (read with its ratings) or a plain folder of images")
     p.add_argument("--no-dataset", action="store_true", help="skip the reference photos")
     p.add_argument("--searcher", metavar="PATH", help="searcher weights ('searcher' = shipped, 'tiny' = test model)")
     p.add_argument("--critic", metavar="PATH", help="critic weights ('critic' = shipped, 'none' = skip)")

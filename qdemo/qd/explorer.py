@@ -273,7 +273,11 @@ class Explorer:
                 self._write_manifest(out, "interrupted", self._metrics())
                 raise RunInterrupted(stop["signum"], out)
         self.save_checkpoint(out)
-        metrics = self.finish(out, progress=progress)
+        try:
+            metrics = self.finish(out, progress=progress)
+        except KeyboardInterrupt:  # Ctrl-C during confirmation: the search itself is saved
+            self._write_manifest(out, "interrupted", self._metrics())
+            raise RunInterrupted(signal.SIGINT, out) from None
         return RunResult(out, metrics, "complete", list(self.notes))
 
     def finish(self, out: Path, *, progress: bool = False) -> dict[str, Any]:
@@ -326,9 +330,9 @@ class Explorer:
         if not Path(dc.path).expanduser().exists() and not dc.required:
             self.notes.append(f"reference photos skipped: {dc.path} not found")
             return None
-        files = reference_images(dc, seed=self.config.seed)
+        files, ratings = reference_images(dc, seed=self.config.seed)
         ref = score_reference(files, self.scorer, resolution=max(self.searcher.resolution, 32),
-                              batch=self.config.score_chunk, progress=progress)
+                              batch=self.config.score_chunk, progress=progress, ratings=ratings)
         if ref.skipped:
             self.notes.append(f"{len(ref.skipped)} unreadable reference photo(s) skipped, e.g. {ref.skipped[0]}")
         return write_reference(out, ref, self.archive, measure_dim=self.measure_dim, thumbnails=dc.thumbnails)

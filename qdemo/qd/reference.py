@@ -34,41 +34,48 @@ class Reference:
     """(N, 3) ensemble spread."""
     skipped: list[str]
     """Files that could not be read (name + reason)."""
+    human: Optional[np.ndarray] = None
+    """(N, 3) human ratings on the canonical scale (NaN where not rated), for rated sets."""
 
 
-def reference_images(cfg: DatasetConfig, *, seed: int) -> list[Path]:
-    """The (seeded subset of) image files named by the dataset config."""
+def reference_images(cfg: DatasetConfig, *, seed: int) -> tuple[list[Path], Optional[np.ndarray]]:
+    """The (seeded subset of) photos named by the dataset config, and their human VAD ratings.
+
+    Rated sets ('oasis', 'emotion6', 'csv', or 'auto' recognising them) are read with
+    :func:`qdemo.emotion.load_dataset` (ratings on the canonical scale, NaN where not
+    rated); 'folder' (or 'auto' on any other folder) takes every image under ``path``.
+    """
     if cfg.path is None:
-        return []
+        return [], None
     root = Path(cfg.path).expanduser()
-    if not root.is_dir():
-        raise DataError(f"--dataset {root}: not a directory")
+    if not root.exists():
+        raise DataError(f"--dataset {root}: not found")
     fmt = cfg.format
     if fmt == "auto":
-        if (root / "OASIS.csv").exists():
-            fmt = "oasis"
-        elif (root / "ground_truth.txt").exists():
-            fmt = "emotion6"
-        else:
-            fmt = "folder"
-    if fmt in ("oasis", "emotion6"):
-        folder = root / "images"
-        if not folder.is_dir():
-            raise DataError(f"--dataset {root}: {fmt} layout expected an images/ folder")
-        files = list_images(folder)
-    else:
+        rated = root.is_file() or (root / "OASIS.csv").exists() or (root / "ground_truth.txt").exists()
+        fmt = "rated" if rated else "folder"
+    ratings: Optional[np.ndarray] = None
+    if fmt == "folder":
+        if not root.is_dir():
+            raise DataError(f"--dataset {root}: format 'folder' needs a directory of images")
         files = list_images(root)
+    else:
+        from qdemo.emotion.datasets import load_dataset
+
+        rs = load_dataset(root, "auto" if fmt == "rated" else fmt, on_missing="skip")
+        files, ratings = list(rs.paths), np.asarray(rs.targets, dtype=np.float64)
     if not files:
         raise DataError(f"--dataset {root}: no image files found")
     if len(files) > cfg.max_images:
         rng = np.random.default_rng(seed)
         keep = np.sort(rng.choice(len(files), size=cfg.max_images, replace=False))
         files = [files[i] for i in keep]
-    return files
+        ratings = ratings[keep] if ratings is not None else None
+    return files, ratings
 
 
 def score_reference(files: list[Path], scorer, *, resolution: int, batch: int = 32,
-                    progress: bool = False) -> Reference:
+                    progress: bool = False, ratings: Optional[np.ndarray] = None) -> Reference:
     """Score photos (squashed to ``resolution`` squares, as the models resize) with ``scorer``."""
     from tqdm import tqdm
 
@@ -86,6 +93,7 @@ def score_reference(files: list[Path], scorer, *, resolution: int, batch: int = 
         buf.clear()
         bufp.clear()
 
+    rated = {p: ratings[i] for i, p in enumerate(files)} if ratings is not None else None
     for p in tqdm(files, desc="reference photos", disable=not progress, leave=False):
         try:
             im = open_rgb(p).resize((resolution, resolution), Image.BICUBIC)
@@ -101,7 +109,8 @@ def score_reference(files: list[Path], scorer, *, resolution: int, batch: int = 
     flush()
     if not kept:
         raise QdemoError("no reference photo could be read: " + "; ".join(skipped[:3]))
-    return Reference(kept, np.concatenate(vads), np.concatenate(sds), skipped)
+    human = np.stack([rated[p] for p in kept]) if rated is not None else None
+    return Reference(kept, np.concatenate(vads), np.concatenate(sds), skipped, human)
 
 
 def write_reference(run_dir: Path, ref: Reference, archive, *, measure_dim: int,
@@ -111,7 +120,7 @@ def write_reference(run_dir: Path, ref: Reference, archive, *, measure_dim: int,
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(["source", "image", "index", "valence", "arousal", "dominance",
-                "valence_sd", "arousal_sd", "dominance_sd"])
+                "valence_sd", "arousal_sd", "dominance_sd", "human_valence", "human_arousal", "human_dominance"])
     for i, p in enumerate(ref.paths):
         rel = ""
         if thumbnails:
@@ -120,8 +129,10 @@ def write_reference(run_dir: Path, ref: Reference, archive, *, measure_dim: int,
             im.thumbnail((128, 128))
             with atomic_path(run_dir / rel) as tmp:
                 im.save(tmp, format="JPEG", quality=85)
+        human = ["" if ref.human is None or not np.isfinite(x) else f"{x:.6f}"
+                 for x in (ref.human[i] if ref.human is not None else [np.nan] * 3)]
         w.writerow([str(p), rel, int(idx[i]), *[f"{x:.6f}" for x in ref.vad[i]],
-                    *[f"{x:.6f}" for x in ref.vad_sd[i]]])
+                    *[f"{x:.6f}" for x in ref.vad_sd[i]], *human])
     atomic_write_text(run_dir / "reference.csv", out.getvalue())
     return cov
 

@@ -248,3 +248,12 @@ def test_unknown_renderer_lists_valid_ones(tmp_path):
         assert name in str(exc.value)
     with pytest.raises(ConfigError, match="renderer.options"):
         Explorer(tiny_cfg(tmp_path, **{"renderer.options": {"nope": 1}}))
+
+
+def test_reference_from_a_rated_oasis_set(tmp_path, datasets_dir):
+    cfg = tiny_cfg(tmp_path, name="oasis", iterations=1,
+                   **{"dataset.path": str(datasets_dir / "oasis"), "dataset.max_images": 12})
+    res = Explorer(cfg).run(progress=False)
+    ref = pd.read_csv(res.out_dir / "reference.csv")
+    assert len(ref) == 12 and ref["human_valence"].between(-1, 1).all() and ref["human_dominance"].isna().all()
+    assert 0 < res.metrics["dataset_coverage"] <= 12 / 48
