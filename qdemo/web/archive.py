@@ -143,7 +143,10 @@ class RunArchive:
         if not root.is_dir():
             raise DataError(f"{root}: not an archive run folder (no such directory)")
         if not (root / "archive.csv").is_file():
-            raise DataError(f"{root}: not an archive run folder (no archive.csv)")
+            hint = ""
+            if (root / "manifest.json").is_file():
+                hint = "; the run has not saved its archive yet (try again after its first checkpoint)"
+            raise DataError(f"{root}: not an archive run folder (no archive.csv{hint})")
         run = cls(root=root.resolve(), name=root.resolve().name)
         run.refresh()
         return run

@@ -7,6 +7,7 @@ here; the servers never import torch.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 
@@ -21,6 +22,13 @@ def _serve(app, host: str, port: int, what: str) -> int:
     print(f"qdemo {what}: serving on {server.url}  (Ctrl-C to stop)", flush=True)
     if host not in ("127.0.0.1", "localhost", "::1"):
         print(f"qdemo {what}: warning: listening on {host}, reachable from other machines", file=sys.stderr)
+    def _stop(signum, frame):  # SIGTERM: shut down as cleanly as on Ctrl-C
+        raise KeyboardInterrupt
+
+    try:
+        signal.signal(signal.SIGTERM, _stop)
+    except ValueError:  # not the main thread (embedded use)
+        pass
     try:
         server.serve_forever()
     except KeyboardInterrupt:
