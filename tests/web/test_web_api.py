@@ -154,6 +154,11 @@ def test_database_belongs_to_one_study(stim_dir: Path, tmp_path: Path, image_dir
 
 def test_plain_image_folder_is_a_study(image_dir: Path, tmp_path: Path, serve):
     (image_dir / "notes.txt").write_text("not an image")
+    outside = tmp_path / "outside.png"
+    outside.write_bytes((image_dir / "img0.png").read_bytes())
+    import os
+
+    os.symlink(outside, image_dir / "escape.png")  # leads out of the folder: not a stimulus
     app = RateApp(image_dir, tmp_path / "r.sqlite")
     assert sorted(s.id for s in app.stimuli) == [f"img{i}.png" for i in range(6)]
     _, client = serve(app)

@@ -155,7 +155,7 @@ function onKey(ev) {
   else if (ev.key === "ArrowLeft") { ev.preventDefault(); setValue(k, Math.max(1, (cur || 6) - 1)); }
   else if (ev.key === "ArrowRight") { ev.preventDefault(); setValue(k, Math.min(9, (cur || 4) + 1)); }
   else if (ev.key === "ArrowUp") { ev.preventDefault(); setActive(k - 1); }
-  else if (ev.key === "ArrowDown" || ev.key === "Tab") { ev.preventDefault(); setActive(ev.shiftKey ? k - 1 : k + 1); }
+  else if (ev.key === "ArrowDown") { ev.preventDefault(); setActive(k + 1); }
   else if (ev.key === "Enter") { ev.preventDefault(); submit(); }
   else if (ev.key === "Backspace") { ev.preventDefault(); if (st.position > 0 && !st.busy) { saveDraft(); loadTrial(st.position - 1); } }
   else if (ev.key === "p" || ev.key === "P" || ev.key === "Escape") { ev.preventDefault(); pause(); }
