@@ -314,6 +314,15 @@ def prior_predictions(targets: np.ndarray, folds: Sequence[tuple[np.ndarray, np.
     return out
 
 
+def _prior_metrics(targets: np.ndarray, folds, mask: np.ndarray) -> dict:
+    from qdemo.emotion.metrics import regression_metrics
+
+    m = regression_metrics(prior_predictions(targets, folds), targets, mask)
+    for d in m.values():
+        d["r"] = float("nan")  # pooled per-fold constants: r is an artefact (slightly negative), not a skill
+    return m
+
+
 def distribution_from_ridge(features: np.ndarray, dist: np.ndarray, folds, *, groups=None,
                             seed: int = 0) -> np.ndarray:
     """Out-of-fold emotion distributions (N, K) by ridge on each probability, clipped at 0
@@ -346,7 +355,7 @@ def lowlevel_baseline(rated_set, *, k: int = 5, seed: int = 0, max_side: int = 2
     out = {
         "split": how,
         "metrics": regression_metrics(pred, rated_set.targets, mask),
-        "prior_metrics": regression_metrics(prior_predictions(rated_set.targets, folds), rated_set.targets, mask),
+        "prior_metrics": _prior_metrics(rated_set.targets, folds, mask),
         "sources": dict(rated_set.sources),
         "alphas": alphas.tolist(),
         "n_features": int(X.shape[1]),
@@ -444,10 +453,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
                    "per_seed": [r["metrics"] for r in runs], "n_features": int(X.shape[1])}
             rows = {f"{rs.name} lowlevel+ridge": med, f"{rs.name} prior (train mean)": prior}
             if "dist_metrics" in runs[0]:
-                res["dist_metrics"] = {key: float(np.median([r["dist_metrics"][key] for r in runs]))
-                                       for key in runs[0]["dist_metrics"]}
-                res["dist_prior_metrics"] = {key: float(np.median([r["dist_prior_metrics"][key] for r in runs]))
-                                             for key in runs[0]["dist_prior_metrics"]}
+                for name in ("dist_metrics", "dist_prior_metrics"):
+                    res[name] = {key: (float(np.median([r[name][key] for r in runs])) if key != "n"
+                                       else int(runs[0][name]["n"])) for key in runs[0][name]}
                 rows[f"{rs.name} dist lowlevel+ridge"] = res["dist_metrics"]
                 rows[f"{rs.name} dist prior (train mean)"] = res["dist_prior_metrics"]
             results[rs.name] = res
