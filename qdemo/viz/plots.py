@@ -217,6 +217,8 @@ def heatmap_figure(run: RunData, value: str = "objective", *, band: int | None =
         _add_sam_axes(ax, x=(r == 0), y=(c == ncols - 1 or i == n - 1))
     what = "critic agreement" if value == "critic_agreement" else value
     note = "white = empty cell" + ("; one panel per dominance band" if run.grid.ndim == 3 and n > 1 else "")
+    if run.grid.name == "cvt":
+        note += f"; CVT elites binned on a {'×'.join(map(str, run.grid.cells))} display grid"
     sep = "\n" if n <= 2 else " — "
     fig.suptitle(f"{what} per cell{sep}{_run_title(run)}\n({note})", fontsize=9)
     width = fig.get_figwidth()

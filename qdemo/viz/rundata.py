@@ -125,7 +125,7 @@ def _parse_grid(manifest: dict[str, Any], path: Path) -> Grid:
     cells = g.get("cells")
     if name == "cvt" and not (isinstance(cells, list) and len(cells) == len(dims)):
         # CVT archives have centroids, not a grid: bin them on a display grid.
-        cells = [20, 20, 5][: len(dims)]
+        cells = [10, 10, 5][: len(dims)]
     if not (isinstance(cells, list) and len(cells) == len(dims)
             and all(isinstance(c, int) and c >= 1 for c in cells)):
         raise DataError(f"{path}: grid.cells must be {len(dims)} positive integers, got {cells!r}")

@@ -258,3 +258,24 @@ def test_missing_or_bad_manifest(tmp_path):
     (run / "manifest.json").unlink()
     with pytest.raises(DataError, match="manifest.json: missing"):
         load_run(run)
+
+
+def test_cvt_run_is_binned_on_a_display_grid(tmp_path):
+    run = make_run(tmp_path, cells=(10, 10, 5), filled=[(0, 0, 0), (9, 9, 4), (5, 2, 2)])
+    man = json.loads((run / "manifest.json").read_text())
+    man["grid"] = {"name": "cvt", "dims": ["valence", "arousal", "dominance"], "cells": [200],
+                   "ranges": [[-1, 1]] * 3}
+    (run / "manifest.json").write_text(json.dumps(man))
+    rows = list(csv.DictReader(open(run / "archive.csv", newline="")))
+    for r in rows:  # a CVT archive has no cell coordinates
+        r["cell_v"] = r["cell_a"] = r["cell_d"] = ""
+    with open(run / "archive.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    data = load_run(run)
+    assert data.grid.cells == [10, 10, 5]
+    assert sorted(map(tuple, data.cells.tolist())) == [(0, 0, 0), (5, 2, 2), (9, 9, 4)]
+    fig = heatmap_figure(data)
+    assert "display grid" in fig._suptitle.get_text()
+    assert sum(int((~np.ma.getmaskarray(a)).sum()) for a in _mesh_arrays(fig)) == 3
