@@ -14,13 +14,16 @@ from qdemo.emotion.datasets import (
 from qdemo.emotion.lowlevel import (
     LOWLEVEL_FEATURE_NAMES, lowlevel_feature_matrix, lowlevel_features, ridge_cv, ridge_fit_predict,
 )
-from qdemo.emotion.metrics import distribution_metrics, format_metrics_table, regression_metrics
+from qdemo.emotion.metrics import (
+    bootstrap_ci, describe_sources, distribution_metrics, format_metrics_table, regression_metrics,
+)
 from qdemo.emotion.proxies import WordNorms, add_proxies, emotion6_proxy, oasis_theme_proxy, proxy_validity
 from qdemo.emotion.scale import from_canonical, to_canonical, to_sam9
 from qdemo.emotion.splits import assert_no_group_leak, default_folds, grouped_kfold, stratified_kfold
 
 __all__ += [
     "EMOTIONS", "LOWLEVEL_FEATURE_NAMES", "RatedSet", "WordNorms", "add_proxies", "assert_no_group_leak",
+    "bootstrap_ci", "describe_sources",
     "concat_sets", "default_folds", "distribution_metrics", "emotion6_proxy", "format_metrics_table",
     "from_canonical", "grouped_kfold", "load_csv", "load_dataset", "load_emotion6", "load_oasis",
     "lowlevel_feature_matrix", "lowlevel_features", "oasis_theme_proxy", "proxy_validity",

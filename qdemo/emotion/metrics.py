@@ -121,6 +121,71 @@ def distribution_metrics(p: np.ndarray, q: np.ndarray, eps: float = 1e-8) -> dic
             "max_emotion_accuracy": float(acc.mean()), "n": int(len(p))}
 
 
+def bootstrap_ci(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None, *,
+                 groups: Sequence | np.ndarray | None = None, n_boot: int = 1000, level: float = 0.95,
+                 seed: int = 0, dims: Sequence[str] = DIMS) -> dict[str, dict[str, tuple[float, float]]]:
+    """Percentile bootstrap intervals of ``r``, ``ccc`` and ``mae`` per dimension.
+
+    Resamples whole groups when ``groups`` is given (OASIS themes: images of one theme are
+    not independent), else single items. Returns ``{dim: {"r": (lo, hi), "ccc": ..., "mae": ...}}``.
+    """
+    pred = np.asarray(_to_numpy(pred), dtype=np.float64)
+    target = np.asarray(_to_numpy(target), dtype=np.float64)
+    if pred.ndim == 1:
+        pred, target = pred[:, None], target.reshape(-1, 1)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred {pred.shape} and target {target.shape} differ in shape")
+    ok = np.isfinite(pred) & np.isfinite(target)
+    if mask is not None:
+        ok &= np.asarray(_to_numpy(mask), dtype=bool)
+    n = len(pred)
+    if groups is None:
+        members = [np.array([i]) for i in range(n)]
+    else:
+        g = np.asarray(groups).astype(str)
+        _, inv = np.unique(g, return_inverse=True)
+        members = [np.flatnonzero(inv == k) for k in range(inv.max() + 1)] if n else []
+    rng = np.random.default_rng(seed)
+    stats = {d: {"r": [], "ccc": [], "mae": []} for d in dims}
+    for _ in range(n_boot):
+        pick = rng.integers(0, len(members), size=len(members)) if members else np.array([], int)
+        idx = np.concatenate([members[k] for k in pick]) if len(pick) else np.array([], int)
+        for j, d in enumerate(dims):
+            m = idx[ok[idx, j]]
+            p, t = pred[m, j], target[m, j]
+            stats[d]["r"].append(pearson_r(p, t))
+            stats[d]["ccc"].append(concordance(p, t))
+            stats[d]["mae"].append(float(np.abs(p - t).mean()) if m.size else math.nan)
+    lo_q, hi_q = 100 * (1 - level) / 2, 100 * (1 + level) / 2
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for d in dims:
+        out[d] = {}
+        for k, vals in stats[d].items():
+            v = np.asarray(vals, dtype=np.float64)
+            v = v[np.isfinite(v)]
+            out[d][k] = (float(np.percentile(v, lo_q)), float(np.percentile(v, hi_q))) if v.size else (math.nan, math.nan)
+    return out
+
+
+def describe_sources(sources: Mapping[str, str]) -> str:
+    """One line for reports: 'human-rated: valence, arousal; proxy: dominance (warriner-theme-words)'."""
+    human = [d for d in DIMS if sources.get(d) == "human"]
+    proxy = [f"{d} ({sources[d].split(':', 1)[1]})" for d in DIMS if str(sources.get(d, "")).startswith("proxy:")]
+    other = [f"{d} ({sources[d]})" for d in DIMS
+             if sources.get(d) not in (None, "human", "missing") and not str(sources.get(d)).startswith("proxy:")]
+    missing = [d for d in DIMS if sources.get(d, "missing") == "missing"]
+    parts = []
+    if human:
+        parts.append("human-rated: " + ", ".join(human))
+    if proxy:
+        parts.append("proxy: " + ", ".join(proxy))
+    if other:
+        parts.append("other: " + ", ".join(other))
+    if missing:
+        parts.append("not rated: " + ", ".join(missing))
+    return "; ".join(parts)
+
+
 def _to_numpy(x: Any) -> Any:
     if hasattr(x, "detach"):
         return x.detach().cpu().numpy()
@@ -160,6 +225,8 @@ def format_metrics_table(results: Mapping[str, Any], *, sources: Mapping[str, st
         lines.append(title)
     if split:
         lines.append(f"split: {split}")
+    if sources:
+        lines.append(describe_sources(sources))
     reg_rows = {k: v for k, v in results.items() if is_reg(v)}
     dist_rows = {k: v for k, v in results.items() if is_dist(v)}
     other = [k for k in results if k not in reg_rows and k not in dist_rows]
@@ -189,5 +256,6 @@ def format_metrics_table(results: Mapping[str, Any], *, sources: Mapping[str, st
     return "\n".join(lines)
 
 
-__all__ = ["DISTRIBUTION_KEYS", "REGRESSION_KEYS", "concordance", "distribution_metrics",
+__all__ = ["DISTRIBUTION_KEYS", "REGRESSION_KEYS", "bootstrap_ci", "concordance", "describe_sources",
+           "distribution_metrics",
            "format_metrics_table", "pearson_r", "regression_metrics"]

@@ -90,7 +90,9 @@ def test_format_metrics_table_labels_sources_and_split():
                                split="5-fold grouped by theme")
     assert "split: 5-fold grouped by theme" in txt
     assert "proxy:warriner-theme-words" in txt and "lowlevel+ridge" in txt
-    assert txt.count("valence") == 2 and "1.000" in txt
+    assert "human-rated: valence, arousal; proxy: dominance (warriner-theme-words)" in txt
+    rows = [ln for ln in txt.splitlines() if ln.startswith(("model ", "lowlevel+ridge "))]
+    assert len([ln for ln in rows if " valence " in ln]) == 2 and "1.000" in txt
     d = distribution_metrics(np.full((2, 7), 1 / 7), np.full((2, 7), 1 / 7))
     assert "max_emotion_accuracy" in format_metrics_table({"dist": d})
 
@@ -210,3 +212,25 @@ def test_prior_and_distribution_baselines():
     ridge = distribution_metrics(d, q)
     prior = distribution_metrics(prior_predictions(q, kfold(60, k=5, seed=0)), q)
     assert ridge["kl"] < prior["kl"] and ridge["max_emotion_accuracy"] > prior["max_emotion_accuracy"]
+
+
+def test_bootstrap_ci_and_describe_sources():
+    from qdemo.emotion.metrics import bootstrap_ci, describe_sources
+
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=(200, 3))
+    p = t + rng.normal(scale=[0.5, 2.0, 0.5], size=(200, 3))
+    full = regression_metrics(p, t)
+    ci = bootstrap_ci(p, t, n_boot=200, seed=1)
+    for d in ("valence", "arousal"):
+        lo, hi = ci[d]["r"]
+        assert lo < full[d]["r"] < hi and hi - lo < 0.4
+    assert ci["valence"]["r"][0] > ci["arousal"]["r"][1]  # the noisier dimension is clearly worse
+    groups = np.repeat(np.arange(20), 10)
+    g = bootstrap_ci(p, t, groups=groups, n_boot=100)
+    assert g["valence"]["mae"][0] < full["valence"]["mae"] < g["valence"]["mae"][1]
+    none = bootstrap_ci(p, t, np.zeros_like(t, dtype=bool), n_boot=5)
+    assert all(math.isnan(x) for x in none["valence"]["r"])
+    line = describe_sources({"valence": "human", "arousal": "human", "dominance": "proxy:warriner-theme-words"})
+    assert line == "human-rated: valence, arousal; proxy: dominance (warriner-theme-words)"
+    assert describe_sources({"valence": "human"}) == "human-rated: valence; not rated: arousal, dominance"
