@@ -394,7 +394,8 @@ def qd_reference_task(dataset: str, max_images: int, searcher: str, device: str,
             self.resolution = resolution
 
     scorer = Scorer(_NoRender(), model, objective=ObjectiveConfig(), ranges=np.asarray(ranges), chunk=32)
-    ref = score_reference(files, scorer, resolution=resolution)
+    # photos go to the searcher at its own input size, as `qdemo evolve` scores them
+    ref = score_reference(files, scorer, resolution=max(int(model.resolution), 32))
     vad = ref.vad  # (N, 3)
     cv = _cells_of(vad[:, 0], *ranges[0], cells[0])
     ca = _cells_of(vad[:, 1], *ranges[1], cells[1])
