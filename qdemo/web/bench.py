@@ -1,0 +1,115 @@
+"""Loopback load benchmark of the rating server.
+
+    python -m qdemo.web.bench [--raters 20] [--ratings 100] [--repeats 3]
+
+Starts a :class:`~qdemo.web.rate.RateApp` on 127.0.0.1 over a temporary folder of tiny
+images and a fresh database, lets ``--raters`` threads (one keep-alive connection each,
+like browsers) submit ``--ratings`` ratings each at the same time, and prints per repeat:
+wall time, requests/s, median and 95th-percentile latency of one rating; then the median
+over repeats. Checks afterwards that every rating is stored exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import sqlite3
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+
+def _run_once(raters: int, ratings: int, work: Path) -> dict[str, float]:
+    import numpy as np
+    from PIL import Image
+
+    from qdemo.web.rate import RateApp
+    from qdemo.web.server import Server
+
+    folder = work / "imgs"
+    if not folder.exists():
+        folder.mkdir()
+        rng = np.random.default_rng(0)
+        for i in range(ratings):
+            Image.fromarray((rng.random((4, 4, 3)) * 255).astype(np.uint8)).save(folder / f"i{i:04d}.png")
+    db = work / f"bench_{time.time_ns()}.sqlite"
+    latencies: list[float] = []
+    lock = threading.Lock()
+    errors: list[str] = []
+    barrier = threading.Barrier(raters + 1)
+    with Server(RateApp(folder, db)) as srv:
+        host, port = srv.httpd.server_address[:2]
+
+        def rater(k: int) -> None:
+            conn = http.client.HTTPConnection(host, port, timeout=60)
+            mine = []
+            try:
+                conn.request("POST", "/api/session", json.dumps({"participant": f"r{k}"}),
+                             {"Content-Type": "application/json"})
+                conn.getresponse().read()
+                barrier.wait()
+                for pos in range(ratings):
+                    body = json.dumps({"participant": f"r{k}", "position": pos, "valence": 1 + pos % 9,
+                                       "arousal": 1 + k % 9, "dominance": 5})
+                    t0 = time.perf_counter()
+                    conn.request("POST", "/api/rate", body, {"Content-Type": "application/json"})
+                    resp = conn.getresponse()
+                    resp.read()
+                    mine.append(time.perf_counter() - t0)
+                    if resp.status != 200:
+                        errors.append(f"r{k}: HTTP {resp.status}")
+            finally:
+                conn.close()
+                with lock:
+                    latencies.extend(mine)
+
+        threads = [threading.Thread(target=rater, args=(k,)) for k in range(raters)]
+        for t in threads:
+            t.start()
+        barrier.wait()
+        t0 = time.perf_counter()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+    con = sqlite3.connect(db)
+    n = con.execute("SELECT COUNT(*) FROM ratings").fetchone()[0]
+    distinct = con.execute("SELECT COUNT(DISTINCT participant || '/' || stimulus_id) FROM ratings").fetchone()[0]
+    con.close()
+    if errors or n != raters * ratings or distinct != n:
+        raise SystemExit(f"bench: FAILED: {len(errors)} errors, {n} rows, {distinct} distinct "
+                         f"(expected {raters * ratings})")
+    latencies.sort()
+    return {
+        "wall_s": wall,
+        "ratings_per_s": raters * ratings / wall,
+        "latency_median_ms": 1000 * statistics.median(latencies),
+        "latency_p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m qdemo.web.bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--raters", type=int, default=20)
+    ap.add_argument("--ratings", type=int, default=100)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="qdemo-web-bench-") as tmp:
+        for i in range(args.repeats):
+            r = _run_once(args.raters, args.ratings, Path(tmp))
+            rows.append(r)
+            print(f"repeat {i + 1}: {args.raters} raters x {args.ratings} ratings in {r['wall_s']:.2f} s = "
+                  f"{r['ratings_per_s']:.0f} ratings/s; latency median {r['latency_median_ms']:.1f} ms, "
+                  f"p95 {r['latency_p95_ms']:.1f} ms; all {args.raters * args.ratings} stored once")
+    med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+    print(f"median of {args.repeats}: {med['ratings_per_s']:.0f} ratings/s, latency median "
+          f"{med['latency_median_ms']:.1f} ms, p95 {med['latency_p95_ms']:.1f} ms (loopback, SQLite WAL, "
+          "one commit per rating)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
