@@ -279,3 +279,14 @@ def test_cvt_run_is_binned_on_a_display_grid(tmp_path):
     fig = heatmap_figure(data)
     assert "display grid" in fig._suptitle.get_text()
     assert sum(int((~np.ma.getmaskarray(a)).sum()) for a in _mesh_arrays(fig)) == 3
+
+
+def test_empty_archive_draws_empty_panels(tmp_path):
+    run = make_run(tmp_path, cells=(3, 3, 2), filled=[])
+    data = load_run(run)
+    assert data.n == 0
+    fig = heatmap_figure(data)
+    arrays = _mesh_arrays(fig)
+    assert len(arrays) == 2 and all(np.ma.getmaskarray(a).all() for a in arrays)
+    out = plot_all(run)
+    assert "montage" not in out and len(out["heatmaps"]) == 3
