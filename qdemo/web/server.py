@@ -60,7 +60,14 @@ class Request:
         return vals[0] if vals else default
 
     def json(self) -> Any:
-        """The body parsed as a JSON object, or HTTP 400 with the reason."""
+        """The body parsed as a JSON object, or HTTP 400 with the reason.
+
+        The request must say ``Content-Type: application/json``: another site's page cannot
+        send that cross-origin without a CORS preflight, which this server never grants.
+        """
+        ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if ctype != "application/json":
+            raise HTTPError(415, f"send the body as Content-Type: application/json (got {ctype or 'none'!r})")
         if not self.body:
             raise HTTPError(400, "request body is empty: expected a JSON object")
         try:
@@ -180,6 +187,11 @@ def make_handler(app: App, *, quiet: bool = True) -> type[BaseHTTPRequestHandler
                 elif self.headers.get("Transfer-Encoding"):
                     self.close_connection = True
                     raise HTTPError(411, "send a Content-Length")
+                allowed = getattr(self.server, "allowed_hosts", None)
+                if allowed is not None and (self.headers.get("Host") or "").lower() not in allowed:
+                    self.close_connection = True
+                    raise HTTPError(403, "refused: unexpected Host header (this server answers only "
+                                         "to its own loopback address)")
                 req = Request(method, parts.path, parse_qs(parts.query), body, self.headers)
                 resp = app.dispatch(req)
             except HTTPError as exc:
@@ -248,6 +260,13 @@ class Server:
         self.app = app
         cls = _HTTPServer6 if ":" in host else _HTTPServer
         self.httpd = cls((host, port), make_handler(app, quiet=quiet))
+        bound = self.httpd.server_address[1]
+        # On loopback, answer only requests addressed to loopback (defeats DNS rebinding);
+        # a server opened to the network with --host accepts any Host header.
+        self.httpd.allowed_hosts = (
+            {f"127.0.0.1:{bound}", f"localhost:{bound}", f"[::1]:{bound}"}
+            if host in ("127.0.0.1", "localhost", "::1") else None
+        )
         self._thread: threading.Thread | None = None
 
     @property

@@ -147,13 +147,16 @@ def test_bad_ratings_are_rejected_with_a_reason(stim_dir: Path, tmp_path: Path, 
         assert message in json.loads(raw)["error"], (change, raw)
     for raw_body, message in [(b"", "empty"), (b"{not json", "not valid JSON"), (b"[1, 2]", "expected a JSON object"),
                               (b'{"valence": NaN}', "not valid JSON"), (b"\xff\xfe", "not UTF-8")]:
-        status, raw, _ = client.request("POST", "/api/rate", raw_body)
+        status, raw, _ = client.request("POST", "/api/rate", raw_body, {"Content-Type": "application/json"})
         assert status == 400 and message in json.loads(raw)["error"], (raw_body, raw)
     missing = {k: v for k, v in good.items() if k != "dominance"}
     status, data = client.json("POST", "/api/rate", missing)
     assert status == 400 and "missing field(s): dominance" in data["error"]
-    status, raw, _ = client.request("POST", "/api/rate", b"x" * (70 * 1024))
+    status, raw, _ = client.request("POST", "/api/rate", b"x" * (70 * 1024), {"Content-Type": "application/json"})
     assert status == 413
+    # a cross-site form / text POST (no JSON content type) is refused before anything is read
+    status, raw, _ = client.request("POST", "/api/rate", json.dumps(good), {"Content-Type": "text/plain"})
+    assert status == 415 and "application/json" in json.loads(raw)["error"]
     # nothing of the above reached the database; the good rating does
     assert sqlite3.connect(db).execute("SELECT COUNT(*) FROM ratings").fetchone()[0] == 0
     status, data = client.json("POST", "/api/rate", good)
@@ -176,3 +179,13 @@ def test_sql_is_parameterised(stim_dir: Path, tmp_path: Path, serve):
     store.close()
     src = (Path(__file__).resolve().parents[2] / "qdemo" / "web" / "ratings.py").read_text()
     assert "execute(f" not in src and '% (' not in src and ".format(" not in src
+
+
+def test_loopback_server_refuses_foreign_host_headers(run_dir: Path, serve):
+    """DNS rebinding: a page of evil.example resolved to 127.0.0.1 must not read the archive."""
+    srv, client = serve(BrowseApp([run_dir]))
+    port = srv.httpd.server_address[1]
+    status, body, _ = client.request("GET", "/api/archives", headers={"Host": f"evil.example:{port}"})
+    assert status == 403 and b"Host" in body and b"run_a" not in body
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        assert client.request("GET", "/api/archives", headers={"Host": host})[0] == 200
