@@ -570,6 +570,10 @@ def load_csv(csv_path: str | Path, *, image_root: str | Path | None = None,
         c = _find_column(table, ALIASES[d], columns.get(d), role=d, required=False)
         if c is not None and c != c_file:
             c_dim[d] = c
+    no_scale = [d for d in c_dim if d not in scales]
+    if no_scale:
+        raise DataError(f"{csv_path}: no rating scale given for {', '.join(no_scale)} "
+                        f"(scales given for: {', '.join(scales) or 'none'})")
     if not c_dim:
         raise DataError(
             f"{csv_path}: no valence, arousal or dominance column (found: "

@@ -398,3 +398,13 @@ def test_ratedset_rejects_inconsistent_shapes(tmp_path: Path):
     with pytest.raises(ValueError, match="groups has shape"):
         RatedSet(name="x", root=tmp_path, paths=[tmp_path / "a.png"] * 2, targets=np.zeros((2, 3)),
                  sources={}, groups=np.array(["a"]), strata=np.array(["s", "s"]))
+
+
+def test_per_dimension_scales(user_set: Path):
+    csv = _write(user_set / "r.csv", "file,valence,dominance\na.png,7,0.5\nb.png,1,1\n")
+    rs = load_csv(csv, image_root=user_set / "imgs", scale={"valence": (1, 7), "dominance": "0,1"})
+    assert rs.targets[:, [0, 2]].ravel().tolist() == pytest.approx([1.0, 0.0, -1.0, 1.0])
+    with pytest.raises(DataError, match="no rating scale given for dominance"):
+        load_csv(csv, image_root=user_set / "imgs", scale={"valence": (1, 7)})
+    with pytest.raises(DataError, match="unknown dimension 'pleasure'"):
+        load_csv(csv, image_root=user_set / "imgs", scale={"pleasure": (1, 7)})
