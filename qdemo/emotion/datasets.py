@@ -752,8 +752,65 @@ def verify_images(rated_set: RatedSet, *, on_error: str = "raise", progress: boo
     return out
 
 
+def load_image_array(paths: Sequence[str | Path], size: int, *, fit: str = "resize",
+                     cache_dir: str | Path | None = None, progress: bool | None = None) -> np.ndarray:
+    """All images as one uint8 array ``(N, 3, size, size)`` (for training and frozen features).
+
+    ``fit="resize"`` squashes the whole image to a square (what
+    :meth:`EmotionModel.prepare` does to any input); ``"center_crop"`` resizes the short
+    side to ``size`` and crops the centre. Images go through :func:`qdemo.io.open_rgb`
+    (grayscale, CMYK, alpha handled; a corrupt file raises :class:`DataError` naming it).
+    With ``cache_dir`` the array is saved as ``.npy`` keyed by the paths, their sizes and
+    modification times, so a second call loads it (atomic write).
+    """
+    import hashlib
+    import os
+
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    if fit not in ("resize", "center_crop"):
+        raise ValueError(f"fit must be 'resize' or 'center_crop', got {fit!r}")
+    if size < 1:
+        raise ValueError(f"size must be positive, got {size}")
+    cache = None
+    if cache_dir is not None:
+        h = hashlib.sha256(f"{size}|{fit}".encode())
+        for p in paths:
+            st = os.stat(p)
+            h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        cache = Path(cache_dir) / f"images-{size}-{fit}-{h.hexdigest()[:16]}.npy"
+        if cache.exists():
+            arr = np.load(cache)
+            if arr.shape == (len(paths), 3, size, size) and arr.dtype == np.uint8:
+                return arr
+    out = np.empty((len(paths), 3, size, size), dtype=np.uint8)
+    if progress is None:
+        progress = len(paths) >= 200
+    for i, p in enumerate(tqdm(paths, desc=f"loading images at {size}px", unit="img", disable=not progress)):
+        im = open_rgb(p)
+        if fit == "center_crop":
+            w, h = im.size
+            s = size / min(w, h)
+            im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BICUBIC)
+            w, h = im.size
+            left, top = (w - size) // 2, (h - size) // 2
+            im = im.crop((left, top, left + size, top + size))
+        else:
+            im = im.resize((size, size), Image.BICUBIC)
+        out[i] = np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)  # (3, size, size)
+    if cache is not None:
+        from qdemo.io import atomic_path
+
+        with atomic_path(cache) as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, out)
+    return out
+
+
 __all__ = [
     "ALIASES", "EMOTIONS", "FORMATS", "RatedSet", "Table", "concat_sets", "detect_format",
-    "load_csv", "load_dataset", "load_emotion6", "load_oasis", "oasis_theme", "parse_columns", "read_table",
+    "load_csv", "load_dataset", "load_emotion6", "load_image_array", "load_oasis", "oasis_theme",
+    "parse_columns", "read_table",
     "verify_images",
 ]

@@ -408,3 +408,23 @@ def test_per_dimension_scales(user_set: Path):
         load_csv(csv, image_root=user_set / "imgs", scale={"valence": (1, 7)})
     with pytest.raises(DataError, match="unknown dimension 'pleasure'"):
         load_csv(csv, image_root=user_set / "imgs", scale={"pleasure": (1, 7)})
+
+
+def test_load_image_array_modes_and_cache(tmp_path: Path):
+    from qdemo.emotion.datasets import load_image_array
+
+    d = tmp_path / "imgs"
+    paths = [_img(d / "rgb.png", size=(40, 20)), _img(d / "gray.png", "L"), _img(d / "rgba.png", "RGBA"),
+             _img(d / "cmyk.jpg", "CMYK", fmt="JPEG")]
+    arr = load_image_array(paths, 16, cache_dir=tmp_path / "cache")
+    assert arr.shape == (4, 3, 16, 16) and arr.dtype == np.uint8
+    assert (arr[1, 0] == arr[1, 1]).all()  # grayscale -> equal channels
+    cached = list((tmp_path / "cache").glob("images-16-resize-*.npy"))
+    assert len(cached) == 1
+    np.save(cached[0], np.zeros((4, 3, 16, 16), np.uint8))  # the cache is what a second call reads
+    assert load_image_array(paths, 16, cache_dir=tmp_path / "cache").sum() == 0
+    crop = load_image_array(paths[:1], 10, fit="center_crop")
+    assert crop.shape == (1, 3, 10, 10)
+    (d / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    with pytest.raises(DataError, match=r"bad\.png"):
+        load_image_array([d / "bad.png"], 8)
