@@ -9,7 +9,8 @@ __all__ = ["EmotionModel", "ModelInfo", "TinyEmotionModel", "VADPrediction"]
 
 # --- data and metrics layer (datasets, splits, proxies, metrics, low-level baseline)
 from qdemo.emotion.datasets import (
-    EMOTIONS, RatedSet, concat_sets, load_csv, load_dataset, load_emotion6, load_oasis, verify_images,
+    EMOTIONS, RatedSet, concat_sets, load_csv, load_dataset, load_emotion6, load_image_array, load_oasis,
+    parse_columns, verify_images,
 )
 from qdemo.emotion.lowlevel import (
     LOWLEVEL_FEATURE_NAMES, lowlevel_feature_matrix, lowlevel_features, ridge_cv, ridge_fit_predict,
@@ -23,7 +24,7 @@ from qdemo.emotion.splits import assert_no_group_leak, default_folds, grouped_kf
 
 __all__ += [
     "EMOTIONS", "LOWLEVEL_FEATURE_NAMES", "RatedSet", "WordNorms", "add_proxies", "assert_no_group_leak",
-    "bootstrap_ci", "describe_sources",
+    "bootstrap_ci", "describe_sources", "load_image_array", "parse_columns",
     "concat_sets", "default_folds", "distribution_metrics", "emotion6_proxy", "format_metrics_table",
     "from_canonical", "grouped_kfold", "load_csv", "load_dataset", "load_emotion6", "load_oasis",
     "lowlevel_feature_matrix", "lowlevel_features", "oasis_theme_proxy", "proxy_validity",
