@@ -90,6 +90,9 @@ class TrainConfig:
     converges much faster in short CPU runs; the architecture is otherwise pix2pix's U-Net."""
     dropout: float = 0.0
     """Dropout in the innermost up-blocks (pix2pix uses 0.5 as its noise source)."""
+    init_from: Optional[str] = None
+    """Start G and D from this run folder / checkpoint (e.g. an L1+GAN pretraining run), with
+    fresh optimisers and step 0; ``null`` = pix2pix's random init."""
     test_fraction: float = 0.2
     """Share of images held out (stratified by group) for the report; never trained on."""
     emotion_model: str = "searcher"

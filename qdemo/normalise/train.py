@@ -160,6 +160,7 @@ class Trainer:
         self.step = 0
         self.seconds = 0.0
         self.metrics: list[dict[str, float]] = []
+        self.init_info: dict[str, Any] = {}
 
     # -- checkpoint ------------------------------------------------------------------------
     @property
@@ -175,7 +176,7 @@ class Trainer:
             "optG": self.optG.state_dict(), "optD": self.optD.state_dict(),
             "step": self.step, "seconds": self.seconds, "rng": self.gen.get_state(),
             "spec": self.spec.to_dict(), "config": to_dict(self.t), "metrics": self.metrics,
-            "shine": str(self.shine.root),
+            "shine": str(self.shine.root), "init": self.init_info,
         }
         with atomic_path(self.ckpt_path) as tmp:
             torch.save(state, tmp)
@@ -188,7 +189,8 @@ class Trainer:
         except Exception as exc:  # noqa: BLE001
             raise CheckpointError(f"{self.ckpt_path}: cannot read checkpoint ({type(exc).__name__}: {exc}); "
                                   f"delete it to start over") from None
-        if self._comparable(ck.get("config", {})) != self._comparable(to_dict(self.t)):
+        saved = {**to_dict(TrainConfig()), **ck.get("config", {})}  # keys added later take defaults
+        if self._comparable(saved) != self._comparable(to_dict(self.t)):
             raise CheckpointError(f"{self.ckpt_path}: checkpoint was made with other train settings; "
                                   f"use a new --out (or the same settings) to resume")
         self.G.load_state_dict(ck["G"])
@@ -198,7 +200,23 @@ class Trainer:
         self.step, self.seconds = int(ck["step"]), float(ck.get("seconds", 0.0))
         self.gen.set_state(ck["rng"])
         self.metrics = list(ck.get("metrics", []))
+        self.init_info = dict(ck.get("init", {}))
         return True
+
+    def _init_from(self, path: Path) -> None:
+        ck_path = path / "checkpoint" / "ckpt.pt" if path.is_dir() else path
+        try:
+            ck = torch.load(ck_path, map_location="cpu", weights_only=True)
+            if ck["spec"] != self.spec.to_dict():
+                raise CheckpointError(f"{ck_path}: generator spec {ck['spec']} differs from this run's "
+                                      f"{self.spec.to_dict()}")
+            self.G.load_state_dict(ck["G"])
+            self.D.load_state_dict(ck["D"])
+        except CheckpointError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise CheckpointError(f"train.init_from: {ck_path}: cannot use it ({type(exc).__name__}: {exc})") from None
+        self.init_info = {"init_from": str(ck_path), "init_steps": int(ck.get("step", 0))}
 
     # -- training --------------------------------------------------------------------------
     def _write_metrics(self) -> None:
@@ -224,6 +242,8 @@ class Trainer:
             torch.set_num_threads(t.threads)
         self.out.mkdir(parents=True, exist_ok=True)
         resumed = self.try_resume()
+        if not resumed and t.init_from:
+            self._init_from(Path(t.init_from))
         save_config(self.cfg, self.out / "config.yaml")
         pairs = load_pairs(self.shine, self.train_idx)
         atomic_write_json(self.out / "split.json", {
@@ -309,7 +329,7 @@ class Trainer:
         info = {"lambda_emo": t.lambda_emo, "lambda_l1": t.lambda_l1, "steps": self.step,
                 "train_images": n, "test_images": len(self.test_idx), "shine": self.shine.summary.get("mode"),
                 "emotion_model": t.emotion_model, "seconds": round(self.seconds, 1),
-                "device": str(self.device), "threads": torch.get_num_threads()}
+                "device": str(self.device), "threads": torch.get_num_threads(), **self.init_info}
         save_generator(self.G, self.out / "generator.safetensors", info)
         summary = {"status": "complete", "resumed": resumed, **info,
                    "final": self.metrics[-1] if self.metrics else {}}

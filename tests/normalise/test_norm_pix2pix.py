@@ -72,6 +72,10 @@ def test_training_writes_a_resumable_run_and_refuses_other_settings(shine_dir, t
     assert s2["resumed"] and s2["steps"] == 6
     assert len((run / "metrics.csv").read_text().strip().splitlines()) == 1 + 6
     assert not list(run.rglob("*.tmp"))  # atomic writes leave no temporaries
+    warm = _cfg(steps=1)
+    warm.train.init_from = str(run)
+    s3 = Trainer(shine_dir, tmp_path / "warm", warm, progress=False).run()
+    assert s3["init_steps"] == 6 and s3["steps"] == 1
     cfg.train.lambda_emo = 3.0
     with pytest.raises(CheckpointError, match="other train settings"):
         Trainer(shine_dir, run, cfg, progress=False).run()
