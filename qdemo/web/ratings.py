@@ -319,6 +319,7 @@ def export_csv(db: str | os.PathLike, out: str | os.PathLike) -> int:
     ``valence``/``arousal``/``dominance`` are the SAM 1-9 answers; ``*_canonical`` the same
     on [-1, 1] by ``(x - 5) / 4``.
     """
+    from qdemo.emotion.scale import SAM, to_canonical
     from qdemo.io import atomic_write_text
 
     store = RatingStore(db, create=False)
@@ -330,7 +331,7 @@ def export_csv(db: str | os.PathLike, out: str | os.PathLike) -> int:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(EXPORT_COLUMNS)
     for r in rows:
-        canon = [(r[d] - 5) / 4 for d in DIMS]
+        canon = [float(to_canonical(r[d], *SAM)) for d in DIMS]  # (x - 5) / 4
         w.writerow([r["participant"], r["stimulus_id"], r["position"], r["valence"], r["arousal"],
                     r["dominance"], *canon, "" if r["rt_ms"] is None else round(r["rt_ms"], 1),
                     r["created"], r["updated"], r["revisions"]])
