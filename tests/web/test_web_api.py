@@ -245,3 +245,15 @@ def test_cli_export(stim_dir: Path, tmp_path: Path, capsys):
     assert "exported 6 ratings" in capsys.readouterr().out
     assert main(["rate", "--export", str(tmp_path / "o.csv"), "--db", str(tmp_path / "missing.sqlite")]) == 2
     assert "ratings database not found" in capsys.readouterr().err
+
+
+def test_servers_do_not_import_torch():
+    """browse / rate start fast and light: the web layer imports no torch at module level."""
+    import subprocess
+    import sys
+
+    code = ("import sys, qdemo.web, qdemo.web.cli, qdemo.web.browse, qdemo.web.rate; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
