@@ -34,43 +34,34 @@ def _spread(n_total: int, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _photo_ratings(paths: list[Path]) -> dict[str, tuple[float, float, float]]:
-    """Human VAD of known dataset photos, if the emotion area offers loaders; else {}."""
+    """Human VAD (canonical scale; NaN where unrated) of photos from a known rated set, else {}.
+
+    Uses the emotion area's loaders (``load_oasis``, ``load_emotion6``) on the photo folder
+    and its parents; a folder that is not such a set simply yields no ratings.
+    """
     try:
-        import qdemo.emotion as emo
+        from qdemo.emotion import datasets as ds
     except ImportError:  # pragma: no cover
         return {}
+    wanted = {str(p.resolve()) for p in paths}
+    roots: set[Path] = set()
+    for p in paths:
+        roots.update([p.parent, p.parent.parent, p.parent.parent.parent])
     out: dict[str, tuple[float, float, float]] = {}
-    roots = {p.parent.parent.parent if p.parent.parent.name == "images" else p.parent.parent for p in paths}
     for name in ("load_oasis", "load_emotion6"):
-        loader = getattr(emo, name, None)
+        loader = getattr(ds, name, None)
         if loader is None:
             continue
         for root in roots:
             try:
-                items = loader(root)
-            except Exception:  # not that dataset: fine
+                rated = loader(root)
+            except Exception:  # not that dataset here: fine
                 continue
-            for it in _records(items):
-                if "path" in it:
-                    out[str(Path(it["path"]).resolve())] = (
-                        float(it.get("valence", np.nan)), float(it.get("arousal", np.nan)), float(it.get("dominance", np.nan)))
+            for path, t in zip(rated.paths, np.asarray(rated.targets, dtype=float)):
+                key = str(Path(path).resolve())
+                if key in wanted:
+                    out[key] = (float(t[0]), float(t[1]), float(t[2]))
     return out
-
-
-def _records(items: Any) -> list[dict[str, Any]]:
-    """Loader results (DataFrame, list of dicts or dataclasses) -> list of dicts."""
-    if hasattr(items, "to_dict"):
-        try:
-            return list(items.to_dict("records"))
-        except TypeError:
-            pass
-    recs = []
-    for it in items if isinstance(items, (list, tuple)) else getattr(items, "items", []) or []:
-        if isinstance(it, dict):
-            recs.append(it)
-        elif hasattr(it, "__dict__"):
-            recs.append(dict(vars(it)))
-    return recs
 
 
 def export_study(

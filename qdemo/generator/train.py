@@ -87,8 +87,8 @@ class GeneratorConfig:
     """Seed of every random stream (data order, latents, conditions, augmentation, init)."""
     device: str = "auto"
     """auto | cpu | cuda[:N]."""
-    threads: int = 0
-    """torch CPU threads (0 = torch's default)."""
+    threads: int = 1
+    """torch CPU threads (0 = torch's default). On a shared, busy CPU one thread is several times faster."""
     log_every: int = 25
     """Write a log.csv row every this many steps."""
     sample_every: int = 250
@@ -179,8 +179,13 @@ class GeneratorTrainer:
         fake = self.G(z, c)  # (B, 3, R, R)
         adv = -self.D(self._aug(fake), c).mean()
         ne = b if cfg.emo_batch <= 0 else min(cfg.emo_batch, b)
-        emo = F.mse_loss(self.searcher(fake[:ne]), c[:ne])
-        loss_g = adv + cfg.lambda_emo * emo
+        if cfg.lambda_emo > 0:
+            emo = F.mse_loss(self.searcher(fake[:ne]), c[:ne])
+            loss_g = adv + cfg.lambda_emo * emo
+        else:  # monitored only: no gradient through the searcher
+            with torch.no_grad():
+                emo = F.mse_loss(self.searcher(fake[:ne].detach()), c[:ne])
+            loss_g = adv
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -297,6 +302,7 @@ def train(cfg: GeneratorConfig, *, resume: bool = False, searcher: torch.nn.Modu
                 row.update({k: round(v / n_acc, 5) for k, v in acc.items()})
                 rows.append(row)
                 bar.set_postfix(d=f"{row['loss_d']:.2f}", adv=f"{row['g_adv']:.2f}", emo=f"{row['g_emo_mse']:.3f}")
+                write_log()
                 acc, n_acc = {}, 0
             if trainer.step % cfg.sample_every == 0:
                 save_samples()

@@ -45,3 +45,16 @@ def test_export_study(tmp_path, archive_factory, tiny_generator, photo_dir, caps
     # refuses to overwrite an existing set
     rc = main(["export-study", "--archive", str(a), "--no-generator", "--critic", "tiny:1", "--out", str(out)])
     assert rc == 2 and "already holds" in capsys.readouterr().err
+
+
+def test_export_study_photo_ratings_from_a_rated_set(tmp_path, archive_factory, datasets_dir):
+    a = archive_factory("run_a", n=2)
+    out = tmp_path / "study"
+    rc = main(["export-study", "--archive", str(a), "--no-generator", "--photos", str(datasets_dir / "oasis" / "images"),
+               "--n-photos", "3", "--size", "16", "--critic", "tiny:1", "--device", "cpu", "--out", str(out)])
+    assert rc == 0
+    photos = [r for r in _rows(out / "key.csv") if r["source"] == "photo"]
+    assert len(photos) == 3
+    for r in photos:  # OASIS has human valence and arousal, no dominance
+        assert -1 <= float(r["intended_valence"]) <= 1 and -1 <= float(r["intended_arousal"]) <= 1
+        assert r["intended_dominance"] == ""
