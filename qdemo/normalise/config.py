@@ -65,6 +65,9 @@ class TrainConfig:
     """Weight of L1(G(x), SHINE(x)) (pix2pix default 100)."""
     lambda_emo: float = 20.0
     """Weight of MSE(searcher(G(x)), searcher(x)) (Zhang & Kim: 20 best, 100 breaks G)."""
+    lambda_stats: float = 0.0
+    """Weight of an extra loss (not in Zhang & Kim) matching low-level statistics of G(x) to
+    SHINE(x) directly: luminance distribution (1-D Wasserstein) + radial log-amplitude spectrum."""
     lambda_gan: float = 1.0
     """Weight of the adversarial loss from D_low."""
     gan_loss: Literal["bce", "lsgan"] = "bce"

@@ -32,33 +32,17 @@ from qdemo.io import atomic_write_json, atomic_write_text
 
 from qdemo.normalise.config import NormaliseConfig
 from qdemo.normalise.data import group_indices, load_fixed, tertile_labels
+from qdemo.normalise.lowlevel import luminance, radial_log_amplitude
 
 LUM_STATS = ("mean_luminance", "contrast", "luminance_histogram", "amplitude_spectrum")
 """Statistics in the spread index (what SHINE equalises)."""
 COLOUR_STATS = ("hsv_colour",)
 
 
-def luminance(x: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) sRGB in [0, 1] -> (N, H, W) relative luminance CIE Y (Rec. 709) in [0, 1]."""
-    lin = torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-    w = torch.tensor([0.2126, 0.7152, 0.0722], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (lin * w).sum(dim=1)
-
-
 def radial_profile(lum: torch.Tensor) -> np.ndarray:
-    """(N, H, W) -> (N, R) mean log amplitude per integer spatial frequency 1..min(H,W)//2."""
-    n, h, w = lum.shape
-    f = torch.fft.fftshift(torch.fft.fft2(lum - lum.mean(dim=(1, 2), keepdim=True)), dim=(-2, -1))
-    amp = torch.log(f.abs() + 1e-8).reshape(n, -1).double()
-    yy, xx = torch.meshgrid(torch.arange(h) - h // 2, torch.arange(w) - w // 2, indexing="ij")
-    r = torch.sqrt((yy.double() ** 2 + xx.double() ** 2)).round().long().reshape(-1)
-    rmax = min(h, w) // 2
-    keep = (r >= 1) & (r <= rmax)
-    counts = torch.bincount(r[keep], minlength=rmax + 1)[1:].double()
-    out = torch.zeros(n, rmax, dtype=torch.float64)
-    for i in range(n):
-        out[i] = torch.bincount(r[keep], weights=amp[i][keep], minlength=rmax + 1)[1:] / counts
-    return out.numpy()
+    """(N, H, W) -> (N, R) mean log amplitude per integer spatial frequency (numpy, float64)."""
+    with torch.no_grad():
+        return radial_log_amplitude(lum.double()).numpy()
 
 
 def hsv_features(x: torch.Tensor) -> np.ndarray:

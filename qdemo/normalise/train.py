@@ -32,6 +32,7 @@ from qdemo.io import atomic_path, atomic_write_json, atomic_write_text, save_png
 
 from qdemo.normalise.config import NormaliseConfig, TrainConfig
 from qdemo.normalise.data import load_fixed, split_train_test
+from qdemo.normalise.lowlevel import stats_loss
 from qdemo.normalise.models import GeneratorSpec, PatchDiscriminator, build_generator, init_weights
 from qdemo.normalise.shine import ShineOutput
 from qdemo.normalise.weights import save_generator
@@ -50,8 +51,13 @@ def load_emotion(name: str, device: torch.device | str = "cpu"):
         try:
             from qdemo.emotion import load_model
         except ImportError:
+            try:
+                from qdemo.emotion.zoo import load_model
+            except ImportError:
+                load_model = None
+        if load_model is None:
             raise QdemoError("qdemo.emotion.load_model is not available yet (no shipped emotion weights); "
-                             "use --set train.emotion_model=tiny only for testing") from None
+                             "use --set train.emotion_model=tiny only for testing")
         model = load_model(name, device=device)
     else:
         raise QdemoError(f"emotion model {name!r}: use 'searcher', 'critic' or 'tiny'")
@@ -223,7 +229,8 @@ class Trainer:
         if not self.metrics:
             return
         buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(self.metrics[0]), lineterminator="\n")
+        names = list(dict.fromkeys(k for row in self.metrics for k in row))
+        w = csv.DictWriter(buf, fieldnames=names, restval="", lineterminator="\n")
         w.writeheader()
         w.writerows(self.metrics)
         atomic_write_text(self.out / "metrics.csv", buf.getvalue())
@@ -289,6 +296,10 @@ class Trainer:
                 loss_gan = _gan_loss(t.gan_loss, self.D(x, fake), True)
                 loss_l1 = F.l1_loss(fake, y)
                 loss = t.lambda_gan * loss_gan + t.lambda_l1 * loss_l1
+                loss_stats = None
+                if t.lambda_stats > 0:
+                    loss_stats = stats_loss(fake, y)
+                    loss = loss + t.lambda_stats * loss_stats
                 log_now = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
                 if use_emo:
                     loss_emo = F.mse_loss(self.emotion(fake), vad_x[b].to(self.device))
@@ -304,7 +315,8 @@ class Trainer:
                 now = time.perf_counter()
                 self.seconds += now - last
                 last = now
-                for k, v in (("loss_d", loss_d), ("loss_gan", loss_gan), ("loss_l1", loss_l1), ("loss_emo", loss_emo)):
+                for k, v in (("loss_d", loss_d), ("loss_gan", loss_gan), ("loss_l1", loss_l1), ("loss_emo", loss_emo),
+                             ("loss_stats", loss_stats)):
                     if v is not None:
                         acc.setdefault(k, []).append(float(v.detach()))
                 if not all(np.isfinite(v[-1]) for v in acc.values()):
@@ -315,6 +327,7 @@ class Trainer:
                     row = {"step": self.step, "seconds": round(self.seconds, 2)}
                     row.update({k: float(np.mean(v)) for k, v in acc.items()})
                     row.setdefault("loss_emo", float("nan"))
+                    row.setdefault("loss_stats", float("nan"))
                     self.metrics.append(row)
                     bar.set_postfix(l1=f"{row['loss_l1']:.3f}", emo=f"{row['loss_emo']:.4f}")
                     acc = {}
@@ -326,7 +339,7 @@ class Trainer:
         finally:
             bar.close()
         self.G.eval()
-        info = {"lambda_emo": t.lambda_emo, "lambda_l1": t.lambda_l1, "steps": self.step,
+        info = {"lambda_emo": t.lambda_emo, "lambda_l1": t.lambda_l1, "lambda_stats": t.lambda_stats, "steps": self.step,
                 "train_images": n, "test_images": len(self.test_idx), "shine": self.shine.summary.get("mode"),
                 "emotion_model": t.emotion_model, "seconds": round(self.seconds, 1),
                 "device": str(self.device), "threads": torch.get_num_threads(), **self.init_info}

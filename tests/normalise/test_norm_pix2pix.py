@@ -222,3 +222,17 @@ def test_emotion_model_names_are_checked():
 
     with pytest.raises(QdemoError, match="use 'searcher'"):
         load_emotion("imagenet")
+
+
+def test_stats_loss_is_zero_for_equal_images_and_differentiable():
+    from qdemo.normalise.lowlevel import radial_log_amplitude, stats_loss
+
+    x = torch.rand(2, 3, 16, 16)
+    assert float(stats_loss(x, x)) == pytest.approx(0.0, abs=1e-6)
+    y = (x * 0.5).requires_grad_(True)
+    loss = stats_loss(y, x)
+    loss.backward()
+    assert float(loss) > 0.01 and y.grad is not None and y.grad.abs().sum() > 0
+    smooth = torch.nn.functional.avg_pool2d(x, 3, 1, 1)
+    hi = radial_log_amplitude(x[:, 0])[:, -3:].mean()
+    assert radial_log_amplitude(smooth[:, 0])[:, -3:].mean() < hi  # blurring removes high frequencies
