@@ -31,3 +31,16 @@ __all__ += [
     "regression_metrics", "ridge_cv", "ridge_fit_predict", "stratified_kfold", "to_canonical", "to_sam9",
     "verify_images",
 ]
+
+# --- the VAD regressor: shipped searcher and critic (model, weights, training, evaluation)
+from qdemo.emotion.backbones import BACKBONE_NAMES, Backbone, build_backbone
+from qdemo.emotion.model import EMOTION_NAMES, ModelSpec, RegressorMeta, VADRegressor
+from qdemo.emotion.zoo import (
+    ROLES, load_model, load_model_file, read_metadata, save_model, shipped_path, shipped_weights_info,
+)
+
+__all__ += [
+    "BACKBONE_NAMES", "Backbone", "EMOTION_NAMES", "ModelSpec", "ROLES", "RegressorMeta", "VADRegressor",
+    "build_backbone", "load_model", "load_model_file", "read_metadata", "save_model", "shipped_path",
+    "shipped_weights_info",
+]

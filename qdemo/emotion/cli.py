@@ -1,7 +1,239 @@
-"""Command-line entry points of qdemo.emotion (registered by qdemo.cli)."""
+"""Command-line entry points of qdemo.emotion (registered by qdemo.cli).
+
+    qdemo regressor train   --config configs/regressor.yaml [--set key=value ...]
+    qdemo regressor eval    --data DIR --format oasis|emotion6|csv [--json OUT.json]
+    qdemo regressor predict PATH... [--role searcher|critic] [--out FILE.csv]
+    qdemo regressor explain IMAGE --out FILE.png [--method gradcam|smoothgrad]
+    qdemo regressor bench   [--batches 1,16,64,256] [--resolutions 64,96,128,224]
+
+No torch import at module level: ``qdemo --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(t) for t in str(text).split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _add_model_args(p: argparse.ArgumentParser, default_role: str = "searcher") -> None:
+    p.add_argument("--role", choices=("searcher", "critic"), default=default_role,
+                   help=f"which shipped model to use (default {default_role})")
+    p.add_argument("--weights", metavar="FILE", default=None,
+                   help="a .safetensors file written by `qdemo regressor train` instead of the shipped weights")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
+    p.add_argument("--batch-size", type=int, default=32)
+
 
 def register(subparsers) -> None:
-    """Add this area's sub-commands to the top-level parser."""
+    """Add ``qdemo regressor ...`` to the top-level parser."""
+    reg = subparsers.add_parser("regressor", help="emotion model: train, eval, predict, explain, bench",
+                                description="The VAD emotion model (searcher and critic).")
+    sub = reg.add_subparsers(dest="regressor_command", metavar="SUBCOMMAND")
+    sub.required = True
+
+    p = sub.add_parser("train", help="train searcher and critic (reproduces the shipped weights)")
+    p.add_argument("--config", default="configs/regressor.yaml", help="YAML config (default configs/regressor.yaml)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set searcher.views=4 (repeatable)")
+    p.add_argument("--oasis", help="OASIS folder (overrides data.oasis)")
+    p.add_argument("--emotion6", help="Emotion6 folder (overrides data.emotion6)")
+    p.add_argument("--word-norms", help="word-norm folder (overrides data.word_norms)")
+    p.add_argument("--roles", help="comma-separated: searcher,critic")
+    p.add_argument("--out-dir", help="where weights, metrics.json and MODEL_CARD.md go")
+    p.add_argument("--cache-dir", help="feature cache folder")
+    p.add_argument("--device", help="cpu, cuda or auto")
+    p.add_argument("--no-eval", action="store_true", help="skip the evaluation and model card")
+    p.add_argument("--help-config", action="store_true", help="list every config key with its meaning")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("eval", help="metrics of the model on a rated set")
+    p.add_argument("--data", required=True, help="data folder (or CSV file)")
+    p.add_argument("--format", default="auto", choices=("auto", "oasis", "emotion6", "csv"))
+    p.add_argument("--scale", help="native rating scale of a CSV set, e.g. 1,9 (required for csv)")
+    p.add_argument("--image-root", help="folder the CSV's file names are relative to")
+    p.add_argument("--on-missing", choices=("raise", "skip"), default="raise",
+                   help="images named in the CSV but absent: stop (default) or skip with a count")
+    p.add_argument("--on-nan", choices=("raise", "mask"), default="raise",
+                   help="empty/NaN ratings in a CSV: stop (default) or mask that dimension")
+    p.add_argument("--json", metavar="OUT.json", help="also write the metrics as JSON")
+    _add_model_args(p)
+    p.add_argument("--both", action="store_true", help="evaluate searcher and critic")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("predict", help="score images: path,valence,arousal,dominance[,*_sd]")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
+    p.add_argument("--out", metavar="FILE.csv", help="write the CSV here (default: standard output)")
+    p.add_argument("--on-error", choices=("skip", "raise"), default="skip",
+                   help="unreadable/non-image files: skip them and list them (default) or stop")
+    _add_model_args(p)
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("explain", help="saliency / Grad-CAM overlay per dimension")
+    p.add_argument("image")
+    p.add_argument("--out", required=True, metavar="FILE.png")
+    p.add_argument("--method", choices=("gradcam", "smoothgrad"), default="gradcam")
+    p.add_argument("--unit", type=int, default=None, help="backbone unit for Grad-CAM (default: automatic)")
+    _add_model_args(p)
+    p.set_defaults(func=_cmd_explain)
+
+    p = sub.add_parser("bench", help="images/s of searcher and critic at several batch sizes")
+    p.add_argument("--roles", default="searcher,critic")
+    p.add_argument("--batches", type=_ints, default=[1, 16, 64, 256])
+    p.add_argument("--resolutions", type=_ints, default=None,
+                   help="resolutions to time each model at (default: each model's own)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--grad-batch", type=int, default=16, help="batch for the input-gradient timing (0 = skip)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--weights", action="append", default=[], metavar="ROLE=FILE",
+                   help="time this weights file for ROLE instead of the shipped one")
+    p.add_argument("--json", metavar="OUT.json")
+    p.set_defaults(func=_cmd_bench)
+
+
+# ----------------------------------------------------------------------------- handlers
+
+
+def _load(args, role: str | None = None):
+    from qdemo.device import resolve_device
+    from qdemo.emotion.zoo import load_model
+
+    return load_model(role or args.role, args.weights, device=resolve_device(args.device))
+
+
+def _cmd_train(args) -> int:
+    from qdemo.config import describe, load_config
+    from qdemo.emotion.train import RegressorConfig, train_regressor
+
+    if args.help_config:
+        print(describe(RegressorConfig))
+        return 0
+    over: dict = {}
+    for item in args.set:
+        from qdemo.config import parse_override
+
+        k, v = parse_override(item)
+        over[k] = v
+    flags = {"data.oasis": args.oasis, "data.emotion6": args.emotion6, "data.word_norms": args.word_norms,
+             "out_dir": args.out_dir, "cache_dir": args.cache_dir, "device": args.device,
+             "roles": args.roles.split(",") if args.roles else None,
+             "evaluate": False if args.no_eval else None}
+    over.update({k: v for k, v in flags.items() if v is not None})
+    cfg = load_config(RegressorConfig, args.config, over)
+    report = train_regressor(cfg)
+    if "roles" in report:
+        from qdemo.emotion.metrics import format_metrics_table
+
+        for role, r in report["roles"].items():
+            for n, m in r["cv"].items():
+                print(format_metrics_table(m, sources=report["data"][n]["sources"], split=report["data"][n]["split"],
+                                           title=f"{role} on {n} (held out)"))
+        print(f"wrote {cfg.out_dir}/metrics.json and {cfg.out_dir}/MODEL_CARD.md")
+    return 0
+
+
+def _cmd_eval(args) -> int:
+    from qdemo.emotion.datasets import load_dataset
+    from qdemo.emotion.evaluate import evaluate_model
+    from qdemo.emotion.metrics import format_metrics_table
+    from qdemo.io import atomic_write_json
+
+    kw: dict = {"on_missing": args.on_missing}
+    if args.format in ("csv", "auto") and (args.scale or args.format == "csv"):
+        kw.update({"scale": args.scale, "on_nan": args.on_nan})
+        if args.image_root:
+            kw["image_root"] = args.image_root
+    rated = load_dataset(args.data, args.format, **kw)
+    roles = ["searcher", "critic"] if args.both else [args.role]
+    out = {}
+    for role in roles:
+        model = _load(args, role)
+        res = evaluate_model(model, rated, batch_size=args.batch_size)
+        out[role] = res
+        print(format_metrics_table(res["metrics"], sources=rated.sources, split=res["split"],
+                                   title=f"{model.info.name} ({role}) on {rated.name}, n={len(rated)}"))
+        print(f"  human-rated in this set: {', '.join(res['dims']['human_rated']) or 'none'}; "
+              f"proxy: {', '.join(res['dims']['proxy']) or 'none'}; "
+              f"model's proxy dims: {', '.join(model.info.proxy) or 'none'}")
+        if "distribution" in res:
+            print(format_metrics_table(res["distribution"], title="emotion distribution"))
+        if rated.skipped:
+            print(f"  skipped {len(rated.skipped)} rows (see JSON)", file=sys.stderr)
+    if args.json:
+        atomic_write_json(args.json, out if args.both else out[roles[0]])
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from qdemo.emotion.predict import expand_paths, predict_files, rows_to_csv, summarise
+    from qdemo.io import atomic_write_text
+
+    paths = expand_paths(args.paths)
+    model = _load(args)
+    rows, skipped = predict_files(model, paths, batch_size=args.batch_size, on_error=args.on_error,
+                                  progress=args.out is not None)
+    text = rows_to_csv(rows)
+    if args.out:
+        atomic_write_text(args.out, text)
+        print(f"{summarise(rows)}; wrote {args.out} ({model.info.name})")
+    else:
+        sys.stdout.write(text)
+    if skipped:
+        print(f"qdemo: skipped {len(skipped)} of {len(paths)} file(s):", file=sys.stderr)
+        for p, why in skipped:
+            print(f"  {p}: {why}", file=sys.stderr)
+        if not rows:
+            from qdemo.errors import DataError
+
+            raise DataError(f"none of the {len(paths)} file(s) could be read as an image")
+    return 0
+
+
+def _cmd_explain(args) -> int:
+    from qdemo.emotion.explain import explain_image
+
+    model = _load(args)
+    res = explain_image(model, args.image, args.out, method=args.method, unit=args.unit)
+    print(f"{args.out}: {args.method} for {args.image} (" + ", ".join(
+        f"{d} {v:+.2f}" for d, v in res["prediction"].items()) + ")")
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    import torch
+
+    from qdemo.device import resolve_device
+    from qdemo.emotion.bench import format_table, run_bench
+    from qdemo.emotion.zoo import load_model
+    from qdemo.errors import ConfigError
+    from qdemo.io import atomic_write_json
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    files = {}
+    for item in args.weights:
+        if "=" not in item:
+            raise ConfigError(f"--weights {item!r}: expected ROLE=FILE")
+        r, f = item.split("=", 1)
+        files[r] = f
+    models = {}
+    for role in [r.strip() for r in args.roles.split(",") if r.strip()]:
+        models[role] = load_model(role if role in ("searcher", "critic") else "searcher", files.get(role),
+                                  device=device)
+    res = run_bench(models, batches=args.batches, repeats=args.repeats, grad_batch=args.grad_batch,
+                    resolutions={r: args.resolutions for r in models} if args.resolutions else None)
+    res["device"] = str(device)
+    print()
+    print(format_table(res))
+    if args.json:
+        atomic_write_json(args.json, res)
+    return 0

@@ -1,0 +1,104 @@
+"""``qdemo regressor predict``: score image files, one CSV row per image."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from qdemo import DIMS
+from qdemo.errors import DataError
+
+
+def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
+    """Files as given; folders expanded to the images under them (sorted)."""
+    from qdemo.io import list_images
+
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            found = list_images(p)
+            if not found:
+                raise DataError(f"{p}: folder holds no image files")
+            out.extend(found)
+        else:
+            out.append(p)  # missing files are reported (named) when they are read
+    return out
+
+
+def predict_files(model, paths: list[Path], *, batch_size: int = 32, on_error: str = "skip",
+                  progress: bool = True) -> tuple[list[dict], list[tuple[str, str]]]:
+    """Score ``paths`` with ``model``. Returns (rows, skipped (path, reason)).
+
+    Each row: path, valence, arousal, dominance (canonical [-1, 1]) and, for an ensemble,
+    valence_sd, arousal_sd, dominance_sd. ``on_error='raise'`` stops at the first bad file
+    (DataError naming it); ``'skip'`` leaves it out and lists it in ``skipped``.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from qdemo.emotion.train import _resize
+    from qdemo.io import load_image
+
+    if on_error not in ("skip", "raise"):
+        raise ValueError(f"on_error must be 'skip' or 'raise', got {on_error!r}")
+    members = int(getattr(getattr(model, "spec", None), "members", 1) or 1)
+    rows: list[dict] = []
+    skipped: list[tuple[str, str]] = []
+    batch: list[tuple[Path, torch.Tensor]] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        x = torch.stack([t for _, t in batch]).to(next(model.parameters()).device)
+        with torch.no_grad():
+            pr = model.predict(x)
+        mean, sd = pr.mean.cpu().numpy(), pr.sd.cpu().numpy()
+        for (p, _), m, s in zip(batch, mean, sd):
+            row = {"path": str(p), **{d: float(m[j]) for j, d in enumerate(DIMS)}}
+            if members > 1:
+                row.update({f"{d}_sd": float(s[j]) for j, d in enumerate(DIMS)})
+            rows.append(row)
+        batch.clear()
+
+    for p in tqdm(paths, desc="predict", unit="img", disable=not progress):
+        try:
+            img = load_image(p)
+        except DataError as exc:
+            if on_error == "raise":
+                raise
+            skipped.append((str(p), str(exc).split(": ", 1)[-1]))
+            continue
+        batch.append((p, _resize(img, model.resolution)))
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    return rows, skipped
+
+
+def rows_to_csv(rows: list[dict]) -> str:
+    """CSV text (header + rows, 6 decimals)."""
+    if not rows:
+        return "path," + ",".join(DIMS) + "\n"
+    fields = list(rows[0])
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+def summarise(rows: list[dict]) -> str:
+    if not rows:
+        return "no images scored"
+    arr = np.array([[r[d] for d in DIMS] for r in rows])
+    return f"{len(rows)} images; mean " + ", ".join(f"{d} {arr[:, j].mean():+.3f}" for j, d in enumerate(DIMS))
+
+
+__all__ = ["expand_paths", "predict_files", "rows_to_csv"]

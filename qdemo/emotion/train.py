@@ -1,0 +1,581 @@
+"""Training the searcher and critic on rated photos (``qdemo regressor train``).
+
+What one run does, for each role (searcher, critic):
+
+1. Loads OASIS and Emotion6 (``qdemo.emotion.datasets``), fills dominance with the
+   word-norm proxy (``qdemo.emotion.proxies``; flagged as proxy everywhere).
+2. Extracts the model's pooled multi-level backbone features for ``views`` augmented views
+   of every image (view 0 = the image, 1 = mirrored, 2+ = seeded random crops), cached on
+   disk under ``cache_dir`` keyed by backbone weights, resolution, taps and image files.
+3. Splits the data into K joint folds: OASIS grouped by theme (no theme in two folds),
+   Emotion6 stratified by folder. Member k of the ensemble is a ridge head fitted on all
+   folds but k (feature standardisation and the ridge penalty, chosen by generalised
+   cross-validation, both from those folds only). Member k's predictions on fold k are
+   therefore honest out-of-fold predictions: the evaluation comes for free.
+4. Fits the 7-way emotion-distribution head (multinomial logistic regression) on Emotion6.
+5. Saves ``<role>.safetensors`` (+ ``.json``) and, with ``evaluate``, the metrics
+   (:mod:`qdemo.emotion.evaluate`) and the model card.
+
+Ridge targets are ``atanh`` of the canonical ratings (clipped to +-0.95) because the model's
+output is ``tanh`` of the head, which keeps every prediction on [-1, 1].
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from qdemo import DIMS
+from qdemo.emotion.model import ModelSpec, RegressorMeta, VADRegressor
+from qdemo.errors import DataError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ALPHAS = tuple(float(a) for a in 10.0 ** np.arange(0, 6.01, 0.25))
+TARGET_CLIP = 0.95
+
+
+# ----------------------------------------------------------------------------- config
+
+
+@dataclass
+class DataConfig:
+    """Where the rated photos are."""
+
+    oasis: str | None = "../shared/datasets/oasis"
+    """OASIS folder (OASIS.csv + images/); null to leave it out."""
+    emotion6: str | None = "../shared/datasets/emotion6"
+    """Emotion6 folder (ground_truth.txt + images/); null to leave it out."""
+    word_norms: str | None = "../shared/datasets/word-norms"
+    """Word-norm folder for the dominance proxy; null = dominance stays masked (untrained)."""
+    csv: str | None = None
+    """Optional extra rated set: a CSV naming each image and any of valence/arousal/dominance."""
+    csv_scale: str | None = None
+    """Native rating scale of ``csv``, e.g. '1,9' (required with ``csv``)."""
+
+
+@dataclass
+class RoleConfig:
+    """One trained model (the searcher or the critic)."""
+
+    name: str = "searcher-lite0-96"
+    """Name written into the weights and reports."""
+    model: ModelSpec = field(default_factory=ModelSpec)
+    """Architecture."""
+    views: int = 2
+    """Augmented views per training image: 1 = as is, 2 = + mirrored, more = + random crops."""
+    crop_scale: float = 0.7
+    """Smallest crop side (fraction of the image side) of the random-crop views."""
+    alphas: list[float] = field(default_factory=lambda: list(DEFAULT_ALPHAS))
+    """Ridge penalties to choose from (by generalised cross-validation in each training part)."""
+    dist_l2: float = 1e-3
+    """L2 penalty of the emotion-distribution head (logistic regression on standardised features)."""
+    batch_size: int = 32
+    """Images per batch in feature extraction."""
+
+
+@dataclass
+class RegressorConfig:
+    """``qdemo regressor train``: data, the two roles, evaluation, output."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    """Rated data to train and evaluate on."""
+    searcher: RoleConfig = field(default_factory=RoleConfig)
+    """The searcher (fast ensemble the explorer optimises)."""
+    critic: RoleConfig = field(default_factory=lambda: RoleConfig(
+        name="critic-lite0-224", model=ModelSpec(resolution=224, members=5)))
+    """The critic (independent re-scorer of elites)."""
+    roles: list[str] = field(default_factory=lambda: ["searcher", "critic"])
+    """Which roles to train."""
+    folds: int = 5
+    """K: folds of the joint split = ensemble members."""
+    seed: int = 0
+    """Seed of folds and augmentation."""
+    out_dir: str = "qdemo/emotion/weights"
+    """Where weights, metrics.json and MODEL_CARD.md go."""
+    cache_dir: str = "~/.cache/qdemo/emotion"
+    """Feature cache (outside the repository)."""
+    evaluate: bool = True
+    """Also write the honest evaluation (CV, cross-dataset, baselines, agreement) and model card."""
+    baselines: bool = True
+    """Include the frozen Lite0 + ridge and low-level + ridge baselines in the evaluation."""
+    device: str = "auto"
+    """cpu, cuda or auto."""
+    threads: int = 0
+    """torch CPU threads (0 = torch default)."""
+
+
+# ----------------------------------------------------------------------------- data
+
+
+@dataclass
+class TrainingData:
+    """The rated images a run trains on, with the joint folds."""
+
+    rated: Any
+    """The concatenated RatedSet (targets (N, 3) canonical, NaN = missing)."""
+    dataset: np.ndarray
+    """(N,) which set each row comes from ('oasis', 'emotion6', csv name)."""
+    fold: np.ndarray
+    """(N,) joint fold of each row (0..K-1)."""
+    split: dict[str, str]
+    """Per set: how it was split."""
+    sources: dict[str, dict[str, str]]
+    """Per set: each dimension's source ('human', 'proxy:...', 'missing')."""
+
+
+def load_training_data(cfg: RegressorConfig) -> TrainingData:
+    """Load the configured sets, add the dominance proxy, make the joint folds."""
+    from qdemo.emotion.datasets import concat_sets, load_csv, load_emotion6, load_oasis
+    from qdemo.emotion.proxies import WordNorms, add_proxies
+    from qdemo.emotion.splits import default_folds, fold_ids
+
+    d = cfg.data
+    sets = []
+    if d.oasis:
+        sets.append(load_oasis(d.oasis))
+    if d.emotion6:
+        sets.append(load_emotion6(d.emotion6))
+    if d.csv:
+        if not d.csv_scale:
+            raise DataError(f"{d.csv}: data.csv_scale (the native rating scale, e.g. '1,9') is required")
+        sets.append(load_csv(d.csv, scale=d.csv_scale))
+    if not sets:
+        raise DataError("no training data configured (data.oasis, data.emotion6 and data.csv are all null)")
+    if d.word_norms:
+        norms = WordNorms.load(d.word_norms)
+        sets = [add_proxies(s, norms) for s in sets]
+    folds, names, split, sources = [], [], {}, {}
+    for s in sets:
+        fl, how = default_folds(s, k=cfg.folds, seed=cfg.seed)
+        folds.append(fold_ids(fl, len(s)))
+        names.append(np.full(len(s), s.name))
+        split[s.name] = how
+        sources[s.name] = dict(s.sources)
+    rated = concat_sets(sets) if len(sets) > 1 else sets[0]
+    return TrainingData(rated=rated, dataset=np.concatenate(names), fold=np.concatenate(folds),
+                        split=split, sources=sources)
+
+
+# ----------------------------------------------------------------------------- images and features
+
+
+def _resize(img: torch.Tensor, size: int) -> torch.Tensor:
+    """(3, H, W) -> (3, size, size), bilinear with antialias (as EmotionModel.prepare)."""
+    return F.interpolate(img[None], size=(size, size), mode="bilinear", align_corners=False,
+                         antialias=True)[0].clamp(0, 1)
+
+
+def view_of(img: torch.Tensor, view: int, size: int, *, crop_scale: float, gen: torch.Generator) -> torch.Tensor:
+    """Augmented view ``view`` of ``img`` (3, H, W): 0 as is, 1 mirrored, 2+ random crop (+mirror)."""
+    if view >= 2:
+        _, h, w = img.shape
+        s = float(torch.empty(1).uniform_(crop_scale, 1.0, generator=gen))
+        ch, cw = max(1, round(h * s)), max(1, round(w * s))
+        y0 = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
+        x0 = int(torch.randint(0, w - cw + 1, (1,), generator=gen))
+        img = img[:, y0:y0 + ch, x0:x0 + cw]
+        if torch.rand(1, generator=gen) < 0.5:
+            img = img.flip(-1)
+    out = _resize(img, size)
+    return out.flip(-1) if view == 1 else out
+
+
+def _feature_key(model: VADRegressor, paths: list[Path], views: int, crop_scale: float, seed: int) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps({"spec": model.spec_dict(), "base": model.backbone.base.sha256, "taps": model.taps,
+                         "views": views, "crop": crop_scale, "seed": seed, "v": 1}, sort_keys=True).encode())
+    for p in paths:
+        st = os.stat(p)
+        h.update(f"{p}|{st.st_size}|{int(st.st_mtime)}\n".encode())
+    return h.hexdigest()[:20]
+
+
+@torch.no_grad()
+def extract_features(model: VADRegressor, paths: list[Path], *, views: int = 1, crop_scale: float = 0.7,
+                     seed: int = 0, batch_size: int = 32, cache_dir: str | os.PathLike | None = None,
+                     device: torch.device | str = "cpu", progress: bool = True) -> np.ndarray:
+    """Raw pooled features of every image and view: (V, N, F) float32 (cached on disk)."""
+    from tqdm import tqdm
+
+    from qdemo.io import atomic_path, load_image
+
+    cache = None
+    if cache_dir is not None:
+        cache = Path(os.path.expanduser(cache_dir)) / f"feat-{model.spec.backbone}-{model.resolution}-" \
+            f"{_feature_key(model, paths, views, crop_scale, seed)}.npy"
+        if cache.exists():
+            try:
+                arr = np.load(cache)
+                if arr.shape[:2] == (views, len(paths)):
+                    return arr.astype(np.float32)
+            except (OSError, ValueError):
+                log.warning("ignoring unreadable feature cache %s", cache)
+    model.eval().to(device)
+    out = np.zeros((views, len(paths), model.n_features), dtype=np.float32)
+    gen = torch.Generator().manual_seed(seed)
+    bar = tqdm(total=len(paths), desc=f"features {model.spec.backbone}@{model.resolution} x{views}",
+               disable=not progress, unit="img")
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start:start + batch_size]
+        imgs = [load_image(p) for p in chunk]  # list of (3, H, W)
+        for v in range(views):
+            x = torch.stack([view_of(im, v, model.resolution, crop_scale=crop_scale, gen=gen) for im in imgs])
+            out[v, start:start + len(chunk)] = model.raw_features(x.to(device)).float().cpu().numpy()
+        bar.update(len(chunk))
+    bar.close()
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(cache) as tmp:
+            with open(tmp, "wb") as f:
+                np.save(f, out.astype(np.float16))
+    return out
+
+
+# ----------------------------------------------------------------------------- ridge heads
+
+
+@dataclass
+class _Stats:
+    """Sufficient statistics of a block of rows for ridge regression (float64)."""
+
+    n: np.ndarray  # (D,) rows with the target present
+    sx: np.ndarray  # (D, F) sum of features over those rows
+    xx: np.ndarray  # (F, F) feature cross products over all rows
+    miss: dict  # d -> (F, F) cross products over the rows where target d is missing
+    sy: np.ndarray  # (D,)
+    yy: np.ndarray  # (D,)
+    xy: np.ndarray  # (D, F)
+
+    def __add__(self, other: "_Stats") -> "_Stats":
+        miss = dict(self.miss)
+        for d, m in other.miss.items():
+            miss[d] = miss[d] + m if d in miss else m
+        return _Stats(self.n + other.n, self.sx + other.sx, self.xx + other.xx, miss, self.sy + other.sy,
+                      self.yy + other.yy, self.xy + other.xy)
+
+    def gram(self, d: int) -> np.ndarray:
+        return self.xx - self.miss[d] if d in self.miss else self.xx
+
+
+def _block_stats(X: np.ndarray, Y: np.ndarray) -> _Stats:
+    """X (R, F) features, Y (R, D) targets with NaN = missing -> :class:`_Stats`."""
+    R, Fd = X.shape
+    D = Y.shape[1]
+    n, sx, sy, yy, xy = np.zeros(D), np.zeros((D, Fd)), np.zeros(D), np.zeros(D), np.zeros((D, Fd))
+    miss = {}
+    for d in range(D):
+        ok = np.isfinite(Y[:, d])
+        n[d] = ok.sum()
+        sx[d] = X[ok].sum(0)
+        if (~ok).any():
+            miss[d] = X[~ok].T @ X[~ok]
+        y = Y[ok, d]
+        sy[d], yy[d] = y.sum(), (y * y).sum()
+        xy[d] = X[ok].T @ y
+    return _Stats(n, sx, X.T @ X, miss, sy, yy, xy)
+
+
+def _eig_problem(st: _Stats, d: int) -> dict[str, np.ndarray]:
+    """Standardised Gram matrix of the rows where target ``d`` is present, eigendecomposed."""
+    n = st.n[d]
+    mu = st.sx[d] / n
+    cov = st.gram(d) / n - np.outer(mu, mu)
+    sd = np.sqrt(np.clip(np.diag(cov), 0, None))
+    sd = np.where(sd > 1e-8, sd, 1.0)
+    G = cov * n / np.outer(sd, sd)  # Z'Z of the standardised, centred features
+    lam, Q = np.linalg.eigh(G)
+    return {"n": n, "mu": mu, "sd": sd, "lam": np.clip(lam, 0, None), "Q": Q}
+
+
+def _solve_ridge(st: _Stats, alphas: np.ndarray, d: int, eig: dict | None = None
+                 ) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray]:
+    """Ridge for target ``d`` from statistics, standardising features on these rows; alpha by GCV.
+
+    Returns (beta (F,) on standardised features, intercept, alpha, mean (F,), sd (F,))."""
+    e = eig if eig is not None else _eig_problem(st, d)
+    n, mu, sd, lam, Q = e["n"], e["mu"], e["sd"], e["lam"], e["Q"]
+    ym = st.sy[d] / n
+    zy = (st.xy[d] - mu * st.sy[d]) / sd  # Z'y with centred Z
+    yc2 = st.yy[d] - n * ym * ym  # |y - ym|^2
+    qy = Q.T @ zy
+    best = None
+    for a in alphas:
+        f = 1.0 / (lam + a)
+        # residual sum of squares |yc - Z b|^2 with b = Q f qy, and GCV = RSS/n / (1 - df/n)^2
+        rss = yc2 - 2 * np.sum(f * qy * qy) + np.sum(lam * (f * qy) ** 2)
+        df = np.sum(lam * f)
+        gcv = rss / n / max(1e-9, (1 - df / n)) ** 2
+        if best is None or gcv < best[0]:
+            best = (gcv, a)
+    a = best[1]
+    beta = Q @ (qy / (lam + a))
+    return beta, float(ym), float(a), mu, sd
+
+
+def _to_model_space(beta: np.ndarray, b0: float, mu: np.ndarray, sd: np.ndarray, gmu: np.ndarray,
+                    gsd: np.ndarray) -> tuple[np.ndarray, float]:
+    """Re-express a head fitted on features standardised with (mu, sd) for the model's (gmu, gsd)."""
+    w = beta / sd * gsd
+    b = b0 + float(np.sum(beta * (gmu - mu) / sd))
+    return w, b
+
+
+def fit_ridge_members(feats: np.ndarray, targets: np.ndarray, fold: np.ndarray, *, k: int,
+                      alphas: tuple[float, ...] | list[float] = DEFAULT_ALPHAS,
+                      blocks: np.ndarray | None = None) -> dict[str, Any]:
+    """Fit K ridge members, member k on all folds but k (plus any 'all-data' fit).
+
+    Args:
+        feats: (V, N, F) raw features (all views are training rows).
+        targets: (N, D) canonical targets, NaN = missing.
+        fold: (N,) joint fold of each row.
+        blocks: (N,) extra partition label (the data set) so that fits on one set only
+            (cross-dataset) reuse the same statistics; default one block.
+
+    Returns dict with ``stats`` per (fold, block) for further fits and the fitted members
+    in the global standardisation (``mean``, ``std``, ``weight`` (K, F, D), ``bias`` (K, D),
+    ``alpha`` (K, D)).
+    """
+    V, N, Fd = feats.shape
+    Yt = np.arctanh(np.clip(np.asarray(targets, np.float64), -TARGET_CLIP, TARGET_CLIP))  # NaN stays NaN
+    blocks = np.zeros(N, dtype=int) if blocks is None else np.asarray(blocks)
+    stats: dict[tuple[int, Any], _Stats] = {}
+    for f in range(k):
+        for b in np.unique(blocks):
+            rows = np.flatnonzero((fold == f) & (blocks == b))
+            if not len(rows):
+                continue
+            X = feats[:, rows].reshape(-1, Fd).astype(np.float64)
+            Y = np.tile(Yt[rows], (V, 1))
+            stats[(f, b)] = _block_stats(X, Y)
+    return {"stats": stats, "Yt": Yt}
+
+
+def _sum_stats(stats: dict, keep) -> _Stats:
+    sel = [s for key, s in stats.items() if keep(*key)]
+    out = sel[0]
+    for s in sel[1:]:
+        out = out + s
+    return out
+
+
+def fit_heads(stats: dict, keep_for_member: list, *, alphas, gmu: np.ndarray, gsd: np.ndarray,
+              dims: int = len(DIMS)) -> dict[str, np.ndarray]:
+    """Fit one ridge head per member; ``keep_for_member[k](fold, block)`` selects its rows."""
+    K = len(keep_for_member)
+    Fd = len(gmu)
+    W = np.zeros((K, Fd, dims))
+    B = np.zeros((K, dims))
+    A = np.full((K, dims), np.nan)
+    for m, keep in enumerate(keep_for_member):
+        st = _sum_stats(stats, keep)
+        shared = None  # dims without missing rows share one eigendecomposition
+        for d in range(dims):
+            if st.n[d] < 10:
+                continue  # dimension absent in this training part: member predicts 0 (neutral)
+            if d in st.miss:
+                eig = _eig_problem(st, d)
+            else:
+                shared = shared or _eig_problem(st, d)
+                eig = shared
+            beta, b0, a, mu, sd = _solve_ridge(st, np.asarray(alphas, float), d, eig)
+            W[m, :, d], B[m, d] = _to_model_space(beta, b0, mu, sd, gmu, gsd)
+            A[m, d] = a
+    return {"weight": W, "bias": B, "alpha": A}
+
+
+def predict_heads(feats: np.ndarray, heads: dict, gmu: np.ndarray, gsd: np.ndarray) -> np.ndarray:
+    """(N, F) raw features -> (N, K, D) predictions on [-1, 1] (as the model computes them)."""
+    Z = (feats - gmu) / gsd
+    return np.tanh(np.einsum("nf,kfd->nkd", Z, heads["weight"]) + heads["bias"][None])
+
+
+# ----------------------------------------------------------------------------- distribution head
+
+
+def fit_dist_head(Z: np.ndarray, P: np.ndarray, *, l2: float = 1e-3, iters: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression: standardised features Z (R, F) -> target distributions
+    P (R, 7) by minimising mean KL(P || softmax(ZW + b)) + l2 |W|^2 (L-BFGS)."""
+    Zt = torch.from_numpy(np.asarray(Z, np.float32))
+    Pt = torch.from_numpy(np.asarray(P, np.float32))
+    W = torch.zeros(Zt.shape[1], Pt.shape[1], requires_grad=True)
+    b = torch.zeros(Pt.shape[1], requires_grad=True)
+    opt = torch.optim.LBFGS([W, b], lr=1.0, max_iter=iters, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        logp = torch.log_softmax(Zt @ W + b, dim=1)
+        loss = -(Pt * logp).sum(1).mean() + l2 * (W * W).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return W.detach().numpy(), b.detach().numpy()
+
+
+def predict_dist(Z: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+    logits = Z @ W + b
+    logits = logits - logits.max(1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(1, keepdims=True)
+
+
+# ----------------------------------------------------------------------------- one role
+
+
+@dataclass
+class RoleResult:
+    """What training one role produced (weights file + out-of-fold predictions for evaluation)."""
+
+    role: str
+    model: VADRegressor
+    oof: np.ndarray
+    """(N, 3) member k's prediction for the rows of fold k (honest held-out predictions)."""
+    oof_dist: np.ndarray | None
+    """(N, 7) out-of-fold emotion distributions (NaN rows outside Emotion6)."""
+    cross: dict[str, np.ndarray]
+    """'<train set>-><test set>': (N_test, 3) predictions of a model trained on one set only."""
+    alphas: list
+    features: np.ndarray
+    """(V, N, F) raw features (view 0 is the unaugmented image)."""
+    seconds: float
+
+
+def train_role(role: str, rc: RoleConfig, data: TrainingData, *, k: int, seed: int, cache_dir: str | None,
+               device: torch.device, progress: bool = True) -> RoleResult:
+    """Extract features, fit the K members, the distribution head and the cross-dataset fits."""
+    t0 = time.time()
+    rated = data.rated
+    meta = RegressorMeta(name=rc.name, role=role,
+                         human_rated=tuple(d for d in DIMS if all(s.get(d) == "human" for s in data.sources.values())),
+                         proxy=tuple(d for d in DIMS if any(s.get(d, "").startswith("proxy")
+                                                              for s in data.sources.values())))
+    spec = rc.model
+    if spec.members != k:
+        spec = ModelSpec(**{**spec.__dict__, "members": k})
+    if spec.train_from is not None:
+        log.warning("%s: train_from=%s requested; this version fits heads on frozen features "
+                    "(fine-tuning is not implemented), using a frozen backbone", role, spec.train_from)
+        spec = ModelSpec(**{**spec.__dict__, "train_from": None})
+    model = VADRegressor(spec, meta).to(device)
+    feats = extract_features(model, rated.paths, views=rc.views, crop_scale=rc.crop_scale, seed=seed,
+                             batch_size=rc.batch_size, cache_dir=cache_dir, device=device, progress=progress)
+    V, N, Fd = feats.shape
+    flat = feats.reshape(-1, Fd).astype(np.float64)
+    gmu = flat.mean(0)
+    gsd = flat.std(0)
+    gsd = np.where(gsd > 1e-8, gsd, 1.0)
+    del flat
+    fold = data.fold
+    ds = data.dataset
+    fitted = fit_ridge_members(feats, rated.targets, fold, k=k, alphas=rc.alphas, blocks=ds)
+    stats = fitted["stats"]
+    members = [(lambda f, b, kk=kk: f != kk) for kk in range(k)]
+    heads = fit_heads(stats, members, alphas=rc.alphas, gmu=gmu, gsd=gsd)
+    # honest out-of-fold predictions (view 0 only: the image as it is)
+    pred = predict_heads(feats[0].astype(np.float64), heads, gmu, gsd)  # (N, K, 3)
+    oof = np.full((N, len(DIMS)), np.nan)
+    for kk in range(k):
+        rows = fold == kk
+        oof[rows] = pred[rows, kk]
+    # cross-dataset: a single fit on all folds of one set, tested on the other
+    cross = {}
+    names = list(dict.fromkeys(ds.tolist()))
+    if len(names) > 1:
+        for tr in names:
+            h = fit_heads(stats, [lambda f, b, tr=tr: b == tr], alphas=rc.alphas, gmu=gmu, gsd=gsd)
+            for te in names:
+                if te != tr:
+                    rows = ds == te
+                    cross[f"{tr}->{te}"] = predict_heads(feats[0][rows].astype(np.float64), h, gmu, gsd)[:, 0]
+    # distribution head (rows with an emotion distribution)
+    oof_dist = None
+    dist_w = dist_b = None
+    dist = rated.emotion_dist
+    if spec.dist_head and dist is not None and np.isfinite(dist).all(1).sum() >= 20:
+        has = np.isfinite(dist).all(1)
+        Z = (feats.astype(np.float64) - gmu) / gsd  # (V, N, F)
+        oof_dist = np.full((N, dist.shape[1]), np.nan)
+        for kk in range(k):
+            tr = has & (fold != kk)
+            te = has & (fold == kk)
+            if te.any() and tr.any():
+                W, b = fit_dist_head(Z[:, tr].reshape(-1, Fd), np.tile(dist[tr], (V, 1)), l2=rc.dist_l2)
+                oof_dist[te] = predict_dist(Z[0, te], W, b)
+        dist_w, dist_b = fit_dist_head(Z[:, has].reshape(-1, Fd), np.tile(dist[has], (V, 1)), l2=rc.dist_l2)
+        del Z
+    with torch.no_grad():
+        model.feat_mean.copy_(torch.from_numpy(gmu).float())
+        model.feat_std.copy_(torch.from_numpy(gsd).float())
+        model.head_weight.copy_(torch.from_numpy(heads["weight"]).float())
+        model.head_bias.copy_(torch.from_numpy(heads["bias"]).float())
+        if model.dist_weight is not None and dist_w is not None:
+            model.dist_weight.copy_(torch.from_numpy(dist_w).float())
+            model.dist_bias.copy_(torch.from_numpy(dist_b).float())
+    model.meta.extra.update({
+        "trained_on": {n: int((ds == n).sum()) for n in names},
+        "views": rc.views,
+        "ridge_alpha_per_member": heads["alpha"].tolist(),
+        "dist_head_trained": dist_w is not None,
+    })
+    return RoleResult(role=role, model=model.eval(), oof=oof, oof_dist=oof_dist, cross=cross,
+                      alphas=heads["alpha"].tolist(), features=feats, seconds=time.time() - t0)
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def train_regressor(cfg: RegressorConfig, *, progress: bool = True) -> dict[str, Any]:
+    """Run ``qdemo regressor train``: fit the configured roles, save weights, evaluate."""
+    from qdemo.config import save_config
+    from qdemo.device import resolve_device
+    from qdemo.emotion.zoo import save_model
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = resolve_device(cfg.device)
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_training_data(cfg)
+    if progress:
+        print(data.rated.summary())
+    results: dict[str, RoleResult] = {}
+    written = {}
+    for role in cfg.roles:
+        if role not in ("searcher", "critic"):
+            raise DataError(f"roles: unknown role {role!r} (expected searcher and/or critic)")
+        rc = getattr(cfg, role)
+        res = train_role(role, rc, data, k=cfg.folds, seed=cfg.seed, cache_dir=cfg.cache_dir, device=device,
+                         progress=progress)
+        res.model.to("cpu")
+        written[role] = save_model(res.model, out / f"{role}.safetensors")
+        results[role] = res
+        if progress:
+            print(f"{role}: wrote {out / (role + '.safetensors')} ({written[role]['bytes'] / 1e6:.2f} MB) "
+                  f"in {res.seconds:.0f} s")
+    save_config(cfg, out / "regressor-config.yaml")
+    report: dict[str, Any] = {"written": written}
+    if cfg.evaluate:
+        from qdemo.emotion.evaluate import evaluate_training, write_model_card
+
+        report = evaluate_training(cfg, data, results, written, progress=progress)
+        from qdemo.io import atomic_write_json
+
+        atomic_write_json(out / "metrics.json", report)
+        write_model_card(report, out / "MODEL_CARD.md")
+    return report
+
+
+__all__ = ["DataConfig", "RegressorConfig", "RoleConfig", "extract_features", "fit_dist_head", "fit_ridge_members",
+           "load_training_data", "train_regressor", "train_role", "view_of"]
