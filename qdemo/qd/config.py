@@ -74,8 +74,9 @@ class EmitterConfig:
     ranker: Optional[str] = None
     """pyribs ranker for cma-* emitters; None: '2imp' for cma-me / cma-mega, 'imp' for
     cma-mae."""
-    restart_rule: str = "no_improvement"
-    """CMA-ES restart rule for cma-* emitters: 'no_improvement' or 'basic'."""
+    restart_rule: Optional[str] = None
+    """CMA-ES restart rule for cma-* emitters: 'no_improvement', 'basic' or None ('basic' for
+    cma-mae as in the pyribs CMA-MAE tutorial, 'no_improvement' for cma-me / cma-mega)."""
     bandit_pool: list[str] = field(default_factory=lambda: ["map-elites", "iso-line", "cma-me"])
     """bandit: emitter kinds in the pool; `num_emitters` of each, `num_emitters` active."""
     bandit_zeta: float = 0.05
@@ -203,6 +204,8 @@ class EvolveConfig:
                               f"emitter.num_emitters={e.num_emitters}")
         if e.name.startswith("cma") and self.batch_size // e.num_emitters < 2:
             raise ConfigError(f"batch_size={self.batch_size}: CMA-ES needs >= 2 solutions per emitter")
+        if e.restart_rule not in (None, "basic", "no_improvement"):
+            raise ConfigError(f"emitter.restart_rule {e.restart_rule!r}: use basic or no_improvement")
         if e.sigma <= 0:
             raise ConfigError(f"emitter.sigma={e.sigma}: must be > 0")
         if e.learning_rate is not None and not 0.0 <= e.learning_rate <= 1.0:

@@ -61,11 +61,12 @@ def _one(kind: str, cfg: EmitterConfig, archive, x0: np.ndarray, batch: int, see
         ranker = cfg.ranker or ("imp" if kind == "cma-mae" else "2imp")
         return EvolutionStrategyEmitter(archive, x0=x0, sigma0=cfg.sigma, ranker=ranker,
                                         selection_rule="filter" if kind == "cma-me" else "mu",
-                                        restart_rule=cfg.restart_rule, batch_size=batch, seed=seed)
+                                        restart_rule=cfg.restart_rule or ("basic" if kind == "cma-mae" else "no_improvement"),
+                                        batch_size=batch, seed=seed)
     if kind == "cma-mega":
         ranker = cfg.ranker or ("imp" if default_learning_rate(cfg) < 1.0 else "2imp")
         return GradientArborescenceEmitter(archive, x0=x0, sigma0=cfg.sigma, lr=cfg.grad_lr, ranker=ranker,
-                                           selection_rule="mu", restart_rule=cfg.restart_rule,
+                                           selection_rule="mu", restart_rule=cfg.restart_rule or "no_improvement",
                                            grad_opt="adam", normalize_grad=True, batch_size=batch, seed=seed)
     raise ValueError(f"unknown emitter kind {kind!r}")
 
