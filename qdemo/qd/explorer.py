@@ -18,6 +18,7 @@ import contextlib
 import csv
 import datetime as _dt
 import io
+import json
 import platform
 import shutil
 import signal
@@ -241,8 +242,11 @@ class Explorer:
 
         cfg = self.config
         out = Path(out_dir) if out_dir is not None else cfg.run_dir()
+        self._created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         if resume:
             self.load_checkpoint(out)
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                self._created = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["created"]
         else:
             _prepare_run_dir(out, force=force)
         self._command = command or " ".join([Path(sys.argv[0]).name] + sys.argv[1:])
@@ -391,7 +395,8 @@ class Explorer:
         manifest = {
             "qdemo_version": qdemo.__version__,
             "versions": _versions(),
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": getattr(self, "_created", None),
+            "updated": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "status": status,
             "seed": cfg.seed,
             "command": getattr(self, "_command", ""),

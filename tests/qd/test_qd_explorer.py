@@ -257,3 +257,11 @@ def test_reference_from_a_rated_oasis_set(tmp_path, datasets_dir):
     ref = pd.read_csv(res.out_dir / "reference.csv")
     assert len(ref) == 12 and ref["human_valence"].between(-1, 1).all() and ref["human_dominance"].isna().all()
     assert 0 < res.metrics["dataset_coverage"] <= 12 / 48
+
+
+def test_zero_iterations_gives_an_empty_but_valid_run(tmp_path):
+    res = Explorer(tiny_cfg(tmp_path, name="zero", iterations=0)).run(progress=False)
+    assert res.metrics["coverage"] == 0 and res.metrics["evaluations"] == 0
+    assert res.metrics["critic_confirmed"] is None
+    df = pd.read_csv(res.out_dir / "archive.csv")
+    assert len(df) == 0 and "objective" in df.columns
