@@ -53,9 +53,9 @@ class GeneratorConfig:
     """Image side: 64 (default) or 128 (or 16/32 for tests)."""
     z_dim: int = 64
     """Latent size."""
-    g_channels: int = 32
+    g_channels: int = 16
     """Generator channels at full resolution (doubled per halving, capped at 8x)."""
-    d_channels: int = 32
+    d_channels: int = 16
     """Discriminator channels at full resolution."""
     embed_dim: int = 64
     """Size of the condition embedding."""
@@ -71,11 +71,11 @@ class GeneratorConfig:
     """Training steps (one D and one G update each)."""
     max_minutes: float = 0.0
     """Stop early (saving everything) after this many minutes of this session; 0 = no limit."""
-    batch_size: int = 32
+    batch_size: int = 16
     """Images per batch."""
-    lr_g: float = 2e-4
+    lr_g: float = 3e-4
     """Generator learning rate (Adam)."""
-    lr_d: float = 2e-4
+    lr_d: float = 3e-4
     """Discriminator learning rate (Adam)."""
     betas: tuple[float, float] = (0.0, 0.99)
     """Adam betas for both networks."""
@@ -198,7 +198,7 @@ class GeneratorTrainer:
 
     @torch.no_grad()
     def _update_ema(self) -> None:
-        decay = self.cfg.ema_decay if self.step > 10 else 0.0
+        decay = min(self.cfg.ema_decay, (1 + self.step) / (10 + self.step))  # warm-up: short runs are not averaged with their start
         for pe, p in zip(self.G_ema.parameters(), self.G.parameters()):
             pe.lerp_(p, 1 - decay)
         for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
