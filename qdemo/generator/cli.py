@@ -91,6 +91,7 @@ def register(subparsers) -> None:
     w.add_argument("--per-target", type=int, default=4, help="samples per evaluation target (default: %(default)s)")
     w.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")
     w.add_argument("--num-cpus", type=int, help="local Ray CPUs (default: all cores)")
+    w.add_argument("--serial", action="store_true", help="run the runs one after another in this process (no Ray)")
     w.add_argument("--out", required=True, help="sweep folder (runs/, cache/, sweep.csv, sweep.md)")
     w.set_defaults(func=_sweep)
 
@@ -186,6 +187,7 @@ def _sweep(args: argparse.Namespace) -> int:
     table = run_lambda_sweep(
         args.config, Path(args.out), lambdas=lambdas, seeds=seeds, overrides=overrides, critic=args.critic,
         targets_per_axis=args.targets, per_target=args.per_target, address=args.ray_address, num_cpus=args.num_cpus,
+        backend="serial" if args.serial else "ray",
     )
     print(table)
     return 0

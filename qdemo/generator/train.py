@@ -95,6 +95,10 @@ class GeneratorConfig:
     """Save a valence x arousal sample grid every this many steps."""
     checkpoint_every: int = 250
     """Write the resume checkpoint every this many steps (and at the end)."""
+    init_from: Path | None = None
+    """Start from the networks of another run folder (e.g. a GAN-only pre-training with
+    lambda_emo=0 and projection=false); optimisers and step start fresh. A projection head
+    missing there starts from its initialisation."""
 
 
 def _state_bytes(obj: dict[str, Any]) -> bytes:
@@ -140,6 +144,8 @@ class GeneratorTrainer:
                                    tag=f"{cfg.resolution}", progress=progress).clamp(-1, 1)  # (N, 3)
         self.step = 0
         self.seconds = 0.0
+        if cfg.init_from is not None:
+            self.init_networks(Path(cfg.init_from))
         sweep_gen = torch.Generator().manual_seed(cfg.seed + 3)
         self.sweep_c = va_sweep_conditions(5)  # (25, 3), fixed for comparable grids
         self.sweep_z = torch.randn(1, cfg.z_dim, generator=sweep_gen).expand(25, -1).contiguous()
@@ -203,6 +209,24 @@ class GeneratorTrainer:
             pe.lerp_(p, 1 - decay)
         for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
             be.copy_(b)
+
+    def init_networks(self, run: Path) -> None:
+        """Copy G, G_ema and D (all but a missing projection head) from ``run``'s checkpoint."""
+        ckpt = run / "checkpoint" / "train_state.pt"
+        if not ckpt.exists():
+            raise CheckpointError(f"{ckpt}: init_from needs a training run folder with a checkpoint")
+        try:
+            state = torch.load(ckpt, weights_only=True, map_location=self.device)
+            self.G.load_state_dict(state["G"])
+            self.G_ema.load_state_dict(state["G_ema"])
+            missing, unexpected = self.D.load_state_dict(state["D"], strict=False)
+        except (RuntimeError, KeyError) as exc:
+            raise CheckpointError(f"{ckpt}: networks do not match this config ({exc})") from None
+        bad = [k for k in missing if not k.startswith("projection.")] + [k for k in unexpected if not k.startswith("projection.")]
+        if bad:
+            raise CheckpointError(f"{ckpt}: discriminator does not match this config (keys {bad[:3]})")
+        self.init_info = {"init_from": str(run), "init_steps": int(state["step"]),
+                          "init_seconds": float(state["seconds"])}
 
     # ------------------------------------------------------------ artefacts
     @torch.no_grad()
@@ -319,6 +343,6 @@ def train(cfg: GeneratorConfig, *, resume: bool = False, searcher: torch.nn.Modu
         "batch_size": cfg.batch_size, "searcher": cfg.searcher, "searcher_key": model_key(trainer.searcher),
         "searcher_name": getattr(getattr(trainer.searcher, "info", None), "name", type(trainer.searcher).__name__),
         "n_photos": int(len(trainer.photos)), "photos": [str(p) for p in cfg.photos], "device": str(trainer.device),
-        "seed": cfg.seed, "config": to_dict(cfg),
+        "seed": cfg.seed, "config": to_dict(cfg), **getattr(trainer, "init_info", {}),
     }
     return save_generator(trainer.G_ema, out / "generator.safetensors", meta)

@@ -93,3 +93,19 @@ def test_photo_cache(tmp_path, image_dir, monkeypatch):
         load_photo_tensor([image_dir], 16, cache_dir=None, progress=False)
     with pytest.raises(DataError, match="not found"):
         load_photo_tensor([tmp_path / "nowhere"], 16, cache_dir=None, progress=False)
+
+
+def test_init_from_a_gan_only_pretraining(tmp_path, photos):
+    from qdemo.generator.train import GeneratorTrainer
+
+    pre = tmp_path / "pre"
+    train(_cfg(pre, steps=2, lambda_emo=0.0, projection=False), photos=photos, progress=False)
+    tr = GeneratorTrainer(_cfg(tmp_path / "ft", init_from=pre, projection=True), photos=photos, progress=False)
+    state = torch.load(pre / "checkpoint" / "train_state.pt", weights_only=True)
+    for k, v in state["G"].items():
+        assert torch.equal(tr.G.state_dict()[k], v), k
+    assert tr.D.projection is not None and tr.init_info["init_steps"] == 2
+    with pytest.raises(CheckpointError, match="init_from needs"):
+        GeneratorTrainer(_cfg(tmp_path / "x", init_from=tmp_path / "nothing"), photos=photos, progress=False)
+    with pytest.raises(CheckpointError, match="do not match"):
+        GeneratorTrainer(_cfg(tmp_path / "y", init_from=pre, g_channels=8), photos=photos, progress=False)
