@@ -8,8 +8,8 @@ is never unpickled blindly:
   the SHA-256 of the payload is verified before anything is unpickled, so a truncated,
   corrupt or foreign file is a :class:`CheckpointError`;
 * the payload is then read with a restricted unpickler that only resolves numpy's array
-  and random-generator reconstructors and classes from ``ribs`` and ``qdemo``, and a few
-  plain builtins; any other global (``os.system``, ``builtins.eval``, ...) is refused.
+  and random-generator reconstructors and classes (never functions) from ``ribs`` and
+  ``qdemo.qd``, and a few plain builtins; any other global (``os.system``, ``builtins.eval``, ...) is refused.
 
 Writes are atomic (temporary file + rename), so an interrupted save leaves the previous
 checkpoint intact.
@@ -55,7 +55,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 return obj
         if module == "builtins" and name in _BUILTINS_ALLOWED:
             return super().find_class(module, name)
-        if module.split(".")[0] in ("ribs", "qdemo"):
+        if module.startswith("ribs.") or module.startswith("qdemo.qd."):
             obj = super().find_class(module, name)
             if isinstance(obj, type):
                 return obj
