@@ -45,7 +45,7 @@ class CompareConfig:
     """Real photos that define realism (folders searched recursively, or files)."""
     photo_resolution: int = 64
     """Side the photos are reduced to before the critic sees them (same as the generator's)."""
-    cache_dir: Path | None = Path("../cache/compare")
+    cache_dir: Path | None = Path("../cache/generator")
     """Cache for the photo tensor and their critic features; null = none."""
     pca_dim: int = 64
     """Dimensions of the PCA subspace of critic features used for FID-like realism and diversity."""

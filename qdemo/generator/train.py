@@ -67,6 +67,9 @@ class GeneratorConfig:
     """Weight of the emotion loss MSE(searcher(G(z, c)), c)."""
     emo_batch: int = 0
     """How many of the batch's generated images go through the searcher (0 = all)."""
+    emo_augment: str = "translation"
+    """DiffAugment ops applied to generated images before the searcher ('' = none): the emotion
+    must survive small shifts, which discourages pixel-exact fooling patterns."""
     steps: int = 2000
     """Training steps (one D and one G update each)."""
     max_minutes: float = 0.0
@@ -131,6 +134,7 @@ class GeneratorTrainer:
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
         self.gen = torch.Generator().manual_seed(cfg.seed + 1)  # data order, z, c
         self.augment = DiffAugment(cfg.augment, seed=cfg.seed + 2) if cfg.augment else None
+        self.emo_augment = DiffAugment(cfg.emo_augment, seed=cfg.seed + 4) if cfg.emo_augment else None
         self.searcher = searcher if searcher is not None else load_scorer(cfg.searcher, "searcher", device=self.device)
         self.searcher = self.searcher.to(self.device).eval()
         for p in self.searcher.parameters():
@@ -185,12 +189,13 @@ class GeneratorTrainer:
         fake = self.G(z, c)  # (B, 3, R, R)
         adv = -self.D(self._aug(fake), c).mean()
         ne = b if cfg.emo_batch <= 0 else min(cfg.emo_batch, b)
+        seen = self.emo_augment(fake[:ne]) if self.emo_augment is not None else fake[:ne]
         if cfg.lambda_emo > 0:
-            emo = F.mse_loss(self.searcher(fake[:ne]), c[:ne])
+            emo = F.mse_loss(self.searcher(seen), c[:ne])
             loss_g = adv + cfg.lambda_emo * emo
         else:  # monitored only: no gradient through the searcher
             with torch.no_grad():
-                emo = F.mse_loss(self.searcher(fake[:ne].detach()), c[:ne])
+                emo = F.mse_loss(self.searcher(seen.detach()), c[:ne])
             loss_g = adv
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -238,6 +243,7 @@ class GeneratorTrainer:
             "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "gen": self.gen.get_state(), "aug": self.augment.gen.get_state() if self.augment else torch.zeros(0),
+            "emo_aug": self.emo_augment.gen.get_state() if self.emo_augment else torch.zeros(0),
             "step": torch.tensor(self.step), "seconds": torch.tensor(self.seconds, dtype=torch.float64),
             "searcher_key": model_key(self.searcher),
         }
@@ -251,6 +257,8 @@ class GeneratorTrainer:
         self.gen.set_state(state["gen"])
         if self.augment is not None and state["aug"].numel():
             self.augment.gen.set_state(state["aug"])
+        if self.emo_augment is not None and state.get("emo_aug", torch.zeros(0)).numel():
+            self.emo_augment.gen.set_state(state["emo_aug"])
         self.step = int(state["step"])
         self.seconds = float(state["seconds"])
 
@@ -334,6 +342,9 @@ def train(cfg: GeneratorConfig, *, resume: bool = False, searcher: torch.nn.Modu
                 checkpoint()
             if cfg.max_minutes > 0 and time.perf_counter() - session_start > cfg.max_minutes * 60:
                 break
+    except KeyboardInterrupt:
+        checkpoint()  # Ctrl-C: keep every finished step; --resume continues from here
+        raise
     finally:
         bar.close()
     checkpoint()
