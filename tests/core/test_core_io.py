@@ -69,3 +69,12 @@ def test_list_images_filters_by_suffix(tmp_path, image_dir):
     assert len(found) == 6 and all(p.suffix == ".png" for p in found)
     with pytest.raises(DataError, match="not a directory"):
         list_images(tmp_path / "nope")
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    atomic_write_json(tmp_path / "p.json", {})
+    mode = stat.S_IMODE(os.stat(tmp_path / "p.json").st_mode)
+    assert mode & stat.S_IRGRP and mode & stat.S_IROTH  # readable by others, not 0600
