@@ -100,8 +100,11 @@ def evaluate_model(model, rated, *, batch_size: int = 32, progress: bool = True)
 # ----------------------------------------------------------------------------- training-time evaluation
 
 
-def _baseline_lite0(results, data, cfg, progress: bool) -> np.ndarray | None:
-    """Frozen Lite0 final-layer (1280) features at 224 px for every image (view 0)."""
+def _baseline_lite0(results, data, cfg, progress: bool) -> np.ndarray:
+    """Frozen Lite0 final-layer (1280) features at 224 px for every image (view 0).
+
+    Taken from a trained role when one is Lite0 at 224 px, else extracted with the same
+    multi-level taps and views as such a role would use (so the feature cache is shared)."""
     from qdemo.emotion.model import ModelSpec, VADRegressor
     from qdemo.emotion.train import extract_features
 
@@ -111,9 +114,10 @@ def _baseline_lite0(results, data, cfg, progress: bool) -> np.ndarray | None:
         if m.spec.backbone == "efficientnet-lite0" and m.resolution == 224 and last in m.taps:
             width = m.backbone.channels[last]
             return res.features[0][:, -width:]  # the head tap is the last block of the features
-    spec = ModelSpec(backbone="efficientnet-lite0", resolution=224, taps=[17], members=1, dist_head=False)
-    model = VADRegressor(spec)
-    return extract_features(model, data.rated.paths, views=1, cache_dir=cfg.cache_dir, progress=progress)[0]
+    model = VADRegressor(ModelSpec(backbone="efficientnet-lite0", resolution=224, members=1, dist_head=False))
+    feats = extract_features(model, data.rated.paths, views=2, cache_dir=cfg.cache_dir, seed=cfg.seed,
+                             progress=progress)
+    return feats[0][:, -model.backbone.channels[-1]:]
 
 
 def evaluate_training(cfg, data, results: dict, written: dict, *, progress: bool = True) -> dict[str, Any]:
@@ -202,7 +206,7 @@ def _reg_rows(label: str, m: dict, dims=DIMS) -> str:
         f"{_f(m[d]['r'])} / {_f(m[d]['ccc'])} / {_f(m[d]['mae'])}" for d in dims) + " |"
 
 
-def write_model_card(report: dict, path: str | Path) -> None:
+def write_model_card(report: dict, path: str | Path, *, notes: str | None = None) -> None:
     """Write MODEL_CARD.md from a training report (metrics.json content)."""
     from qdemo.io import atomic_write_text
 
@@ -292,6 +296,8 @@ def write_model_card(report: dict, path: str | Path) -> None:
           "extrapolations, which is why elites are confirmed by the independent critic and the searcher's "
           "spread is reported.",
           "- Reproduce: `qdemo regressor train --config configs/regressor.yaml`.", ""]
+    if notes:
+        L += [notes.rstrip(), ""]
     atomic_write_text(path, "\n".join(L))
 
 

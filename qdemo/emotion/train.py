@@ -113,6 +113,8 @@ class RegressorConfig:
     """cpu, cuda or auto."""
     threads: int = 0
     """torch CPU threads (0 = torch default)."""
+    card_notes: str | None = None
+    """Markdown file appended to MODEL_CARD.md (experiments, what was tried); null = none."""
 
 
 # ----------------------------------------------------------------------------- data
@@ -193,8 +195,12 @@ def view_of(img: torch.Tensor, view: int, size: int, *, crop_scale: float, gen: 
 
 def _feature_key(model: VADRegressor, paths: list[Path], views: int, crop_scale: float, seed: int) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({"spec": model.spec_dict(), "base": model.backbone.base.sha256, "taps": model.taps,
-                         "views": views, "crop": crop_scale, "seed": seed, "v": 1}, sort_keys=True).encode())
+    sp = model.spec
+    what = {"backbone": sp.backbone, "weights": sp.backbone_weights, "resolution": sp.resolution,
+            "tiny_seed": sp.seed if sp.backbone == "tiny" else None, "train_from": sp.train_from,
+            "base": model.backbone.base.sha256, "taps": model.taps, "views": views, "crop": crop_scale,
+            "seed": seed, "v": 2}  # only what changes the features
+    h.update(json.dumps(what, sort_keys=True).encode())
     for p in paths:
         st = os.stat(p)
         h.update(f"{p}|{st.st_size}|{int(st.st_mtime)}\n".encode())
@@ -573,7 +579,13 @@ def train_regressor(cfg: RegressorConfig, *, progress: bool = True) -> dict[str,
         from qdemo.io import atomic_write_json
 
         atomic_write_json(out / "metrics.json", report)
-        write_model_card(report, out / "MODEL_CARD.md")
+        notes = None
+        if cfg.card_notes:
+            p = Path(cfg.card_notes)
+            if not p.exists():
+                raise DataError(f"card_notes: {p} not found")
+            notes = p.read_text(encoding="utf-8")
+        write_model_card(report, out / "MODEL_CARD.md", notes=notes)
     return report
 
 

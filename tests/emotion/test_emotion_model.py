@@ -37,8 +37,18 @@ def _models():
            ("tiny-regressor-1member", lambda: tiny_regressor(members=1, dist_head=False))]
     for role in ("searcher", "critic"):
         if shipped_path(role).exists():
-            out.append((f"shipped-{role}", lambda role=role: load_model(role)))
+            out.append((f"shipped-{role}", lambda role=role: _shipped(role)))
     return out
+
+
+_SHIPPED: dict = {}
+
+
+def _shipped(role: str):
+    """Each shipped model is loaded once per test session (eval mode, frozen: tests cannot change it)."""
+    if role not in _SHIPPED:
+        _SHIPPED[role] = load_model(role)
+    return _SHIPPED[role]
 
 
 MODELS = _models()
