@@ -145,3 +145,14 @@ def test_ray_shards_match_serial(tmp_path):
     for x, y in zip(_read(tmp_path / "serial"), _read(tmp_path / "ray")):
         np.testing.assert_array_equal(x, y)
     assert len(list((tmp_path / "ray" / "cache").glob("match-*.json"))) == 2
+
+
+def test_emotion6_groups_are_its_folders(datasets_dir):
+    from qdemo.normalise import choose_subset
+
+    images = collect(datasets_dir / "emotion6")
+    assert sorted(set(images.groups)) == ["anger", "disgust", "fear", "joy", "sadness", "surprise"]
+    assert np.isfinite(images.targets[:, :2]).all() and np.isnan(images.targets[:, 2]).all()
+    sub = choose_subset(images, 12, seed=0)
+    assert len(sub) == 12 and {sub.groups.count(g) for g in set(sub.groups)} == {2}
+    assert str(sub.rel(0)).split("/")[0] in set(sub.groups)
