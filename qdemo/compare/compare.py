@@ -49,6 +49,8 @@ class CompareConfig:
     """Cache for the photo tensor and their critic features; null = none."""
     pca_dim: int = 64
     """Dimensions of the PCA subspace of critic features used for FID-like realism and diversity."""
+    realism_photos: int = 600
+    """Seeded random subset of the photos whose critic features define realism (0 = all)."""
     cells_per_task: int = 50
     """Cells per Ray task."""
     max_retries: int = 3
@@ -122,15 +124,15 @@ def compare_chunk(
 def build_feature_space(cfg: CompareConfig, out: Path, *, progress: bool = True) -> Path:
     """Critic features of the real photos -> PCA space saved as ``OUT/real_features.npz``."""
     from qdemo.device import resolve_device
-    from qdemo.generator.data import load_photo_tensor, score_photos
+    from qdemo.compare.metrics import real_feature_space
+    from qdemo.generator.data import load_photo_tensor
     from qdemo.generator.weights_io import load_scorer
 
     device = resolve_device(cfg.device)
     critic = load_scorer(cfg.critic, "critic", device=device)
     photos, _ = load_photo_tensor(cfg.photos, cfg.photo_resolution, cache_dir=cfg.cache_dir, progress=progress)
-    feats = score_photos(photos, critic, cache_dir=cfg.cache_dir, tag=f"{cfg.photo_resolution}",
-                         what="features", progress=progress).numpy()
-    space = FeatureSpace.fit(feats, cfg.pca_dim)
+    space = real_feature_space(photos, critic, n=cfg.realism_photos, seed=0, dim=cfg.pca_dim, cache_dir=cfg.cache_dir,
+                               tag=f"{cfg.photo_resolution}", progress=progress)
     path = out / "real_features.npz"
     space.save(path)
     return path

@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from qdemo.compare.metrics import FeatureSpace, mean_pairwise_distance
+from qdemo.compare.metrics import FeatureSpace, mean_pairwise_distance, real_feature_space
 from qdemo.errors import QdemoError
 from qdemo.io import atomic_write_text
 
@@ -111,7 +111,7 @@ def run_lambda_sweep(
     config: str | os.PathLike | None, out: Path, *, lambdas: Sequence[float], seeds: Sequence[int] = (0,),
     overrides: dict[str, Any] | None = None, critic: str = "shipped", targets_per_axis: int = 5, per_target: int = 4,
     address: str | None = None, num_cpus: int | None = None, backend: str = "ray",
-    task_fn: Callable[..., Any] = train_and_evaluate, progress: bool = True,
+    task_fn: Callable[..., Any] = train_and_evaluate, progress: bool = True, realism_photos: int = 600,
 ) -> str:
     """Train + evaluate every (lambda, seed) as a task; write sweep.csv / sweep.md; return the table."""
     from qdemo.config import load_config, to_dict
@@ -128,10 +128,9 @@ def run_lambda_sweep(
     searcher = load_scorer(base.searcher, "searcher", device="cpu")
     score_photos(photos, searcher, cache_dir=base.cache_dir, tag=f"{base.resolution}", progress=progress)
     crit = load_scorer(critic, "critic", device="cpu")
-    feats = score_photos(photos, crit, cache_dir=base.cache_dir, tag=f"{base.resolution}", what="features",
-                         progress=progress).numpy()
     space_file = out / "real_features.npz"
-    FeatureSpace.fit(feats).save(space_file)
+    real_feature_space(photos, crit, n=realism_photos, cache_dir=base.cache_dir, tag=f"{base.resolution}",
+                       progress=progress).save(space_file)
     del searcher, crit
     tasks: dict[str, tuple] = {}
     for lam in lambdas:

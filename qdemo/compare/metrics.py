@@ -100,3 +100,23 @@ class FeatureSpace:
     def load(cls, path: str | os.PathLike) -> "FeatureSpace":
         with np.load(Path(path), allow_pickle=False) as z:
             return cls(mean=z["mean"], components=z["components"], real=z["real"])
+
+
+def real_feature_space(photos, critic, *, n: int = 600, seed: int = 0, dim: int = 64, cache_dir=None, tag: str = "",
+                       progress: bool = True) -> FeatureSpace:
+    """The critic's PCA feature space of a seeded random subset of ``n`` photos (0 = all).
+
+    ``photos`` is the uint8 tensor ``(N, 3, R, R)`` of :func:`qdemo.generator.data.load_photo_tensor`.
+    A subset keeps the critic's cost bounded (600 photos give stable 64-d statistics); the
+    features are cached by critic hash, subset and tag.
+    """
+    import torch
+
+    from qdemo.generator.data import score_photos
+
+    if 0 < n < len(photos):
+        idx = torch.randperm(len(photos), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        photos = photos[idx]
+        tag = f"{tag}|sub{n}s{seed}"
+    feats = score_photos(photos, critic, cache_dir=cache_dir, tag=tag, what="features", progress=progress).numpy()
+    return FeatureSpace.fit(feats, dim)

@@ -74,6 +74,7 @@ def register(subparsers) -> None:
     e.add_argument("--cache-dir", default="../cache/generator", help="photo/feature cache (default: %(default)s)")
     e.add_argument("--targets", type=int, default=5, help="targets per axis (default: %(default)s)")
     e.add_argument("--per-target", type=int, default=4, help="samples per target (default: %(default)s)")
+    e.add_argument("--realism-photos", type=int, default=600, help="photos defining realism (0 = all; default: %(default)s)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="auto")
     e.add_argument("--out", help="write evaluation.json here")
@@ -149,9 +150,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from qdemo.compare.experiments import evaluate_generator
-    from qdemo.compare.metrics import FeatureSpace
+    from qdemo.compare.metrics import real_feature_space
     from qdemo.device import resolve_device
-    from qdemo.generator.data import load_photo_tensor, score_photos
+    from qdemo.generator.data import load_photo_tensor
     from qdemo.generator.weights_io import load_generator, load_scorer
     from qdemo.io import atomic_write_json
 
@@ -161,8 +162,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     searcher = load_scorer(args.searcher, "searcher", device=device)
     photos_src = args.photos or ["../shared/datasets/oasis/images", "../shared/datasets/emotion6/images"]
     photos, _ = load_photo_tensor(photos_src, gen.resolution, cache_dir=args.cache_dir)
-    feats = score_photos(photos, critic, cache_dir=args.cache_dir, tag=f"{gen.resolution}", what="features").numpy()
-    res = evaluate_generator(gen, critic, searcher, FeatureSpace.fit(feats), targets_per_axis=args.targets,
+    space = real_feature_space(photos, critic, n=args.realism_photos, cache_dir=args.cache_dir, tag=f"{gen.resolution}")
+    res = evaluate_generator(gen, critic, searcher, space, targets_per_axis=args.targets,
                              per_target=args.per_target, seed=args.seed)
     text = json.dumps(res, indent=2)
     print(text)

@@ -100,6 +100,6 @@ def test_compare_cli(tmp_path, archive_factory, tiny_generator, photo_dir, capsy
     assert "config file not found" in capsys.readouterr().err
     rc = main(["compare", str(a), "--generator", str(tiny_generator), "--out", str(out), "--serial", "-k", "2",
                "--critic", "tiny:1", "--searcher", "tiny:0", "--photos", str(photo_dir), "--no-progress",
-               "--set", "photo_resolution=16", "--set", "cache_dir=null", "--set", "pca_dim=4"])
+               "--set", "photo_resolution=16", "--set", f"cache_dir={tmp_path / 'cache'}", "--set", "pca_dim=4"])
     assert rc == 0
     assert len(_rows(out / "samples.csv")) == 3 * 2
