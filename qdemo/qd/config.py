@@ -145,8 +145,10 @@ class EvolveConfig:
     manifest), so it is not reproducible iteration for iteration."""
     checkpoint_every: int = 10
     """Write a resumable checkpoint every this many iterations (and on Ctrl-C/SIGTERM)."""
-    score_chunk: int = 64
-    """At most this many images go through the searcher at once (bounds memory)."""
+    score_chunk: int = 0
+    """At most this many images go through the searcher at once; 0 = auto (16 on CPU, where
+    small batches stay in cache and run ~3x faster per image than batches of 64, measured;
+    256 on a GPU)."""
     save_elite_images: bool = True
     """Write elites/cell_<index>.png for every elite at the end."""
     grid: GridConfig = field(default_factory=GridConfig)
@@ -212,6 +214,8 @@ class EvolveConfig:
             raise ConfigError(f"emitter.learning_rate={e.learning_rate}: must lie in [0, 1]")
         if self.iterations < 0:
             raise ConfigError(f"iterations={self.iterations}: must be >= 0")
+        if self.score_chunk < 0:
+            raise ConfigError(f"score_chunk={self.score_chunk}: must be >= 0 (0 = auto)")
         if self.max_minutes < 0:
             raise ConfigError(f"max_minutes={self.max_minutes}: must be >= 0 (0 = no limit)")
         if self.checkpoint_every < 1:

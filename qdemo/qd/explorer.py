@@ -140,8 +140,9 @@ class Explorer:
         self._critic = critic
         self.ranges = grid_ranges(config.grid)  # (m, 2)
         self.measure_dim = config.grid.measure_dim
+        self.chunk = config.score_chunk or (16 if self.device.type == "cpu" else 256)
         self.scorer = Scorer(self.renderer, self.searcher, objective=config.objective, ranges=self.ranges,
-                             chunk=config.score_chunk)
+                             chunk=self.chunk)
         self.x0 = self.renderer.initial_solution()
         self.learning_rate = default_learning_rate(config.emitter)
         self.archives = build_archives(config.grid, self.renderer.solution_dim, learning_rate=self.learning_rate,
@@ -318,7 +319,7 @@ class Explorer:
             self.notes.append("critic confirmation skipped (critic: none)")
             return None
         el = self.elites()
-        vad = critic_vad(self.renderer, critic, el["solution"], chunk=self.config.score_chunk)
+        vad = critic_vad(self.renderer, critic, el["solution"], chunk=self.chunk)
         same, within = cell_agreement(self.archive, el["index"], vad[:, : self.measure_dim])
         self._critic_flags = (same, within)
         self._critic_stats = (float(same.mean()) if len(same) else None,
@@ -336,7 +337,7 @@ class Explorer:
             return None
         files, ratings = reference_images(dc, seed=self.config.seed)
         ref = score_reference(files, self.scorer, resolution=max(self.searcher.resolution, 32),
-                              batch=self.config.score_chunk, progress=progress, ratings=ratings)
+                              batch=self.chunk, progress=progress, ratings=ratings)
         if ref.skipped:
             self.notes.append(f"{len(ref.skipped)} unreadable reference photo(s) skipped, e.g. {ref.skipped[0]}")
         return write_reference(out, ref, self.archive, measure_dim=self.measure_dim, thumbnails=dc.thumbnails)
