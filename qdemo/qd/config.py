@@ -95,6 +95,10 @@ class ObjectiveConfig:
     of neighbouring pixels. Weights are normalised to sum to 1."""
     tv_scale: float = 0.1
     """Total-variation scale of the smoothness prior."""
+    views: list[str] = field(default_factory=lambda: ["identity"])
+    """Deterministic views the searcher scores per image (identity, flip, zoom, blur); the
+    measures and the ensemble spread are taken over all views x members. More views = more
+    robust elites (more of them confirmed by the critic) at views x the scoring cost."""
 
 
 @dataclass

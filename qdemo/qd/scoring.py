@@ -9,6 +9,11 @@ Objective (in [0, 100])::
     smoothness = exp(-TV / tv_scale)      # TV: mean |difference| of neighbouring pixels
     objective  = 100 * (w_a * agreement + w_p * smoothness) / (w_a + w_p)
 
+With ``objective.views`` (e.g. ``[identity, flip, blur]``) every image is also scored in
+deterministic transformed views (:data:`VIEWS`), and ``sd`` and the measures are taken over
+all views x members: an image whose emotion survives mirroring and blurring is less
+likely to be a fooling image (transformation robustness, as in feature visualisation).
+
 Agreement rewards images the searcher ensemble is sure about (disagreement is the
 ensemble's doubt, and doubtful regions are where fooling images live); the smoothness prior
 discourages high-frequency noise, another hallmark of adversarial images. With a
@@ -24,12 +29,14 @@ so 1 + measure_dim backward passes give the full ``(B, 1 + m, dim)`` Jacobian.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from qdemo.emotion.base import EmotionModel
+from qdemo.errors import ConfigError
 from qdemo.qd.config import ObjectiveConfig
 from qdemo.render.base import Renderer
 
@@ -57,6 +64,30 @@ def total_variation(images: torch.Tensor) -> torch.Tensor:
     return 0.5 * (dx + dy)  # (B,)
 
 
+def _zoom(images: torch.Tensor, frac: float = 0.8) -> torch.Tensor:
+    h, w = images.shape[-2:]
+    ch, cw = max(1, round(h * frac)), max(1, round(w * frac))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    crop = images[..., top:top + ch, left:left + cw]
+    return F.interpolate(crop, size=(h, w), mode="bilinear", align_corners=False)
+
+
+def _blur(images: torch.Tensor) -> torch.Tensor:
+    h, w = images.shape[-2:]
+    small = F.avg_pool2d(images, 2, ceil_mode=True)
+    return F.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+
+
+VIEWS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "identity": lambda x: x,
+    "flip": lambda x: torch.flip(x, dims=(-1,)),  # mirror left-right
+    "zoom": _zoom,  # central 80 % crop, resized back
+    "blur": _blur,  # half resolution and back: removes pixel-level patterns
+}
+"""Deterministic views of an image (transformation robustness): each view is scored by
+every searcher member; measures and spread are taken over all views x members."""
+
+
 class Scorer:
     """Render and score batches of solutions with one searcher.
 
@@ -75,6 +106,10 @@ class Scorer:
         for p in self.searcher.parameters():
             p.requires_grad_(False)
         self.objective_cfg = objective
+        unknown = [v for v in objective.views if v not in VIEWS]
+        if unknown or not objective.views:
+            raise ConfigError(f"objective.views {objective.views}: use one or more of {', '.join(VIEWS)}")
+        self.views = list(objective.views)
         self.ranges = np.asarray(ranges, dtype=np.float64)  # (m, 2)
         self.measure_dim = len(self.ranges)
         self.chunk = max(1, int(chunk))
@@ -84,13 +119,19 @@ class Scorer:
     # -- pieces ---------------------------------------------------------------------------
     def _outputs(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, 3, H, W) -> objective (B,), VAD mean (B, 3), VAD sd (B, 3), all differentiable."""
-        pred = self.searcher.predict(images)
-        agreement = 1.0 - pred.sd.mean(dim=1).clamp(0.0, 1.0)  # (B,)
+        b, v = images.shape[0], len(self.views)
+        views = torch.cat([VIEWS[name](images) for name in self.views]) if v > 1 else images  # (V*B, 3, H, W)
+        members = self.searcher.predict(views).members  # (V*B, K, 3)
+        k = members.shape[1]
+        members = members.view(v, b, k, 3).transpose(0, 1).reshape(b, v * k, 3)  # (B, V*K, 3)
+        mean = members.mean(dim=1)  # (B, 3)
+        sd = members.std(dim=1, unbiased=False) if v * k > 1 else torch.zeros_like(mean)  # (B, 3)
+        agreement = 1.0 - sd.mean(dim=1).clamp(0.0, 1.0)  # (B,)
         cfg = self.objective_cfg
         smooth = torch.exp(-total_variation(images) / cfg.tv_scale)  # (B,)
         w = cfg.agreement_weight + cfg.prior_weight
         obj = 100.0 * (cfg.agreement_weight * agreement + cfg.prior_weight * smooth) / w  # (B,)
-        return obj.clamp(0.0, 100.0), pred.mean, pred.sd
+        return obj.clamp(0.0, 100.0), mean, sd
 
     def render(self, solutions: np.ndarray | torch.Tensor) -> torch.Tensor:
         """(B, dim) -> (B, 3, R, R) on the device, without gradients."""

@@ -110,3 +110,23 @@ def test_cell_agreement_cvt():
     idx = a.index_of(pts)
     same, within = cell_agreement(a, idx, np.array([[0.2, 0.3, -0.1], [-0.9, -0.9, -0.9]]))
     assert same.tolist() == [True, False] and within.tolist() == [True, False]
+
+
+def test_views_average_members_over_transformed_images(tiny_model):
+    from qdemo.errors import ConfigError
+
+    s = _scorer(tiny_model, views=["identity", "flip", "blur"])
+    x = _sols(s, 5, seed=3)
+    sb = s.score(x)
+    imgs = s.renderer(torch.as_tensor(x, dtype=torch.float32))
+    with torch.no_grad():
+        views = [imgs, torch.flip(imgs, dims=(-1,)), torch.nn.functional.interpolate(
+            torch.nn.functional.avg_pool2d(imgs, 2), size=imgs.shape[-2:], mode="bilinear", align_corners=False)]
+        members = torch.cat([tiny_model.predict(v).members for v in views], dim=1)  # (B, 3K, 3)
+    np.testing.assert_allclose(sb.vad, members.mean(1).numpy(), atol=1e-5)
+    np.testing.assert_allclose(sb.vad_sd, members.std(1, unbiased=False).numpy(), atol=1e-5)
+    single = np.concatenate([s.score(x[i:i + 1]).objective for i in range(5)])
+    np.testing.assert_allclose(sb.objective, single, atol=1e-4)
+    assert s.score(x[:2], grad=True).jacobian.shape == (2, 4, s.renderer.solution_dim)
+    with pytest.raises(ConfigError, match="objective.views"):
+        _scorer(tiny_model, views=["rotate"])
