@@ -236,3 +236,17 @@ def test_stats_loss_is_zero_for_equal_images_and_differentiable():
     smooth = torch.nn.functional.avg_pool2d(x, 3, 1, 1)
     hi = radial_log_amplitude(x[:, 0])[:, -3:].mean()
     assert radial_log_amplitude(smooth[:, 0])[:, -3:].mean() < hi  # blurring removes high frequencies
+
+
+def test_sweep_runs_one_model_per_lambda_and_caches_finished_runs(shine_dir, tmp_path):
+    from qdemo.normalise.train import run_sweep
+
+    cfg = _cfg(steps=1)
+    res = run_sweep(shine_dir, tmp_path / "sweep", cfg, [0, 10], backend="serial")
+    assert set(res) == {"lambda_emo=0", "lambda_emo=10"}
+    assert res["lambda_emo=10"]["lambda_emo"] == 10.0
+    for k in res:
+        assert (tmp_path / "sweep" / k / "generator.safetensors").exists()
+    assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["runs"]["lambda_emo=0"]["steps"] == 1
+    again = run_sweep(shine_dir, tmp_path / "sweep", cfg, [0, 10], backend="serial")  # from the cache
+    assert json.dumps(again, sort_keys=True) == json.dumps(res, sort_keys=True)
