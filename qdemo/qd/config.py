@@ -42,8 +42,8 @@ class GridConfig:
 class RendererConfig:
     """How a solution vector becomes an image."""
 
-    name: str = "pixels"
-    """Registered renderer: pixels | fourier | cppn (see qdemo.render.RENDERERS)."""
+    name: str = "cppn"
+    """Registered renderer: cppn | pixels | fourier (see qdemo.render.RENDERERS)."""
     resolution: int = 64
     """Side of the rendered images in pixels (the searcher resizes to its own input size)."""
     options: dict[str, Any] = field(default_factory=dict)
@@ -126,7 +126,7 @@ class EvolveConfig:
 
     seed: int = 0
     """Seed of every random generator of the run (emitters, archive, renderer init)."""
-    iterations: int = 150
+    iterations: int = 200
     """Number of ask/tell iterations."""
     batch_size: int = 32
     """Solutions scored per iteration (split over the emitters; cma-mega adds one

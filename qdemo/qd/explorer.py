@@ -2,7 +2,7 @@
 
     from qdemo.qd import EvolveConfig, Explorer
     cfg = EvolveConfig(iterations=50)
-    result = Explorer(cfg).run()            # archives/vad-cma-mae-pixels-s0/
+    result = Explorer(cfg).run()            # archives/vad-cma-mae-cppn-s0/
     print(result.metrics["coverage"])
 
 One iteration = ``ask()`` on every emitter -> one batched render + score call -> ``tell()``

@@ -20,7 +20,7 @@ from qdemo.qd.checkpoint import MAGIC
 
 def tiny_cfg(tmp_path, **over) -> EvolveConfig:
     base = {"iterations": 4, "batch_size": 8, "num_emitters": 2, "searcher": "tiny", "critic": "tiny:1",
-            "renderer.resolution": 16, "grid.cells": [4, 4, 3], "out_root": str(tmp_path),
+            "renderer.name": "pixels", "renderer.resolution": 16, "grid.cells": [4, 4, 3], "out_root": str(tmp_path),
             "checkpoint_every": 2, "device": "cpu"}
     base["emitter.num_emitters"] = base.pop("num_emitters")
     base.update(over)
