@@ -327,7 +327,7 @@ class Explorer:
         return vad
 
     def _reference(self, out: Path, *, progress: bool) -> Optional[float]:
-        from qdemo.qd.reference import reference_images, score_reference, write_reference
+        from qdemo.qd.reference import reference_set, score_reference, write_reference
 
         dc = self.config.dataset
         if dc.path is None:
@@ -335,7 +335,7 @@ class Explorer:
         if not Path(dc.path).expanduser().exists() and not dc.required:
             self.notes.append(f"reference photos skipped: {dc.path} not found")
             return None
-        files, ratings = reference_images(dc, seed=self.config.seed)
+        files, ratings = reference_set(dc, seed=self.config.seed)
         ref = score_reference(files, self.scorer, resolution=max(self.searcher.resolution, 32),
                               batch=self.chunk, progress=progress, ratings=ratings)
         if ref.skipped:

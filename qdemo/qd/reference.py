@@ -38,7 +38,12 @@ class Reference:
     """(N, 3) human ratings on the canonical scale (NaN where not rated), for rated sets."""
 
 
-def reference_images(cfg: DatasetConfig, *, seed: int) -> tuple[list[Path], Optional[np.ndarray]]:
+def reference_images(cfg: DatasetConfig, *, seed: int) -> list[Path]:
+    """The (seeded subset of) photos named by the dataset config (see :func:`reference_set`)."""
+    return reference_set(cfg, seed=seed)[0]
+
+
+def reference_set(cfg: DatasetConfig, *, seed: int) -> tuple[list[Path], Optional[np.ndarray]]:
     """The (seeded subset of) photos named by the dataset config, and their human VAD ratings.
 
     Rated sets ('oasis', 'emotion6', 'csv', or 'auto' recognising them) are read with
