@@ -2,7 +2,8 @@
 
 Prints medians over repeats measured in one run. SHINE runs without its cache (every
 repeat does the work); "1 worker" means Ray tasks that each claim all the cores, so one
-runs at a time; "N workers" means tasks claiming one core each.
+runs at a time; "N workers" means tasks claiming one core each. Ray workers run at the
+driver's niceness here (``RAY_worker_niceness=0`` unless set), not Ray's default +15.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ def bench_shine(images: ImageSet, cfg: NormaliseConfig, *, repeats: int, workers
     from qdemo.normalise.shine import run_shine
 
     n_cpu = max(workers)
+    # Ray starts its workers 15 nice levels below the driver (RAY_worker_niceness); on a shared
+    # machine that alone makes them crawl next to the serial baseline. Compare like with like.
+    os.environ.setdefault("RAY_worker_niceness", "0")
     init_ray(address, num_cpus=n_cpu)
     out: dict[str, Any] = {"n_images": len(images), "mode": cfg.shine.mode, "size": cfg.data.size,
                            "shard_size": cfg.shine.shard_size, "repeats": repeats}
