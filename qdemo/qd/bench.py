@@ -245,6 +245,10 @@ def bench_throughput(cfg: ThroughputConfig, *, progress: bool = True) -> dict[st
             "cpu_ratio_vs_single": _median_ratio(single_b["cpu"], t["e2e"]["cpu"]),
             "forward_ms": 1e3 * med["forward"],
             "end_to_end_ms": 1e3 * med["e2e"],
+            # images per CPU-second of this process: what the hardware does, however busy the machine
+            "forward_img_per_cpu_s": b / max(1e-9, statistics.median(t["forward"]["cpu"])),
+            "end_to_end_img_per_cpu_s": b / max(1e-9, statistics.median(t["e2e"]["cpu"])),
+            "single_img_per_cpu_s": n1 / max(1e-9, statistics.median(t["single"]["cpu"])),
         }
         if cfg.grad:
             row["grad_img_s"] = b / med["grad"]
