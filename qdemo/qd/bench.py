@@ -644,7 +644,8 @@ def qd_plot(res: dict[str, Any], path: Path) -> Path:
         if key == "va_coverage" and res.get("reference"):
             ref = res["reference"]["va_coverage"] * scale
             ax.axhline(ref, color="#d7301f", ls="--", lw=1)
-            ax.text(len(names) - 0.5, ref, "real photos", color="#d7301f", fontsize=7, va="bottom", ha="right")
+            ax.text(-0.45, ref, "real photos (same searcher)", color="#d7301f", fontsize=7, va="bottom",
+                    ha="left", bbox=dict(fc="white", ec="none", alpha=0.8, pad=1))
         ax.set_xticks(range(len(names)))
         ax.set_xticklabels(names, rotation=25, fontsize=8)
         ax.set_title(label, fontsize=9)
@@ -762,9 +763,9 @@ def _scaling_child(cfg_dict: dict[str, Any], run_dir: str, device: str, threads:
     rss_start = _current_rss_mb()
     if trace:
         tracemalloc.start()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = explorer.run(out_dir=out, progress=False)
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     traced = tracemalloc.get_traced_memory()[1] / 2**20 if trace else None
     if trace:
         tracemalloc.stop()
@@ -783,6 +784,7 @@ def _scaling_child(cfg_dict: dict[str, Any], run_dir: str, device: str, threads:
         "rss_after_load_mb": rss_start,
         "rss_peak_mb": _rss_mb(),
         "rss_growth_mb": _rss_mb() - rss_start,
+        "cpu_s": cpu,
         "elites": int(round(float(m.get("coverage") or 0.0) * n_cells)),
         "coverage": m.get("coverage"),
     }
