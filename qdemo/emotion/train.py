@@ -9,9 +9,9 @@ What one run does, for each role (searcher, critic):
    disk under ``cache_dir`` keyed by backbone weights, resolution, taps and image files.
 3. Splits the data into K joint folds: OASIS grouped by theme (no theme in two folds),
    Emotion6 stratified by folder. Member k of the ensemble is a ridge head fitted on all
-   folds but k (feature standardisation and the ridge penalty, chosen by generalised
-   cross-validation, both from those folds only). Member k's predictions on fold k are
-   therefore honest out-of-fold predictions: the evaluation comes for free.
+   folds but k (feature standardisation and the ridge penalty, chosen by leaving each of
+   those folds out in turn, both from those folds only). Member k's predictions on fold k
+   are therefore honest out-of-fold predictions: the evaluation comes for free.
 4. Fits the 7-way emotion-distribution head (multinomial logistic regression) on Emotion6.
 5. Saves ``<role>.safetensors`` (+ ``.json``) and, with ``evaluate``, the metrics
    (:mod:`qdemo.emotion.evaluate`) and the model card.
@@ -77,7 +77,7 @@ class RoleConfig:
     crop_scale: float = 0.7
     """Smallest crop side (fraction of the image side) of the random-crop views."""
     alphas: list[float] = field(default_factory=lambda: list(DEFAULT_ALPHAS))
-    """Ridge penalties to choose from (by generalised cross-validation in each training part)."""
+    """Ridge penalties to choose from (by grouped inner cross-validation in each training part)."""
     dist_l2: float = 1e-3
     """L2 penalty of the emotion-distribution head (logistic regression on standardised features)."""
     batch_size: int = 32
@@ -93,7 +93,7 @@ class RegressorConfig:
     searcher: RoleConfig = field(default_factory=RoleConfig)
     """The searcher (fast ensemble the explorer optimises)."""
     critic: RoleConfig = field(default_factory=lambda: RoleConfig(
-        name="critic-lite0-224", model=ModelSpec(resolution=224, members=5)))
+        name="critic-lite2-224", model=ModelSpec(backbone="efficientnet-lite2", resolution=224, members=5)))
     """The critic (independent re-scorer of elites)."""
     roles: list[str] = field(default_factory=lambda: ["searcher", "critic"])
     """Which roles to train."""
@@ -304,29 +304,17 @@ def _eig_problem(st: _Stats, d: int) -> dict[str, np.ndarray]:
     return {"n": n, "mu": mu, "sd": sd, "lam": np.clip(lam, 0, None), "Q": Q}
 
 
-def _solve_ridge(st: _Stats, alphas: np.ndarray, d: int, eig: dict | None = None
-                 ) -> tuple[np.ndarray, float, float, np.ndarray, np.ndarray]:
-    """Ridge for target ``d`` from statistics, standardising features on these rows; alpha by GCV.
+def _solve_ridge(st: _Stats, alpha: float, d: int, eig: dict | None = None
+                 ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """Ridge for target ``d`` from statistics, features standardised on these rows.
 
-    Returns (beta (F,) on standardised features, intercept, alpha, mean (F,), sd (F,))."""
+    Returns (beta (F,) on standardised features, intercept, mean (F,), sd (F,))."""
     e = eig if eig is not None else _eig_problem(st, d)
     n, mu, sd, lam, Q = e["n"], e["mu"], e["sd"], e["lam"], e["Q"]
     ym = st.sy[d] / n
-    zy = (st.xy[d] - mu * st.sy[d]) / sd  # Z'y with centred Z
-    yc2 = st.yy[d] - n * ym * ym  # |y - ym|^2
-    qy = Q.T @ zy
-    best = None
-    for a in alphas:
-        f = 1.0 / (lam + a)
-        # residual sum of squares |yc - Z b|^2 with b = Q f qy, and GCV = RSS/n / (1 - df/n)^2
-        rss = yc2 - 2 * np.sum(f * qy * qy) + np.sum(lam * (f * qy) ** 2)
-        df = np.sum(lam * f)
-        gcv = rss / n / max(1e-9, (1 - df / n)) ** 2
-        if best is None or gcv < best[0]:
-            best = (gcv, a)
-    a = best[1]
-    beta = Q @ (qy / (lam + a))
-    return beta, float(ym), float(a), mu, sd
+    zy = (st.xy[d] - mu * st.sy[d]) / sd  # Z'y with centred, standardised Z
+    beta = Q @ ((Q.T @ zy) / (lam + alpha))
+    return beta, float(ym), mu, sd
 
 
 def _to_model_space(beta: np.ndarray, b0: float, mu: np.ndarray, sd: np.ndarray, gmu: np.ndarray,
@@ -337,68 +325,121 @@ def _to_model_space(beta: np.ndarray, b0: float, mu: np.ndarray, sd: np.ndarray,
     return w, b
 
 
-def fit_ridge_members(feats: np.ndarray, targets: np.ndarray, fold: np.ndarray, *, k: int,
-                      alphas: tuple[float, ...] | list[float] = DEFAULT_ALPHAS,
-                      blocks: np.ndarray | None = None) -> dict[str, Any]:
-    """Fit K ridge members, member k on all folds but k (plus any 'all-data' fit).
+class RidgeFitter:
+    """Ridge heads from per-(fold, block) sufficient statistics, with grouped inner CV for alpha.
 
     Args:
-        feats: (V, N, F) raw features (all views are training rows).
-        targets: (N, D) canonical targets, NaN = missing.
-        fold: (N,) joint fold of each row.
-        blocks: (N,) extra partition label (the data set) so that fits on one set only
-            (cross-dataset) reuse the same statistics; default one block.
+        feats: (V, N, F) raw features; every view is a training row, view 0 (the image as
+            it is) is what validation rows are scored on.
+        targets: (N, D) canonical targets, NaN = missing (masked per dimension).
+        fold: (N,) fold of each row. Folds are grouped (OASIS themes never in two folds), so
+            choosing alpha by leaving whole folds out is honest where leave-one-out (GCV) is not:
+            near-duplicate rows (mirror views, images of one theme) make LOO pick too small a penalty.
+        blocks: (N,) a second partition (the data set) so that fits on one set only reuse the
+            statistics (cross-dataset).
 
-    Returns dict with ``stats`` per (fold, block) for further fits and the fitted members
-    in the global standardisation (``mean``, ``std``, ``weight`` (K, F, D), ``bias`` (K, D),
-    ``alpha`` (K, D)).
+    A fit on a set of (fold, block) keys chooses alpha for each fully present dimension by
+    leaving each of its folds out in turn (sum of squared errors of tanh(prediction) on view 0);
+    a dimension with missing rows (dominance, a proxy) takes the alpha chosen for the first
+    fully present one. Targets are atanh of the clipped ratings.
     """
-    V, N, Fd = feats.shape
-    Yt = np.arctanh(np.clip(np.asarray(targets, np.float64), -TARGET_CLIP, TARGET_CLIP))  # NaN stays NaN
-    blocks = np.zeros(N, dtype=int) if blocks is None else np.asarray(blocks)
-    stats: dict[tuple[int, Any], _Stats] = {}
-    for f in range(k):
-        for b in np.unique(blocks):
-            rows = np.flatnonzero((fold == f) & (blocks == b))
-            if not len(rows):
+
+    def __init__(self, feats: np.ndarray, targets: np.ndarray, fold: np.ndarray, *, blocks: np.ndarray | None = None,
+                 alphas: tuple[float, ...] | list[float] = DEFAULT_ALPHAS, progress: bool = False):
+        V, N, Fd = feats.shape
+        self.feats0 = feats[0]
+        self.targets = np.asarray(targets, np.float64)
+        self.Yt = np.arctanh(np.clip(self.targets, -TARGET_CLIP, TARGET_CLIP))  # NaN stays NaN
+        self.fold = np.asarray(fold)
+        self.blocks = np.zeros(N, dtype=int) if blocks is None else np.asarray(blocks)
+        self.alphas = np.asarray(alphas, dtype=np.float64)
+        self.D = self.targets.shape[1]
+        self.stats: dict[tuple, _Stats] = {}
+        self._eig: dict[frozenset, dict] = {}
+        self.progress = progress
+        for f in np.unique(self.fold):
+            for bl in np.unique(self.blocks):
+                rows = np.flatnonzero((self.fold == f) & (self.blocks == bl))
+                if len(rows):
+                    X = feats[:, rows].reshape(-1, Fd).astype(np.float64)
+                    self.stats[(f, bl)] = _block_stats(X, np.tile(self.Yt[rows], (V, 1)))
+
+    def keys(self, keep) -> frozenset:
+        """The (fold, block) keys for which ``keep(fold, block)`` is true."""
+        return frozenset(k for k in self.stats if keep(*k))
+
+    def _sum(self, keys: frozenset) -> _Stats:
+        sel = [self.stats[k] for k in sorted(keys, key=str)]
+        out = sel[0]
+        for s_ in sel[1:]:
+            out = out + s_
+        return out
+
+    def _full_dims(self, st: _Stats) -> list[int]:
+        return [d for d in range(self.D) if d not in st.miss and st.n[d] >= 10]
+
+    def _eig_full(self, keys: frozenset, st: _Stats) -> dict:
+        """Eigendecomposition for the dims with every row present (shared), cached by key set."""
+        if keys not in self._eig:
+            d0 = self._full_dims(st)[0]
+            self._eig[keys] = _eig_problem(st, d0)
+        return self._eig[keys]
+
+    def _rows(self, keys: frozenset, fold: Any) -> np.ndarray:
+        bl = {b for f, b in keys if f == fold}
+        return np.flatnonzero((self.fold == fold) & np.isin(self.blocks, list(bl)))
+
+    def choose_alpha(self, keys: frozenset) -> np.ndarray:
+        """(D,) alpha per dimension by leaving each fold of ``keys`` out in turn."""
+        folds = sorted({f for f, _ in keys})
+        st_all = self._sum(keys)
+        full = self._full_dims(st_all)
+        sse = np.zeros((len(self.alphas), self.D))
+        if len(folds) < 2 or not full:
+            return np.full(self.D, float(np.median(self.alphas)))
+        for j in folds:
+            tr = frozenset(k for k in keys if k[0] != j)
+            rows = self._rows(keys, j)
+            if not tr or not len(rows):
                 continue
-            X = feats[:, rows].reshape(-1, Fd).astype(np.float64)
-            Y = np.tile(Yt[rows], (V, 1))
-            stats[(f, b)] = _block_stats(X, Y)
-    return {"stats": stats, "Yt": Yt}
+            st = self._sum(tr)
+            e = self._eig_full(tr, st)
+            P = ((self.feats0[rows] - e["mu"]) / e["sd"]) @ e["Q"]  # (n_val, F)
+            for d in full:
+                ym = st.sy[d] / st.n[d]
+                qy = e["Q"].T @ ((st.xy[d] - e["mu"] * st.sy[d]) / e["sd"])
+                pred = np.tanh(P @ (qy[:, None] / (e["lam"][:, None] + self.alphas[None])) + ym)  # (n_val, A)
+                y = self.targets[rows, d]
+                ok = np.isfinite(y)
+                sse[:, d] += ((pred[ok] - y[ok, None]) ** 2).sum(0)
+        best = self.alphas[np.argmin(sse, axis=0)]
+        out = np.array([best[d] if d in full else best[full[0]] for d in range(self.D)])
+        return out
 
-
-def _sum_stats(stats: dict, keep) -> _Stats:
-    sel = [s for key, s in stats.items() if keep(*key)]
-    out = sel[0]
-    for s in sel[1:]:
-        out = out + s
-    return out
-
-
-def fit_heads(stats: dict, keep_for_member: list, *, alphas, gmu: np.ndarray, gsd: np.ndarray,
-              dims: int = len(DIMS)) -> dict[str, np.ndarray]:
-    """Fit one ridge head per member; ``keep_for_member[k](fold, block)`` selects its rows."""
-    K = len(keep_for_member)
-    Fd = len(gmu)
-    W = np.zeros((K, Fd, dims))
-    B = np.zeros((K, dims))
-    A = np.full((K, dims), np.nan)
-    for m, keep in enumerate(keep_for_member):
-        st = _sum_stats(stats, keep)
-        shared = None  # dims without missing rows share one eigendecomposition
-        for d in range(dims):
+    def fit(self, keys: frozenset, gmu: np.ndarray, gsd: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One head on the rows of ``keys``: (weight (F, D), bias (D,), alpha (D,)) in the model's
+        standardisation (``gmu``, ``gsd``). A dimension with < 10 rows stays 0 (predicts neutral)."""
+        alpha = self.choose_alpha(keys)
+        st = self._sum(keys)
+        Fd = len(gmu)
+        W, B = np.zeros((Fd, self.D)), np.zeros(self.D)
+        full = self._full_dims(st)
+        for d in range(self.D):
             if st.n[d] < 10:
-                continue  # dimension absent in this training part: member predicts 0 (neutral)
-            if d in st.miss:
-                eig = _eig_problem(st, d)
-            else:
-                shared = shared or _eig_problem(st, d)
-                eig = shared
-            beta, b0, a, mu, sd = _solve_ridge(st, np.asarray(alphas, float), d, eig)
-            W[m, :, d], B[m, d] = _to_model_space(beta, b0, mu, sd, gmu, gsd)
-            A[m, d] = a
-    return {"weight": W, "bias": B, "alpha": A}
+                alpha[d] = np.nan
+                continue
+            e = self._eig_full(keys, st) if d in full else _eig_problem(st, d)
+            beta, b0, mu, sd = _solve_ridge(st, float(alpha[d]), d, e)
+            W[:, d], B[d] = _to_model_space(beta, b0, mu, sd, gmu, gsd)
+        return W, B, alpha
+
+    def fit_members(self, key_sets: list[frozenset], gmu: np.ndarray, gsd: np.ndarray) -> dict[str, np.ndarray]:
+        """One head per key set: {'weight' (K, F, D), 'bias' (K, D), 'alpha' (K, D)}."""
+        from tqdm import tqdm
+
+        out = [self.fit(k, gmu, gsd) for k in tqdm(key_sets, desc="ridge heads", disable=not self.progress)]
+        return {"weight": np.stack([o[0] for o in out]), "bias": np.stack([o[1] for o in out]),
+                "alpha": np.stack([o[2] for o in out])}
 
 
 def predict_heads(feats: np.ndarray, heads: dict, gmu: np.ndarray, gsd: np.ndarray) -> np.ndarray:
@@ -410,7 +451,7 @@ def predict_heads(feats: np.ndarray, heads: dict, gmu: np.ndarray, gsd: np.ndarr
 # ----------------------------------------------------------------------------- distribution head
 
 
-def fit_dist_head(Z: np.ndarray, P: np.ndarray, *, l2: float = 1e-3, iters: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def fit_dist_head(Z: np.ndarray, P: np.ndarray, *, l2: float = 1e-3, iters: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression: standardised features Z (R, F) -> target distributions
     P (R, 7) by minimising mean KL(P || softmax(ZW + b)) + l2 |W|^2 (L-BFGS)."""
     Zt = torch.from_numpy(np.asarray(Z, np.float32))
@@ -485,10 +526,8 @@ def train_role(role: str, rc: RoleConfig, data: TrainingData, *, k: int, seed: i
     del flat
     fold = data.fold
     ds = data.dataset
-    fitted = fit_ridge_members(feats, rated.targets, fold, k=k, alphas=rc.alphas, blocks=ds)
-    stats = fitted["stats"]
-    members = [(lambda f, b, kk=kk: f != kk) for kk in range(k)]
-    heads = fit_heads(stats, members, alphas=rc.alphas, gmu=gmu, gsd=gsd)
+    fitter = RidgeFitter(feats, rated.targets, fold, blocks=ds, alphas=rc.alphas, progress=progress)
+    heads = fitter.fit_members([fitter.keys(lambda f, b, kk=kk: f != kk) for kk in range(k)], gmu, gsd)
     # honest out-of-fold predictions (view 0 only: the image as it is)
     pred = predict_heads(feats[0].astype(np.float64), heads, gmu, gsd)  # (N, K, 3)
     oof = np.full((N, len(DIMS)), np.nan)
@@ -500,7 +539,7 @@ def train_role(role: str, rc: RoleConfig, data: TrainingData, *, k: int, seed: i
     names = list(dict.fromkeys(ds.tolist()))
     if len(names) > 1:
         for tr in names:
-            h = fit_heads(stats, [lambda f, b, tr=tr: b == tr], alphas=rc.alphas, gmu=gmu, gsd=gsd)
+            h = fitter.fit_members([fitter.keys(lambda f, b, tr=tr: b == tr)], gmu, gsd)
             for te in names:
                 if te != tr:
                     rows = ds == te
@@ -589,5 +628,5 @@ def train_regressor(cfg: RegressorConfig, *, progress: bool = True) -> dict[str,
     return report
 
 
-__all__ = ["DataConfig", "RegressorConfig", "RoleConfig", "extract_features", "fit_dist_head", "fit_ridge_members",
+__all__ = ["DataConfig", "RegressorConfig", "RoleConfig", "RidgeFitter", "extract_features", "fit_dist_head",
            "load_training_data", "train_regressor", "train_role", "view_of"]

@@ -281,19 +281,20 @@ def test_torchvision_backbone_with_user_weights(tmp_path):
 
 
 def test_ridge_members_recover_a_linear_relation():
-    from qdemo.emotion.train import fit_heads, fit_ridge_members, predict_heads
+    from qdemo.emotion.train import RidgeFitter, predict_heads
 
     rng = np.random.default_rng(0)
     n, f = 300, 20
     X = rng.normal(size=(n, f))
     w = rng.normal(size=(f, 3)) * 0.1
-    Y = np.tanh(X @ w)
+    Y = np.tanh(X @ w + rng.normal(size=(n, 3)) * 0.02)
     Y[:40, 2] = np.nan  # dominance missing for some rows
     fold = np.arange(n) % 5
-    feats = X[None]
-    st = fit_ridge_members(feats, Y, fold, k=5)["stats"]
+    fitter = RidgeFitter(X[None], Y, fold, alphas=[0.1, 1, 10, 100, 1e4, 1e6])
     mu, sd = X.mean(0), X.std(0)
-    heads = fit_heads(st, [lambda fo, b, k=k: fo != k for k in range(5)], alphas=[0.1, 1, 10, 100], gmu=mu, gsd=sd)
+    heads = fitter.fit_members([fitter.keys(lambda fo, b, k=k: fo != k) for k in range(5)], mu, sd)
+    assert heads["weight"].shape == (5, f, 3)
+    assert (heads["alpha"][:, :2] <= 100).all()  # inner CV does not pick the huge penalties here
     pred = predict_heads(X, heads, mu, sd)  # (N, K, 3)
     oof = np.stack([pred[fold == k, k] for k in range(5)])
     targets = np.stack([Y[fold == k] for k in range(5)])
@@ -301,6 +302,10 @@ def test_ridge_members_recover_a_linear_relation():
         ok = np.isfinite(targets[..., j])
         assert np.corrcoef(oof[..., j][ok], targets[..., j][ok])[0, 1] > 0.95
     assert not np.allclose(heads["weight"][0], heads["weight"][1])  # members differ
+    # pure noise targets: inner CV chooses a large penalty (predictions shrink to the mean)
+    noise = RidgeFitter(X[None], rng.normal(size=(n, 3)) * 0.3, fold, alphas=[0.1, 1, 10, 100, 1e4, 1e6])
+    _, _, alpha = noise.fit(noise.keys(lambda fo, b: True), mu, sd)
+    assert (alpha[:2] >= 100).all()
 
 
 def test_dist_head_learns_distributions():
