@@ -250,3 +250,17 @@ def test_sweep_runs_one_model_per_lambda_and_caches_finished_runs(shine_dir, tmp
     assert json.loads((tmp_path / "sweep" / "sweep.json").read_text())["runs"]["lambda_emo=0"]["steps"] == 1
     again = run_sweep(shine_dir, tmp_path / "sweep", cfg, [0, 10], backend="serial")  # from the cache
     assert json.dumps(again, sort_keys=True) == json.dumps(res, sort_keys=True)
+
+
+def test_shipped_default_generator_loads_and_runs():
+    from qdemo.normalise.weights import SHIPPED
+
+    assert SHIPPED.exists() and SHIPPED.stat().st_size < 8_000_000
+    assert (SHIPPED.parent / "MODEL_CARD.md").exists()
+    g, info = load_generator()
+    assert info["spec"]["resolution"] == 64 and info["lambda_emo"] == 20.0
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        y = g(x)
+    assert y.shape == x.shape and 0 <= float(y.min()) and float(y.max()) <= 1
+    assert float((y - x).abs().mean()) > 0.01  # it changes images (it is not the identity)
