@@ -42,6 +42,9 @@ def init_ray(address: str | None = None, num_cpus: int | None = None) -> None:
         kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
         # A local cluster must not try to reach anything outside this machine.
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        # Ray runs workers 15 nice levels below the driver by default; on a busy
+        # workstation that starves them. Run them at the driver's priority.
+        os.environ.setdefault("RAY_worker_niceness", "0")
     try:
         ray.init(**kwargs)
     except ConnectionError as exc:
