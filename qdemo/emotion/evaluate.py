@@ -139,8 +139,9 @@ def evaluate_training(cfg, data, results: dict, written: dict, *, progress: bool
             f"stratified by folder) and fold k of the joint split is the union of fold k of each set. Ensemble "
             f"member k is fitted on every fold except k (standardisation and ridge penalty chosen inside that "
             f"training part) and scores only fold k, so every reported prediction is held out. Cross-dataset: "
-            f"one head fitted on all of one set, scored on the other. Metrics are those of single fold members "
-            f"(the shipped ensemble averages all K, so it is at least as good on average)."),
+            f"one head fitted on all of one set, scored on the other. Metrics are those of single fold members; "
+            f"the shipped model averages all K members (each saw all but one fold), whose combined held-out "
+            f"accuracy cannot be measured on these data without another level of folds."),
         "weights": written,
         "roles": {},
         "baselines": {},
