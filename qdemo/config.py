@@ -222,13 +222,16 @@ def load_config(
 
     ``overrides`` is a list of ``"key=value"`` strings or a dict of dotted keys (the
     CLI turns its flags into the dict). ``None`` values in a dict are ignored, so
-    unset CLI flags do not override the file.
+    unset CLI flags do not override the file; an explicit ``"key=null"`` string sets None.
     """
     data: dict[str, Any] = load_yaml(path) if path is not None else {}
     source = str(path) if path is not None else cls.__name__
-    items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides)
+    if isinstance(overrides, dict):
+        # Unset CLI flags arrive as None and must not override the file.
+        items = [(k, v) for k, v in overrides.items() if v is not None]
+    else:
+        # An explicit "key=null" does clear an optional field.
+        items = [parse_override(o) for o in overrides]
     for key, value in items:
-        if value is None:
-            continue
         _set_dotted(data, key, value)
     return from_dict(cls, data, source)

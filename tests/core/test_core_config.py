@@ -93,3 +93,11 @@ def test_field_docs_and_describe():
     assert docs["seed"] == "Random seed." and docs["inner"] == "Nested section."
     text = describe(Outer)
     assert "inner.cells" in text and "Cells per dimension." in text
+
+
+def test_explicit_null_override_clears_optional_field(tmp_path):
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("scale: 3.0\n")
+    assert load_config(Outer, cfg_file).scale == 3.0
+    assert load_config(Outer, cfg_file, ["scale=null"]).scale is None
+    assert load_config(Outer, cfg_file, {"scale": None}).scale == 3.0  # unset CLI flag
