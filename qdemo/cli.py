@@ -15,7 +15,7 @@ from qdemo.errors import QdemoError
 
 AREAS = (
     "qdemo.emotion.cli",     # qdemo regressor train|eval|predict|explain|bench
-    "qdemo.qd.cli",          # qdemo evolve, qdemo confirm, qdemo bench-evolve
+    "qdemo.qd.cli",          # qdemo evolve, qdemo confirm, qdemo evolve-bench
     "qdemo.generator.cli",   # qdemo generator train|sample
     "qdemo.compare.cli",     # qdemo compare, qdemo export-study
     "qdemo.normalise.cli",   # qdemo normalise shine|train|apply|report
