@@ -37,7 +37,7 @@ import torch.nn.functional as F
 
 from qdemo import DIMS
 from qdemo.emotion.model import ModelSpec, RegressorMeta, VADRegressor
-from qdemo.errors import DataError
+from qdemo.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
@@ -512,9 +512,9 @@ def train_role(role: str, rc: RoleConfig, data: TrainingData, *, k: int, seed: i
     if spec.members != k:
         spec = ModelSpec(**{**spec.__dict__, "members": k})
     if spec.train_from is not None:
-        log.warning("%s: train_from=%s requested; this version fits heads on frozen features "
-                    "(fine-tuning is not implemented), using a frozen backbone", role, spec.train_from)
-        spec = ModelSpec(**{**spec.__dict__, "train_from": None})
+        # Say so rather than silently training something other than what was asked for.
+        raise ConfigError(f"{role}.model.train_from={spec.train_from}: fine-tuning backbone units is not "
+                          "implemented yet; this version fits heads on frozen features (set train_from: null)")
     model = VADRegressor(spec, meta).to(device)
     feats = extract_features(model, rated.paths, views=rc.views, crop_scale=rc.crop_scale, seed=seed,
                              batch_size=rc.batch_size, cache_dir=cache_dir, device=device, progress=progress)

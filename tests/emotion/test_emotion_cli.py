@@ -224,3 +224,19 @@ def test_train_on_a_small_csv_with_a_tiny_backbone(tmp_path, capsys):
     rc = main(["regressor", "train", "--config", str(cfg), "--set", "searcher.colour=red"])
     assert rc == 2
     assert "colour" in capsys.readouterr().err
+
+
+def test_train_refuses_fine_tuning_request_it_cannot_honour(tmp_path, capsys):
+    data = _rated_csv(tmp_path, n=8)
+    cfg = tmp_path / "reg.yaml"
+    cfg.write_text(
+        "data: {oasis: null, emotion6: null, word_norms: null, csv: %s, csv_scale: '1,9'}\n"
+        "searcher: {name: tiny-s, views: 1, model: {backbone: tiny, resolution: 32, members: 2, train_from: 1}}\n"
+        "critic: {name: tiny-c, views: 1, model: {backbone: tiny, resolution: 48, members: 2, seed: 5}}\n"
+        "folds: 2\nbaselines: false\n" % data)
+    out = tmp_path / "weights"
+    rc = main(["regressor", "train", "--config", str(cfg), "--out-dir", str(out),
+               "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"])
+    assert rc == 2
+    assert "train_from=1" in capsys.readouterr().err
+    assert not (out / "searcher.safetensors").exists()
