@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from qdemo.errors import CheckpointError, QdemoError
+from qdemo.errors import QdemoError
 from qdemo.render import RENDERERS, Renderer, make_renderer
 
 NAMES = sorted(RENDERERS)
