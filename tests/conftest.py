@@ -31,6 +31,15 @@ def datasets_dir() -> Path:
 
 
 @pytest.fixture()
+def one_torch_thread():
+    """Run the test with one torch thread (tiny tensors are faster so; restored after)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture()
 def tiny_model():
     """A seeded, untrained 3-member ensemble with the EmotionModel contract (32 px)."""
     from qdemo.emotion import TinyEmotionModel

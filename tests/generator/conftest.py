@@ -9,12 +9,8 @@ import torch
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors run faster on one thread (and the machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every test here runs on one torch thread (fixture in tests/conftest.py)."""
 
 
 @pytest.fixture()
