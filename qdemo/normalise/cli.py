@@ -78,7 +78,10 @@ def register(subparsers) -> None:
     p.add_argument("--model", dest="models", action="append", default=[], metavar="NAME=PATH",
                    help="a generator to compare (repeatable)")
     p.add_argument("--chosen", default=None, help="variant judged against the targets (default: lambda 20)")
-    p.add_argument("--all", action="store_true", help="evaluate every image, not only the held-out ones")
+    p.add_argument("--split", choices=["test", "val", "all"], default="test",
+                   help="images to evaluate: the held-out test share (default), the validation share "
+                        "(train.val_fraction; compare variants here) or all")
+    p.add_argument("--all", action="store_true", help="same as --split all")
     p.add_argument("--out", required=True, help="report folder (report.json, report.md, figures)")
     p.add_argument("--device", default=None, help="auto, cpu or cuda")
     _common_config(p)
@@ -193,7 +196,7 @@ def cmd_report(args) -> int:
     chosen = args.chosen or ("pix2pix_lambda20" if "pix2pix_lambda20" in models else None)
     dev = "cpu" if cfg.device == "auto" else cfg.device
     res = run_report(args.shine, models, args.out, cfg, chosen=chosen, device=dev,
-                     split="all" if args.all else "test")
+                     split="all" if args.all else args.split)
     print(Path(args.out, "report.md").read_text(encoding="utf-8"))
     return 0
 

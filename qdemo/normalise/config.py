@@ -98,6 +98,10 @@ class TrainConfig:
     fresh optimisers and step 0; ``null`` = pix2pix's random init."""
     test_fraction: float = 0.2
     """Share of images held out (stratified by group) for the report; never trained on."""
+    val_fraction: float = 0.0
+    """Share of the non-test images (stratified by group) held out for validation: never trained
+    on; ``qdemo normalise report --split val`` compares variants there, so that choosing one does
+    not look at the test images. 0 = no validation split (all non-test images train)."""
     emotion_model: str = "searcher"
     """D_emo: 'searcher' (shipped weights), or 'tiny' (untrained TinyEmotionModel, tests only)."""
     sample_every: int = 250

@@ -141,6 +141,27 @@ def split_train_test(images: ImageSet, test_fraction: float, seed: int) -> tuple
     return sorted(train), sorted(test)
 
 
+def split_validation(images: ImageSet, train: Sequence[int], val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Carve a seeded validation share (stratified by group) out of the training indices
+    ``train``: -> (train without validation, validation). ``val_fraction`` 0 -> no validation."""
+    if val_fraction == 0:
+        return sorted(train), []
+    if not 0.0 < val_fraction < 1.0:
+        raise DataError(f"train.val_fraction={val_fraction}: must be 0 (none) or between 0 and 1")
+    rng = np.random.default_rng(seed + 2)
+    keep, val = [], []
+    by_group: dict[str, list[int]] = {}
+    for i in sorted(train):
+        by_group.setdefault(images.groups[i], []).append(i)
+    for g in sorted(by_group):
+        idx = np.array(by_group[g])
+        rng.shuffle(idx)
+        n_val = int(round(len(idx) * val_fraction)) if len(idx) > 1 else 0
+        val.extend(idx[:n_val].tolist())
+        keep.extend(idx[n_val:].tolist())
+    return sorted(keep), sorted(val)
+
+
 def fit_image(im: Image.Image, size: int | None, fit: str) -> Image.Image:
     """Bring a PIL RGB image to ``size`` x ``size`` (``fit``: crop or stretch); None keeps it."""
     if size is None:

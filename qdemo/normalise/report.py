@@ -215,15 +215,19 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
     the variant the targets are judged on (fixed before looking: Zhang & Kim's lambda 20).
     """
     from qdemo.normalise.shine import ShineOutput
-    from qdemo.normalise.train import load_emotion, split_of
+    from qdemo.normalise.train import load_emotion, splits_of
     from qdemo.normalise.weights import load_generator
 
     out = Path(out)
     shine = ShineOutput.read(shine_dir)
-    train_idx, test_idx = split_of(shine, cfg)
-    idx = test_idx if split == "test" else list(range(len(shine.sources)))
+    if split not in ("test", "val", "all"):
+        raise DataError(f"split={split!r}: use 'test', 'val' or 'all'")
+    sp = splits_of(shine, cfg)
+    train_idx = sp["train"]
+    idx = list(range(len(shine.sources))) if split == "all" else sp[split]
     if not idx:
-        raise DataError(f"{shine_dir}: no held-out images (train.test_fraction={cfg.train.test_fraction})")
+        raise DataError(f"{shine_dir}: no {split} images (train.test_fraction={cfg.train.test_fraction}, "
+                        f"train.val_fraction={cfg.train.val_fraction})")
     d = shine.summary["config"]["data"]
     orig = np.stack([load_fixed(shine.sources[i], d["size"], d["fit"]) for i in idx])
     sh = np.stack([load_fixed(shine.outputs[i], None) for i in idx])
@@ -242,9 +246,10 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
     groups = [shine.groups[i] for i in idx]
     targets = shine.targets[idx] if np.isfinite(shine.targets[idx]).any() else None
     res = evaluate(variants, groups, targets, critic, cfg)
-    res["split"] = {"evaluated": split, "n_images": len(idx), "n_train": len(train_idx),
+    never = "the generators never saw these images" if split != "all" else "includes training images"
+    res["split"] = {"evaluated": split, "n_images": len(idx), "n_train": len(train_idx), "n_val": len(sp["val"]),
                     "how": f"seeded stratified split by group (seed {cfg.data.seed}, test_fraction "
-                           f"{cfg.train.test_fraction}); the generators never saw these images"}
+                           f"{cfg.train.test_fraction}, val_fraction {cfg.train.val_fraction}); {never}"}
     res["vad_dimensions"] = {"human_rated": ["valence", "arousal"], "proxy": ["dominance"],
                              "note": "drift is reported on valence+arousal; dominance is the critic's proxy output"}
     res["critic"] = getattr(getattr(critic, "info", None), "name", type(critic).__name__)
@@ -270,7 +275,7 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
 
 def render_markdown(res: dict[str, Any]) -> str:
     lines = ["# Low-level normalisation report", "",
-             f"Held-out images: {res['split']['n_images']} ({res['split']['how']}). "
+             f"Images evaluated ({res['split']['evaluated']} split): {res['split']['n_images']} ({res['split']['how']}). "
              f"Critic: {res['critic']}. VAD drift on valence+arousal (human-rated); dominance is a proxy.", ""]
     if "targets" in res:
         t = res["targets"]

@@ -31,7 +31,7 @@ from qdemo.errors import CheckpointError, DataError, QdemoError
 from qdemo.io import atomic_path, atomic_write_json, atomic_write_text, save_png
 
 from qdemo.normalise.config import NormaliseConfig, TrainConfig
-from qdemo.normalise.data import load_fixed, split_train_test
+from qdemo.normalise.data import load_fixed, split_train_test, split_validation
 from qdemo.normalise.lowlevel import stats_loss
 from qdemo.normalise.models import GeneratorSpec, PatchDiscriminator, build_generator, init_weights
 from qdemo.normalise.shine import ShineOutput
@@ -107,12 +107,22 @@ def load_pairs(shine: ShineOutput, idx: Sequence[int]) -> Pairs:
                  groups=[shine.groups[i] for i in idx])
 
 
-def split_of(shine: ShineOutput, cfg: NormaliseConfig) -> tuple[list[int], list[int]]:
-    """The seeded train/test split (stratified by group) that training and report share."""
+def splits_of(shine: ShineOutput, cfg: NormaliseConfig) -> dict[str, list[int]]:
+    """The seeded split (stratified by group) that training and report share:
+    ``{"train", "val", "test"}`` indices; ``val`` (``train.val_fraction`` of the non-test
+    images) is never trained on and is where variants are compared, ``test`` is for the report."""
     from qdemo.normalise.data import ImageSet
 
     s = ImageSet(root=shine.root, paths=shine.sources, groups=shine.groups)
-    return split_train_test(s, cfg.train.test_fraction, cfg.data.seed)
+    train, test = split_train_test(s, cfg.train.test_fraction, cfg.data.seed)
+    train, val = split_validation(s, train, cfg.train.val_fraction, cfg.data.seed)
+    return {"train": train, "val": val, "test": test}
+
+
+def split_of(shine: ShineOutput, cfg: NormaliseConfig) -> tuple[list[int], list[int]]:
+    """(train, test) indices of :func:`splits_of` (train excludes the validation share)."""
+    sp = splits_of(shine, cfg)
+    return sp["train"], sp["test"]
 
 
 def _gan_loss(kind: str, logits: torch.Tensor, real: bool) -> torch.Tensor:
@@ -151,7 +161,9 @@ class Trainer:
             raise QdemoError(f"train.depth={self.t.depth}: image size {size} must be a multiple of {2 ** self.t.depth}")
         self.spec = GeneratorSpec(ngf=self.t.ngf, depth=self.t.depth, residual=self.t.residual,
                                   dropout=self.t.dropout, resolution=size)
-        train_idx, test_idx = split_of(self.shine, cfg)
+        sp = splits_of(self.shine, cfg)
+        train_idx, test_idx = sp["train"], sp["test"]
+        self.val_idx = sp["val"]
         if len(train_idx) < 1:
             raise DataError(f"{shine_dir}: no training images after the split")
         self.train_idx, self.test_idx = train_idx, test_idx
@@ -255,7 +267,9 @@ class Trainer:
         pairs = load_pairs(self.shine, self.train_idx)
         atomic_write_json(self.out / "split.json", {
             "seed": self.cfg.data.seed, "test_fraction": t.test_fraction,
-            "train": pairs.sources, "test": [str(self.shine.sources[i]) for i in self.test_idx]})
+            "val_fraction": t.val_fraction, "train": pairs.sources,
+            "val": [str(self.shine.sources[i]) for i in self.val_idx],
+            "test": [str(self.shine.sources[i]) for i in self.test_idx]})
         use_emo = t.lambda_emo > 0
         if self.emotion is None:
             try:
@@ -340,7 +354,7 @@ class Trainer:
             bar.close()
         self.G.eval()
         info = {"lambda_emo": t.lambda_emo, "lambda_l1": t.lambda_l1, "lambda_stats": t.lambda_stats, "steps": self.step,
-                "train_images": n, "test_images": len(self.test_idx), "shine": self.shine.summary.get("mode"),
+                "train_images": n, "val_images": len(self.val_idx), "test_images": len(self.test_idx), "shine": self.shine.summary.get("mode"),
                 "emotion_model": t.emotion_model, "seconds": round(self.seconds, 1),
                 "device": str(self.device), "threads": torch.get_num_threads(), **self.init_info}
         save_generator(self.G, self.out / "generator.safetensors", info)
@@ -382,5 +396,5 @@ def default_lambdas() -> list[float]:
     return [0.0, 10.0, 20.0, 100.0]
 
 
-__all__ = ["Trainer", "run_sweep", "load_emotion", "predict_vad", "load_pairs", "split_of", "Pairs",
+__all__ = ["Trainer", "run_sweep", "load_emotion", "predict_vad", "load_pairs", "split_of", "splits_of", "Pairs",
            "TrainConfig", "default_lambdas"]

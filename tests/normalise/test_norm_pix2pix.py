@@ -264,3 +264,28 @@ def test_shipped_default_generator_loads_and_runs():
         y = g(x)
     assert y.shape == x.shape and 0 <= float(y.min()) and float(y.max()) <= 1
     assert float((y - x).abs().mean()) > 0.01  # it changes images (it is not the identity)
+
+
+def test_validation_split_is_never_trained_on_and_can_be_reported(shine_dir, tmp_path, tiny_model):
+    from qdemo.normalise.data import split_validation
+    from qdemo.normalise.shine import ShineOutput
+    from qdemo.normalise.train import splits_of
+
+    cfg = _cfg(steps=1)
+    cfg.train.val_fraction = 0.34
+    sp = splits_of(ShineOutput.read(shine_dir), cfg)
+    assert [len(sp[k]) for k in ("train", "val", "test")] == [4, 2, 2]
+    assert not set(sp["val"]) & set(sp["train"]) and not set(sp["val"]) & set(sp["test"])
+    s = Trainer(shine_dir, tmp_path / "run", cfg, progress=False).run()
+    split = json.loads((tmp_path / "run" / "split.json").read_text())
+    assert s["train_images"] == 4 and s["val_images"] == 2 and len(split["val"]) == 2
+    assert not set(split["val"]) & set(split["train"])
+    assert {Path(p).parent.name for p in split["val"]} == {"dark", "bright"}  # stratified by group
+    cfg.report.tertiles = ()
+    res = run_report(shine_dir, {"g": tmp_path / "run"}, tmp_path / "rep", cfg, split="val", critic=tiny_model)
+    assert res["split"]["evaluated"] == "val" and res["split"]["n_images"] == 2
+    with pytest.raises(DataError, match="no val images"):
+        cfg.train.val_fraction = 0.0
+        run_report(shine_dir, {}, tmp_path / "rep2", cfg, split="val", critic=tiny_model)
+    with pytest.raises(DataError, match="val_fraction"):
+        split_validation(collect(shine_dir / "images"), [0, 1], 1.5, 0)
