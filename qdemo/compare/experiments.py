@@ -32,9 +32,47 @@ def grid_targets(n: int = 5) -> np.ndarray:
     return np.stack([v.ravel(), a.ravel(), d.ravel()], axis=1)
 
 
+def photo_reference(photo_vad: np.ndarray, targets: np.ndarray, *, central: float = 0.95) -> dict[str, Any]:
+    """How well the critic's outputs ON REAL PHOTOS can match the targets at all.
+
+    ``photo_vad`` (N, 3): the critic's VAD of real photos; ``targets`` (T, 3). Returns the
+    critic's range on the photos (min..max and the central ``central`` fraction), per
+    dimension the mean distance of the targets to the photos' min..max (``range_floor_*``: the
+    error of images the critic rates like the most extreme photos), and
+    ``photo_oracle_error_va``: for each target the real photo whose critic (V, A) is nearest
+    in mean absolute error, averaged over the targets (the error of answering every request
+    with the best-matching photo). A target is ``in_central_range`` when its valence and
+    arousal both lie in the central range.
+    """
+    pv = np.asarray(photo_vad, dtype=np.float64)  # (N, 3)
+    t = np.asarray(targets, dtype=np.float64)  # (T, 3)
+    lo_q, hi_q = (1 - central) / 2, 1 - (1 - central) / 2
+    lo, hi = pv.min(axis=0), pv.max(axis=0)  # (3,)
+    qlo, qhi = np.quantile(pv, lo_q, axis=0), np.quantile(pv, hi_q, axis=0)
+    floor = np.maximum(lo - t, 0) + np.maximum(t - hi, 0)  # (T, 3) distance to the photos' range
+    va_err = np.abs(pv[None, :, :2] - t[:, None, :2]).mean(axis=2)  # (T, N)
+    inside = ((t[:, :2] >= qlo[:2]) & (t[:, :2] <= qhi[:2])).all(axis=1)  # (T,)
+    return {
+        "photos": int(len(pv)), "central": central,
+        "critic_photo_range": [[float(lo[j]), float(hi[j])] for j in range(3)],
+        "critic_photo_central_range": [[float(qlo[j]), float(qhi[j])] for j in range(3)],
+        "range_floor_valence": float(floor[:, 0].mean()), "range_floor_arousal": float(floor[:, 1].mean()),
+        "range_floor_va": float(floor[:, :2].mean()),
+        "photo_oracle_error_va": float(va_err.min(axis=1).mean()),
+        "in_central_range": inside,
+    }
+
+
 def evaluate_generator(generator, critic, searcher, space: FeatureSpace | None, *, targets_per_axis: int = 5,
-                       per_target: int = 4, seed: int = 0, batch_size: int = 50) -> dict[str, Any]:
-    """Critic/searcher error to requested VAD over a spread grid of targets, and realism."""
+                       per_target: int = 4, seed: int = 0, batch_size: int = 50,
+                       photo_vad: np.ndarray | None = None) -> dict[str, Any]:
+    """Critic/searcher error to requested VAD over a spread grid of targets, and realism.
+
+    With ``photo_vad`` (the critic's VAD of real photos, (N, 3)) the result also holds
+    ``photo_reference`` (see :func:`photo_reference`) and, as an extra view beside the
+    standard numbers, the critic error restricted to the targets inside the photos' central
+    range (``critic_error_*_in_photo_range``).
+    """
     import torch
 
     from qdemo.generator.sample import generate
@@ -64,6 +102,15 @@ def evaluate_generator(generator, critic, searcher, space: FeatureSpace | None, 
         "critic_corr_arousal": float(np.corrcoef(crit_a[:, 1], cond[:, 1])[0, 1]),
         "critic_range": [[float(crit_a[:, j].min()), float(crit_a[:, j].max())] for j in range(3)],
     }
+    if photo_vad is not None:
+        ref = photo_reference(photo_vad, targets)
+        mask = np.repeat(ref.pop("in_central_range"), per_target)  # (T*K,)
+        out["photo_reference"] = ref
+        out["targets_in_photo_range"] = int(mask.sum() // per_target)
+        if mask.any():
+            out["critic_error_valence_in_photo_range"] = float(err[mask, 0].mean())
+            out["critic_error_arousal_in_photo_range"] = float(err[mask, 1].mean())
+            out["critic_error_va_in_photo_range"] = float(err[mask, :2].mean())
     if space is not None:
         proj = space.project(feat_a)
         pick = np.arange(0, len(proj), per_target)  # one per target, like the comparison

@@ -102,6 +102,16 @@ class FeatureSpace:
             return cls(mean=z["mean"], components=z["components"], real=z["real"])
 
 
+def photo_subset(photos, n: int = 600, seed: int = 0, tag: str = ""):
+    """The seeded random subset of ``n`` photos (0 = all) that defines realism, and its cache tag."""
+    import torch
+
+    if 0 < n < len(photos):
+        idx = torch.randperm(len(photos), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        return photos[idx], f"{tag}|sub{n}s{seed}"
+    return photos, tag
+
+
 def real_feature_space(photos, critic, *, n: int = 600, seed: int = 0, dim: int = 64, cache_dir=None, tag: str = "",
                        progress: bool = True) -> FeatureSpace:
     """The critic's PCA feature space of a seeded random subset of ``n`` photos (0 = all).
@@ -110,13 +120,8 @@ def real_feature_space(photos, critic, *, n: int = 600, seed: int = 0, dim: int 
     A subset keeps the critic's cost bounded (600 photos give stable 64-d statistics); the
     features are cached by critic hash, subset and tag.
     """
-    import torch
-
     from qdemo.generator.data import score_photos
 
-    if 0 < n < len(photos):
-        idx = torch.randperm(len(photos), generator=torch.Generator().manual_seed(seed))[:n].sort().values
-        photos = photos[idx]
-        tag = f"{tag}|sub{n}s{seed}"
+    photos, tag = photo_subset(photos, n, seed, tag)
     feats = score_photos(photos, critic, cache_dir=cache_dir, tag=tag, what="features", progress=progress).numpy()
     return FeatureSpace.fit(feats, dim)

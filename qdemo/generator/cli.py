@@ -74,7 +74,7 @@ def register(subparsers) -> None:
     e.add_argument("--cache-dir", default="../cache/generator", help="photo/feature cache (default: %(default)s)")
     e.add_argument("--targets", type=int, default=5, help="targets per axis (default: %(default)s)")
     e.add_argument("--per-target", type=int, default=4, help="samples per target (default: %(default)s)")
-    e.add_argument("--realism-photos", type=int, default=600, help="photos defining realism (0 = all; default: %(default)s)")
+    e.add_argument("--realism-photos", type=int, default=600, help="photos defining realism and the critic's photo range (0 = all; default: %(default)s)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="auto")
     e.add_argument("--out", help="write evaluation.json here")
@@ -150,9 +150,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from qdemo.compare.experiments import evaluate_generator
-    from qdemo.compare.metrics import real_feature_space
+    from qdemo.compare.metrics import photo_subset, real_feature_space
     from qdemo.device import resolve_device
-    from qdemo.generator.data import load_photo_tensor
+    from qdemo.generator.data import load_photo_tensor, score_photos
     from qdemo.generator.weights_io import load_generator, load_scorer
     from qdemo.io import atomic_write_json
 
@@ -163,8 +163,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     photos_src = args.photos or ["../shared/datasets/oasis/images", "../shared/datasets/emotion6/images"]
     photos, _ = load_photo_tensor(photos_src, gen.resolution, cache_dir=args.cache_dir)
     space = real_feature_space(photos, critic, n=args.realism_photos, cache_dir=args.cache_dir, tag=f"{gen.resolution}")
+    # The critic's VAD of the same real photos: how much of [-1, 1] photos occupy at all.
+    subset, tag = photo_subset(photos, args.realism_photos, 0, f"{gen.resolution}")
+    photo_vad = score_photos(subset, critic, cache_dir=args.cache_dir, tag=tag, what="vad").numpy()
     res = evaluate_generator(gen, critic, searcher, space, targets_per_axis=args.targets,
-                             per_target=args.per_target, seed=args.seed)
+                             per_target=args.per_target, seed=args.seed, photo_vad=photo_vad)
     text = json.dumps(res, indent=2)
     print(text)
     if args.out:

@@ -42,3 +42,55 @@ def test_grid_targets_spread():
     t = grid_targets(5)
     assert t.shape == (125, 3)
     assert np.allclose(np.unique(t[:, 0]), [-0.8, -0.4, 0.0, 0.4, 0.8])
+
+
+def test_photo_reference_range_floor_and_oracle():
+    from qdemo.compare.experiments import photo_reference
+
+    # photos rated only inside [-0.5, 0.5] x [-0.2, 0.2] by the critic
+    v = np.linspace(-0.5, 0.5, 11)
+    a = np.linspace(-0.2, 0.2, 5)
+    vv, aa = np.meshgrid(v, a, indexing="ij")
+    photo_vad = np.stack([vv.ravel(), aa.ravel(), np.zeros(vv.size)], axis=1)  # (55, 3)
+    targets = np.array([[0.0, 0.0, 0.0], [0.9, -0.6, 0.0], [-0.3, 0.1, 0.5]])
+    ref = photo_reference(photo_vad, targets, central=1.0)
+    assert ref["critic_photo_range"][0] == pytest.approx([-0.5, 0.5])
+    assert ref["critic_photo_range"][1] == pytest.approx([-0.2, 0.2])
+    # only the second target lies outside: by 0.4 in valence, 0.4 in arousal
+    assert ref["range_floor_valence"] == pytest.approx(0.4 / 3)
+    assert ref["range_floor_arousal"] == pytest.approx(0.4 / 3)
+    # nearest photo: exact for targets 1 and 3, (0.4 + 0.4) / 2 for target 2
+    assert ref["photo_oracle_error_va"] == pytest.approx(0.4 / 3)
+    assert ref["in_central_range"].tolist() == [True, False, True]
+
+
+def test_evaluate_generator_reports_the_photo_view():
+    import torch
+
+    from qdemo.compare.experiments import evaluate_generator
+    from qdemo.emotion import TinyEmotionModel
+    from qdemo.generator import Generator, GeneratorArch
+
+    torch.manual_seed(0)
+    gen = Generator(GeneratorArch(resolution=16, z_dim=8, channels=4, embed_dim=8)).eval()
+    critic = TinyEmotionModel(seed=1).eval()
+    # photos whose critic range covers only |V|, |A| <= 0.5: targets at +-0.75 are outside
+    rng = np.random.default_rng(0)
+    photo_vad = rng.uniform(-0.5, 0.5, size=(400, 3))
+    res = evaluate_generator(gen, critic, None, None, targets_per_axis=4, per_target=2, photo_vad=photo_vad)
+    ref = res["photo_reference"]
+    assert res["targets_in_photo_range"] == 16  # V, A in {-0.25, 0.25}, any D
+    assert ref["range_floor_valence"] == pytest.approx(0.25 / 2, abs=0.01)
+    # the restricted view is the plain error over exactly those targets' samples
+    from qdemo.compare.experiments import grid_targets
+    from qdemo.generator import generate
+
+    cond = np.repeat(grid_targets(4), 2, axis=0)  # (128, 3)
+    with torch.no_grad():
+        crit = critic(generate(gen, cond, seed=0)).numpy()
+    inside = (np.abs(cond[:, :2]) < 0.5).all(axis=1)
+    want = np.abs(crit - cond)[inside, :2].mean()
+    assert res["critic_error_va_in_photo_range"] == pytest.approx(want, rel=1e-5)
+    plain = evaluate_generator(gen, critic, None, None, targets_per_axis=4, per_target=2)
+    assert plain["critic_error_va"] == pytest.approx(res["critic_error_va"])
+    assert "photo_reference" not in plain
