@@ -112,6 +112,11 @@ class Generator(nn.Module):
             h = block(h, e)  # (B, C_i, 2s, 2s)
         return torch.tanh(self.out(h)) * 0.5 + 0.5  # (B, 3, R, R)
 
+    @staticmethod
+    def is_condition_param(name: str) -> bool:
+        """True for parameters of the condition path: the embedding and conditional batch norm's gain / bias."""
+        return name.startswith("embed.") or ".norm.gain." in name or ".norm.bias." in name
+
     def sample_z(self, n: int, *, generator: torch.Generator | None = None, device=None) -> torch.Tensor:
         """(n, z_dim) standard normal latents from the caller's seeded generator."""
         z = torch.randn(n, self.z_dim, generator=generator)

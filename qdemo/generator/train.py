@@ -65,6 +65,10 @@ class GeneratorConfig:
     """DiffAugment policy applied to real and fake images before D ('' = none)."""
     lambda_emo: float = 20.0
     """Weight of the emotion loss MSE(searcher(G(z, c)), c)."""
+    emo_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    """Per-dimension weights (valence, arousal, dominance) of the emotion loss's squared errors
+    (normalised to mean 1, so lambda_emo keeps its scale). Dominance is a word-norm proxy that
+    the searcher ties closely to valence; a lower weight keeps it from pulling against them."""
     emo_batch: int = 0
     """How many of the batch's generated images go through the searcher (0 = all)."""
     emo_augment: str = "translation"
@@ -80,6 +84,10 @@ class GeneratorConfig:
     """Generator learning rate (Adam)."""
     lr_d: float = 3e-4
     """Discriminator learning rate (Adam)."""
+    lr_cond: float | None = None
+    """Learning rate of the generator's condition path (condition embedding and the gain / bias
+    layers of conditional batch norm); null = lr_g. A faster condition path lets the requested
+    VAD take hold without shaking the convolutions that draw the images."""
     betas: tuple[float, float] = (0.0, 0.99)
     """Adam betas for both networks."""
     ema_decay: float = 0.995
@@ -130,7 +138,18 @@ class GeneratorTrainer:
         self.G_ema = copy.deepcopy(self.G).eval()
         for p in self.G_ema.parameters():
             p.requires_grad_(False)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
+        w = torch.tensor([float(x) for x in cfg.emo_weights])
+        if w.shape != (3,) or not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise QdemoError(f"emo_weights {list(cfg.emo_weights)}: need three non-negative numbers, not all 0")
+        self.emo_w = (w * 3 / w.sum()).to(self.device)  # (3,), mean 1
+        cond_params = [p for n, p in self.G.named_parameters() if self.G.is_condition_param(n)]
+        other = [p for n, p in self.G.named_parameters() if not self.G.is_condition_param(n)]
+        groups = [{"params": other}]
+        if cfg.lr_cond is not None:  # a second group only when asked (keeps older resume states loadable)
+            groups.append({"params": cond_params, "lr": cfg.lr_cond})
+        else:
+            groups[0]["params"] = other + cond_params
+        self.opt_g = torch.optim.Adam(groups, lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
         self.gen = torch.Generator().manual_seed(cfg.seed + 1)  # data order, z, c
         self.augment = DiffAugment(cfg.augment, seed=cfg.seed + 2) if cfg.augment else None
@@ -191,12 +210,15 @@ class GeneratorTrainer:
         ne = b if cfg.emo_batch <= 0 else min(cfg.emo_batch, b)
         seen = self.emo_augment(fake[:ne]) if self.emo_augment is not None else fake[:ne]
         if cfg.lambda_emo > 0:
-            emo = F.mse_loss(self.searcher(seen), c[:ne])
+            sq = (self.searcher(seen) - c[:ne]) ** 2  # (ne, 3)
+            emo = (sq * self.emo_w).mean()
             loss_g = adv + cfg.lambda_emo * emo
         else:  # monitored only: no gradient through the searcher
             with torch.no_grad():
-                emo = F.mse_loss(self.searcher(seen.detach()), c[:ne])
+                sq = (self.searcher(seen.detach()) - c[:ne]) ** 2
+                emo = (sq * self.emo_w).mean()
             loss_g = adv
+        per_dim = sq.detach().mean(dim=0)  # (3,) unweighted searcher MSE per dimension
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -205,7 +227,8 @@ class GeneratorTrainer:
         self._update_ema()
         self.step += 1
         return {"loss_d": loss_d.item(), "d_real": d_real.detach().mean().item(),
-                "d_fake": d_fake.detach().mean().item(), "g_adv": adv.item(), "g_emo_mse": emo.item()}
+                "d_fake": d_fake.detach().mean().item(), "g_adv": adv.item(), "g_emo_mse": emo.item(),
+                "mse_v": per_dim[0].item(), "mse_a": per_dim[1].item(), "mse_d": per_dim[2].item()}
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -263,7 +286,7 @@ class GeneratorTrainer:
         self.seconds = float(state["seconds"])
 
 
-LOG_FIELDS = ["step", "seconds", "loss_d", "d_real", "d_fake", "g_adv", "g_emo_mse"]
+LOG_FIELDS = ["step", "seconds", "loss_d", "d_real", "d_fake", "g_adv", "g_emo_mse", "mse_v", "mse_a", "mse_d"]
 
 
 def train(cfg: GeneratorConfig, *, resume: bool = False, searcher: torch.nn.Module | None = None,
@@ -286,7 +309,7 @@ def train(cfg: GeneratorConfig, *, resume: bool = False, searcher: torch.nn.Modu
             raise CheckpointError(f"{ckpt}: was trained with a different searcher than {cfg.searcher!r}")
         try:
             trainer.load_state(state)
-        except (RuntimeError, KeyError) as exc:
+        except (RuntimeError, KeyError, ValueError) as exc:
             raise CheckpointError(f"{ckpt}: does not match this config ({exc})") from None
     save_config(cfg, out / "config.yaml")
     log_path = out / "log.csv"

@@ -109,3 +109,26 @@ def test_init_from_a_gan_only_pretraining(tmp_path, photos):
         GeneratorTrainer(_cfg(tmp_path / "x", init_from=tmp_path / "nothing"), photos=photos, progress=False)
     with pytest.raises(CheckpointError, match="do not match"):
         GeneratorTrainer(_cfg(tmp_path / "y", init_from=pre, g_channels=8), photos=photos, progress=False)
+
+
+def test_condition_learning_rate_and_emotion_weights(tmp_path, photos):
+    from qdemo.generator.train import GeneratorTrainer
+
+    tr = GeneratorTrainer(_cfg(tmp_path / "c", lr_cond=1e-2, emo_weights=(2.0, 1.0, 0.0)), photos=photos,
+                          progress=False)
+    groups = tr.opt_g.param_groups
+    assert [g["lr"] for g in groups] == [3e-4, 1e-2]
+    cond_ids = {id(p) for p in groups[1]["params"]}
+    names = {n for n, p in tr.G.named_parameters() if id(p) in cond_ids}
+    assert names and all(n.startswith("embed.") or ".norm." in n for n in names)
+    assert len(groups[0]["params"]) + len(groups[1]["params"]) == len(list(tr.G.parameters()))
+    assert torch.allclose(tr.emo_w, torch.tensor([2.0, 1.0, 0.0]))  # normalised to mean 1
+    # dominance weighted 0: its searcher error does not enter the emotion loss
+    stats = tr.train_step()
+    assert stats["g_emo_mse"] == pytest.approx((2 * stats["mse_v"] + stats["mse_a"]) / 3, rel=1e-4)
+    with pytest.raises(QdemoError, match="emo_weights"):
+        GeneratorTrainer(_cfg(tmp_path / "d", emo_weights=(0.0, 0.0, 0.0)), photos=photos, progress=False)
+    # a resume state with one optimiser group cannot silently continue with two
+    train(_cfg(tmp_path / "r", steps=1), photos=photos, progress=False)
+    with pytest.raises(CheckpointError, match="does not match"):
+        train(_cfg(tmp_path / "r", steps=2, lr_cond=1e-2), photos=photos, progress=False, resume=True)
