@@ -1,15 +1,19 @@
 """qdemo.compare: explorer elites vs generator samples (Ray), experiment grids, study export.
 
-Public names are re-exported here.
+Public names are re-exported here, lazily (importing ``qdemo.compare`` imports no torch or ray).
 """
 
-from qdemo.compare.archive_io import ArchiveRun, read_archive
-from qdemo.compare.compare import CompareConfig, run_compare
-from qdemo.compare.experiments import evaluate_generator, run_lambda_sweep
-from qdemo.compare.metrics import FeatureSpace, frechet_distance, mean_pairwise_distance
-from qdemo.compare.study import export_study
+from qdemo._lazy import lazy_exports
 
 __all__ = [
     "ArchiveRun", "CompareConfig", "FeatureSpace", "evaluate_generator", "export_study", "frechet_distance",
     "mean_pairwise_distance", "read_archive", "run_compare", "run_lambda_sweep",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "archive_io": ("ArchiveRun", "read_archive"),
+    "compare": ("CompareConfig", "run_compare"),
+    "experiments": ("evaluate_generator", "run_lambda_sweep"),
+    "metrics": ("FeatureSpace", "frechet_distance", "mean_pairwise_distance"),
+    "study": ("export_study",),
+})

@@ -1,14 +1,18 @@
 """qdemo.generator: the conditional generator G(z, vad), its training and sampling.
 
-Public names are re-exported here.
+Public names are re-exported here, lazily (importing ``qdemo.generator`` imports no torch).
 """
 
-from qdemo.generator.models import DiffAugment, Discriminator, Generator, GeneratorArch
-from qdemo.generator.sample import generate, va_sweep
-from qdemo.generator.train import GeneratorConfig, train
-from qdemo.generator.weights_io import DEFAULT_WEIGHTS, load_generator, load_scorer, save_generator
+from qdemo._lazy import lazy_exports
 
 __all__ = [
     "DEFAULT_WEIGHTS", "DiffAugment", "Discriminator", "Generator", "GeneratorArch", "GeneratorConfig",
     "generate", "load_generator", "load_scorer", "save_generator", "train", "va_sweep",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "models": ("DiffAugment", "Discriminator", "Generator", "GeneratorArch"),
+    "sample": ("generate", "va_sweep"),
+    "train": ("GeneratorConfig", "train"),
+    "weights_io": ("DEFAULT_WEIGHTS", "load_generator", "load_scorer", "save_generator"),
+})

@@ -1,15 +1,9 @@
 """Low-level normalisation that keeps the emotion: SHINE targets and an emotional pix2pix.
 
-Public names are re-exported here; heavy work lives in the submodules.
+Public names are re-exported here, lazily; heavy work lives in the submodules.
 """
 
-from qdemo.normalise.config import (
-    DataConfig, NormaliseConfig, ReportConfig, ShineConfig, TrainConfig,
-)
-from qdemo.normalise.data import ImageSet, choose_subset, collect, load_fixed, split_train_test
-from qdemo.normalise.models import GeneratorSpec, PatchDiscriminator, UNetGenerator, build_generator
-from qdemo.normalise.shine import ShineOutput, ShineTargets, compute_targets, match_arrays, run_shine
-from qdemo.normalise.weights import SHIPPED, load_generator, save_generator
+from qdemo._lazy import lazy_exports
 
 __all__ = [
     "DataConfig", "NormaliseConfig", "ReportConfig", "ShineConfig", "TrainConfig",
@@ -18,3 +12,11 @@ __all__ = [
     "ShineOutput", "ShineTargets", "compute_targets", "match_arrays", "run_shine",
     "SHIPPED", "load_generator", "save_generator",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "config": ("DataConfig", "NormaliseConfig", "ReportConfig", "ShineConfig", "TrainConfig"),
+    "data": ("ImageSet", "choose_subset", "collect", "load_fixed", "split_train_test"),
+    "models": ("GeneratorSpec", "PatchDiscriminator", "UNetGenerator", "build_generator"),
+    "shine": ("ShineOutput", "ShineTargets", "compute_targets", "match_arrays", "run_shine"),
+    "weights": ("SHIPPED", "load_generator", "save_generator"),
+})

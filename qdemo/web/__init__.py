@@ -2,19 +2,24 @@
 ``qdemo validate`` (human ratings vs intended / predicted VAD).
 
 Standard-library HTTP servers bound to 127.0.0.1 by default; the pages are plain
-HTML/CSS/JS shipped in ``qdemo/web/static`` (no CDN, no build step).
+HTML/CSS/JS shipped in ``qdemo/web/static`` (no CDN, no build step). Public names are
+re-exported lazily.
 """
 
-from qdemo.web.archive import Grid, RunArchive, Samples
-from qdemo.web.browse import BrowseApp
-from qdemo.web.rate import RateApp
-from qdemo.web.ratings import RatingError, RatingStore, Stimulus, export_csv, load_stimuli
-from qdemo.web.safepath import PathRefused, resolve_under
-from qdemo.web.server import App, HTTPError, Server
-from qdemo.web.validate import run_validate, validate
+from qdemo._lazy import lazy_exports
 
 __all__ = [
     "App", "BrowseApp", "Grid", "HTTPError", "PathRefused", "RateApp", "RatingError", "RatingStore",
     "RunArchive", "Samples", "Server", "Stimulus", "export_csv", "load_stimuli", "resolve_under",
     "run_validate", "validate",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "archive": ("Grid", "RunArchive", "Samples"),
+    "browse": ("BrowseApp",),
+    "rate": ("RateApp",),
+    "ratings": ("RatingError", "RatingStore", "Stimulus", "export_csv", "load_stimuli"),
+    "safepath": ("PathRefused", "resolve_under"),
+    "server": ("App", "HTTPError", "Server"),
+    "validate": ("run_validate", "validate"),
+})
