@@ -1,29 +1,31 @@
 """Read an archive run folder (``archives/<run>/``, see ``docs/formats.md``) for plotting.
 
 Only the files are read (``manifest.json``, ``archive.csv``, ``metrics.csv``): the viewers
-work on any finished or interrupted run without importing the explorer. Every problem
-with the files is a :class:`~qdemo.errors.DataError` naming the file and what is wrong.
+work on any finished or interrupted run without importing the explorer. Parsing and
+validation live in :mod:`qdemo.runfolder` (shared with ``qdemo compare`` and ``qdemo browse``);
+this module turns its result into numpy columns. Every problem with the files is a
+:class:`~qdemo.errors.DataError` naming the file and what is wrong.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from qdemo import DIMS
 from qdemo.errors import DataError
+from qdemo.runfolder import (
+    CELL_COLUMNS, CRITIC_COLUMNS, NUMERIC_COLUMNS, RunGrid, proxy_dims, read_csv_table, read_run,
+)
+from qdemo.runfolder import read_manifest as load_manifest
 
-CELL_COLUMNS = ("cell_v", "cell_a", "cell_d")
-"""archive.csv columns holding the integer cell coordinate along valence, arousal, dominance."""
-CRITIC_COLUMNS = ("critic_valence", "critic_arousal", "critic_dominance")
 TEXT_COLUMNS = ("image",)
+__all__ = ["CELL_COLUMNS", "CRITIC_COLUMNS", "Grid", "RunData", "dense_grid", "from_sam9", "load_manifest",
+           "load_metrics", "load_run", "read_csv_columns", "to_sam9"]
 
 
 def to_sam9(x: Any) -> Any:
@@ -36,29 +38,15 @@ def from_sam9(x: Any) -> Any:
     return (np.asarray(x, dtype=np.float64) - 5.0) / 4.0
 
 
-@dataclass
-class Grid:
-    """The cell grid of a run, from ``manifest.json`` ``grid``."""
-
-    name: str
-    """'vad', 'va' or 'cvt'."""
-    dims: list[str]
-    """Measure names in order, e.g. ['valence', 'arousal', 'dominance']."""
-    cells: list[int]
-    """Cells per dimension (for 'cvt' a display grid the centroids are binned into)."""
-    ranges: list[tuple[float, float]]
-    """(low, high) per dimension on the canonical scale."""
-
-    @property
-    def ndim(self) -> int:
-        return len(self.dims)
+class Grid(RunGrid):
+    """The cell grid of a run (:class:`qdemo.runfolder.RunGrid`) with numpy helpers."""
 
     def edges(self, d: int) -> np.ndarray:
         """(cells[d] + 1,) cell boundaries along dimension ``d``."""
         lo, hi = self.ranges[d]
         return np.linspace(lo, hi, self.cells[d] + 1)
 
-    def cell_of(self, values: np.ndarray, d: int) -> np.ndarray:
+    def cell_of(self, values: Any, d: int) -> np.ndarray:
         """Cell coordinate along ``d`` of measure values (clipped into the grid)."""
         lo, hi = self.ranges[d]
         idx = np.floor((np.asarray(values, dtype=np.float64) - lo) / (hi - lo) * self.cells[d])
@@ -93,51 +81,26 @@ class RunData:
 
     def proxy_dims(self) -> list[str]:
         """Dimensions the searcher learned from a proxy (not human image ratings)."""
-        searcher = (self.manifest.get("models") or {}).get("searcher") or {}
-        proxy = searcher.get("proxy")
-        return list(proxy) if isinstance(proxy, (list, tuple)) else []
+        return proxy_dims(self.manifest)
 
 
-def load_manifest(run_dir: str | os.PathLike) -> dict[str, Any]:
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise DataError(f"{run_dir}: not a run folder (directory not found)")
-    path = run_dir / "manifest.json"
-    if not path.exists():
-        raise DataError(f"{path}: missing (is {run_dir} a run folder written by `qdemo evolve`?)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from None
-    if not isinstance(manifest, dict):
-        raise DataError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
-    return manifest
-
-
-def _parse_grid(manifest: dict[str, Any], path: Path) -> Grid:
-    g = manifest.get("grid")
-    if not isinstance(g, dict):
-        raise DataError(f"{path}: missing 'grid' (expected {{name, dims, cells, ranges}})")
-    name = str(g.get("name", "vad"))
-    dims = g.get("dims") or (list(DIMS) if name == "vad" else list(DIMS[:2]))
-    if not isinstance(dims, list) or not 1 <= len(dims) <= 3 or any(d not in DIMS for d in dims):
-        raise DataError(f"{path}: grid.dims must list some of {list(DIMS)}, got {dims!r}")
-    cells = g.get("cells")
-    if name == "cvt" and not (isinstance(cells, list) and len(cells) == len(dims)):
-        # CVT archives have centroids, not a grid: bin them on a display grid.
-        cells = [10, 10, 5][: len(dims)]
-    if not (isinstance(cells, list) and len(cells) == len(dims)
-            and all(isinstance(c, int) and c >= 1 for c in cells)):
-        raise DataError(f"{path}: grid.cells must be {len(dims)} positive integers, got {cells!r}")
-    ranges = g.get("ranges") or [[-1.0, 1.0]] * len(dims)
-    try:
-        ranges = [(float(lo), float(hi)) for lo, hi in ranges]
-    except (TypeError, ValueError):
-        raise DataError(f"{path}: grid.ranges must be [[lo, hi], ...], got {g.get('ranges')!r}") from None
-    if len(ranges) != len(dims) or any(not (math.isfinite(lo) and math.isfinite(hi) and lo < hi)
-                                       for lo, hi in ranges):
-        raise DataError(f"{path}: grid.ranges must be {len(dims)} finite [lo, hi] with lo < hi, got {ranges!r}")
-    return Grid(name=name, dims=list(dims), cells=list(cells), ranges=ranges)
+def _column_array(path: Path, lines: Sequence[int], col: str, cells: Sequence[Any], *, text: bool,
+                  strict: bool) -> np.ndarray:
+    """One CSV column as floats (empty -> NaN), or as text (``text``, or non-numbers without ``strict``)."""
+    if text:
+        return np.asarray(list(cells), dtype=object)
+    values = []
+    for cell, line in zip(cells, lines):
+        if isinstance(cell, float):
+            values.append(cell)
+            continue
+        try:
+            values.append(float(cell) if cell else math.nan)
+        except ValueError:
+            if not strict:
+                return np.asarray(list(cells), dtype=object)
+            raise DataError(f"{path}: line {line}, column {col!r}: not a number ({cell!r})") from None
+    return np.asarray(values, dtype=np.float64)
 
 
 def read_csv_columns(path: Path, *, required: tuple[str, ...] = (),
@@ -148,98 +111,24 @@ def read_csv_columns(path: Path, *, required: tuple[str, ...] = (),
     missing ``required`` columns, ragged rows and non-numeric values (with
     ``strict=False`` a column holding non-numbers is kept as text instead).
     """
-    if not path.exists():
-        raise DataError(f"{path}: missing")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: unreadable CSV ({exc})") from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
-    if not rows:
+    table = read_csv_table(path, required=required)
+    if not table.header:
         raise DataError(f"{path}: empty file (expected a header row)")
-    header = [h.strip() for h in rows[0]]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header)})")
-    body = rows[1:]
-    for i, r in enumerate(body):
-        if len(r) != len(header):
-            raise DataError(f"{path}: line {i + 2} has {len(r)} fields, the header has {len(header)}")
-    out: dict[str, np.ndarray] = {}
-    for j, col in enumerate(header):
-        if not col:
-            continue
-        values: list[Any] | None = []
-        for i, r in enumerate(body):
-            cell = r[j].strip()
-            if col in text:
-                values.append(cell)
-                continue
-            if cell == "":
-                values.append(math.nan)
-                continue
-            try:
-                values.append(float(cell))
-            except ValueError:
-                if not strict:
-                    values = None
-                    break
-                raise DataError(f"{path}: line {i + 2}, column {col!r}: not a number ({cell!r})") from None
-        if values is None:
-            out[col] = np.asarray([r[j].strip() for r in body], dtype=object)
-        else:
-            out[col] = np.asarray(values, dtype=object if col in text else np.float64)
-    return out
+    return {col: _column_array(table.path, table.lines, col, [r[j] for r in table.rows], text=col in text,
+                               strict=strict)
+            for j, col in enumerate(table.header) if col}
 
 
 def load_run(run_dir: str | os.PathLike) -> RunData:
-    """Read ``manifest.json`` and ``archive.csv`` of a run folder, validated."""
-    run_dir = Path(run_dir)
-    manifest = load_manifest(run_dir)
-    grid = _parse_grid(manifest, run_dir / "manifest.json")
-    path = run_dir / "archive.csv"
-    measure_cols = tuple(grid.dims)
-    cols = read_csv_columns(path, required=("objective",))
-    n = len(cols["objective"])
-    notes: list[str] = []
-    cell_cols = CELL_COLUMNS[: grid.ndim]
-    if grid.name != "cvt" and all(c in cols for c in cell_cols):
-        raw = np.stack([cols[c] for c in cell_cols], axis=1) if n else np.zeros((0, grid.ndim))
-        if not np.isfinite(raw).all():
-            bad = int(np.argwhere(~np.isfinite(raw))[0][0])
-            raise DataError(f"{path}: line {bad + 2}: empty cell coordinate in {', '.join(cell_cols)}")
-        if (raw != np.round(raw)).any():
-            raise DataError(f"{path}: {', '.join(cell_cols)} must be whole numbers")
-        cells = raw.astype(np.int64)
-        for d, c in enumerate(cell_cols):
-            out_of = (cells[:, d] < 0) | (cells[:, d] >= grid.cells[d])
-            if out_of.any():
-                i = int(np.argmax(out_of))
-                raise DataError(
-                    f"{path}: line {i + 2}: {c}={cells[i, d]} outside the grid (0..{grid.cells[d] - 1}, "
-                    f"from manifest.json grid.cells)"
-                )
-    elif all(c in cols for c in measure_cols):
-        vals = np.stack([cols[c] for c in measure_cols], axis=1) if n else np.zeros((0, grid.ndim))
-        if not np.isfinite(vals).all():
-            bad = int(np.argwhere(~np.isfinite(vals))[0][0])
-            raise DataError(f"{path}: line {bad + 2}: empty or non-finite {', '.join(measure_cols)}")
-        cells = np.stack([grid.cell_of(vals[:, d], d) for d in range(grid.ndim)], axis=1).reshape(n, grid.ndim)
-        if grid.name != "cvt":
-            notes.append("cell coordinates recomputed from the measures (no cell_* columns)")
-    else:
-        need = [c for c in cell_cols if c not in cols]
-        raise DataError(
-            f"{path}: missing column(s) {', '.join(need)} (and no {', '.join(measure_cols)} to place elites; "
-            f"found: {', '.join(cols)})"
-        )
-    obj = cols["objective"]
-    if n and not np.isfinite(obj).all():
-        i = int(np.argmax(~np.isfinite(obj)))
-        raise DataError(f"{path}: line {i + 2}: objective is empty or not finite")
-    return RunData(run_dir=run_dir, manifest=manifest, grid=grid, columns=cols,
-                   cells=cells.reshape(n, grid.ndim), notes=notes)
+    """Read ``manifest.json`` and ``archive.csv`` of a run folder, validated (:func:`qdemo.runfolder.read_run`)."""
+    run = read_run(run_dir, require=("objective",))
+    grid = Grid(**{f.name: getattr(run.grid, f.name) for f in fields(run.grid)})
+    # known columns are numbers already; other numeric-looking columns become numbers too
+    cols = {c: _column_array(run.table, run.lines, c, v, text=c in TEXT_COLUMNS, strict=c in NUMERIC_COLUMNS)
+            for c, v in run.columns.items()}
+    cells = np.asarray(run.coords, dtype=np.int64).reshape(run.n, grid.ndim)
+    return RunData(run_dir=run.path, manifest=run.manifest, grid=grid, columns=cols, cells=cells,
+                   notes=list(run.notes))
 
 
 def dense_grid(run: RunData, values: np.ndarray, *, reduce: str = "max") -> np.ndarray:

@@ -1,15 +1,14 @@
 """Read archive run folders and comparison folders for ``qdemo browse``.
 
 Reads the formats in ``docs/formats.md`` with the standard library only (no pandas, no
-torch): ``manifest.json``, ``archive.csv``, optional ``reference.csv`` (real photos scored
-by the searcher) and a comparison folder's ``samples.csv`` (generator samples per cell).
-A run that is still being written is re-read when its ``archive.csv`` changes.
+torch): ``manifest.json`` and ``archive.csv`` through :func:`qdemo.runfolder.read_run`
+(the reader shared with ``qdemo compare`` and the plots), optional ``reference.csv`` (real
+photos scored by the searcher) and a comparison folder's ``samples.csv`` (generator samples
+per cell). A run that is still being written is re-read when its ``archive.csv`` changes.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 import threading
@@ -17,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qdemo import DIMS
 from qdemo.errors import DataError
+from qdemo.runfolder import RunFolder, read_csv_table, read_run
+from qdemo.runfolder import RunGrid as Grid
 
-DIMS = ("valence", "arousal", "dominance")
 ARCHIVE_REQUIRED = ("index", "objective", "valence", "arousal", "image")
 SAMPLES_REQUIRED = ("archive", "index", "image")
-DEFAULT_DISPLAY_CELLS = (10, 10, 5)
-"""Display grid for archives without a regular grid (CVT): elites binned by searcher VAD."""
 NEAREST_PHOTOS = 4
 
 
@@ -41,86 +40,13 @@ def _num(value: Any) -> float | None:
     return x if math.isfinite(x) else None
 
 
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
 def read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of a CSV as dicts; DataError naming the file for missing columns / bad encoding."""
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            header = [h.strip() for h in (reader.fieldnames or [])]
-            missing = [c for c in required if c not in header]
-            if missing:
-                raise DataError(
-                    f"{path}: missing column(s) {', '.join(map(repr, missing))} "
-                    f"(found: {', '.join(header) or 'nothing'})"
-                )
-            reader.fieldnames = header
-            return [{k: (v if v is not None else "") for k, v in row.items() if k is not None}
-                    for row in reader]
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc})") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: malformed CSV ({exc})") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-
-
-@dataclass
-class Grid:
-    """The V-A(-D) grid the page draws."""
-
-    name: str
-    dims: list[str]
-    cells: list[int]
-    ranges: list[list[float]]
-    binned: bool = False
-    """True when elites are placed by their searcher VAD (no regular grid in the archive)."""
-
-    def centre(self, coords: list[int]) -> list[float]:
-        out = []
-        for i, c in enumerate(coords):
-            lo, hi = self.ranges[i]
-            out.append(lo + (c + 0.5) * (hi - lo) / self.cells[i])
-        return out
-
-    def locate(self, values: list[float | None]) -> list[int] | None:
-        out = []
-        for i in range(len(self.cells)):
-            x = values[i] if i < len(values) else None
-            if x is None:
-                return None
-            lo, hi = self.ranges[i]
-            c = int(math.floor((x - lo) / (hi - lo) * self.cells[i]))
-            out.append(min(max(c, 0), self.cells[i] - 1))
-        return out
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "dims": self.dims, "cells": self.cells,
-                "ranges": self.ranges, "binned": self.binned}
-
-
-def _grid_from_manifest(manifest: dict[str, Any], has_cell_cols: bool, source: Path) -> Grid:
-    g = manifest.get("grid") or {}
-    name = str(g.get("name") or "unknown")
-    dims = list(g.get("dims") or DIMS[:3])
-    cells = g.get("cells")
-    ranges = g.get("ranges")
-    regular = (
-        name in ("vad", "va")
-        and has_cell_cols
-        and isinstance(cells, list)
-        and len(cells) in (2, 3)
-        and all(isinstance(c, int) and c > 0 for c in cells)
-    )
-    if regular:
-        if not (isinstance(ranges, list) and len(ranges) == len(cells)):
-            ranges = [[-1.0, 1.0]] * len(cells)
-        try:
-            ranges = [[float(lo), float(hi)] for lo, hi in ranges]
-        except (TypeError, ValueError):
-            raise DataError(f"{source}: grid.ranges must be [[lo, hi], ...], got {ranges!r}") from None
-        return Grid(name, [str(d) for d in dims[: len(cells)]], list(cells), ranges)
-    n = 3 if len(dims) >= 3 else 2
-    return Grid(name, list(DIMS[:n]), list(DEFAULT_DISPLAY_CELLS[:n]), [[-1.0, 1.0]] * n, binned=True)
+    """Rows of a CSV as dicts (:func:`qdemo.runfolder.read_csv_table`); DataError naming the file."""
+    return read_csv_table(path, required=required).dicts()
 
 
 @dataclass
@@ -140,15 +66,8 @@ class RunArchive:
     @classmethod
     def open(cls, path: str | os.PathLike) -> "RunArchive":
         root = Path(path)
-        if not root.is_dir():
-            raise DataError(f"{root}: not an archive run folder (no such directory)")
-        if not (root / "archive.csv").is_file():
-            hint = ""
-            if (root / "manifest.json").is_file():
-                hint = "; the run has not saved its archive yet (try again after its first checkpoint)"
-            raise DataError(f"{root}: not an archive run folder (no archive.csv{hint})")
         run = cls(root=root.resolve(), name=root.resolve().name)
-        run.refresh()
+        run.refresh()  # read_run: DataError naming what is missing or wrong
         return run
 
     def _files_stamp(self) -> tuple:
@@ -167,58 +86,32 @@ class RunArchive:
             stamp = self._files_stamp()
             if stamp == self._stamp:
                 return
-            manifest: dict[str, Any] = {}
-            mpath = self.root / "manifest.json"
-            if mpath.is_file():
-                try:
-                    manifest = json.loads(mpath.read_text(encoding="utf-8"))
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    raise DataError(f"{mpath}: not valid JSON ({exc})") from None
-                if not isinstance(manifest, dict):
-                    raise DataError(f"{mpath}: expected a JSON object")
-            apath = self.root / "archive.csv"
-            rows = read_csv(apath, ARCHIVE_REQUIRED)
-            has_cells = bool(rows) and "cell_v" in rows[0] and "cell_a" in rows[0]
-            if not rows:
-                has_cells = True
-            grid = _grid_from_manifest(manifest, has_cells, mpath)
-            elites: dict[int, dict[str, Any]] = {}
-            for lineno, row in enumerate(rows, start=2):
-                rec = self._elite(row, grid)
-                if rec is None:
-                    raise DataError(f"{apath}: line {lineno}: 'index' is not an integer ({row.get('index')!r})")
-                elites[rec["index"]] = rec
-            self.manifest, self.grid, self.elites = manifest, grid, elites
+            folder = read_run(self.root, require=ARCHIVE_REQUIRED)
+            self.manifest, self.grid = folder.manifest, folder.grid
+            self.elites = {index: self._elite(folder, i) for i, index in enumerate(folder.indices)}
             self.photos = self._read_photos()
             self._stamp = stamp
 
-    def _elite(self, row: dict[str, str], grid: Grid) -> dict[str, Any] | None:
-        idx = _num(row.get("index"))
-        if idx is None or idx != int(idx):
-            return None
-        ndim = len(grid.cells)
-        vad = [_num(row.get(d)) for d in DIMS]
-        sd = [_num(row.get(f"{d}_sd")) for d in DIMS]
-        critic = [_num(row.get(f"critic_{d}")) for d in DIMS]
-        if grid.binned:
-            coords = grid.locate(vad[:ndim])
-        else:
-            coords = [_num(row.get(c)) for c in ("cell_v", "cell_a", "cell_d")[:ndim]]
-            coords = None if any(c is None for c in coords) else [int(c) for c in coords]  # type: ignore[arg-type]
-        if coords is None:
-            coords = [0] * ndim
+    @staticmethod
+    def _elite(run: RunFolder, i: int) -> dict[str, Any]:
+        """The browser's record of elite ``i`` (None for empty numbers)."""
+        grid, ndim = run.grid, run.grid.ndim
+        vad = [_finite(run.value(d, i)) for d in DIMS]
+        sd = [_finite(run.value(f"{d}_sd", i)) for d in DIMS]
+        critic = [_finite(run.value(f"critic_{d}", i)) for d in DIMS]
+        coords = list(run.coords[i])
         has_critic = all(c is not None for c in critic[:ndim])
         dist = None
         if has_critic and all(v is not None for v in vad[:ndim]):
-            dist = math.sqrt(sum((critic[i] - vad[i]) ** 2 for i in range(ndim)))  # type: ignore[operator]
+            dist = math.sqrt(sum((critic[k] - vad[k]) ** 2 for k in range(ndim)))  # type: ignore[operator]
         spreads = [s for s in sd[:ndim] if s is not None]
-        same = _num(row.get("critic_same_cell"))
-        within = _num(row.get("critic_within_one"))
+        same = _finite(run.value("critic_same_cell", i))
+        within = _finite(run.value("critic_within_one", i))
         return {
-            "index": int(idx),
+            "index": run.indices[i],
             "coords": coords,
             "centre": grid.centre(coords),
-            "objective": _num(row.get("objective")),
+            "objective": _finite(run.value("objective", i)),
             "vad": vad,
             "sd": sd,
             "spread": (sum(spreads) / len(spreads)) if spreads else None,
@@ -227,7 +120,7 @@ class RunArchive:
             "agreement": None if dist is None else max(0.0, 1.0 - min(dist, 1.0)),
             "critic_same_cell": None if same is None else bool(same),
             "critic_within_one": None if within is None else bool(within),
-            "image": (row.get("image") or "").strip(),
+            "image": run.columns["image"][i],
         }
 
     def _read_photos(self) -> list[dict[str, Any]]:
@@ -298,7 +191,8 @@ class Samples:
         if not csv_path.is_file():
             raise DataError(f"{root}: not a comparison folder (no samples.csv)")
         out = cls(root=root.resolve())
-        for lineno, row in enumerate(read_csv(csv_path, SAMPLES_REQUIRED), start=2):
+        table = read_csv_table(csv_path, required=SAMPLES_REQUIRED)
+        for lineno, row in zip(table.lines, table.dicts()):
             idx = _num(row.get("index"))
             if idx is None or idx != int(idx):
                 raise DataError(f"{csv_path}: line {lineno}: 'index' is not an integer ({row.get('index')!r})")

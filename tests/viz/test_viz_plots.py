@@ -249,7 +249,7 @@ def test_crlf_bom_archive_reads(tmp_path):
 
 
 def test_missing_or_bad_manifest(tmp_path):
-    with pytest.raises(DataError, match="not a run folder"):
+    with pytest.raises(DataError, match="run folder not found"):
         load_run(tmp_path / "nope")
     run = make_run(tmp_path)
     (run / "manifest.json").write_text("{not json", encoding="utf-8")

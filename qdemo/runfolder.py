@@ -1,0 +1,410 @@
+"""The one reader of explorer run folders (``archives/<run>/``, see ``docs/formats.md``).
+
+``qdemo compare``, the plots (``qdemo.viz``) and ``qdemo browse`` all read run folders
+through :func:`read_run`, which validates ``manifest.json`` and ``archive.csv`` and places
+every elite in a cell::
+
+    run = read_run("archives/demo", require=("objective", "image"))
+    run.grid.cells, run.n, run.coords[0], run.value("objective", 0), run.image_path(0)
+
+Standard library only (no numpy, torch or ribs): the web server and ``qdemo --help`` stay
+light. Every problem is a :class:`~qdemo.errors.DataError` naming the file (and line) and
+what is wrong; nothing is ever written here.
+
+Placement of an elite: on a regular grid (``vad``, ``va``) its ``cell_v, cell_a[, cell_d]``
+columns, which must be whole numbers inside the grid and agree with its flat ``index``
+(``numpy.unravel_index(index, cells)``, C order as pyribs' GridArchive); without those
+columns, the cell containing its searcher measures (noted in :attr:`RunFolder.notes`).
+CVT archives have no regular grid: elites are binned by their measures on a display grid
+(``grid.cells`` of the manifest when it lists one count per dimension, else 10 x 10 x 5).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from qdemo import DIMS
+from qdemo.errors import DataError
+
+MANIFEST = "manifest.json"
+TABLE = "archive.csv"
+GRID_NAMES = ("vad", "va", "cvt")
+CELL_COLUMNS = ("cell_v", "cell_a", "cell_d")
+"""archive.csv columns holding the integer cell coordinate along valence, arousal, dominance."""
+SD_COLUMNS = tuple(f"{d}_sd" for d in DIMS)
+CRITIC_COLUMNS = tuple(f"critic_{d}" for d in DIMS)
+FLAG_COLUMNS = ("critic_same_cell", "critic_within_one")
+NUMERIC_COLUMNS = ("index", *CELL_COLUMNS, "objective", *DIMS, *SD_COLUMNS, *CRITIC_COLUMNS, *FLAG_COLUMNS)
+"""Columns of archive.csv that must hold numbers (or be empty); any other column is text."""
+DISPLAY_CELLS = (10, 10, 5)
+"""Display grid for CVT archives (no regular grid): elites binned by their searcher VAD."""
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------- CSV
+
+@dataclass
+class CsvTable:
+    """A CSV file as stripped strings: ``header`` and equally long ``rows``."""
+
+    path: Path
+    header: list[str]
+    rows: list[list[str]]
+    lines: list[int]
+    """Line number in the file of each row (for messages; blank lines are skipped)."""
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column(self, name: str) -> list[str]:
+        j = self.header.index(name)
+        return [r[j] for r in self.rows]
+
+    def dicts(self) -> list[dict[str, str]]:
+        """Rows as ``{column: value}`` (unnamed columns dropped)."""
+        named = [(j, h) for j, h in enumerate(self.header) if h]
+        return [{h: r[j] for j, h in named} for r in self.rows]
+
+
+def read_csv_table(path: str | os.PathLike, *, required: Sequence[str] = ()) -> CsvTable:
+    """Read a CSV file: UTF-8 with or without BOM, any line endings, blank lines skipped.
+
+    Raises :class:`DataError` for a missing or unreadable file, an empty file when columns
+    are ``required``, missing ``required`` columns, duplicate column names and rows whose
+    number of fields differs from the header's.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: missing")
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            for row in reader:
+                if any(cell.strip() for cell in row):
+                    rows.append([cell.strip() for cell in row])
+                    lines.append(reader.line_num)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text ({exc})") from None
+    except csv.Error as exc:
+        raise DataError(f"{path}: malformed CSV ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if not rows:
+        if required:
+            raise DataError(f"{path}: empty file (expected a header row with {', '.join(required)})")
+        return CsvTable(path, [], [], [])
+    header, body, body_lines = rows[0], rows[1:], lines[1:]
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(map(repr, missing))} "
+                        f"(found: {', '.join(h for h in header if h) or 'nothing'})")
+    named = [h for h in header if h]
+    dup = sorted({h for h in named if named.count(h) > 1})
+    if dup:
+        raise DataError(f"{path}: duplicate column(s) {', '.join(map(repr, dup))}")
+    for r, line in zip(body, body_lines):
+        if len(r) != len(header):
+            raise DataError(f"{path}: line {line} has {len(r)} fields, the header has {len(header)}")
+    return CsvTable(path, header, body, body_lines)
+
+
+# --------------------------------------------------------------------------- manifest and grid
+
+@dataclass
+class RunGrid:
+    """The cell grid of a run (from ``manifest.json`` ``grid``), all lists for JSON."""
+
+    name: str
+    """'vad', 'va' or 'cvt'."""
+    dims: list[str]
+    """Measure names in order, e.g. ['valence', 'arousal', 'dominance']."""
+    cells: list[int]
+    """Cells per dimension (for CVT: the display grid the elites are binned into)."""
+    ranges: list[tuple[float, float]]
+    """(low, high) per dimension on the canonical scale."""
+    binned: bool = False
+    """True for CVT: no regular grid, elites placed by their searcher measures."""
+
+    @property
+    def ndim(self) -> int:
+        return len(self.dims)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.cells)
+
+    def centre(self, coords: Sequence[int]) -> list[float]:
+        """Centre of the cell ``coords`` on the canonical scale."""
+        return [lo + (int(c) + 0.5) * (hi - lo) / n for c, (lo, hi), n in zip(coords, self.ranges, self.cells)]
+
+    def cell_of(self, value: Any, d: int) -> Any:
+        """Cell coordinate along dimension ``d`` of a measure value (clipped into the grid)."""
+        lo, hi = self.ranges[d]
+        c = math.floor((float(value) - lo) / (hi - lo) * self.cells[d])
+        return min(max(c, 0), self.cells[d] - 1)
+
+    def locate(self, values: Sequence[float | None]) -> list[int] | None:
+        """The cell holding the point ``values`` (None when a value is missing)."""
+        out = []
+        for d in range(self.ndim):
+            x = values[d] if d < len(values) else None
+            if x is None or not math.isfinite(x):
+                return None
+            out.append(RunGrid.cell_of(self, x, d))
+        return out
+
+    def unravel(self, index: int) -> list[int]:
+        """Cell coordinates of a flat index (C order)."""
+        out = []
+        for n in reversed(self.cells):
+            index, c = divmod(index, n)
+            out.append(c)
+        return out[::-1]
+
+    def ravel(self, coords: Sequence[int]) -> int:
+        """Flat index of cell coordinates (C order)."""
+        index = 0
+        for c, n in zip(coords, self.cells):
+            index = index * n + int(c)
+        return index
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "dims": list(self.dims), "cells": list(self.cells),
+                "ranges": [list(r) for r in self.ranges], "binned": self.binned}
+
+
+def read_manifest(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """``run_dir/manifest.json`` as a dict; DataError when missing or not a JSON object."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: run folder not found (not a directory)")
+    path = run_dir / MANIFEST
+    if not path.is_file():
+        raise DataError(f"{path}: missing (is {run_dir} a run folder written by `qdemo evolve`?)")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict):
+        raise DataError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
+    return manifest
+
+
+def _counts(cells: Any, n: int) -> bool:
+    return (isinstance(cells, list) and len(cells) == n
+            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in cells))
+
+
+def parse_grid(manifest: dict[str, Any], source: str | os.PathLike = MANIFEST) -> RunGrid:
+    """The manifest's ``grid`` validated; ``source`` names the file in messages."""
+    g = manifest.get("grid")
+    if not isinstance(g, dict):
+        raise DataError(f"{source}: missing 'grid' (expected {{name, dims, cells, ranges}})")
+    name = str(g.get("name") or "vad")
+    if name not in GRID_NAMES:
+        raise DataError(f"{source}: grid.name must be one of {', '.join(GRID_NAMES)}, got {name!r}")
+    dims = g.get("dims") or list(DIMS[:2] if name == "va" else DIMS)
+    if (not isinstance(dims, list) or not 1 <= len(dims) <= 3 or any(d not in DIMS for d in dims)
+            or len(set(dims)) != len(dims)):
+        raise DataError(f"{source}: grid.dims must list some of {list(DIMS)} once each, got {dims!r}")
+    cells = g.get("cells")
+    binned = name == "cvt"
+    if binned and not _counts(cells, len(dims)):
+        cells = list(DISPLAY_CELLS[: len(dims)])  # CVT centroids: a display grid to bin them on
+    if not _counts(cells, len(dims)):
+        raise DataError(f"{source}: grid.cells must be {len(dims)} positive integers, got {cells!r}")
+    raw = g.get("ranges") or [[-1.0, 1.0]] * len(dims)
+    try:
+        ranges = [(float(lo), float(hi)) for lo, hi in raw]
+    except (TypeError, ValueError):
+        raise DataError(f"{source}: grid.ranges must be [[lo, hi], ...], got {raw!r}") from None
+    if len(ranges) != len(dims) or any(not (math.isfinite(lo) and math.isfinite(hi) and lo < hi)
+                                       for lo, hi in ranges):
+        raise DataError(f"{source}: grid.ranges must be {len(dims)} finite [lo, hi] with lo < hi, got {raw!r}")
+    return RunGrid(name=name, dims=list(dims), cells=list(cells), ranges=ranges, binned=binned)
+
+
+# --------------------------------------------------------------------------- the run folder
+
+@dataclass
+class RunFolder:
+    """A validated run folder: manifest, grid, archive.csv columns and each elite's cell."""
+
+    path: Path
+    manifest: dict[str, Any]
+    grid: RunGrid
+    columns: dict[str, list[Any]]
+    """archive.csv columns: the :data:`NUMERIC_COLUMNS` as floats (NaN where empty), others as text."""
+    coords: list[list[int]]
+    """Cell of every elite on ``grid`` (``grid.ndim`` integers)."""
+    lines: list[int]
+    """Line of archive.csv of every elite."""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return len(self.coords)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def table(self) -> Path:
+        return self.path / TABLE
+
+    @property
+    def indices(self) -> list[int]:
+        return [int(i) for i in self.columns["index"]]
+
+    def value(self, column: str, i: int) -> float:
+        """Number in ``column`` for elite ``i``; NaN when empty or the column is absent."""
+        col = self.columns.get(column)
+        return col[i] if col is not None and column in NUMERIC_COLUMNS else math.nan
+
+    def image_path(self, i: int) -> Path:
+        """Path of elite ``i``'s PNG; DataError when archive.csv names none."""
+        rel = self.columns.get("image", [""] * self.n)[i]
+        if not rel:
+            raise DataError(f"{self.table}: line {self.lines[i]}: no image for cell {self.indices[i]} "
+                            f"(was the run made without elite images?)")
+        return self.path / rel
+
+    def check_images(self) -> None:
+        """DataError naming the first elite PNG that is missing or not a PNG file."""
+        for i in range(self.n):
+            path = self.image_path(i)
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(len(PNG_SIGNATURE))
+            except OSError:
+                raise DataError(f"{path}: elite image missing (cell {self.indices[i]}, {TABLE} line "
+                                f"{self.lines[i]}; {self.n} elites in {self.path})") from None
+            if head != PNG_SIGNATURE:
+                raise DataError(f"{path}: not a PNG file (elite of cell {self.indices[i]}, {TABLE} line {self.lines[i]})")
+
+    def proxy_dims(self) -> list[str]:
+        """Dimensions the searcher learned from a proxy (not human image ratings)."""
+        return proxy_dims(self.manifest)
+
+
+def proxy_dims(manifest: dict[str, Any]) -> list[str]:
+    """The manifest's ``models.searcher.proxy``: dimensions learned from a proxy, not human ratings."""
+    searcher = (manifest.get("models") or {}).get("searcher") or {}
+    proxy = searcher.get("proxy") if isinstance(searcher, dict) else None
+    return list(proxy) if isinstance(proxy, (list, tuple)) else []
+
+
+def _parse_columns(table: CsvTable) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for j, col in enumerate(table.header):
+        if not col:
+            continue
+        cells = [r[j] for r in table.rows]
+        if col not in NUMERIC_COLUMNS:
+            out[col] = cells
+            continue
+        values = []
+        for cell, line in zip(cells, table.lines):
+            try:
+                values.append(float(cell) if cell else math.nan)
+            except ValueError:
+                raise DataError(f"{table.path}: line {line}, column {col!r}: not a number ({cell!r})") from None
+        out[col] = values
+    return out
+
+
+def _place(table: CsvTable, cols: dict[str, list[Any]], grid: RunGrid, notes: list[str]) -> list[list[int]]:
+    path, n = table.path, len(table)
+    cell_cols = list(CELL_COLUMNS[: grid.ndim])
+    if not grid.binned and all(c in cols for c in cell_cols):
+        coords = []
+        for i in range(n):
+            raw = [cols[c][i] for c in cell_cols]
+            if not all(math.isfinite(x) for x in raw):
+                raise DataError(f"{path}: line {table.lines[i]}: empty cell coordinate in {', '.join(cell_cols)}")
+            if any(x != round(x) for x in raw):
+                raise DataError(f"{path}: line {table.lines[i]}: {', '.join(cell_cols)} must be whole numbers")
+            cell = [int(x) for x in raw]
+            for d, c in enumerate(cell_cols):
+                if not 0 <= cell[d] < grid.cells[d]:
+                    raise DataError(f"{path}: line {table.lines[i]}: {c}={cell[d]} outside the grid "
+                                    f"(0..{grid.cells[d] - 1}, from {MANIFEST} grid.cells)")
+            if grid.ravel(cell) != int(cols["index"][i]):
+                raise DataError(f"{path}: line {table.lines[i]}: index {int(cols['index'][i])} is not the cell "
+                                f"{', '.join(cell_cols)} = {tuple(cell)} (flat index {grid.ravel(cell)})")
+            coords.append(cell)
+        return coords
+    measures = list(grid.dims)
+    if not all(m in cols for m in measures):
+        need = [c for c in cell_cols if c not in cols] if not grid.binned else [m for m in measures if m not in cols]
+        raise DataError(f"{path}: missing column(s) {', '.join(map(repr, need))} (and no "
+                        f"{', '.join(measures)} to place elites; found: {', '.join(cols)})")
+    coords = []
+    for i in range(n):
+        cell = grid.locate([cols[m][i] for m in measures])
+        if cell is None:
+            raise DataError(f"{path}: line {table.lines[i]}: empty or non-finite {', '.join(measures)}")
+        coords.append(cell)
+    if not grid.binned:
+        notes.append("cell coordinates recomputed from the measures (no cell_* columns)")
+    return coords
+
+
+def read_run(path: str | os.PathLike, *, require: Sequence[str] = (), check_images: bool = False) -> RunFolder:
+    """Read and validate a run folder's ``manifest.json`` and ``archive.csv``.
+
+    ``require``: archive.csv columns the caller needs besides ``index`` (always required).
+    ``check_images``: also check that every elite's PNG exists and is a PNG file.
+    Checks: the folder, archive.csv and manifest.json exist; the manifest is a JSON object
+    with a valid ``grid``; the table has its columns, equal-length rows, numbers where
+    numbers belong, whole unique indices inside the grid, finite objectives and a cell for
+    every elite (see the module docstring).
+    """
+    run_dir = Path(path)
+    if not run_dir.is_dir():
+        raise DataError(f"{run_dir}: run folder not found (not a directory)")
+    table_path, manifest_path = run_dir / TABLE, run_dir / MANIFEST
+    if not table_path.is_file():
+        hint = ("the run has not saved its archive yet (try again after its first checkpoint)"
+                if manifest_path.is_file() else f"is {run_dir} a run folder written by `qdemo evolve`?")
+        raise DataError(f"{table_path}: missing (no {TABLE}; {hint})")
+    manifest = read_manifest(run_dir)
+    grid = parse_grid(manifest, manifest_path)
+    table = read_csv_table(table_path, required=("index", *(c for c in require if c != "index")))
+    cols = _parse_columns(table)
+    seen: dict[int, int] = {}
+    for x, text, line in zip(cols["index"], table.column("index"), table.lines):
+        if not (math.isfinite(x) and x == round(x)):
+            raise DataError(f"{table_path}: line {line}: 'index' is not an integer ({text!r})")
+        if not grid.binned and not 0 <= x < grid.size:
+            raise DataError(f"{table_path}: line {line}: index {int(x)} outside the grid {grid.cells}")
+        if int(x) in seen:
+            raise DataError(f"{table_path}: line {line}: index {int(x)} already on line {seen[int(x)]}")
+        seen[int(x)] = line
+    if "objective" in cols:
+        bad = [line for x, line in zip(cols["objective"], table.lines) if not math.isfinite(x)]
+        if bad:
+            raise DataError(f"{table_path}: line {bad[0]}: objective is empty or not finite")
+    notes: list[str] = []
+    coords = _place(table, cols, grid, notes)
+    run = RunFolder(path=run_dir, manifest=manifest, grid=grid, columns=cols, coords=coords,
+                    lines=list(table.lines), notes=notes)
+    if check_images:
+        run.check_images()
+    return run
+
+
+__all__ = [
+    "CELL_COLUMNS", "CRITIC_COLUMNS", "DISPLAY_CELLS", "FLAG_COLUMNS", "GRID_NAMES", "MANIFEST", "NUMERIC_COLUMNS",
+    "SD_COLUMNS", "TABLE", "CsvTable", "RunFolder", "RunGrid", "parse_grid", "proxy_dims", "read_csv_table",
+    "read_manifest", "read_run",
+]
