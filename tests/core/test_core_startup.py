@@ -46,6 +46,7 @@ def test_the_probe_does_see_heavy_imports():
 def test_lazy_exports_resolve_and_are_listed(package):
     pkg = importlib.import_module(package)
     assert len(set(pkg.__all__)) == len(pkg.__all__)
+    assert set(pkg.__all__) == set(pkg._lazy_exports), "__all__ and the lazy name->submodule map differ"
     listed = set(dir(pkg))
     for name in pkg.__all__:
         value = getattr(pkg, name)
