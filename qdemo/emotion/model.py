@@ -2,18 +2,25 @@
 
     images (B, 3, H, W) in [0, 1]
       -> resize to ``resolution`` (EmotionModel.prepare, bilinear, differentiable)
-      -> backbone units, mean-pooled at the tap units, concatenated      (B, F)
-      -> standardised with the training features' mean / sd              (B, F)
+      -> shared frozen backbone units 0 .. train_from-1                  (B, C, h, w)
+      -> per member k: its own copy of units train_from .. (fine-tuned)   (B, K, F)
+         mean-pooled at the tap units and concatenated
+      -> standardised with the training features' mean / sd (per member) (B, K, F)
       -> K linear heads, tanh                                           (B, K, 3) on [-1, 1]
-      -> optional 7-way Emotion6 distribution head (softmax)            (B, 7)
+      -> optional 7-way Emotion6 distribution head per member (softmax,  (B, 7)
+         averaged over members)
 
-The K heads are the ensemble members: each is fitted on a different part of the training
-data (all but one fold), so their spread is a measure of doubt. Units from
-``spec.train_from`` on may be fine-tuned; earlier units stay at their pretrained weights.
+The K members form the ensemble: member k is trained on all folds of the training data
+but k, so their spread is a measure of doubt and member k's predictions on fold k are
+honest held-out predictions. With ``spec.train_from = None`` the whole backbone is frozen
+and shared (members differ only in their heads). With ``train_from = i`` units ``i`` and
+later are copied into every member and fine-tuned (a few MB per member for the last
+units of EfficientNet-Lite), while the earlier units stay shared at their pretrained weights.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -43,7 +50,8 @@ class ModelSpec:
     """Backbone units whose mean-pooled outputs form the features; None = the backbone's default
     (ends of the last stages + head)."""
     train_from: int | None = None
-    """First backbone unit that is fine-tuned; None = frozen backbone (heads only)."""
+    """First backbone unit that is fine-tuned (each ensemble member gets its own copy of this unit and
+    the later ones); None = frozen, shared backbone (heads only)."""
     members: int = 5
     """Ensemble size K (heads fitted on different folds of the training data)."""
     dist_head: bool = True
@@ -80,21 +88,38 @@ class VADRegressor(EmotionModel):
             raise ValueError(f"taps {self.taps} out of range for {spec.backbone} ({n} units)")
         self.stop = max(self.taps) + 1  # units after the last tap are never run
         self.train_from = self.stop if spec.train_from is None else int(spec.train_from)
+        if not 1 <= self.train_from <= self.stop:
+            raise ValueError(f"train_from={spec.train_from} out of range for {spec.backbone} "
+                             f"(1..{self.stop - 1}, or null for a frozen backbone)")
         nf = sum(self.backbone.channels[i] for i in self.taps)
         self.n_features = nf
         k = int(spec.members)
-        self.register_buffer("feat_mean", torch.zeros(nf))
-        self.register_buffer("feat_std", torch.ones(nf))
+        self.n_members = k
+        units = self.backbone.units
+        if self.train_from < self.stop:
+            # every member owns a copy of the fine-tuned units (initialised at the pretrained weights)
+            self.branches = nn.ModuleList(
+                nn.ModuleList(copy.deepcopy(units[i]) for i in range(self.train_from, self.stop)) for _ in range(k))
+        else:
+            self.branches = None
+        for i in range(self.train_from, n):
+            units[i] = nn.Identity()  # never run from the shared backbone (members own them, or unused)
+        self.backbone.requires_grad_(False)
+        self.register_buffer("feat_mean", torch.zeros(k, nf))  # (K, F)
+        self.register_buffer("feat_std", torch.ones(k, nf))  # (K, F)
         self.head_weight = nn.Parameter(torch.zeros(k, nf, len(DIMS)))  # (K, F, 3)
         self.head_bias = nn.Parameter(torch.zeros(k, len(DIMS)))  # (K, 3)
         if spec.dist_head:
-            self.dist_weight = nn.Parameter(torch.zeros(nf, len(EMOTION_NAMES)))  # (F, 7)
-            self.dist_bias = nn.Parameter(torch.zeros(len(EMOTION_NAMES)))  # (7,)
+            self.dist_weight = nn.Parameter(torch.zeros(k, nf, len(EMOTION_NAMES)))  # (K, F, 7)
+            self.dist_bias = nn.Parameter(torch.zeros(k, len(EMOTION_NAMES)))  # (K, 7)
         else:
             self.dist_weight = None
             self.dist_bias = None
-        for i, unit in enumerate(self.backbone.units):
-            unit.requires_grad_(i >= self.train_from)
+
+    @property
+    def fine_tuned(self) -> bool:
+        """True when members own fine-tuned copies of the later backbone units."""
+        return self.branches is not None
 
     # ------------------------------------------------------------------ info
     @property
@@ -106,48 +131,67 @@ class VADRegressor(EmotionModel):
 
     # ------------------------------------------------------------------ pieces
     def early(self, images: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Frozen part: (B, 3, r, r) in [0, 1] -> (activation entering unit ``train_from``,
-        pooled taps among the frozen units). Training caches these."""
+        """Shared frozen part: (B, 3, r, r) in [0, 1] -> (activation entering unit ``train_from``,
+        pooled taps among the shared units). Training caches these."""
         pooled: list[torch.Tensor] = []
-        x = self.backbone.run(self.backbone.normalise(images), 0, min(self.train_from, self.stop),
-                              set(self.taps), pooled)
+        x = self.backbone.run(self.backbone.normalise(images), 0, self.train_from, set(self.taps), pooled)
         return x, pooled
 
-    def late(self, x: torch.Tensor, pooled: list[torch.Tensor]) -> torch.Tensor:
-        """Trainable part: activation + frozen pooled taps -> raw pooled features (B, F)."""
+    def resume(self, x: torch.Tensor, unit: int, pooled: list[torch.Tensor]) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Continue the shared part from the output ``x`` of shared unit ``unit`` (pooled taps up to it given)."""
         pooled = list(pooled)
-        if self.train_from < self.stop:
-            self.backbone.run(x, self.train_from, self.stop, set(self.taps), pooled)
+        x = self.backbone.run(x, unit + 1, self.train_from, set(self.taps), pooled)
+        return x, pooled
+
+    def branch_features(self, x: torch.Tensor, pooled: list[torch.Tensor], k: int) -> torch.Tensor:
+        """Member ``k``'s raw pooled features (B, F) from the shared part's output."""
+        pooled = list(pooled)
+        if self.branches is not None:
+            for j, unit in enumerate(self.branches[k]):
+                x = unit(x)
+                if self.train_from + j in self.taps:
+                    pooled.append(x.mean(dim=(2, 3)))  # (B, C)
         return torch.cat(pooled, dim=1)  # (B, F)
 
+    def late(self, x: torch.Tensor, pooled: list[torch.Tensor]) -> torch.Tensor:
+        """Shared part's output -> raw pooled features of every member (B, K, F)."""
+        if self.branches is None:
+            f = torch.cat(pooled, dim=1)  # (B, F), the same for every member
+            return f[:, None].expand(-1, self.n_members, -1)
+        return torch.stack([self.branch_features(x, pooled, k) for k in range(self.n_members)], dim=1)
+
     def standardise(self, raw: torch.Tensor) -> torch.Tensor:
-        return (raw - self.feat_mean) / self.feat_std  # (B, F)
+        """(B, K, F) raw -> (B, K, F) standardised with each member's training statistics."""
+        return (raw - self.feat_mean) / self.feat_std
 
     def heads(self, z: torch.Tensor) -> torch.Tensor:
-        """Standardised features (B, F) -> member predictions (B, K, 3) on [-1, 1]."""
-        out = torch.einsum("bf,kfd->bkd", z, self.head_weight) + self.head_bias  # (B, K, 3)
+        """Standardised features (B, K, F) -> member predictions (B, K, 3) on [-1, 1]."""
+        out = torch.einsum("bkf,kfd->bkd", z, self.head_weight) + self.head_bias  # (B, K, 3)
         return torch.tanh(out)
 
-    def dist_logits(self, z: torch.Tensor) -> torch.Tensor:
+    def dist_probs(self, z: torch.Tensor) -> torch.Tensor:
+        """Standardised features (B, K, F) -> (B, 7) emotion distribution (members' mean)."""
         if self.dist_weight is None:
             raise ValueError(f"model {self.meta.name!r} has no emotion-distribution head")
-        return z @ self.dist_weight + self.dist_bias  # (B, 7)
+        logits = torch.einsum("bkf,kfe->bke", z, self.dist_weight) + self.dist_bias  # (B, K, 7)
+        return torch.softmax(logits, dim=-1).mean(dim=1)
 
     def raw_features(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, r, r) in [0, 1] -> unstandardised pooled features (B, F)."""
+        """(B, 3, r, r) in [0, 1] -> unstandardised pooled features of every member (B, K, F)."""
         x, pooled = self.early(images)
         return self.late(x, pooled)
 
     # ------------------------------------------------------------------ contract
     def embed(self, images: torch.Tensor) -> torch.Tensor:
-        return self.standardise(self.raw_features(images))  # (B, F)
+        """(B, 3, r, r) -> (B, F): standardised features, averaged over members."""
+        return self.standardise(self.raw_features(images)).mean(dim=1)
 
     def members(self, images: torch.Tensor) -> torch.Tensor:
-        return self.heads(self.embed(images))  # (B, K, 3)
+        return self.heads(self.standardise(self.raw_features(images)))  # (B, K, 3)
 
     def emotion_distribution(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in [0, 1] -> (B, 7) probabilities over :data:`EMOTION_NAMES`."""
-        return torch.softmax(self.dist_logits(self.embed(self.prepare(images))), dim=1)
+        return self.dist_probs(self.standardise(self.raw_features(self.prepare(images))))
 
     def spec_dict(self) -> dict[str, Any]:
         return asdict(self.spec)

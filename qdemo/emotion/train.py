@@ -13,7 +13,13 @@ What one run does, for each role (searcher, critic):
    those folds out in turn, both from those folds only). Member k's predictions on fold k
    are therefore honest out-of-fold predictions: the evaluation comes for free.
 4. Fits the 7-way emotion-distribution head (multinomial logistic regression) on Emotion6.
-5. Saves ``<role>.safetensors`` (+ ``.json``) and, with ``evaluate``, the metrics
+5. With ``model.train_from`` set, fine-tunes each member after that (LP-FT: linear probe,
+   then fine-tune; Kumar et al. 2022): member k's copy of the units from ``train_from`` on
+   and its head start from the pretrained weights and the ridge head above, and are trained
+   on the same folds (all but k) with a small learning rate, on cached activations of the
+   shared frozen units (so an epoch costs only the fine-tuned units). Member k's
+   predictions on fold k stay honest held-out predictions.
+6. Saves ``<role>.safetensors`` (+ ``.json``) and, with ``evaluate``, the metrics
    (:mod:`qdemo.emotion.evaluate`) and the model card.
 
 Ridge targets are ``atanh`` of the canonical ratings (clipped to +-0.95) because the model's
@@ -82,6 +88,15 @@ class RoleConfig:
     """L2 penalty of the emotion-distribution head (logistic regression on standardised features)."""
     batch_size: int = 32
     """Images per batch in feature extraction."""
+    finetune_epochs: int = 4
+    """Epochs of fine-tuning per member (only with ``model.train_from``)."""
+    finetune_lr: float = 3e-5
+    """Peak learning rate of fine-tuning (AdamW, one-cycle schedule); small, since the head starts
+    from the ridge solution."""
+    finetune_batch: int = 32
+    """Images per fine-tuning step."""
+    finetune_weight_decay: float = 0.01
+    """AdamW weight decay of fine-tuning."""
 
 
 @dataclass
@@ -208,6 +223,128 @@ def _feature_key(model: VADRegressor, paths: list[Path], views: int, crop_scale:
 
 
 @torch.no_grad()
+def extract_activations(model: VADRegressor, paths: list[Path], *, views: int = 1, crop_scale: float = 0.7,
+                        seed: int = 0, batch_size: int = 32, cache_dir: str | os.PathLike | None = None,
+                        device: torch.device | str = "cpu", progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Output of the shared frozen units for every image and view (what fine-tuning starts from).
+
+    Returns (act (V, N, C, h, w), pooled (V, N, P)) as float16 on the CPU, where ``act`` enters
+    unit ``model.train_from`` and ``pooled`` holds the pooled taps of the shared units (P may be 0).
+    Cached on disk (safetensors) like :func:`extract_features`."""
+    from safetensors.torch import load_file, save_file
+    from tqdm import tqdm
+
+    from qdemo.io import atomic_path, load_image
+
+    cache = None
+    if cache_dir is not None:
+        cache = Path(os.path.expanduser(cache_dir)) / f"act-{model.spec.backbone}-{model.resolution}-" \
+            f"{_feature_key(model, paths, views, crop_scale, seed)}.safetensors"
+        if cache.exists():
+            try:
+                t = load_file(str(cache))
+                if tuple(t["act"].shape[:2]) == (views, len(paths)):
+                    return t["act"], t["pooled"]
+            except Exception:  # noqa: BLE001 - a bad cache is recomputed
+                log.warning("ignoring unreadable activation cache %s", cache)
+    model.eval().to(device)
+    acts: list[list[torch.Tensor]] = [[] for _ in range(views)]
+    pools: list[list[torch.Tensor]] = [[] for _ in range(views)]
+    gen = torch.Generator().manual_seed(seed)
+    bar = tqdm(total=len(paths), desc=f"activations {model.spec.backbone}@{model.resolution} x{views}",
+               disable=not progress, unit="img")
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start:start + batch_size]
+        imgs = [load_image(p) for p in chunk]
+        for v in range(views):
+            x = torch.stack([view_of(im, v, model.resolution, crop_scale=crop_scale, gen=gen) for im in imgs])
+            a, pooled = model.early(x.to(device))
+            acts[v].append(a.half().cpu())
+            pools[v].append(torch.cat(pooled, 1).half().cpu() if pooled else torch.zeros(len(chunk), 0).half())
+        bar.update(len(chunk))
+    bar.close()
+    act = torch.stack([torch.cat(a) for a in acts])
+    pooled = torch.stack([torch.cat(p) for p in pools])
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(cache) as tmp:
+            save_file({"act": act.contiguous(), "pooled": pooled.contiguous()}, str(tmp))
+    return act, pooled
+
+
+def _member_features(model: VADRegressor, k: int, act: torch.Tensor, pooled: torch.Tensor, rows: np.ndarray,
+                     view: int = 0, *, device: torch.device | str = "cpu", batch: int = 256,
+                     grad: bool = False) -> torch.Tensor:
+    """Member k's raw features (len(rows), F) from cached shared activations (one view)."""
+    out = []
+    with torch.set_grad_enabled(grad):
+        for s in range(0, len(rows), batch):
+            r = torch.as_tensor(rows[s:s + batch])
+            x = act[view, r].to(device).float()
+            p = [pooled[view, r].to(device).float()] if pooled.shape[-1] else []
+            out.append(model.branch_features(x, p, k))
+    return torch.cat(out) if out else torch.zeros(0, model.n_features, device=device)
+
+
+def finetune_member(model: VADRegressor, k: int, act: torch.Tensor, pooled: torch.Tensor, targets: np.ndarray,
+                    rows: np.ndarray, rc: "RoleConfig", *, seed: int, device: torch.device | str = "cpu",
+                    progress: bool = True, desc: str = "") -> list[float]:
+    """Fine-tune member ``k`` (its units from ``train_from`` on + its head) on ``rows``.
+
+    The member's feature standardisation stays fixed (from the linear probe); the loss is the
+    MSE of its tanh outputs against the canonical targets, with missing targets masked. BatchNorm
+    keeps its pretrained statistics (eval mode): batches of 32 are too small to re-estimate them.
+    Returns the mean training loss of each epoch."""
+    from tqdm import tqdm
+
+    if model.branches is None:
+        raise ConfigError("fine-tuning needs model.train_from (a frozen backbone has nothing to fine-tune)")
+    model.eval().to(device)
+    branch = model.branches[k]
+    mu, sd = model.feat_mean[k].detach(), model.feat_std[k].detach()
+    w = model.head_weight[k].detach().clone().requires_grad_(True)  # (F, 3)
+    b = model.head_bias[k].detach().clone().requires_grad_(True)  # (3,)
+    params = [p for p in branch.parameters()]
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW([*params, w, b], lr=rc.finetune_lr, weight_decay=rc.finetune_weight_decay)
+    bs = max(1, int(rc.finetune_batch))
+    per_epoch = max(1, len(rows) // bs)
+    total = max(1, int(rc.finetune_epochs)) * per_epoch
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=rc.finetune_lr, total_steps=total, pct_start=0.3)
+    Y = torch.as_tensor(np.asarray(targets, np.float32))
+    gen = torch.Generator().manual_seed(seed * 1009 + k)
+    V = act.shape[0]
+    losses = []
+    bar = tqdm(total=total, desc=desc or f"fine-tune member {k}", disable=not progress, unit="step", leave=False)
+    for _ in range(int(rc.finetune_epochs)):
+        perm = rows[torch.randperm(len(rows), generator=gen).numpy()]
+        run = []
+        for s in range(per_epoch):
+            r = perm[s * bs:(s + 1) * bs]
+            v = int(torch.randint(0, V, (1,), generator=gen))
+            f = _member_features(model, k, act, pooled, r, v, device=device, batch=bs, grad=True)
+            pred = torch.tanh(((f - mu) / sd) @ w + b)  # (B, 3)
+            y = Y[r].to(device)
+            ok = torch.isfinite(y)
+            loss = (((pred - torch.nan_to_num(y)) ** 2) * ok).sum() / ok.sum().clamp_min(1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            run.append(float(loss.detach()))
+            bar.update(1)
+        losses.append(float(np.mean(run)) if run else float("nan"))
+    bar.close()
+    for p in params:
+        p.requires_grad_(False)
+    with torch.no_grad():
+        model.head_weight[k].copy_(w.detach())
+        model.head_bias[k].copy_(b.detach())
+    return losses
+
+
+@torch.no_grad()
 def extract_features(model: VADRegressor, paths: list[Path], *, views: int = 1, crop_scale: float = 0.7,
                      seed: int = 0, batch_size: int = 32, cache_dir: str | os.PathLike | None = None,
                      device: torch.device | str = "cpu", progress: bool = True) -> np.ndarray:
@@ -237,7 +374,7 @@ def extract_features(model: VADRegressor, paths: list[Path], *, views: int = 1, 
         imgs = [load_image(p) for p in chunk]  # list of (3, H, W)
         for v in range(views):
             x = torch.stack([view_of(im, v, model.resolution, crop_scale=crop_scale, gen=gen) for im in imgs])
-            out[v, start:start + len(chunk)] = model.raw_features(x.to(device)).float().cpu().numpy()
+            out[v, start:start + len(chunk)] = model.raw_features(x.to(device))[:, 0].float().cpu().numpy()
         bar.update(len(chunk))
     bar.close()
     if cache is not None:
@@ -501,7 +638,10 @@ class RoleResult:
 
 def train_role(role: str, rc: RoleConfig, data: TrainingData, *, k: int, seed: int, cache_dir: str | None,
                device: torch.device, progress: bool = True) -> RoleResult:
-    """Extract features, fit the K members, the distribution head and the cross-dataset fits."""
+    """Features (or shared activations), the K members (ridge heads, then fine-tuning when
+    ``model.train_from`` is set), the distribution heads and the cross-dataset fits."""
+    import copy
+
     t0 = time.time()
     rated = data.rated
     meta = RegressorMeta(name=rc.name, role=role,
@@ -511,13 +651,23 @@ def train_role(role: str, rc: RoleConfig, data: TrainingData, *, k: int, seed: i
     spec = rc.model
     if spec.members != k:
         spec = ModelSpec(**{**spec.__dict__, "members": k})
-    if spec.train_from is not None:
-        # Say so rather than silently training something other than what was asked for.
-        raise ConfigError(f"{role}.model.train_from={spec.train_from}: fine-tuning backbone units is not "
-                          "implemented yet; this version fits heads on frozen features (set train_from: null)")
-    model = VADRegressor(spec, meta).to(device)
-    feats = extract_features(model, rated.paths, views=rc.views, crop_scale=rc.crop_scale, seed=seed,
-                             batch_size=rc.batch_size, cache_dir=cache_dir, device=device, progress=progress)
+    try:
+        model = VADRegressor(spec, meta).to(device)
+    except ValueError as exc:
+        raise ConfigError(f"{role}.model: {exc}") from None
+    tune = model.fine_tuned
+    N = len(rated)
+    if tune:
+        act, pooled = extract_activations(model, rated.paths, views=rc.views, crop_scale=rc.crop_scale, seed=seed,
+                                          batch_size=rc.batch_size, cache_dir=cache_dir, device=device,
+                                          progress=progress)
+        every = np.arange(N)
+        feats = np.stack([_member_features(model, 0, act, pooled, every, v, device=device).cpu().numpy()
+                          for v in range(act.shape[0])]).astype(np.float32)  # (V, N, F) at the pretrained weights
+        pristine = copy.deepcopy(model.branches[0]).cpu()
+    else:
+        feats = extract_features(model, rated.paths, views=rc.views, crop_scale=rc.crop_scale, seed=seed,
+                                 batch_size=rc.batch_size, cache_dir=cache_dir, device=device, progress=progress)
     V, N, Fd = feats.shape
     flat = feats.reshape(-1, Fd).astype(np.float64)
     gmu = flat.mean(0)
@@ -528,52 +678,91 @@ def train_role(role: str, rc: RoleConfig, data: TrainingData, *, k: int, seed: i
     ds = data.dataset
     fitter = RidgeFitter(feats, rated.targets, fold, blocks=ds, alphas=rc.alphas, progress=progress)
     heads = fitter.fit_members([fitter.keys(lambda f, b, kk=kk: f != kk) for kk in range(k)], gmu, gsd)
+    with torch.no_grad():
+        model.feat_mean.copy_(torch.from_numpy(np.tile(gmu, (k, 1))).float())
+        model.feat_std.copy_(torch.from_numpy(np.tile(gsd, (k, 1))).float())
+        model.head_weight.copy_(torch.from_numpy(heads["weight"]).float())
+        model.head_bias.copy_(torch.from_numpy(heads["bias"]).float())
+    losses = {}
+    if tune:
+        for kk in range(k):
+            losses[f"member{kk}"] = finetune_member(model, kk, act, pooled, rated.targets, np.flatnonzero(fold != kk),
+                                                    rc, seed=seed, device=device, progress=progress,
+                                                    desc=f"{role}: fine-tune member {kk + 1}/{k}")
+        member_feats = lambda kk, rows, v=0: _member_features(model, kk, act, pooled, rows, v,  # noqa: E731
+                                                              device=device).cpu().double().numpy()
+    else:
+        member_feats = lambda kk, rows, v=0: feats[v][rows].astype(np.float64)  # noqa: E731
+
+    def member_pred(kk: int, rows: np.ndarray) -> np.ndarray:
+        Z = (member_feats(kk, rows) - gmu) / gsd
+        w, b = model.head_weight[kk].detach().cpu().double().numpy(), model.head_bias[kk].detach().cpu().double().numpy()
+        return np.tanh(Z @ w + b)
+
     # honest out-of-fold predictions (view 0 only: the image as it is)
-    pred = predict_heads(feats[0].astype(np.float64), heads, gmu, gsd)  # (N, K, 3)
     oof = np.full((N, len(DIMS)), np.nan)
     for kk in range(k):
-        rows = fold == kk
-        oof[rows] = pred[rows, kk]
-    # cross-dataset: a single fit on all folds of one set, tested on the other
+        rows = np.flatnonzero(fold == kk)
+        if len(rows):
+            oof[rows] = member_pred(kk, rows)
+    # cross-dataset: one member trained on all folds of one set (same recipe), tested on the other
     cross = {}
     names = list(dict.fromkeys(ds.tolist()))
     if len(names) > 1:
         for tr in names:
             h = fitter.fit_members([fitter.keys(lambda f, b, tr=tr: b == tr)], gmu, gsd)
+            te_rows = np.flatnonzero(ds != tr)
+            if not tune:
+                pred = predict_heads(feats[0][te_rows].astype(np.float64), h, gmu, gsd)[:, 0]
+            else:
+                one = copy.deepcopy(model)
+                one.branches[0].load_state_dict(pristine.state_dict())
+                with torch.no_grad():
+                    one.head_weight[0].copy_(torch.from_numpy(h["weight"][0]).float())
+                    one.head_bias[0].copy_(torch.from_numpy(h["bias"][0]).float())
+                finetune_member(one, 0, act, pooled, rated.targets, np.flatnonzero(ds == tr), rc, seed=seed,
+                                device=device, progress=progress, desc=f"{role}: fine-tune on {tr} only")
+                Z = (_member_features(one, 0, act, pooled, te_rows, 0, device=device).cpu().double().numpy()
+                     - gmu) / gsd
+                pred = np.tanh(Z @ one.head_weight[0].detach().cpu().double().numpy()
+                               + one.head_bias[0].detach().cpu().double().numpy())
+                del one
             for te in names:
                 if te != tr:
-                    rows = ds == te
-                    cross[f"{tr}->{te}"] = predict_heads(feats[0][rows].astype(np.float64), h, gmu, gsd)[:, 0]
-    # distribution head (rows with an emotion distribution)
+                    sel = ds[te_rows] == te
+                    cross[f"{tr}->{te}"] = pred[sel]
+    # distribution heads: member k on the rows of folds != k that have an emotion distribution
     oof_dist = None
-    dist_w = dist_b = None
+    dist_trained = False
     dist = rated.emotion_dist
     if spec.dist_head and dist is not None and np.isfinite(dist).all(1).sum() >= 20:
         has = np.isfinite(dist).all(1)
-        Z = (feats.astype(np.float64) - gmu) / gsd  # (V, N, F)
         oof_dist = np.full((N, dist.shape[1]), np.nan)
         for kk in range(k):
-            tr = has & (fold != kk)
-            te = has & (fold == kk)
-            if te.any() and tr.any():
-                W, b = fit_dist_head(Z[:, tr].reshape(-1, Fd), np.tile(dist[tr], (V, 1)), l2=rc.dist_l2)
-                oof_dist[te] = predict_dist(Z[0, te], W, b)
-        dist_w, dist_b = fit_dist_head(Z[:, has].reshape(-1, Fd), np.tile(dist[has], (V, 1)), l2=rc.dist_l2)
-        del Z
-    with torch.no_grad():
-        model.feat_mean.copy_(torch.from_numpy(gmu).float())
-        model.feat_std.copy_(torch.from_numpy(gsd).float())
-        model.head_weight.copy_(torch.from_numpy(heads["weight"]).float())
-        model.head_bias.copy_(torch.from_numpy(heads["bias"]).float())
-        if model.dist_weight is not None and dist_w is not None:
-            model.dist_weight.copy_(torch.from_numpy(dist_w).float())
-            model.dist_bias.copy_(torch.from_numpy(dist_b).float())
+            tr = np.flatnonzero(has & (fold != kk))
+            te = np.flatnonzero(has & (fold == kk))
+            if not len(tr):
+                continue
+            Ztr = np.concatenate([(member_feats(kk, tr, v) - gmu) / gsd for v in range(V)])
+            W, b = fit_dist_head(Ztr, np.tile(dist[tr], (V, 1)), l2=rc.dist_l2)
+            if len(te):
+                oof_dist[te] = predict_dist((member_feats(kk, te) - gmu) / gsd, W, b)
+            with torch.no_grad():
+                model.dist_weight[kk].copy_(torch.from_numpy(W).float())
+                model.dist_bias[kk].copy_(torch.from_numpy(b).float())
+            dist_trained = True
     model.meta.extra.update({
         "trained_on": {n: int((ds == n).sum()) for n in names},
         "views": rc.views,
         "ridge_alpha_per_member": heads["alpha"].tolist(),
-        "dist_head_trained": dist_w is not None,
+        "dist_head_trained": dist_trained,
+        "fine_tuned_from_unit": model.train_from if tune else None,
     })
+    if tune:
+        model.meta.extra["finetune"] = {"epochs": rc.finetune_epochs, "lr": rc.finetune_lr,
+                                        "batch": rc.finetune_batch, "weight_decay": rc.finetune_weight_decay,
+                                        "epoch_loss": losses}
+    model.requires_grad_(False)
     return RoleResult(role=role, model=model.eval(), oof=oof, oof_dist=oof_dist, cross=cross,
                       alphas=heads["alpha"].tolist(), features=feats, seconds=time.time() - t0)
 
@@ -628,5 +817,6 @@ def train_regressor(cfg: RegressorConfig, *, progress: bool = True) -> dict[str,
     return report
 
 
-__all__ = ["DataConfig", "RegressorConfig", "RoleConfig", "RidgeFitter", "extract_features", "fit_dist_head",
+__all__ = ["DataConfig", "RegressorConfig", "RoleConfig", "RidgeFitter", "extract_activations", "extract_features",
+           "finetune_member", "fit_dist_head",
            "load_training_data", "train_regressor", "train_role", "view_of"]

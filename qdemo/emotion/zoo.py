@@ -26,7 +26,7 @@ from qdemo.io import atomic_path, atomic_write_json, sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 ROLES = ("searcher", "critic")
-FORMAT = "qdemo-vad-regressor/1"
+FORMAT = "qdemo-vad-regressor/2"  # 2: per-member statistics, heads and fine-tuned units
 
 
 def shipped_path(role: str) -> Path:

@@ -226,17 +226,58 @@ def test_train_on_a_small_csv_with_a_tiny_backbone(tmp_path, capsys):
     assert "colour" in capsys.readouterr().err
 
 
-def test_train_refuses_fine_tuning_request_it_cannot_honour(tmp_path, capsys):
+def test_train_fine_tunes_each_member_on_its_own_folds(tmp_path, capsys):
+    from qdemo.emotion import load_model
+
+    data = _rated_csv(tmp_path, n=20)
+    cfg = tmp_path / "reg.yaml"
+    cfg.write_text(
+        "data: {oasis: null, emotion6: null, word_norms: null, csv: %s, csv_scale: '1,9'}\n"
+        "searcher: {name: tiny-s, views: 2, finetune_epochs: 3, finetune_lr: 0.003, finetune_batch: 4,\n"
+        "           model: {backbone: tiny, resolution: 32, members: 2, train_from: 1}}\n"
+        "roles: [searcher]\nfolds: 2\nbaselines: false\n" % data)
+    out = tmp_path / "weights"
+    rc = main(["regressor", "train", "--config", str(cfg), "--out-dir", str(out),
+               "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"])
+    assert rc == 0, capsys.readouterr().err
+    side = json.loads((out / "searcher.json").read_text())
+    assert side["meta"]["extra"]["fine_tuned_from_unit"] == 1
+    losses = side["meta"]["extra"]["finetune"]["epoch_loss"]
+    assert set(losses) == {"member0", "member1"} and all(len(v) == 3 for v in losses.values())
+    model = load_model(path=out / "searcher.safetensors")
+    assert model.fine_tuned and len(model.branches) == 2
+    pristine = VADRegressor(ModelSpec(backbone="tiny", resolution=32, members=2, train_from=1))
+    b0, b1 = (dict(model.branches[k].named_parameters()) for k in (0, 1))
+    ref = dict(pristine.branches[0].named_parameters())
+    # each member's units moved away from the pretrained weights, and differently (different folds)
+    for name, w in ref.items():
+        if w.ndim > 1:
+            assert not torch.allclose(b0[name], w) and not torch.allclose(b1[name], w)
+            assert not torch.allclose(b0[name], b1[name])
+    # the members' units are stored once each, not also as (unused) shared backbone units
+    from safetensors import safe_open
+    with safe_open(str(out / "searcher.safetensors"), framework="pt") as f:
+        keys = list(f.keys())
+    assert any(k.startswith("branches.1.") for k in keys)
+    assert any(k.startswith("backbone.units.0.") for k in keys)  # tiny has no wheel: its shared unit is stored
+    assert not any(k.startswith(("backbone.units.1.", "backbone.units.2.")) for k in keys)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["roles"]["searcher"]["cv"]["ratings"]["valence"]["r"] > 0.5  # held out, brightness task
+    # the saved model predicts what the in-memory one did: predict works end to end
+    rc = main(["regressor", "predict", str(data.parent / "im0.png"), "--weights", str(out / "searcher.safetensors")])
+    assert rc == 0
+
+
+def test_train_from_out_of_range_is_a_config_error(tmp_path, capsys):
     data = _rated_csv(tmp_path, n=8)
     cfg = tmp_path / "reg.yaml"
     cfg.write_text(
         "data: {oasis: null, emotion6: null, word_norms: null, csv: %s, csv_scale: '1,9'}\n"
-        "searcher: {name: tiny-s, views: 1, model: {backbone: tiny, resolution: 32, members: 2, train_from: 1}}\n"
-        "critic: {name: tiny-c, views: 1, model: {backbone: tiny, resolution: 48, members: 2, seed: 5}}\n"
-        "folds: 2\nbaselines: false\n" % data)
+        "searcher: {name: tiny-s, views: 1, model: {backbone: tiny, resolution: 32, members: 2, train_from: 7}}\n"
+        "roles: [searcher]\nfolds: 2\nbaselines: false\n" % data)
     out = tmp_path / "weights"
     rc = main(["regressor", "train", "--config", str(cfg), "--out-dir", str(out),
                "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"])
     assert rc == 2
-    assert "train_from=1" in capsys.readouterr().err
+    assert "train_from=7" in capsys.readouterr().err
     assert not (out / "searcher.safetensors").exists()
