@@ -77,8 +77,8 @@ def read_archive(path: str | os.PathLike) -> ArchiveRun:
     grid = run.grid
     cells: list[ArchiveCell] = []
     for i, index in enumerate(run.indices):
-        # cell centre on a regular grid; a CVT elite's own measures (finite: read_run placed it by them)
-        point = [run.value(d, i) for d in grid.dims] if grid.binned else grid.centre(run.coords[i])
+        # centre of the index's cell on a regular grid; a CVT elite's own measures (finite: read_run placed it by them)
+        point = [run.value(d, i) for d in grid.dims] if grid.binned else grid.centre(grid.unravel(index))
         target = [0.0, 0.0, 0.0]
         for d, x in zip(grid.dims, point):
             target[DIMS.index(d)] = x
