@@ -41,8 +41,9 @@ def photo_reference(photo_vad: np.ndarray, targets: np.ndarray, *, central: floa
     error of images the critic rates like the most extreme photos), and
     ``photo_oracle_error_va``: for each target the real photo whose critic (V, A) is nearest
     in mean absolute error, averaged over the targets (the error of answering every request
-    with the best-matching photo). A target is ``in_central_range`` when its valence and
-    arousal both lie in the central range.
+    with the best-matching photo). A target is ``in_photo_range`` when its valence and
+    arousal both lie within the photos' min..max (the central range of the critic's arousal on
+    photos can be narrower than the nearest targets, +-0.25).
     """
     pv = np.asarray(photo_vad, dtype=np.float64)  # (N, 3)
     t = np.asarray(targets, dtype=np.float64)  # (T, 3)
@@ -51,7 +52,7 @@ def photo_reference(photo_vad: np.ndarray, targets: np.ndarray, *, central: floa
     qlo, qhi = np.quantile(pv, lo_q, axis=0), np.quantile(pv, hi_q, axis=0)
     floor = np.maximum(lo - t, 0) + np.maximum(t - hi, 0)  # (T, 3) distance to the photos' range
     va_err = np.abs(pv[None, :, :2] - t[:, None, :2]).mean(axis=2)  # (T, N)
-    inside = ((t[:, :2] >= qlo[:2]) & (t[:, :2] <= qhi[:2])).all(axis=1)  # (T,)
+    inside = ((t[:, :2] >= lo[:2]) & (t[:, :2] <= hi[:2])).all(axis=1)  # (T,)
     return {
         "photos": int(len(pv)), "central": central,
         "critic_photo_range": [[float(lo[j]), float(hi[j])] for j in range(3)],
@@ -59,7 +60,7 @@ def photo_reference(photo_vad: np.ndarray, targets: np.ndarray, *, central: floa
         "range_floor_valence": float(floor[:, 0].mean()), "range_floor_arousal": float(floor[:, 1].mean()),
         "range_floor_va": float(floor[:, :2].mean()),
         "photo_oracle_error_va": float(va_err.min(axis=1).mean()),
-        "in_central_range": inside,
+        "in_photo_range": inside,
     }
 
 
@@ -70,8 +71,8 @@ def evaluate_generator(generator, critic, searcher, space: FeatureSpace | None, 
 
     With ``photo_vad`` (the critic's VAD of real photos, (N, 3)) the result also holds
     ``photo_reference`` (see :func:`photo_reference`) and, as an extra view beside the
-    standard numbers, the critic error restricted to the targets inside the photos' central
-    range (``critic_error_*_in_photo_range``).
+    standard numbers, the critic error restricted to the targets whose valence and arousal lie
+    inside the photos' min..max (``critic_error_*_in_photo_range``).
     """
     import torch
 
@@ -104,7 +105,7 @@ def evaluate_generator(generator, critic, searcher, space: FeatureSpace | None, 
     }
     if photo_vad is not None:
         ref = photo_reference(photo_vad, targets)
-        mask = np.repeat(ref.pop("in_central_range"), per_target)  # (T*K,)
+        mask = np.repeat(ref.pop("in_photo_range"), per_target)  # (T*K,)
         out["photo_reference"] = ref
         out["targets_in_photo_range"] = int(mask.sum() // per_target)
         if mask.any():

@@ -61,7 +61,7 @@ def test_photo_reference_range_floor_and_oracle():
     assert ref["range_floor_arousal"] == pytest.approx(0.4 / 3)
     # nearest photo: exact for targets 1 and 3, (0.4 + 0.4) / 2 for target 2
     assert ref["photo_oracle_error_va"] == pytest.approx(0.4 / 3)
-    assert ref["in_central_range"].tolist() == [True, False, True]
+    assert ref["in_photo_range"].tolist() == [True, False, True]
 
 
 def test_evaluate_generator_reports_the_photo_view():
