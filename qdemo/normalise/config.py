@@ -68,6 +68,11 @@ class TrainConfig:
     lambda_stats: float = 0.0
     """Weight of an extra loss (not in Zhang & Kim) matching low-level statistics of G(x) to
     SHINE(x) directly: luminance distribution (1-D Wasserstein) + radial log-amplitude spectrum."""
+    emo_jitter: int = 0
+    """D_emo sees the output and the original under the same random shift (up to this many pixels,
+    reflect padding) and horizontal flip, the targets scored anew each step; 0 = Zhang & Kim's
+    plain loss against the originals' fixed VAD. Meant to keep G from fooling the searcher with
+    pixel-exact patterns that another emotion model (the critic) would not follow."""
     lambda_gan: float = 1.0
     """Weight of the adversarial loss from D_low."""
     gan_loss: Literal["bce", "lsgan"] = "bce"

@@ -255,6 +255,22 @@ class Trainer:
         self.G.train()
         save_png(_sheet(x.cpu(), _u8(pairs.y[vis]), g.cpu()), self.out / "samples" / f"step_{self.step:06d}.png")
 
+    def _jitter(self, x: torch.Tensor) -> torch.Tensor:
+        """Draw a random shift (up to ``emo_jitter`` px, reflect padding) and flip; apply it to x.
+        :meth:`_jitter_like` applies the same draw to another batch."""
+        j = self.t.emo_jitter
+        dy, dx = (int(v) for v in torch.randint(0, 2 * j + 1, (2,), generator=self.gen))
+        flip = bool(torch.randint(0, 2, (1,), generator=self.gen))
+        self._jit = (dy, dx, flip)
+        return self._jitter_like(x)
+
+    def _jitter_like(self, x: torch.Tensor) -> torch.Tensor:
+        j = self.t.emo_jitter
+        dy, dx, flip = self._jit
+        h, w = x.shape[-2:]
+        z = F.pad(x, (j, j, j, j), mode="reflect")[..., dy:dy + h, dx:dx + w]  # (B, 3, H, W)
+        return torch.flip(z, dims=[3]) if flip else z
+
     def run(self) -> dict[str, Any]:
         t = self.t
         if t.threads > 0:
@@ -315,7 +331,14 @@ class Trainer:
                     loss_stats = stats_loss(fake, y)
                     loss = loss + t.lambda_stats * loss_stats
                 log_now = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
-                if use_emo:
+                if use_emo and t.emo_jitter > 0:
+                    # the same random shift / flip of original and output; targets scored on the shifted original
+                    tx, tf = self._jitter(x), self._jitter_like(fake)
+                    with torch.no_grad():
+                        target = self.emotion(tx)  # (B, 3)
+                    loss_emo = F.mse_loss(self.emotion(tf), target)
+                    loss = loss + t.lambda_emo * loss_emo
+                elif use_emo:
                     loss_emo = F.mse_loss(self.emotion(fake), vad_x[b].to(self.device))
                     loss = loss + t.lambda_emo * loss_emo
                 elif log_now and self.emotion is not None:

@@ -289,3 +289,33 @@ def test_validation_split_is_never_trained_on_and_can_be_reported(shine_dir, tmp
         run_report(shine_dir, {}, tmp_path / "rep2", cfg, split="val", critic=tiny_model)
     with pytest.raises(DataError, match="val_fraction"):
         split_validation(collect(shine_dir / "images"), [0, 1], 1.5, 0)
+
+
+def test_emo_jitter_shifts_output_and_original_alike(shine_dir, tmp_path):
+    from qdemo.emotion import TinyEmotionModel
+
+    calls = []
+
+    class Spy(TinyEmotionModel):
+        def forward(self, images):
+            calls.append((images.detach().clone(), images.requires_grad))
+            return super().forward(images)
+
+    cfg = _cfg(steps=2)
+    cfg.train.lambda_emo, cfg.train.emo_jitter, cfg.train.log_every = 5.0, 2, 100
+    tr = Trainer(shine_dir, tmp_path / "run", cfg, progress=False, emotion=Spy(seed=0).eval())
+    tr.run()
+    per_step = calls[1:]  # call 0 scores the originals once
+    assert len(per_step) == 4 and [g for _, g in per_step] == [False, True, False, True]
+    # the transform keeps sizes and, with no shift and no flip, is the identity
+    x = torch.rand(2, 3, 16, 16)
+    tr._jit = (2, 2, False)
+    assert torch.equal(tr._jitter_like(x), x)
+    tr._jit = (0, 2, True)
+    y = tr._jitter_like(x)
+    assert y.shape == x.shape and torch.equal(y[..., 2:, :], torch.flip(x, dims=[3])[..., :-2, :])
+    draws = set()
+    for _ in range(20):
+        tr._jitter(x)
+        draws.add(tr._jit)
+    assert len(draws) > 3 and all(0 <= a <= 4 and 0 <= b <= 4 for a, b, _ in draws)
