@@ -132,6 +132,9 @@ class ReportConfig:
     """Who measures VAD drift: 'critic' (shipped, independent of the searcher) or 'tiny' (tests)."""
     hist_bins: int = 32
     """Luminance histogram bins in the spread measure and the plots."""
+    blends: tuple[float, ...] = ()
+    """Baseline variants ``blend_A`` = (1 - A) * original + A * SHINE (pixel-wise), e.g. [0.5, 0.8]:
+    the trade-off between equalisation and emotion drift that needs no training."""
     batch_size: int = 16
     """Images per critic call."""
 

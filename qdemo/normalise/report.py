@@ -233,6 +233,10 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
     sh = np.stack([load_fixed(shine.outputs[i], None) for i in idx])
     to_t = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float().div_(255.0)  # noqa: E731  (N,3,H,W)
     variants: dict[str, torch.Tensor] = {"original": to_t(orig), "shine": to_t(sh)}
+    for a in cfg.report.blends:  # baseline: (1 - a) * original + a * SHINE, pixel by pixel
+        if not 0.0 <= a <= 1.0:
+            raise DataError(f"report.blends: {a} is not a weight between 0 and 1")
+        variants[f"blend_{a:g}"] = (1 - a) * variants["original"] + a * variants["shine"]  # (N, 3, H, W)
     gen_info = {}
     for name, path in models.items():
         g, info = load_generator(path, device=device)

@@ -319,3 +319,19 @@ def test_emo_jitter_shifts_output_and_original_alike(shine_dir, tmp_path):
         tr._jitter(x)
         draws.add(tr._jit)
     assert len(draws) > 3 and all(0 <= a <= 4 and 0 <= b <= 4 for a, b, _ in draws)
+
+
+def test_report_blend_baselines_sit_between_original_and_shine(shine_dir, tmp_path, tiny_model):
+    cfg = _cfg()
+    cfg.report.tertiles = ()
+    cfg.report.blends = (0.0, 0.5, 1.0)
+    res = run_report(shine_dir, {}, tmp_path / "rep", cfg, split="all", critic=tiny_model)
+    emo = res["groupings"]["emotion"]["variants"]
+    drift = {k: v["drift"]["va_distance"] for k, v in res["variants"].items()}
+    assert emo["blend_0"]["spread_index"] == pytest.approx(1.0) and drift["blend_0"] == pytest.approx(0.0, abs=1e-6)
+    assert emo["blend_1"]["spread_index"] == pytest.approx(emo["shine"]["spread_index"], abs=1e-6)
+    assert drift["blend_1"] == pytest.approx(drift["shine"], abs=1e-6)
+    assert emo["shine"]["spread_index"] < emo["blend_0.5"]["spread_index"] < 1.0
+    cfg.report.blends = (1.5,)
+    with pytest.raises(DataError, match="report.blends"):
+        run_report(shine_dir, {}, tmp_path / "rep2", cfg, split="all", critic=tiny_model)
