@@ -76,6 +76,14 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def hash_files_state(h: "hashlib._Hash", paths) -> None:
+    """Feed each file's path, size and modification time into hash ``h`` (keys of on-disk caches:
+    a file that is replaced or edited changes the key)."""
+    for p in paths:
+        st = os.stat(p)
+        h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     """Hex SHA-256 of a file (model hashes in manifests and model cards)."""
     h = hashlib.sha256()

@@ -764,7 +764,6 @@ def load_image_array(paths: Sequence[str | Path], size: int, *, fit: str = "resi
     modification times, so a second call loads it (atomic write).
     """
     import hashlib
-    import os
 
     from PIL import Image
     from tqdm.auto import tqdm
@@ -775,10 +774,10 @@ def load_image_array(paths: Sequence[str | Path], size: int, *, fit: str = "resi
         raise ValueError(f"size must be positive, got {size}")
     cache = None
     if cache_dir is not None:
+        from qdemo.io import hash_files_state
+
         h = hashlib.sha256(f"{size}|{fit}".encode())
-        for p in paths:
-            st = os.stat(p)
-            h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        hash_files_state(h, paths)
         cache = Path(cache_dir) / f"images-{size}-{fit}-{h.hexdigest()[:16]}.npy"
         if cache.exists():
             arr = np.load(cache)

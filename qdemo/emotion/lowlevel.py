@@ -373,15 +373,14 @@ def cached_lowlevel_features(paths: Sequence[str | Path], cache_dir: str | Path 
     """:func:`lowlevel_feature_matrix`, cached as ``.npy`` in ``cache_dir`` keyed by the
     paths, their sizes and modification times, the feature names and ``max_side``."""
     import hashlib
-    import os
+
+    from qdemo.io import hash_files_state
 
     if cache_dir is None:
         return lowlevel_feature_matrix(paths, max_side=max_side, progress=progress)
     h = hashlib.sha256()
     h.update(repr((LOWLEVEL_FEATURE_NAMES, max_side)).encode())
-    for p in paths:
-        st = os.stat(p)
-        h.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    hash_files_state(h, paths)
     f = Path(cache_dir) / f"lowlevel-{h.hexdigest()[:16]}.npy"
     if f.exists():
         X = np.load(f)

@@ -53,6 +53,17 @@ def concordance(x: np.ndarray, y: np.ndarray) -> float:
     return float(2.0 * cov / den)
 
 
+def _paired(pred, target) -> tuple[np.ndarray, np.ndarray]:
+    """``pred`` and ``target`` as float64 (N, D) arrays of one shape (a 1-D pair becomes (N, 1))."""
+    pred = np.asarray(_to_numpy(pred), dtype=np.float64)
+    target = np.asarray(_to_numpy(target), dtype=np.float64)
+    if pred.ndim == 1:
+        pred, target = pred[:, None], target.reshape(-1, 1)
+    if pred.shape != target.shape:
+        raise ValueError(f"pred {pred.shape} and target {target.shape} differ in shape")
+    return pred, target
+
+
 def regression_metrics(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None,
                        dims: Sequence[str] = DIMS) -> dict[str, dict[str, float]]:
     """Per-dimension ``{"r", "ccc", "mae", "n"}`` of ``pred`` vs ``target``, both ``(N, D)``.
@@ -60,12 +71,7 @@ def regression_metrics(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | 
     Only pairs where ``mask`` (N, D) is True and both values are finite count; ``r`` is
     NaN with n < 3 or zero variance, ``ccc`` with n < 2, ``mae`` with n = 0.
     """
-    pred = np.asarray(_to_numpy(pred), dtype=np.float64)
-    target = np.asarray(_to_numpy(target), dtype=np.float64)
-    if pred.ndim == 1:
-        pred, target = pred[:, None], target.reshape(-1, 1)
-    if pred.shape != target.shape:
-        raise ValueError(f"pred {pred.shape} and target {target.shape} differ in shape")
+    pred, target = _paired(pred, target)
     if pred.shape[1] != len(dims):
         raise ValueError(f"{pred.shape[1]} columns but {len(dims)} dims ({', '.join(dims)})")
     ok = np.isfinite(pred) & np.isfinite(target)
@@ -129,12 +135,7 @@ def bootstrap_ci(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None =
     Resamples whole groups when ``groups`` is given (OASIS themes: images of one theme are
     not independent), else single items. Returns ``{dim: {"r": (lo, hi), "ccc": ..., "mae": ...}}``.
     """
-    pred = np.asarray(_to_numpy(pred), dtype=np.float64)
-    target = np.asarray(_to_numpy(target), dtype=np.float64)
-    if pred.ndim == 1:
-        pred, target = pred[:, None], target.reshape(-1, 1)
-    if pred.shape != target.shape:
-        raise ValueError(f"pred {pred.shape} and target {target.shape} differ in shape")
+    pred, target = _paired(pred, target)
     ok = np.isfinite(pred) & np.isfinite(target)
     if mask is not None:
         ok &= np.asarray(_to_numpy(mask), dtype=bool)

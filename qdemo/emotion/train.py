@@ -209,6 +209,8 @@ def view_of(img: torch.Tensor, view: int, size: int, *, crop_scale: float, gen: 
 
 
 def _feature_key(model: VADRegressor, paths: list[Path], views: int, crop_scale: float, seed: int) -> str:
+    from qdemo.io import hash_files_state
+
     h = hashlib.sha256()
     sp = model.spec
     what = {"backbone": sp.backbone, "weights": sp.backbone_weights, "resolution": sp.resolution,
@@ -216,10 +218,37 @@ def _feature_key(model: VADRegressor, paths: list[Path], views: int, crop_scale:
             "base": model.backbone.base.sha256, "taps": model.taps, "views": views, "crop": crop_scale,
             "seed": seed, "v": 2}  # only what changes the features
     h.update(json.dumps(what, sort_keys=True).encode())
-    for p in paths:
-        st = os.stat(p)
-        h.update(f"{p}|{st.st_size}|{int(st.st_mtime)}\n".encode())
+    hash_files_state(h, paths)
     return h.hexdigest()[:20]
+
+
+def _cache_file(model: VADRegressor, paths: list[Path], views: int, crop_scale: float, seed: int,
+                cache_dir: str | os.PathLike | None, kind: str, suffix: str) -> Path | None:
+    """Where the ``kind`` ('feat' or 'act') cache of these images and views lives (None: no cache)."""
+    if cache_dir is None:
+        return None
+    return Path(os.path.expanduser(cache_dir)) / (f"{kind}-{model.spec.backbone}-{model.resolution}-"
+                                                  f"{_feature_key(model, paths, views, crop_scale, seed)}{suffix}")
+
+
+def _view_batches(model: VADRegressor, paths: list[Path], *, views: int, crop_scale: float, seed: int,
+                  batch_size: int, desc: str, progress: bool):
+    """Yield (start, view, images (B, 3, r, r)) over every batch of ``paths`` and every view, loading
+    each image once per batch; the crops of views 2+ come from one seeded generator."""
+    from tqdm import tqdm
+
+    from qdemo.io import load_image
+
+    gen = torch.Generator().manual_seed(seed)
+    bar = tqdm(total=len(paths), desc=f"{desc} {model.spec.backbone}@{model.resolution} x{views}",
+               disable=not progress, unit="img")
+    for start in range(0, len(paths), batch_size):
+        imgs = [load_image(p) for p in paths[start:start + batch_size]]  # list of (3, H, W)
+        for v in range(views):
+            yield start, v, torch.stack([view_of(im, v, model.resolution, crop_scale=crop_scale, gen=gen)
+                                         for im in imgs])
+        bar.update(len(imgs))
+    bar.close()
 
 
 @torch.no_grad()
@@ -232,37 +261,25 @@ def extract_activations(model: VADRegressor, paths: list[Path], *, views: int = 
     unit ``model.train_from`` and ``pooled`` holds the pooled taps of the shared units (P may be 0).
     Cached on disk (safetensors) like :func:`extract_features`."""
     from safetensors.torch import load_file, save_file
-    from tqdm import tqdm
 
-    from qdemo.io import atomic_path, load_image
+    from qdemo.io import atomic_path
 
-    cache = None
-    if cache_dir is not None:
-        cache = Path(os.path.expanduser(cache_dir)) / f"act-{model.spec.backbone}-{model.resolution}-" \
-            f"{_feature_key(model, paths, views, crop_scale, seed)}.safetensors"
-        if cache.exists():
-            try:
-                t = load_file(str(cache))
-                if tuple(t["act"].shape[:2]) == (views, len(paths)):
-                    return t["act"], t["pooled"]
-            except Exception:  # noqa: BLE001 - a bad cache is recomputed
-                log.warning("ignoring unreadable activation cache %s", cache)
+    cache = _cache_file(model, paths, views, crop_scale, seed, cache_dir, "act", ".safetensors")
+    if cache is not None and cache.exists():
+        try:
+            t = load_file(str(cache))
+            if tuple(t["act"].shape[:2]) == (views, len(paths)):
+                return t["act"], t["pooled"]
+        except Exception:  # noqa: BLE001 - a bad cache is recomputed
+            log.warning("ignoring unreadable activation cache %s", cache)
     model.eval().to(device)
     acts: list[list[torch.Tensor]] = [[] for _ in range(views)]
     pools: list[list[torch.Tensor]] = [[] for _ in range(views)]
-    gen = torch.Generator().manual_seed(seed)
-    bar = tqdm(total=len(paths), desc=f"activations {model.spec.backbone}@{model.resolution} x{views}",
-               disable=not progress, unit="img")
-    for start in range(0, len(paths), batch_size):
-        chunk = paths[start:start + batch_size]
-        imgs = [load_image(p) for p in chunk]
-        for v in range(views):
-            x = torch.stack([view_of(im, v, model.resolution, crop_scale=crop_scale, gen=gen) for im in imgs])
-            a, pooled = model.early(x.to(device))
-            acts[v].append(a.half().cpu())
-            pools[v].append(torch.cat(pooled, 1).half().cpu() if pooled else torch.zeros(len(chunk), 0).half())
-        bar.update(len(chunk))
-    bar.close()
+    for _, v, x in _view_batches(model, paths, views=views, crop_scale=crop_scale, seed=seed,
+                                 batch_size=batch_size, desc="activations", progress=progress):
+        a, pooled = model.early(x.to(device))
+        acts[v].append(a.half().cpu())
+        pools[v].append(torch.cat(pooled, 1).half().cpu() if pooled else torch.zeros(len(x), 0).half())
     act = torch.stack([torch.cat(a) for a in acts])
     pooled = torch.stack([torch.cat(p) for p in pools])
     if cache is not None:
@@ -349,34 +366,21 @@ def extract_features(model: VADRegressor, paths: list[Path], *, views: int = 1, 
                      seed: int = 0, batch_size: int = 32, cache_dir: str | os.PathLike | None = None,
                      device: torch.device | str = "cpu", progress: bool = True) -> np.ndarray:
     """Raw pooled features of every image and view: (V, N, F) float32 (cached on disk)."""
-    from tqdm import tqdm
+    from qdemo.io import atomic_path
 
-    from qdemo.io import atomic_path, load_image
-
-    cache = None
-    if cache_dir is not None:
-        cache = Path(os.path.expanduser(cache_dir)) / f"feat-{model.spec.backbone}-{model.resolution}-" \
-            f"{_feature_key(model, paths, views, crop_scale, seed)}.npy"
-        if cache.exists():
-            try:
-                arr = np.load(cache)
-                if arr.shape[:2] == (views, len(paths)):
-                    return arr.astype(np.float32)
-            except (OSError, ValueError):
-                log.warning("ignoring unreadable feature cache %s", cache)
+    cache = _cache_file(model, paths, views, crop_scale, seed, cache_dir, "feat", ".npy")
+    if cache is not None and cache.exists():
+        try:
+            arr = np.load(cache)
+            if arr.shape[:2] == (views, len(paths)):
+                return arr.astype(np.float32)
+        except (OSError, ValueError):
+            log.warning("ignoring unreadable feature cache %s", cache)
     model.eval().to(device)
     out = np.zeros((views, len(paths), model.n_features), dtype=np.float32)
-    gen = torch.Generator().manual_seed(seed)
-    bar = tqdm(total=len(paths), desc=f"features {model.spec.backbone}@{model.resolution} x{views}",
-               disable=not progress, unit="img")
-    for start in range(0, len(paths), batch_size):
-        chunk = paths[start:start + batch_size]
-        imgs = [load_image(p) for p in chunk]  # list of (3, H, W)
-        for v in range(views):
-            x = torch.stack([view_of(im, v, model.resolution, crop_scale=crop_scale, gen=gen) for im in imgs])
-            out[v, start:start + len(chunk)] = model.raw_features(x.to(device))[:, 0].float().cpu().numpy()
-        bar.update(len(chunk))
-    bar.close()
+    for start, v, x in _view_batches(model, paths, views=views, crop_scale=crop_scale, seed=seed,
+                                     batch_size=batch_size, desc="features", progress=progress):
+        out[v, start:start + len(x)] = model.raw_features(x.to(device))[:, 0].float().cpu().numpy()
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(cache) as tmp:

@@ -194,17 +194,24 @@ def test_bench_prints_a_table(tiny_weights, tmp_path, capsys):
     assert "img/s" in capsys.readouterr().out
 
 
-def test_train_on_a_small_csv_with_a_tiny_backbone(tmp_path, capsys):
-    data = _rated_csv(tmp_path, n=20)
+def _train_tiny(tmp_path: Path, data: Path, roles_yaml: str) -> tuple[int, Path, Path]:
+    """Run `qdemo regressor train` on the rated CSV ``data`` with the given role settings (YAML);
+    returns (exit code, weights folder, config file)."""
     cfg = tmp_path / "reg.yaml"
-    cfg.write_text(
-        "data: {oasis: null, emotion6: null, word_norms: null, csv: %s, csv_scale: '1,9'}\n"
-        "searcher: {name: tiny-s, views: 2, model: {backbone: tiny, resolution: 32, members: 2}}\n"
-        "critic: {name: tiny-c, views: 1, model: {backbone: tiny, resolution: 48, members: 2, seed: 5}}\n"
-        "folds: 2\nbaselines: false\n" % data)
+    cfg.write_text("data: {oasis: null, emotion6: null, word_norms: null, csv: %s, csv_scale: '1,9'}\n" % data
+                   + roles_yaml + "folds: 2\nbaselines: false\n")
     out = tmp_path / "weights"
     rc = main(["regressor", "train", "--config", str(cfg), "--out-dir", str(out),
                "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"])
+    return rc, out, cfg
+
+
+def test_train_on_a_small_csv_with_a_tiny_backbone(tmp_path, capsys):
+    data = _rated_csv(tmp_path, n=20)
+    rc, out, cfg = _train_tiny(tmp_path, data,
+                               "searcher: {name: tiny-s, views: 2, model: {backbone: tiny, resolution: 32, members: 2}}\n"
+                               "critic: {name: tiny-c, views: 1, model: {backbone: tiny, resolution: 48, members: 2,"
+                               " seed: 5}}\n")
     assert rc == 0, capsys.readouterr().err
     for role in ("searcher", "critic"):
         assert (out / f"{role}.safetensors").exists() and (out / f"{role}.json").exists()
@@ -230,15 +237,10 @@ def test_train_fine_tunes_each_member_on_its_own_folds(tmp_path, capsys):
     from qdemo.emotion import load_model
 
     data = _rated_csv(tmp_path, n=20)
-    cfg = tmp_path / "reg.yaml"
-    cfg.write_text(
-        "data: {oasis: null, emotion6: null, word_norms: null, csv: %s, csv_scale: '1,9'}\n"
-        "searcher: {name: tiny-s, views: 2, finetune_epochs: 3, finetune_lr: 0.003, finetune_batch: 4,\n"
-        "           model: {backbone: tiny, resolution: 32, members: 2, train_from: 1}}\n"
-        "roles: [searcher]\nfolds: 2\nbaselines: false\n" % data)
-    out = tmp_path / "weights"
-    rc = main(["regressor", "train", "--config", str(cfg), "--out-dir", str(out),
-               "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"])
+    rc, out, _ = _train_tiny(tmp_path, data,
+                             "searcher: {name: tiny-s, views: 2, finetune_epochs: 3, finetune_lr: 0.003, finetune_batch: 4,\n"
+                             "           model: {backbone: tiny, resolution: 32, members: 2, train_from: 1}}\n"
+                             "roles: [searcher]\n")
     assert rc == 0, capsys.readouterr().err
     side = json.loads((out / "searcher.json").read_text())
     assert side["meta"]["extra"]["fine_tuned_from_unit"] == 1
@@ -263,21 +265,16 @@ def test_train_fine_tunes_each_member_on_its_own_folds(tmp_path, capsys):
     assert not any(k.startswith(("backbone.units.1.", "backbone.units.2.")) for k in keys)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["roles"]["searcher"]["cv"]["ratings"]["valence"]["r"] > 0.5  # held out, brightness task
-    # the saved model predicts what the in-memory one did: predict works end to end
+    # the saved fine-tuned model loads in the other commands
     rc = main(["regressor", "predict", str(data.parent / "im0.png"), "--weights", str(out / "searcher.safetensors")])
     assert rc == 0
 
 
 def test_train_from_out_of_range_is_a_config_error(tmp_path, capsys):
     data = _rated_csv(tmp_path, n=8)
-    cfg = tmp_path / "reg.yaml"
-    cfg.write_text(
-        "data: {oasis: null, emotion6: null, word_norms: null, csv: %s, csv_scale: '1,9'}\n"
-        "searcher: {name: tiny-s, views: 1, model: {backbone: tiny, resolution: 32, members: 2, train_from: 7}}\n"
-        "roles: [searcher]\nfolds: 2\nbaselines: false\n" % data)
-    out = tmp_path / "weights"
-    rc = main(["regressor", "train", "--config", str(cfg), "--out-dir", str(out),
-               "--cache-dir", str(tmp_path / "cache"), "--device", "cpu"])
+    rc, out, _ = _train_tiny(tmp_path, data,
+                             "searcher: {name: tiny-s, views: 1, model: {backbone: tiny, resolution: 32, members: 2,"
+                             " train_from: 7}}\nroles: [searcher]\n")
     assert rc == 2
     assert "train_from=7" in capsys.readouterr().err
     assert not (out / "searcher.safetensors").exists()
