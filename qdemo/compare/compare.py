@@ -172,14 +172,10 @@ def run_compare(
         raise QdemoError("compare: give at least one archive run folder")
     if cfg.samples_per_cell < 1:
         raise QdemoError("compare: samples_per_cell must be >= 1")
-    runs = [read_archive(a) for a in archives]
+    runs = [read_archive(a) for a in archives]  # also checks every elite image is there
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         raise QdemoError(f"compare: archive folder names must differ (got {names})")
-    for run in runs:
-        missing = [c.image for c in run.cells if not c.image.exists()]
-        if missing:
-            raise QdemoError(f"{missing[0]}: elite image missing ({len(missing)} of {len(run.cells)} in {run.path})")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
