@@ -61,8 +61,9 @@ def _compare(args: argparse.Namespace) -> int:
     if not args.out:
         raise QdemoError("compare: --out DIR is required")
     overrides = dict(parse_override(o) for o in args.overrides)
-    overrides.update({"generator": args.generator, "samples_per_cell": args.samples_per_cell,
-                      "critic": args.critic, "searcher": args.searcher, "photos": args.photos})
+    flags = {"generator": args.generator, "samples_per_cell": args.samples_per_cell,
+             "critic": args.critic, "searcher": args.searcher, "photos": args.photos}
+    overrides.update({k: v for k, v in flags.items() if v is not None})  # flags not given keep --set
     path = args.config if Path(args.config).exists() or args.config != "configs/compare.yaml" else None
     cfg = load_config(CompareConfig, path, overrides)
     summary = run_compare(args.archives, cfg, args.out, address=args.ray_address, num_cpus=args.num_cpus,

@@ -105,7 +105,8 @@ def _train(args: argparse.Namespace) -> int:
         print(describe(GeneratorConfig))
         return 0
     overrides = dict(parse_override(o) for o in args.overrides)
-    overrides.update({"out": args.out, "device": args.device})
+    # a flag given on the command line wins over --set and the file; one not given changes nothing
+    overrides.update({k: v for k, v in {"out": args.out, "device": args.device}.items() if v is not None})
     cfg = load_config(GeneratorConfig, args.config, overrides)
     path = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"generator weights: {path}")

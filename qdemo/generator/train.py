@@ -244,7 +244,7 @@ class GeneratorTrainer:
         if not ckpt.exists():
             raise CheckpointError(f"{ckpt}: init_from needs a training run folder with a checkpoint")
         try:
-            state = torch.load(ckpt, weights_only=True, map_location=self.device)
+            state = torch.load(ckpt, weights_only=True, map_location="cpu")
             self.G.load_state_dict(state["G"])
             self.G_ema.load_state_dict(state["G_ema"])
             missing, unexpected = self.D.load_state_dict(state["D"], strict=False)
@@ -277,11 +277,12 @@ class GeneratorTrainer:
         self.G_ema.load_state_dict(state["G_ema"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
-        self.gen.set_state(state["gen"])
+        # generator states are CPU ByteTensors whatever device the checkpoint was mapped to
+        self.gen.set_state(state["gen"].cpu())
         if self.augment is not None and state["aug"].numel():
-            self.augment.gen.set_state(state["aug"])
+            self.augment.gen.set_state(state["aug"].cpu())
         if self.emo_augment is not None and state.get("emo_aug", torch.zeros(0)).numel():
-            self.emo_augment.gen.set_state(state["emo_aug"])
+            self.emo_augment.gen.set_state(state["emo_aug"].cpu())
         self.step = int(state["step"])
         self.seconds = float(state["seconds"])
 
@@ -302,14 +303,15 @@ def train(cfg: GeneratorConfig, *, resume: bool = False, searcher: torch.nn.Modu
     trainer = GeneratorTrainer(cfg, searcher=searcher, photos=photos, progress=progress)
     if resume:
         try:
-            state = torch.load(ckpt, weights_only=True, map_location=trainer.device)
+            # on the CPU: load_state_dict copies to the device, and RNG states must stay CPU ByteTensors
+            state = torch.load(ckpt, weights_only=True, map_location="cpu")
         except Exception as exc:
             raise CheckpointError(f"{ckpt}: cannot read the resume checkpoint ({exc})") from None
         if state.get("searcher_key") != model_key(trainer.searcher):
             raise CheckpointError(f"{ckpt}: was trained with a different searcher than {cfg.searcher!r}")
         try:
             trainer.load_state(state)
-        except (RuntimeError, KeyError, ValueError) as exc:
+        except (RuntimeError, KeyError, ValueError, TypeError) as exc:
             raise CheckpointError(f"{ckpt}: does not match this config ({exc})") from None
     save_config(cfg, out / "config.yaml")
     log_path = out / "log.csv"

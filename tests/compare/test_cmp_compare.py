@@ -99,7 +99,9 @@ def test_compare_cli(tmp_path, archive_factory, tiny_generator, photo_dir, capsy
     assert rc == 2  # a named config that does not exist is an error
     assert "config file not found" in capsys.readouterr().err
     rc = main(["compare", str(a), "--generator", str(tiny_generator), "--out", str(out), "--serial", "-k", "2",
-               "--critic", "tiny:1", "--searcher", "tiny:0", "--photos", str(photo_dir), "--no-progress",
+               "--set", "critic=tiny:1", "--set", "searcher=tiny:0", "--photos", str(photo_dir), "--no-progress",
                "--set", "photo_resolution=16", "--set", f"cache_dir={tmp_path / 'cache'}", "--set", "pca_dim=4"])
     assert rc == 0
     assert len(_rows(out / "samples.csv")) == 3 * 2
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["critic"], summary["searcher"]) == ("tiny:1", "tiny:0")  # --set is not dropped by unset flags

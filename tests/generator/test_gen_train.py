@@ -132,3 +132,35 @@ def test_condition_learning_rate_and_emotion_weights(tmp_path, photos):
     train(_cfg(tmp_path / "r", steps=1), photos=photos, progress=False)
     with pytest.raises(CheckpointError, match="does not match"):
         train(_cfg(tmp_path / "r", steps=2, lr_cond=1e-2), photos=photos, progress=False, resume=True)
+
+
+def test_cli_set_out_and_device_are_honoured(tmp_path, photos):
+    """`--set out=...` / `--set device=...` win over the file when --out / --device are not given."""
+    from PIL import Image
+
+    from qdemo.cli import main
+
+    photo_dir = tmp_path / "photos"
+    photo_dir.mkdir()
+    for i, p in enumerate(photos[:8]):
+        Image.fromarray(p.permute(1, 2, 0).numpy()).save(photo_dir / f"p{i}.png")
+    cfg = tmp_path / "gen.yaml"
+    cfg.write_text(f"out: {tmp_path / 'from_file'}\nphotos: [{photo_dir}]\ncache_dir: null\nresolution: 16\n"
+                   "z_dim: 8\ng_channels: 4\nd_channels: 4\nembed_dim: 8\nbatch_size: 4\nsteps: 1\n"
+                   "searcher: tiny\ndevice: cuda:7\nthreads: 1\n")
+    rc = main(["generator", "train", "--config", str(cfg), "--no-progress",
+               "--set", f"out={tmp_path / 'from_set'}", "--set", "device=cpu"])
+    assert rc == 0
+    assert (tmp_path / "from_set" / "generator.safetensors").exists()
+    assert not (tmp_path / "from_file").exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_resume_on_cuda(tmp_path, photos):
+    """A run checkpointed on the GPU resumes there (RNG states stay CPU tensors)."""
+    part = _cfg(tmp_path / "g", steps=3, device="cuda")
+    train(part, photos=photos, progress=False)
+    resumed = train(_cfg(tmp_path / "g", device="cuda"), photos=photos, progress=False, resume=True)
+    log = (tmp_path / "g" / "log.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in log[1:]] == ["2", "3", "4", "6"]
+    assert load_generator(resumed) is not None
