@@ -29,6 +29,19 @@ def _gauss(x: torch.Tensor) -> torch.Tensor:
 _ACTS = (torch.sin, torch.tanh, _gauss, lambda x: x)
 
 
+def _activate(h: torch.Tensor) -> torch.Tensor:
+    """Unit ``j`` of the last axis gets ``_ACTS[j % 4]``.
+
+    One kernel per activation function on a strided view when the width is a multiple of 4
+    (the common case: a few kernels however wide the layer), else one per unit.
+    """
+    b, k = h.shape[-1], len(_ACTS)
+    if b % k == 0:
+        g = h.unflatten(-1, (b // k, k))  # (..., b/4, 4): column f holds the units with activation f
+        return torch.stack([act(g[..., f]) for f, act in enumerate(_ACTS)], dim=-1).flatten(-2)
+    return torch.cat([_ACTS[j % k](h[..., j:j + 1]) for j in range(b)], dim=-1)
+
+
 class CPPNRenderer(Renderer):
     """``(B, dim)`` network weights -> ``(B, 3, R, R)`` images.
 
@@ -81,7 +94,7 @@ class CPPNRenderer(Renderer):
             pos += b
             h = torch.bmm(h, w) + bias  # (B, P, b)
             if i < len(self.shapes) - 1:
-                h = torch.cat([_ACTS[j % len(_ACTS)](h[..., j:j + 1]) for j in range(b)], dim=-1)
+                h = _activate(h)
         img = torch.sigmoid(h)  # (B, P, 3)
         return img.transpose(1, 2).reshape(bsz, 3, self.resolution, self.resolution)
 
