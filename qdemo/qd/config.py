@@ -13,7 +13,7 @@ from typing import Any, Optional
 from qdemo.errors import ConfigError
 
 GRIDS = ("vad", "va", "cvt")
-EMITTERS = ("random", "map-elites", "iso-line", "cma-me", "cma-mae", "cma-mega", "bandit")
+EMITTERS = ("random", "map-elites", "iso-line", "cma-me", "cma-mae", "cma-mega", "cma-maega", "bandit")
 
 
 @dataclass
@@ -56,31 +56,66 @@ class EmitterConfig:
     """The search algorithm (all emitters come from pyribs)."""
 
     name: str = "cma-mae"
-    """random | map-elites | iso-line | cma-me | cma-mae | cma-mega | bandit."""
+    """random | map-elites | iso-line | cma-me | cma-mae | cma-mega | cma-maega | bandit."""
     num_emitters: int = 4
     """Emitters run side by side; the batch is split evenly between them."""
     sigma: float = 0.4
-    """Initial step size: Gaussian sigma (random, map-elites), CMA-ES sigma0 (cma-*),
-    coefficient sigma0 (cma-mega); iso-line uses it as iso_sigma."""
+    """Initial step size in solution space: Gaussian sigma (random, map-elites), CMA-ES
+    sigma0 (cma-me, cma-mae); iso-line uses it as iso_sigma. cma-mega / cma-maega use
+    `grad_sigma`."""
     line_sigma: float = 0.2
     """iso-line: standard deviation along the line between two elites."""
     learning_rate: Optional[float] = None
-    """Archive threshold learning rate (CMA-MAE's alpha). None: 0.01 for cma-mae, 1.0
-    (plain elitist archive) otherwise; a value < 1 with cma-mega gives CMA-MAEGA."""
+    """Archive threshold learning rate (CMA-MAE's alpha). None: 0.01 for cma-mae and
+    cma-maega, 1.0 (plain elitist archive) otherwise; a value < 1 with cma-mega gives
+    CMA-MAEGA."""
     threshold_min: float = 0.0
     """Initial cell threshold of the soft archive (objectives are >= 0)."""
-    grad_lr: float = 0.05
-    """cma-mega: learning rate of the Adam step on the gradient-arborescence centre."""
+    grad_lr: Optional[float] = None
+    """cma-mega / cma-maega: learning rate of the Adam step on the gradient-arborescence centre; None:
+    the renderer's value in `grad_defaults`."""
+    grad_sigma: Optional[float] = None
+    """cma-mega / cma-maega: sigma0 of the CMA-ES over the gradient coefficients. The objective and
+    measure gradients are normalised to unit length (pyribs `normalize_grad`), so this is
+    the typical step length along each gradient in solution space; None: the renderer's
+    value in `grad_defaults`."""
+    grad_defaults: dict[str, dict[str, float]] = field(default_factory=lambda: {
+        "default": {"grad_lr": 0.05, "grad_sigma": 0.4},
+        "cppn": {"grad_lr": 0.05, "grad_sigma": 4.0},
+    })
+    """cma-mega / cma-maega step sizes per renderer name ({grad_lr, grad_sigma}), used where `grad_lr` /
+    `grad_sigma` are null; 'default' covers renderers not listed. The CPPN needs a far larger
+    coefficient sigma than the pixel / Fourier renderers (measured: docs/benchmarks.md)."""
     ranker: Optional[str] = None
-    """pyribs ranker for cma-* emitters; None: '2imp' for cma-me / cma-mega, 'imp' for
-    cma-mae."""
+    """pyribs ranker for cma-* emitters; None: 'imp' for cma-mae / cma-maega (and cma-mega
+    with `learning_rate` < 1), '2imp' for cma-me / cma-mega."""
     restart_rule: Optional[str] = None
     """CMA-ES restart rule for cma-* emitters: 'no_improvement', 'basic' or None ('basic' for
-    cma-mae as in the pyribs CMA-MAE tutorial, 'no_improvement' for cma-me / cma-mega)."""
+    cma-mae / cma-maega as in the pyribs CMA-MAE tutorial, 'no_improvement' for cma-me /
+    cma-mega)."""
     bandit_pool: list[str] = field(default_factory=lambda: ["map-elites", "iso-line", "cma-me"])
     """bandit: emitter kinds in the pool; `num_emitters` of each, `num_emitters` active."""
     bandit_zeta: float = 0.05
     """bandit: UCB1 exploration weight."""
+
+    def gradient_steps(self, renderer: str) -> tuple[float, float]:
+        """cma-mega / cma-maega's (grad_lr, grad_sigma) on renderer ``renderer``: the explicit fields,
+        else ``grad_defaults[renderer]``, else ``grad_defaults['default']``."""
+        out = []
+        for key in ("grad_lr", "grad_sigma"):
+            value = getattr(self, key)
+            if value is None:
+                for table in (self.grad_defaults.get(renderer), self.grad_defaults.get("default")):
+                    if isinstance(table, dict) and key in table:
+                        value = table[key]
+                        break
+            if value is None:
+                raise ConfigError(f"emitter.{key} is null and emitter.grad_defaults has no {key!r} for "
+                                  f"renderer {renderer!r} nor under 'default'")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"emitter.{key}={value!r} (renderer {renderer!r}): must be a number > 0")
+            out.append(float(value))
+        return out[0], out[1]
 
 
 @dataclass
@@ -201,7 +236,7 @@ class EvolveConfig:
         if e.name not in EMITTERS:
             raise ConfigError(f"emitter.name {e.name!r}: unknown emitter; valid emitters: {', '.join(EMITTERS)}")
         for p in e.bandit_pool:
-            if p not in EMITTERS or p in ("bandit", "random", "cma-mega", "cma-mae"):
+            if p not in EMITTERS or p in ("bandit", "random", "cma-mega", "cma-maega", "cma-mae"):
                 raise ConfigError(f"emitter.bandit_pool: {p!r} cannot be pooled; use map-elites, iso-line, cma-me")
         if e.num_emitters < 1:
             raise ConfigError(f"emitter.num_emitters={e.num_emitters}: must be >= 1")
@@ -214,6 +249,12 @@ class EvolveConfig:
             raise ConfigError(f"emitter.restart_rule {e.restart_rule!r}: use basic or no_improvement")
         if e.sigma <= 0:
             raise ConfigError(f"emitter.sigma={e.sigma}: must be > 0")
+        for name, table in e.grad_defaults.items():
+            if not isinstance(table, dict) or set(table) - {"grad_lr", "grad_sigma"}:
+                raise ConfigError(f"emitter.grad_defaults.{name}: expected a mapping with grad_lr and/or "
+                                  f"grad_sigma, got {table!r}")
+        if e.name in ("cma-mega", "cma-maega"):
+            e.gradient_steps(self.renderer.name)  # raises ConfigError for missing or bad step sizes
         if e.learning_rate is not None and not 0.0 <= e.learning_rate <= 1.0:
             raise ConfigError(f"emitter.learning_rate={e.learning_rate}: must lie in [0, 1]")
         if self.iterations < 0:

@@ -14,7 +14,11 @@ cma-mae    ``EvolutionStrategyEmitter`` with the improvement ranker ("imp") on a
            soft archive (``learning_rate`` < 1, ``threshold_min``) plus a plain result
            archive that is reported.
 cma-mega   ``GradientArborescenceEmitter``: CMA-ES over gradient coefficients, Adam on
-           the centre, gradients from the differentiable renderer + searcher.
+           the centre, gradients from the differentiable renderer + searcher, normalised
+           to unit length; step sizes per renderer (``EmitterConfig.gradient_steps``).
+cma-maega  ``GradientArborescenceEmitter`` with the improvement ranker ("imp") on a soft
+           archive (``learning_rate`` < 1) and basic restarts: CMA-MAEGA, the annealed
+           variant of CMA-MEGA (Fontaine & Nikolaidis 2023), as cma-mae is to cma-me.
 bandit     ``BanditScheduler`` (UCB1) over a pool of map-elites / iso-line / cma-me
            emitters.
 ========== ===================================================================
@@ -37,10 +41,10 @@ from qdemo.qd.config import EmitterConfig
 def default_learning_rate(cfg: EmitterConfig) -> float:
     """The archive learning rate this emitter runs with (CMA-MAE's alpha)."""
     if cfg.learning_rate is not None:
-        if cfg.name not in ("cma-mae", "cma-mega") and cfg.learning_rate < 1.0:
+        if cfg.name not in ("cma-mae", "cma-mega", "cma-maega") and cfg.learning_rate < 1.0:
             return 1.0  # thresholds only make sense with improvement-ranked CMA emitters
         return float(cfg.learning_rate)
-    return 0.01 if cfg.name == "cma-mae" else 1.0
+    return 0.01 if cfg.name in ("cma-mae", "cma-maega") else 1.0
 
 
 def _seeds(seed: int, n: int) -> list[int]:
@@ -48,7 +52,8 @@ def _seeds(seed: int, n: int) -> list[int]:
     return [int(s.generate_state(1)[0]) for s in ss.spawn(n)]
 
 
-def _one(kind: str, cfg: EmitterConfig, archive, x0: np.ndarray, batch: int, seed: int) -> EmitterBase:
+def _one(kind: str, cfg: EmitterConfig, archive, x0: np.ndarray, batch: int, seed: int,
+         renderer: str) -> EmitterBase:
     if kind == "random":
         blind = GridArchive(solution_dim=len(x0), dims=[1], ranges=[(0.0, 1.0)], seed=seed)  # stays empty
         return GaussianEmitter(blind, sigma=cfg.sigma, x0=x0, batch_size=batch, seed=seed)
@@ -63,20 +68,23 @@ def _one(kind: str, cfg: EmitterConfig, archive, x0: np.ndarray, batch: int, see
                                         selection_rule="filter" if kind == "cma-me" else "mu",
                                         restart_rule=cfg.restart_rule or ("basic" if kind == "cma-mae" else "no_improvement"),
                                         batch_size=batch, seed=seed)
-    if kind == "cma-mega":
+    if kind in ("cma-mega", "cma-maega"):
         ranker = cfg.ranker or ("imp" if default_learning_rate(cfg) < 1.0 else "2imp")
-        return GradientArborescenceEmitter(archive, x0=x0, sigma0=cfg.sigma, lr=cfg.grad_lr, ranker=ranker,
-                                           selection_rule="mu", restart_rule=cfg.restart_rule or "no_improvement",
+        restart = cfg.restart_rule or ("basic" if kind == "cma-maega" else "no_improvement")
+        grad_lr, grad_sigma = cfg.gradient_steps(renderer)
+        return GradientArborescenceEmitter(archive, x0=x0, sigma0=grad_sigma, lr=grad_lr, ranker=ranker,
+                                           selection_rule="mu", restart_rule=restart,
                                            grad_opt="adam", normalize_grad=True, batch_size=batch, seed=seed)
     raise ValueError(f"unknown emitter kind {kind!r}")
 
 
 def build_scheduler(cfg: EmitterConfig, archives: Archives, x0: np.ndarray, *, batch_size: int,
-                    seed: int) -> Scheduler | BanditScheduler:
+                    seed: int, renderer: str = "default") -> Scheduler | BanditScheduler:
     """A pyribs scheduler running ``cfg.num_emitters`` emitters of kind ``cfg.name``.
 
     ``batch_size`` solutions per ``ask()`` in total (split evenly); cma-mega additionally
-    asks one gradient solution per emitter through ``ask_dqd()``.
+    asks one gradient solution per emitter through ``ask_dqd()``. ``renderer`` (its name)
+    picks cma-mega's / cma-maega's step sizes from ``cfg.grad_defaults`` where they are not set.
     """
     x0 = np.asarray(x0, dtype=np.float64)
     per = batch_size // cfg.num_emitters
@@ -84,15 +92,15 @@ def build_scheduler(cfg: EmitterConfig, archives: Archives, x0: np.ndarray, *, b
     if cfg.name == "bandit":
         kinds = [k for k in cfg.bandit_pool for _ in range(cfg.num_emitters)]
         seeds = _seeds(seed, len(kinds))
-        pool = [_one(k, cfg, archive, x0, per, s) for k, s in zip(kinds, seeds)]
+        pool = [_one(k, cfg, archive, x0, per, s, renderer) for k, s in zip(kinds, seeds)]
         return BanditScheduler(archive, pool, result, num_active=cfg.num_emitters, zeta=cfg.bandit_zeta)
     seeds = _seeds(seed, cfg.num_emitters)
-    emitters = [_one(cfg.name, cfg, archive, x0, per, s) for s in seeds]
+    emitters = [_one(cfg.name, cfg, archive, x0, per, s, renderer) for s in seeds]
     return Scheduler(archive, emitters, result)
 
 
 def is_dqd(cfg: EmitterConfig) -> bool:
-    return cfg.name == "cma-mega"
+    return cfg.name in ("cma-mega", "cma-maega")
 
 
 def emitter_kinds(cfg: EmitterConfig) -> Optional[list[str]]:

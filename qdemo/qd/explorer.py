@@ -148,7 +148,8 @@ class Explorer:
         self.archives = build_archives(config.grid, self.renderer.solution_dim, learning_rate=self.learning_rate,
                                        threshold_min=config.emitter.threshold_min, seed=config.seed)
         self.scheduler = build_scheduler(config.emitter, self.archives, self.x0,
-                                         batch_size=config.batch_size, seed=config.seed)
+                                         batch_size=config.batch_size, seed=config.seed,
+                                         renderer=config.renderer.name)
         self.dqd = is_dqd(config.emitter)
         self.iteration = 0
         self.evaluations = 0
@@ -405,7 +406,9 @@ class Explorer:
             "renderer": self.renderer.describe(),
             "emitter": cfg.emitter.name,
             "emitter_settings": {"num_emitters": cfg.emitter.num_emitters, "batch_size": cfg.batch_size,
-                                 "sigma": cfg.emitter.sigma, "archive_learning_rate": self.learning_rate},
+                                 "sigma": cfg.emitter.sigma, "archive_learning_rate": self.learning_rate,
+                                 **(dict(zip(("grad_lr", "grad_sigma"), cfg.emitter.gradient_steps(cfg.renderer.name)))
+                                    if self.dqd else {})},
             "models": {"searcher": describe_model(self.searcher, cfg.searcher),
                        "critic": describe_model(critic, cfg.critic)},
             "objective": "100 * (w_a * ensemble agreement + w_p * exp(-TV/tv_scale)) / (w_a + w_p)",

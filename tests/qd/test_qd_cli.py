@@ -43,7 +43,7 @@ def test_cli_evolve_smoke(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (["--emitter", "nope"], "valid emitters: random, map-elites, iso-line, cma-me, cma-mae, cma-mega, bandit"),
+    (["--emitter", "nope"], "valid emitters: random, map-elites, iso-line, cma-me, cma-mae, cma-mega, cma-maega, bandit"),
     (["--renderer", "nope"], "valid renderers"),
     (["--set", "grid.ranges=[[0.5,0.5],[-1,1],[-1,1]]"], "impossible range"),
     (["--set", "emitter.wrong=1"], "unknown key"),
