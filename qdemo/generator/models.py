@@ -148,22 +148,27 @@ class Discriminator(nn.Module):
 
 
 class DiffAugment:
-    """Differentiable colour / translation / cutout augmentation with its own seeded RNG.
+    """Differentiable colour / translation / cutout / zoom augmentation with its own seeded RNG.
 
-    ``policy`` is a comma list of ``color``, ``translation``, ``cutout``. The same call
+    ``policy`` is a comma list of ``color``, ``translation``, ``cutout``, ``zoom``. ``zoom``
+    (a random resized crop, bilinear) is not part of DiffAugment; it is there for the images
+    the searcher judges: varying the scale at which the emotion must be read makes the
+    generator rely less on patterns that fool one network at one scale (the "input
+    diversity" of Xie et al. 2019, which makes adversarial images transfer). The same call
     draws fresh random parameters per image, so real and fake batches get independent
     augmentations of the same distribution (as DiffAugment prescribes).
     """
 
     def __init__(self, policy: str = "color,translation,cutout", *, seed: int = 0,
-                 translation_ratio: float = 0.125, cutout_ratio: float = 0.5):
+                 translation_ratio: float = 0.125, cutout_ratio: float = 0.5, zoom_min: float = 0.7):
         self.ops = [p.strip() for p in policy.split(",") if p.strip()]
-        unknown = set(self.ops) - {"color", "translation", "cutout"}
+        unknown = set(self.ops) - {"color", "translation", "cutout", "zoom"}
         if unknown:
-            raise ValueError(f"DiffAugment policy: unknown op(s) {sorted(unknown)}; use color, translation, cutout")
+            raise ValueError(f"DiffAugment policy: unknown op(s) {sorted(unknown)}; use color, translation, cutout, zoom")
         self.gen = torch.Generator().manual_seed(seed)
         self.translation_ratio = translation_ratio
         self.cutout_ratio = cutout_ratio
+        self.zoom_min = zoom_min
 
     def _rand(self, *shape: int, device) -> torch.Tensor:
         return torch.rand(*shape, generator=self.gen).to(device)
@@ -207,3 +212,14 @@ class DiffAugment:
         ox = gx[None] - cx + cw // 2
         inside = (oy >= 0) & (oy < ch) & (ox >= 0) & (ox < cw)  # (B, H, W)
         return x * (~inside).unsqueeze(1).to(x.dtype)
+
+    def zoom(self, x: torch.Tensor) -> torch.Tensor:
+        """A random square crop of side ``zoom_min``..1 of the image, resized back (bilinear)."""
+        b, dev = x.shape[0], x.device
+        scale = self.zoom_min + (1.0 - self.zoom_min) * self._rand(b, device=dev)  # crop side / image side
+        shift = (self._rand(b, 2, device=dev) * 2 - 1) * (1 - scale)[:, None]  # crop centre, inside the image
+        theta = torch.zeros(b, 2, 3, device=dev, dtype=x.dtype)
+        theta[:, 0, 0] = theta[:, 1, 1] = scale.to(x.dtype)
+        theta[:, :, 2] = shift.to(x.dtype)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)

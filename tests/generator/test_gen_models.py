@@ -62,3 +62,20 @@ def test_diffaugment_differentiable_seeded_and_effective():
     assert set(t.unique().tolist()) <= {0.0, 1.0}
     with pytest.raises(ValueError, match="unknown op"):
         DiffAugment("color,blur")
+
+
+def test_zoom_is_a_resized_crop():
+    # a horizontal ramp stays a monotone ramp, spans a sub-range, and the crop lies inside the image
+    ramp = torch.linspace(0, 1, 32).expand(4, 3, 32, 32).contiguous().requires_grad_(True)
+    z = DiffAugment("zoom", seed=2, zoom_min=0.5)(ramp)
+    assert z.shape == ramp.shape
+    row = z[:, 0, 16]  # (4, 32)
+    assert (row.diff(dim=1) >= -1e-6).all()
+    span = row[:, -1] - row[:, 0]
+    assert (span > 0.45).all() and (span < 1.0).all()  # zoomed in: a smaller part of the ramp
+    assert (row >= -1e-6).all() and (row <= 1 + 1e-6).all()
+    z.sum().backward()
+    assert torch.isfinite(ramp.grad).all() and ramp.grad.abs().sum() > 0
+    # zoom_min = 1 is the identity
+    same = DiffAugment("zoom", seed=2, zoom_min=1.0)(ramp.detach())
+    torch.testing.assert_close(same, ramp.detach(), atol=1e-5, rtol=0)
