@@ -484,33 +484,50 @@ def bench_qd(cfg: QDBenchConfig, *, out_dir: Path, progress: bool = True) -> dic
     runs_dir = out_dir / "runs"
     tasks: dict[str, tuple] = {}
     configs: dict[str, Any] = {}
+    names: dict[str, str] = {}  # cache key -> "<emitter>-s<seed>"
     user = dict(parse_override(o) for o in cfg.overrides)  # applied to every run; they win
     for emitter in cfg.emitters:
         for seed in range(cfg.seeds):
             ev = load_config(EvolveConfig, None, {**base, "seed": seed, "emitter.name": emitter, **user})
             ev.validate()
-            key = f"{ev.emitter.name}-s{ev.seed}"
+            name = f"{ev.emitter.name}-s{ev.seed}"
+            key = _cache_key(name, [to_dict(ev), cfg.device])
+            names[key] = name
             configs[key] = ev
             tasks[key] = (to_dict(ev), str(runs_dir / key), cfg.device, cfg.threads)
     any_cfg = next(iter(configs.values()))
     cells = list(any_cfg.grid.cells[:3])
     ranges = [list(map(float, r)) for r in any_cfg.grid.ranges[:3]]
+    ref_task = None
     if cfg.dataset:
-        tasks["reference"] = (cfg.dataset, cfg.dataset_max_images, cfg.searcher, cfg.device, cfg.threads,
-                              cells, ranges, any_cfg.renderer.resolution)
+        ref_args = (cfg.dataset, cfg.dataset_max_images, cfg.searcher, cfg.device, cfg.threads,
+                    cells, ranges, any_cfg.renderer.resolution)
+        ref_task = (_cache_key("reference", [str(Path(cfg.dataset).resolve()), *ref_args[1:]]), ref_args)
 
     t0 = time.perf_counter()
-    run_keys = {k: v for k, v in tasks.items() if k != "reference"}
-    results = run_tasks(qd_run_task, run_keys, cache_dir=out_dir / "cache", address=cfg.ray_address,
+    results = run_tasks(qd_run_task, tasks, cache_dir=out_dir / "cache", address=cfg.ray_address,
                         num_cpus=cfg.num_cpus, backend=cfg.backend, cpus_per_task=1.0, desc="qd runs")
+    results = {names[k]: v for k, v in results.items()}
     reference = None
-    if "reference" in tasks:
-        reference = run_tasks(qd_reference_task, {"reference": tasks["reference"]}, cache_dir=out_dir / "cache",
+    if ref_task is not None:
+        reference = run_tasks(qd_reference_task, {ref_task[0]: ref_task[1]}, cache_dir=out_dir / "cache",
                               address=cfg.ray_address, num_cpus=cfg.num_cpus, backend=cfg.backend,
-                              desc="reference")["reference"]
+                              desc="reference")[ref_task[0]]
     wall = time.perf_counter() - t0
     return summarise_qd(cfg, results, reference=reference, iterations=iterations, cells=cells,
                         grid_name=any_cfg.grid.name, wall_s=wall, renderer=cfg.renderer)
+
+
+def _cache_key(name: str, payload: Any) -> str:
+    """``name`` plus a fingerprint of everything the task computes from, for the on-disk cache.
+
+    A benchmark re-run with other settings (``--set``, another budget, dataset or model) then
+    gets new cache entries instead of silently reusing results of the old settings.
+    """
+    import hashlib
+
+    blob = json.dumps(payload, sort_keys=True, default=str).encode()
+    return f"{name}-{hashlib.sha256(blob).hexdigest()[:10]}"
 
 
 METRIC_KEYS = ("qd_score_normalised", "coverage", "va_coverage", "best", "qd_score", "evaluations",

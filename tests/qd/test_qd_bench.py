@@ -6,6 +6,8 @@ ratios); no timing is asserted.
 
 from __future__ import annotations
 
+import dataclasses
+
 import argparse
 import json
 import math
@@ -97,9 +99,15 @@ def test_qd_bench_grid_summary_cache_and_plot(tmp_path, image_dir):
     assert not (out / "runs").exists()
     assert again["per_emitter"]["random"]["qd_score_normalised"] == res["per_emitter"]["random"]["qd_score_normalised"]
     # an interrupted benchmark resumes: only the missing task runs again
-    (out / "cache" / "cma-mega-s1.json").unlink()
+    (victim,) = (out / "cache").glob("cma-mega-s1-*.json")
+    victim.unlink()
     bench_qd(cfg, out_dir=out, progress=False)
-    assert sorted(p.name for p in (out / "runs").iterdir()) == ["cma-mega-s1"]
+    assert [p.name for p in (out / "runs").iterdir()] == [victim.stem]
+    # other settings are new tasks, never answered from the old settings' cache
+    shutil.rmtree(out / "runs")
+    changed = dataclasses.replace(cfg, emitters=["random"], overrides=[*cfg.overrides, "emitter.sigma=0.05"])
+    bench_qd(changed, out_dir=out, progress=False)
+    assert sorted(p.name.rsplit("-", 1)[0] for p in (out / "runs").iterdir()) == ["random-s0", "random-s1"]
 
 
 def test_qd_bench_bad_names(tmp_path):
