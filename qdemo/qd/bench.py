@@ -36,7 +36,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from qdemo.errors import QdemoError
 
-QD_EMITTERS = ("random", "map-elites", "cma-me", "cma-mae", "cma-mega")
+QD_EMITTERS = ("random", "map-elites", "cma-me", "cma-mae", "cma-mega", "cma-maega")
 """Emitters compared by the qd benchmark by default (random sampling is the baseline)."""
 
 TARGETS = {
