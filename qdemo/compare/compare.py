@@ -109,8 +109,9 @@ def compare_chunk(
                 samples = torch.nn.functional.interpolate(samples, size=(res, res), mode="bilinear",
                                                           align_corners=False, antialias=True)
             batch = torch.cat([elite[None], samples]).to(device)  # (1+K, 3, H, W)
-            c_vad = critic(batch).cpu().numpy()
-            c_feat = space.project(critic.features(batch).cpu().numpy())
+            c_pred, c_f = critic.predict_with_features(batch)
+            c_vad = c_pred.mean.cpu().numpy()
+            c_feat = space.project(c_f.cpu().numpy())
             s_vad = searcher(batch).cpu().numpy()
             results.append({
                 "index": int(cell["index"]), "target": list(map(float, cell["target"])), "elite_image": cell["image"],

@@ -86,8 +86,9 @@ def evaluate_generator(generator, critic, searcher, space: FeatureSpace | None, 
     with torch.no_grad():
         for i in range(0, len(images), batch_size):
             x = images[i:i + batch_size].to(dev)
-            crit.append(critic(x).cpu().numpy())
-            feats.append(critic.features(x).cpu().numpy())
+            pred, f = critic.predict_with_features(x)
+            crit.append(pred.mean.cpu().numpy())
+            feats.append(f.cpu().numpy())
             srch.append(searcher(x).cpu().numpy() if searcher is not None else np.full((len(x), 3), np.nan))
     crit_a, srch_a, feat_a = np.concatenate(crit), np.concatenate(srch), np.concatenate(feats)
     err = np.abs(crit_a - cond)  # (N, 3)

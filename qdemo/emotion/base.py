@@ -76,10 +76,25 @@ class EmotionModel(nn.Module):
         """(B, 3, r, r) in [0, 1] -> (B, F) features (critic feature space for diversity/FID)."""
         raise NotImplementedError
 
-    def predict(self, images: torch.Tensor) -> VADPrediction:
-        m = self.members(self.prepare(images))  # (B, K, 3)
+    def members_and_embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, r, r) in [0, 1] -> ((B, K, 3) member predictions, (B, F) features).
+
+        Models whose heads read the features override this to share one forward pass."""
+        return self.members(images), self.embed(images)
+
+    @staticmethod
+    def _prediction(m: torch.Tensor) -> VADPrediction:
         sd = m.std(dim=1, unbiased=False) if m.shape[1] > 1 else torch.zeros_like(m[:, 0])
         return VADPrediction(mean=m.mean(dim=1), sd=sd, members=m)
+
+    def predict(self, images: torch.Tensor) -> VADPrediction:
+        return self._prediction(self.members(self.prepare(images)))  # members: (B, K, 3)
+
+    def predict_with_features(self, images: torch.Tensor) -> tuple[VADPrediction, torch.Tensor]:
+        """``(predict(images), features(images))`` in one forward pass where the model allows it
+        (judging and embedding the same images, as the comparison and evaluation do)."""
+        m, f = self.members_and_embed(self.prepare(images))
+        return self._prediction(m), f
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in [0, 1] -> (B, 3) mean VAD on [-1, 1]."""
@@ -121,5 +136,9 @@ class TinyEmotionModel(EmotionModel):
         return self.trunk(images * 2 - 1)  # (B, 8*width)
 
     def members(self, images: torch.Tensor) -> torch.Tensor:
-        out = self.heads(self.embed(images))  # (B, K*3)
-        return torch.tanh(3.0 * out).view(images.shape[0], self.n_members, len(DIMS))  # (B, K, 3)
+        return self.members_and_embed(images)[0]
+
+    def members_and_embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        e = self.embed(images)
+        out = self.heads(e)  # (B, K*3)
+        return torch.tanh(3.0 * out).view(images.shape[0], self.n_members, len(DIMS)), e  # (B, K, 3), (B, F)

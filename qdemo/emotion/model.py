@@ -189,6 +189,10 @@ class VADRegressor(EmotionModel):
     def members(self, images: torch.Tensor) -> torch.Tensor:
         return self.heads(self.standardise(self.raw_features(images)))  # (B, K, 3)
 
+    def members_and_embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.standardise(self.raw_features(images))  # (B, K, F), one backbone pass for both
+        return self.heads(z), z.mean(dim=1)
+
     def emotion_distribution(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in [0, 1] -> (B, 7) probabilities over :data:`EMOTION_NAMES`."""
         return self.dist_probs(self.standardise(self.raw_features(self.prepare(images))))

@@ -63,6 +63,17 @@ def any_model(request):
 # ----------------------------------------------------------------------------- contract
 
 
+def test_predict_with_features_is_predict_and_features(any_model):
+    """One forward pass for judging and embedding gives exactly the two separate calls."""
+    x = torch.rand(3, 3, 40, 40, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        pred, f = any_model.predict_with_features(x)
+        ref = any_model.predict(x)
+        torch.testing.assert_close(pred.members, ref.members, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(pred.sd, ref.sd, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(f, any_model.features(x), atol=1e-4, rtol=1e-4)
+
+
 def test_contract_shape_range_and_members(any_model):
     x = torch.rand(4, 3, 40, 56, generator=torch.Generator().manual_seed(1))
     y = any_model(x)
