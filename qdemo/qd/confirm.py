@@ -19,6 +19,7 @@ from qdemo.io import atomic_write_json, atomic_write_text
 from qdemo.qd.archive import build_archives, cell_agreement
 from qdemo.qd.config import EvolveConfig
 from qdemo.qd.models import describe_model, load_emotion_model
+from qdemo.runfolder import read_csv_table
 
 
 def confirm_run(run_dir: str | Path, *, critic: Optional[str | EmotionModel] = None,
@@ -43,13 +44,15 @@ def confirm_run(run_dir: str | Path, *, critic: Optional[str | EmotionModel] = N
         if str(spec).lower() == "none":
             spec = "critic"
         model = load_emotion_model(spec, role="critic", device=dev)
-    with open(run_dir / "archive.csv", newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        fields = list(reader.fieldnames or [])
-        rows = list(reader)
-    missing = [c for c in ("index", "critic_valence", "critic_same_cell", "critic_within_one") if c not in fields]
-    if missing:
-        raise DataError(f"{run_dir / 'archive.csv'}: missing column(s) {', '.join(missing)}")
+    # the shared run-folder reader: BOM, line endings, ragged rows and missing columns are clear errors
+    table = read_csv_table(run_dir / "archive.csv",
+                           required=("index", "critic_valence", "critic_same_cell", "critic_within_one"))
+    fields = [h for h in table.header if h]
+    rows = table.dicts()
+    try:
+        idx = np.asarray([int(r["index"]) for r in rows], dtype=np.int64)
+    except ValueError as exc:
+        raise DataError(f"{run_dir / 'archive.csv'}: column 'index' must hold integers ({exc})") from None
     try:
         sols = np.load(run_dir / "solutions.npy", allow_pickle=False)
     except (OSError, ValueError) as exc:
@@ -63,7 +66,6 @@ def confirm_run(run_dir: str | Path, *, critic: Optional[str | EmotionModel] = N
     # geometry only: the same archive the run used (CVT centroids are seeded)
     archive = build_archives(cfg.grid, renderer.solution_dim, seed=cfg.seed).archive
     vad = critic_vad(renderer.eval(), model, sols.astype(np.float32), chunk=chunk)
-    idx = np.asarray([int(r["index"]) for r in rows], dtype=np.int64)
     same, within = cell_agreement(archive, idx, vad[:, : cfg.grid.measure_dim])
     for i, r in enumerate(rows):
         for d, dim in enumerate(DIMS):

@@ -74,6 +74,22 @@ def test_cli_confirm_fills_critic_columns(tmp_path, capsys):
     assert "critic:" in capsys.readouterr().out
 
 
+def test_cli_confirm_reads_crlf_bom_tables_and_names_bad_ones(tmp_path, capsys):
+    assert main(["evolve", *TINY, "--iterations", "2", "--critic", "none", "--out", str(tmp_path),
+                 "--name", "nc", "--no-plots"]) == 0
+    table = tmp_path / "nc" / "archive.csv"
+    text = table.read_text(encoding="utf-8")
+    table.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())  # edited on Windows
+    assert main(["confirm", str(tmp_path / "nc"), "--critic", "tiny:1", "--no-plots"]) == 0
+    assert pd.read_csv(table)["critic_valence"].notna().all()
+    header, *rest = table.read_text(encoding="utf-8").splitlines()
+    table.write_text(",".join(h for h in header.split(",") if h != "critic_within_one") + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["confirm", str(tmp_path / "nc"), "--critic", "tiny:1", "--no-plots"]) == 2
+    err = capsys.readouterr().err
+    assert "archive.csv" in err and "critic_within_one" in err and "Traceback" not in err
+
+
 def test_cli_sigint_saves_and_resume_finishes(tmp_path):
     """A real process gets SIGINT mid-run: exit 130, checkpoint, then --resume completes."""
     run = tmp_path / "sig"
