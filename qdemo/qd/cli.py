@@ -11,6 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from qdemo.qd.config import EMITTERS  # names only: no torch or ribs
+
 DEFAULT_CONFIG = "configs/evolve.yaml"
 
 
@@ -25,7 +27,7 @@ def register(subparsers) -> None:
                    help=f"YAML config (default: {DEFAULT_CONFIG} when it exists, else built-in defaults)")
     p.add_argument("--grid", choices=["vad", "va", "cvt"], help="3-D VAD grid, 2-D VA grid, or CVT over VAD")
     p.add_argument("--cells", help="cells per dimension, e.g. 10,10,5 (or CVT cell count)")
-    p.add_argument("--emitter", help="random | map-elites | iso-line | cma-me | cma-mae | cma-mega | cma-maega | bandit")
+    p.add_argument("--emitter", help=" | ".join(EMITTERS))
     p.add_argument("--renderer", help="pixels | fourier | cppn")
     p.add_argument("--resolution", type=int, help="rendered image side in pixels")
     p.add_argument("--iterations", type=int, help="ask/tell iterations")

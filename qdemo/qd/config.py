@@ -14,6 +14,8 @@ from qdemo.errors import ConfigError
 
 GRIDS = ("vad", "va", "cvt")
 EMITTERS = ("random", "map-elites", "iso-line", "cma-me", "cma-mae", "cma-mega", "cma-maega", "bandit")
+GRADIENT_EMITTERS = ("cma-mega", "cma-maega")
+"""Emitters that ask for objective and measure gradients (DQD: the renderer must be differentiable)."""
 
 
 @dataclass
@@ -236,7 +238,7 @@ class EvolveConfig:
         if e.name not in EMITTERS:
             raise ConfigError(f"emitter.name {e.name!r}: unknown emitter; valid emitters: {', '.join(EMITTERS)}")
         for p in e.bandit_pool:
-            if p not in EMITTERS or p in ("bandit", "random", "cma-mega", "cma-maega", "cma-mae"):
+            if p not in EMITTERS or p in ("bandit", "random", "cma-mae", *GRADIENT_EMITTERS):
                 raise ConfigError(f"emitter.bandit_pool: {p!r} cannot be pooled; use map-elites, iso-line, cma-me")
         if e.num_emitters < 1:
             raise ConfigError(f"emitter.num_emitters={e.num_emitters}: must be >= 1")
@@ -253,7 +255,7 @@ class EvolveConfig:
             if not isinstance(table, dict) or set(table) - {"grad_lr", "grad_sigma"}:
                 raise ConfigError(f"emitter.grad_defaults.{name}: expected a mapping with grad_lr and/or "
                                   f"grad_sigma, got {table!r}")
-        if e.name in ("cma-mega", "cma-maega"):
+        if e.name in GRADIENT_EMITTERS:
             e.gradient_steps(self.renderer.name)  # raises ConfigError for missing or bad step sizes
         if e.learning_rate is not None and not 0.0 <= e.learning_rate <= 1.0:
             raise ConfigError(f"emitter.learning_rate={e.learning_rate}: must lie in [0, 1]")

@@ -35,13 +35,13 @@ from ribs.emitters import (EmitterBase, EvolutionStrategyEmitter, GaussianEmitte
 from ribs.schedulers import BanditScheduler, Scheduler
 
 from qdemo.qd.archive import Archives
-from qdemo.qd.config import EmitterConfig
+from qdemo.qd.config import GRADIENT_EMITTERS, EmitterConfig
 
 
 def default_learning_rate(cfg: EmitterConfig) -> float:
     """The archive learning rate this emitter runs with (CMA-MAE's alpha)."""
     if cfg.learning_rate is not None:
-        if cfg.name not in ("cma-mae", "cma-mega", "cma-maega") and cfg.learning_rate < 1.0:
+        if cfg.name not in ("cma-mae", *GRADIENT_EMITTERS) and cfg.learning_rate < 1.0:
             return 1.0  # thresholds only make sense with improvement-ranked CMA emitters
         return float(cfg.learning_rate)
     return 0.01 if cfg.name in ("cma-mae", "cma-maega") else 1.0
@@ -68,7 +68,7 @@ def _one(kind: str, cfg: EmitterConfig, archive, x0: np.ndarray, batch: int, see
                                         selection_rule="filter" if kind == "cma-me" else "mu",
                                         restart_rule=cfg.restart_rule or ("basic" if kind == "cma-mae" else "no_improvement"),
                                         batch_size=batch, seed=seed)
-    if kind in ("cma-mega", "cma-maega"):
+    if kind in GRADIENT_EMITTERS:
         ranker = cfg.ranker or ("imp" if default_learning_rate(cfg) < 1.0 else "2imp")
         restart = cfg.restart_rule or ("basic" if kind == "cma-maega" else "no_improvement")
         grad_lr, grad_sigma = cfg.gradient_steps(renderer)
@@ -100,7 +100,7 @@ def build_scheduler(cfg: EmitterConfig, archives: Archives, x0: np.ndarray, *, b
 
 
 def is_dqd(cfg: EmitterConfig) -> bool:
-    return cfg.name in ("cma-mega", "cma-maega")
+    return cfg.name in GRADIENT_EMITTERS
 
 
 def emitter_kinds(cfg: EmitterConfig) -> Optional[list[str]]:
