@@ -127,18 +127,7 @@ def split_train_test(images: ImageSet, test_fraction: float, seed: int) -> tuple
     """Indices of a seeded train/test split, stratified by group (each group on both sides)."""
     if not 0.0 < test_fraction < 1.0:
         raise DataError(f"train.test_fraction={test_fraction}: must be between 0 and 1")
-    rng = np.random.default_rng(seed + 1)
-    train, test = [], []
-    by_group: dict[str, list[int]] = {}
-    for i, g in enumerate(images.groups):
-        by_group.setdefault(g, []).append(i)
-    for g in sorted(by_group):
-        idx = np.array(by_group[g])
-        rng.shuffle(idx)
-        n_test = int(round(len(idx) * test_fraction)) if len(idx) > 1 else 0
-        test.extend(idx[:n_test].tolist())
-        train.extend(idx[n_test:].tolist())
-    return sorted(train), sorted(test)
+    return _stratified_split(images, range(len(images.groups)), test_fraction, np.random.default_rng(seed + 1))
 
 
 def split_validation(images: ImageSet, train: Sequence[int], val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -148,18 +137,24 @@ def split_validation(images: ImageSet, train: Sequence[int], val_fraction: float
         return sorted(train), []
     if not 0.0 < val_fraction < 1.0:
         raise DataError(f"train.val_fraction={val_fraction}: must be 0 (none) or between 0 and 1")
-    rng = np.random.default_rng(seed + 2)
-    keep, val = [], []
+    return _stratified_split(images, sorted(train), val_fraction, np.random.default_rng(seed + 2))
+
+
+def _stratified_split(images: ImageSet, indices: Sequence[int], fraction: float,
+                      rng: np.random.Generator) -> tuple[list[int], list[int]]:
+    """Split ``indices`` into (kept, taken): ``fraction`` of each group's images (rounded; none
+    from a group of one) are taken, chosen by shuffling with ``rng`` group by group in name order."""
+    kept, taken = [], []
     by_group: dict[str, list[int]] = {}
-    for i in sorted(train):
+    for i in indices:
         by_group.setdefault(images.groups[i], []).append(i)
     for g in sorted(by_group):
         idx = np.array(by_group[g])
         rng.shuffle(idx)
-        n_val = int(round(len(idx) * val_fraction)) if len(idx) > 1 else 0
-        val.extend(idx[:n_val].tolist())
-        keep.extend(idx[n_val:].tolist())
-    return sorted(keep), sorted(val)
+        n = int(round(len(idx) * fraction)) if len(idx) > 1 else 0
+        taken.extend(idx[:n].tolist())
+        kept.extend(idx[n:].tolist())
+    return sorted(kept), sorted(taken)
 
 
 def fit_image(im: Image.Image, size: int | None, fit: str) -> Image.Image:
