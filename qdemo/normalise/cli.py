@@ -40,6 +40,9 @@ def register(subparsers) -> None:
     p.add_argument("--data", required=True, help="image folder, Emotion6/OASIS folder or rating CSV")
     p.add_argument("--mode", choices=["lum", "hist", "sf", "spec", "full"], default=None,
                    help="lum, hist, sf (rotational spectrum), spec (full spectrum), full (sf+hist iterated)")
+    p.add_argument("--scope", choices=["image", "group"], default=None,
+                   help="image: SHINE proper, every image gets the set's statistics (default); group: one "
+                        "transform per folder / category so the groups match while each image moves less")
     p.add_argument("--out", required=True, help="output folder (images/, manifest.csv, shine.json)")
     p.add_argument("--ray-address", default=None, help="join a Ray cluster (default: local)")
     p.add_argument("--serial", action="store_true", help="run shards in this process (no Ray)")
@@ -123,10 +126,11 @@ def cmd_shine(args) -> int:
     from qdemo.normalise.data import choose_subset, collect
     from qdemo.normalise.shine import run_shine
 
-    cfg = _load_cfg(args, {**_data_extra(args), "shine.mode": args.mode})
+    cfg = _load_cfg(args, {**_data_extra(args), "shine.mode": args.mode, "shine.scope": args.scope})
     images = choose_subset(collect(args.data, cfg.data.format), cfg.data.limit, cfg.data.seed)
     s = run_shine(images, args.out, cfg, address=args.ray_address, backend="serial" if args.serial else "ray")
-    print(f"SHINE {s['mode']}: {s['n_images']} images -> {args.out}/images "
+    scope = " (group scope)" if s.get("scope") == "group" else ""
+    print(f"SHINE {s['mode']}{scope}: {s['n_images']} images -> {args.out}/images "
           f"({s['n_skipped']} skipped; stats {s['seconds']['stats']:.1f} s, match {s['seconds']['match']:.1f} s)")
     return 0
 

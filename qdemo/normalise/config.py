@@ -38,6 +38,14 @@ class DataConfig:
 class ShineConfig:
     """SHINE-style equalisation with the ``shinier`` package, sharded over Ray tasks."""
 
+    scope: Literal["image", "group"] = "image"
+    """image: SHINE proper, every image gets the set's statistics (any subset is equalised too);
+    group: one transform per group (folder / category) so the groups' statistics match the
+    set's while each image moves only by its group's offset (qdemo.normalise.groupwise; it
+    equalises exactly the set it is run on, uses luminance and its own steps, so mode must be
+    full and color luminance)."""
+    group_iterations: int = 6
+    """scope=group: rounds of (radial spectrum, contrast, tone curve) per group."""
     mode: Literal["lum", "hist", "sf", "spec", "full"] = "full"
     """lum = mean/contrast of luminance; hist = luminance histogram; sf = rotationally averaged
     amplitude spectrum; spec = full amplitude spectrum; full = sf (or spec) then hist, iterated."""
@@ -137,6 +145,10 @@ class ReportConfig:
     the trade-off between equalisation and emotion drift that needs no training."""
     batch_size: int = 16
     """Images per critic call."""
+    group_equalise: bool = False
+    """Add the variant ``shine_group``: between-group equalisation (shine.scope=group) computed on
+    exactly the images evaluated, grouped by folder / category. It equalises the set it is run
+    on, so it is run on the evaluated images themselves, as a study would run it on its stimuli."""
 
 
 @dataclass

@@ -237,6 +237,14 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
         if not 0.0 <= a <= 1.0:
             raise DataError(f"report.blends: {a} is not a weight between 0 and 1")
         variants[f"blend_{a:g}"] = (1 - a) * variants["original"] + a * variants["shine"]  # (N, 3, H, W)
+    if cfg.report.group_equalise:  # transductive: run on exactly the evaluated images, by folder / category
+        from qdemo.normalise.groupwise import equalise_set
+
+        try:
+            eq = equalise_set(list(orig), [shine.groups[i] for i in idx], cfg.shine.group_iterations, cfg.shine.seed)
+        except ValueError as exc:
+            raise DataError(f"report.group_equalise: {exc}") from None
+        variants["shine_group"] = to_t(np.stack(eq))
     gen_info = {}
     for name, path in models.items():
         g, info = load_generator(path, device=device)

@@ -313,6 +313,9 @@ def run_shine(images: ImageSet, out: str | Path, cfg: NormaliseConfig, *, addres
     out = Path(out)
     if len(images) == 0:
         raise DataError("no images to normalise (the set or group is empty)")
+    if cfg.shine.scope == "group":
+        return run_shine_groups(images, out, cfg, address=address, backend=backend, num_cpus=num_cpus,
+                                cpus_per_task=cpus_per_task, use_cache=use_cache)
     out.mkdir(parents=True, exist_ok=True)
     cache = out / "cache" if use_cache else None
     t0 = time.perf_counter()
@@ -343,6 +346,20 @@ def run_shine(images: ImageSet, out: str | Path, cfg: NormaliseConfig, *, addres
     if missing:
         raise QdemoError(f"{len(missing)} output image(s) missing after SHINE (e.g. {missing[0]}); "
                          f"delete {out / 'cache'} and run again")
+    _write_manifest(images, ok, names, out)
+    summary = {
+        "mode": s.mode, "steps": steps_for(s), "color": s.color, "n_images": len(ok),
+        "n_skipped": len(skipped), "skipped": [{"file": f, "reason": r} for f, r in skipped],
+        "size": d.size, "fit": d.fit, "data_root": str(images.root), "set": images.name,
+        "targets": {"lum_mean": targets.lum[0], "lum_sd": targets.lum[1], "n_images": targets.n_images},
+        "shards": len(tasks), "seconds": {"stats": t_stats, "match": t_match},
+        "config": {"data": to_dict(d), "shine": scfg},
+    }
+    atomic_write_json(out / "shine.json", summary)
+    return summary
+
+
+def _write_manifest(images: ImageSet, ok: Sequence[int], names: dict[int, Path], out: Path) -> None:
     rows = []
     for i in ok:
         t = images.targets[i] if images.targets is not None else [float("nan")] * 3
@@ -353,13 +370,109 @@ def run_shine(images: ImageSet, out: str | Path, cfg: NormaliseConfig, *, addres
     w.writerow(["source", "group", "output", "valence", "arousal", "dominance"])
     w.writerows(rows)
     atomic_write_text(out / "manifest.csv", buf.getvalue())
+
+
+# ----------------------------------------------------------------------------- group scope
+
+def group_stats_task(paths: Sequence[str], size: int | None, fit: str, on_error: str) -> dict[str, Any]:
+    """Ray task: statistics of one group (:func:`qdemo.normalise.groupwise.group_stats`)."""
+    from qdemo.normalise.groupwise import group_stats
+
+    arrays, ok, skipped = load_batch(paths, size, fit, on_error="skip")
+    if skipped and on_error == "raise":
+        raise DataError(f"{len(skipped)} unreadable image(s): {skipped[0][1]}. "
+                        f"Fix or remove them, or pass --skip-bad to leave them out")
+    if arrays:
+        check_same_size(arrays, [paths[i] for i in ok])
+    return {"ok": [paths[i] for i in ok], "skipped": skipped,
+            "stats": group_stats(arrays) if arrays else None}
+
+
+def group_match_task(paths: Sequence[str], outs: Sequence[str], size: int | None, fit: str,
+                     targets: dict[str, Any], iterations: int, seed: int) -> dict[str, Any]:
+    """Ray task: equalise one group towards the set-wide targets and write PNGs (atomically)."""
+    from PIL import Image
+
+    from qdemo.normalise.groupwise import equalise_group
+
+    arrays, ok, _ = load_batch(paths, size, fit, on_error="skip")
+    written = []
+    for i, im in zip(ok, equalise_group(arrays, targets, iterations, seed)):
+        with atomic_path(outs[i]) as tmp:
+            Image.fromarray(im, "RGB").save(tmp, format="PNG")
+        written.append(outs[i])
+    return {"written": written}
+
+
+def run_shine_groups(images: ImageSet, out: Path, cfg: NormaliseConfig, *, address: str | None = None,
+                     backend: str = "ray", num_cpus: int | None = None, cpus_per_task: float = 1.0,
+                     use_cache: bool = True) -> dict[str, Any]:
+    """``shine.scope=group``: between-group equalisation, one Ray task per group and pass
+    (measure, then equalise), cached like the image scope. Same output folder layout."""
+    from qdemo.config import to_dict
+    from qdemo.normalise.data import group_indices
+    from qdemo.normalise.groupwise import set_targets
+    from qdemo.parallel import run_tasks
+
+    d, s = cfg.data, cfg.shine
+    if s.mode != "full" or s.color != "luminance":
+        raise QdemoError(f"shine.scope=group runs its own luminance steps (radial spectrum, contrast, tone curve): "
+                         f"use mode full and color luminance, not mode {s.mode} / color {s.color}")
+    if s.group_iterations < 1:
+        raise QdemoError(f"shine.group_iterations={s.group_iterations}: must be at least 1")
+    groups = group_indices(images.groups)
+    if len(groups) < 2:
+        raise DataError(f"{images.root}: shine.scope=group needs at least two groups (folders / categories); "
+                        f"found {len(groups)} ({', '.join(groups) or 'none'})")
+    out.mkdir(parents=True, exist_ok=True)
+    cache = out / "cache" if use_cache else None
+    paths = {g: [str(images.paths[i]) for i in idx] for g, idx in groups.items()}
+    t0 = time.perf_counter()
+    tasks = {f"gstats-{_digest(p, d.size, d.fit)}-{g}": (p, d.size, d.fit, d.on_error) for g, p in paths.items()}
+    res = run_tasks(group_stats_task, tasks, cache_dir=cache, address=address, backend=backend,
+                    num_cpus=num_cpus, cpus_per_task=cpus_per_task, desc="group stats")
+    by_group = dict(zip(paths, res.values()))
+    skipped = [tuple(x) for r in by_group.values() for x in r["skipped"]]
+    empty = [g for g, r in by_group.items() if r["stats"] is None]
+    if empty:
+        raise DataError(f"{images.root}: group(s) {', '.join(empty)} have no readable image")
+    try:
+        targets = set_targets([r["stats"] for r in by_group.values()])
+    except ValueError as exc:
+        raise DataError(f"{images.root}: {exc}; pass --size to work at one size") from None
+    t_stats = time.perf_counter() - t0
+    ok_paths = {p for r in by_group.values() for p in r["ok"]}
+    ok = [i for i, p in enumerate(images.paths) if str(p) in ok_paths]
+    names = {i: out_name(images, i) for i in ok}
+    if len(set(names.values())) != len(names):
+        raise DataError(f"{images.root}: two images map to the same output name (e.g. a.jpg and a.png); rename one")
+    tag = _digest(targets, s.group_iterations, s.seed)
+    tasks = {}
+    for g, idx in groups.items():
+        keep = [i for i in idx if i in names]
+        sp = [str(images.paths[i]) for i in keep]
+        so = [str(out / "images" / names[i]) for i in keep]
+        tasks[f"gmatch-{tag}-{_digest(sp, d.size, d.fit)}-{g}"] = (sp, so, d.size, d.fit, targets,
+                                                                   s.group_iterations, s.seed)
+    t1 = time.perf_counter()
+    results = run_tasks(group_match_task, tasks, cache_dir=cache, address=address, backend=backend,
+                        num_cpus=num_cpus, cpus_per_task=cpus_per_task, desc="group equalise")
+    t_match = time.perf_counter() - t1
+    written = {p for r in results.values() for p in r["written"]}
+    missing = [str(out / "images" / names[i]) for i in ok if str(out / "images" / names[i]) not in written
+               or not (out / "images" / names[i]).exists()]
+    if missing:
+        raise QdemoError(f"{len(missing)} output image(s) missing after group equalisation (e.g. {missing[0]}); "
+                         f"delete {out / 'cache'} and run again")
+    _write_manifest(images, ok, names, out)
     summary = {
-        "mode": s.mode, "steps": steps_for(s), "color": s.color, "n_images": len(ok),
+        "mode": "full", "scope": "group", "steps": ["radial spectrum", "contrast", "tone curve"],
+        "iterations": s.group_iterations, "color": s.color, "n_images": len(ok), "n_groups": len(groups),
         "n_skipped": len(skipped), "skipped": [{"file": f, "reason": r} for f, r in skipped],
         "size": d.size, "fit": d.fit, "data_root": str(images.root), "set": images.name,
-        "targets": {"lum_mean": targets.lum[0], "lum_sd": targets.lum[1], "n_images": targets.n_images},
+        "targets": {"contrast": targets["contrast"], "n_images": targets["n_images"]},
         "shards": len(tasks), "seconds": {"stats": t_stats, "match": t_match},
-        "config": {"data": to_dict(d), "shine": scfg},
+        "config": {"data": to_dict(d), "shine": to_dict(s)},
     }
     atomic_write_json(out / "shine.json", summary)
     return summary

@@ -1,0 +1,162 @@
+"""Between-group equalisation: SHINE's statistics, matched per group instead of per image.
+
+What an emotion study needs is that the *groups* (conditions, emotion categories) do not
+differ in luminance, contrast, luminance histogram or amplitude spectrum. SHINE gets there by
+giving every image the same statistics, which moves each image by its whole distance from
+the set's average, and that changes how it feels. ``shine.scope: group`` instead applies one
+smooth transform per group, the same for every image of the group, so that the group's
+statistics match the set's:
+
+1. a radial filter that brings the group's mean log-amplitude spectrum (rotationally
+   averaged) to the set's;
+2. a contrast gain that brings the group's mean per-image RMS contrast to the set's;
+3. a tone curve (quantile mapping) that brings the group's pooled luminance distribution to
+   the set's pooled distribution (mean luminance follows);
+
+iterated ``shine.iterations`` times against fixed set-wide targets measured on the originals.
+Each image moves only by its group's offset from the set, which is much smaller than its own
+offset, so the emotion moves less (measured in docs/normalise.md). Luminance is CIE Y
+(Rec. 709, linear light; the report's definition); colour is kept by scaling linear RGB with
+the luminance ratio (chromaticity kept, channels clipped to the gamut).
+
+One Ray task measures each group and one equalises it (``run_shine`` with
+``shine.scope=group``); the groups are independent given the set-wide targets.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+QUANTILES = 2048
+"""Quantiles kept per group to describe its pooled luminance distribution."""
+
+
+def _srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def _linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp(0, 1)
+    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
+
+
+_W = (0.2126, 0.7152, 0.0722)
+
+
+def _to_linear(arrays: Sequence[np.ndarray]) -> torch.Tensor:
+    """uint8 (H, W, 3) arrays -> (N, 3, H, W) float64 linear RGB."""
+    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).double() / 255.0
+    return _srgb_to_linear(x)
+
+
+def _lum(lin: torch.Tensor) -> torch.Tensor:
+    return (lin * torch.tensor(_W, dtype=lin.dtype).view(1, 3, 1, 1)).sum(dim=1)  # (N, H, W)
+
+
+def _radius(h: int, w: int) -> torch.Tensor:
+    """(H, W) integer radius of each FFT frequency (unshifted layout), capped at min(H, W) // 2."""
+    yy = torch.fft.fftfreq(h, dtype=torch.float64).view(-1, 1) * h
+    xx = torch.fft.fftfreq(w, dtype=torch.float64).view(1, -1) * w
+    return torch.sqrt(yy ** 2 + xx ** 2).round().long().clamp(max=min(h, w) // 2)
+
+
+def _radial_mean_log_amp(y: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
+    """Mean over images and over each frequency ring of log |FFT(y)| -> (R + 1,)."""
+    la = torch.log(torch.fft.fft2(y).abs() + 1e-9).mean(dim=0).flatten()
+    nb = int(rr.max()) + 1
+    cnt = torch.bincount(rr.flatten(), minlength=nb).double()
+    return torch.zeros(nb, dtype=la.dtype).index_add(0, rr.flatten(), la) / cnt
+
+
+def group_stats(arrays: Sequence[np.ndarray]) -> dict[str, Any]:
+    """Statistics of one group (uint8 (H, W, 3) arrays of one size), JSON-serialisable."""
+    y = _lum(_to_linear(arrays))
+    n, h, w = y.shape
+    q = torch.quantile(y.flatten().float(), torch.linspace(0, 1, QUANTILES)).double()
+    return {"n": n, "pixels": n * h * w, "shape": [h, w], "quantiles": q.tolist(),
+            "radial": _radial_mean_log_amp(y, _radius(h, w)).tolist(),
+            "contrast": float(y.flatten(1).std(dim=1).mean())}
+
+
+def set_targets(stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Set-wide targets from the groups' statistics: the pooled luminance distribution
+    (as quantiles), the image-weighted mean radial spectrum and mean contrast."""
+    shapes = {tuple(s["shape"]) for s in stats}
+    if len(shapes) != 1:
+        raise ValueError(f"groups have different image sizes {sorted(shapes)}")
+    w_img = np.array([s["n"] for s in stats], dtype=np.float64)
+    w_pix = np.array([s["pixels"] for s in stats], dtype=np.float64)
+    # pooled distribution: each group's quantiles stand for pixels / QUANTILES pixels each
+    vals = np.concatenate([np.asarray(s["quantiles"]) for s in stats])
+    wts = np.concatenate([np.full(len(s["quantiles"]), p / len(s["quantiles"])) for s, p in zip(stats, w_pix)])
+    order = np.argsort(vals, kind="stable")
+    cdf = np.cumsum(wts[order]) / wts.sum()
+    q = np.interp(np.linspace(0, 1, QUANTILES), cdf - wts[order] / wts.sum() / 2, vals[order])
+    radial = (np.stack([np.asarray(s["radial"]) for s in stats]) * w_img[:, None]).sum(0) / w_img.sum()
+    contrast = float((np.array([s["contrast"] for s in stats]) * w_img).sum() / w_img.sum())
+    return {"quantiles": q.tolist(), "radial": radial.tolist(), "contrast": contrast,
+            "shape": list(shapes.pop()), "n_images": int(w_img.sum()), "n_groups": len(stats)}
+
+
+def equalise_group(arrays: Sequence[np.ndarray], targets: dict[str, Any], iterations: int = 6,
+                   seed: int = 0) -> list[np.ndarray]:
+    """Equalise one group's uint8 (H, W, 3) images towards the set-wide ``targets``.
+
+    Every step is one transform for the whole group (see the module docstring); images keep
+    their differences from each other."""
+    if iterations < 1:
+        raise ValueError(f"iterations={iterations}: must be at least 1")
+    lin = _to_linear(arrays)
+    y0 = _lum(lin)
+    n, h, w = y0.shape
+    if [h, w] != list(targets["shape"]):
+        raise ValueError(f"image size {w}x{h} differs from the targets' {targets['shape'][1]}x{targets['shape'][0]}")
+    rr = _radius(h, w)
+    t_rad = torch.tensor(targets["radial"], dtype=torch.float64)
+    t_q = torch.tensor(targets["quantiles"], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(seed)
+    y = y0.clone()
+    for _ in range(iterations):
+        f = torch.fft.fft2(y)
+        gain = torch.exp(t_rad - _radial_mean_log_amp(y, rr))[rr]
+        gain[0, 0] = 1.0  # mean luminance: left to the tone curve
+        y = torch.fft.ifft2(f * gain).real
+        m = y.mean(dim=(1, 2), keepdim=True)
+        y = m + (y - m) * (targets["contrast"] / float(y.flatten(1).std(dim=1).mean()))
+        v = y.flatten()
+        ranks = torch.empty_like(v)
+        order = torch.argsort(v + 1e-12 * torch.rand(v.shape, generator=gen, dtype=v.dtype))  # ties: seeded
+        ranks[order] = torch.linspace(0, 1, len(v), dtype=v.dtype)
+        pos = ranks * (len(t_q) - 1)
+        lo = pos.floor().long().clamp(max=len(t_q) - 2)
+        y = (t_q[lo] + (pos - lo) * (t_q[lo + 1] - t_q[lo])).view(n, h, w)
+    y = y.clamp(0, 1)
+    out = lin * (y / y0.clamp_min(1e-6))[:, None]
+    black = (y0 < 1e-6)[:, None].expand_as(out)
+    out = torch.where(black, y[:, None].expand_as(out), out)
+    peak = out.amax(dim=1, keepdim=True)
+    out = torch.where(peak > 1, out / peak.clamp_min(1e-12), out)  # keep hue; the brightest channel at 1
+    u8 = (_linear_to_srgb(out) * 255.0).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    return [np.ascontiguousarray(a) for a in u8]
+
+
+def equalise_set(arrays: Sequence[np.ndarray], groups: Sequence[str], iterations: int = 6,
+                 seed: int = 0) -> list[np.ndarray]:
+    """In one process: equalise a whole set of uint8 (H, W, 3) arrays between its ``groups``
+    (one label per image). What ``run_shine`` does with ``shine.scope=group``, without files."""
+    if len(arrays) != len(groups):
+        raise ValueError(f"{len(arrays)} images but {len(groups)} group labels")
+    by: dict[str, list[int]] = {}
+    for i, g in enumerate(groups):
+        by.setdefault(g, []).append(i)
+    if len(by) < 2:
+        raise ValueError(f"between-group equalisation needs at least two groups, found {len(by)}")
+    targets = set_targets([group_stats([arrays[i] for i in idx]) for idx in by.values()])
+    out: list[np.ndarray | None] = [None] * len(arrays)
+    for idx in by.values():
+        for i, a in zip(idx, equalise_group([arrays[i] for i in idx], targets, iterations, seed)):
+            out[i] = a
+    return out  # type: ignore[return-value]
