@@ -891,7 +891,7 @@ def _str_list(text: str) -> list[str]:
 
 
 def register_bench(subparsers: Any) -> None:
-    """Add ``qdemo evolve-bench throughput|qd|scaling`` to the top-level parser."""
+    """Add ``qdemo evolve-bench throughput|qd|scaling|reach`` to the top-level parser."""
     p = subparsers.add_parser(
         "evolve-bench", help="measure the explorer: throughput, QD efficiency, scaling",
         description="Benchmarks of the explorer. Each prints a table and writes <out>/<mode>.json and .md.")
@@ -944,6 +944,18 @@ def register_bench(subparsers: Any) -> None:
     s.add_argument("--no-tracemalloc", action="store_true")
     s.set_defaults(func=_cmd_scaling)
 
+    r = modes.add_parser("reach", help="how much of the VA grid any image can reach: free pixels optimised "
+                                       "against the searcher (an upper bound on coverage)")
+    common(r, "archives/_bench")
+    r.add_argument("--critic", default="none", help="model that re-reads the images (critic, tiny, file, none)")
+    r.add_argument("--cells", type=_int_list, default=[10, 10], help="valence,arousal cells (default 10,10)")
+    r.add_argument("--steps", type=int, default=200, help="Adam steps per image")
+    r.add_argument("--lr", type=float, default=0.05)
+    r.add_argument("--chunk", type=int, default=25, help="images optimised together")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--threads", type=int, default=None)
+    r.set_defaults(func=_cmd_reach)
+
 
 def _finish(out: Path, mode: str, res: dict[str, Any], md: str) -> int:
     paths = _write_outputs(out, mode, res, md)
@@ -971,6 +983,19 @@ def _cmd_qd(args: argparse.Namespace) -> int:
     md = qd_markdown(res)
     png = qd_plot(res, out / "qd.png")
     rc = _finish(out, "qd", res, md)
+    print(f"plot: {png}")
+    return rc
+
+
+def _cmd_reach(args: argparse.Namespace) -> int:
+    from qdemo.qd.reach import ReachConfig, bench_reach, reach_markdown, reach_plot
+
+    cfg = ReachConfig(searcher=args.searcher, critic=args.critic, cells=args.cells, steps=args.steps, lr=args.lr,
+                      chunk=args.chunk, seed=args.seed, device=args.device, threads=args.threads)
+    out = Path(args.out) / "reach"
+    res = bench_reach(cfg, progress=not args.no_progress)
+    png = reach_plot(res, out / "reach.png")
+    rc = _finish(out, "reach", res, reach_markdown(res))
     print(f"plot: {png}")
     return rc
 

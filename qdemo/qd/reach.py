@@ -1,0 +1,197 @@
+"""``qdemo evolve-bench reach``: how much of the valence x arousal grid can ANY image reach?
+
+The explorer's coverage is bounded by what the searcher can be made to say. This benchmark
+measures that bound without a renderer: one free image per VA cell, its pixels optimised
+directly (Adam on per-pixel logits at the searcher's input resolution) to bring the
+searcher's (valence, arousal) to the cell's centre. Free pixels are the most expressive
+renderer there is, so the cells these images reach are an upper bound for every renderer and
+emitter at that searcher (up to the optimiser finding them). The images are adversarial by
+construction; the critic's reading of them is reported too, to show how much of the reached
+area another model would confirm.
+
+    qdemo evolve-bench reach --cells 10,10 --steps 200 --critic critic
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from qdemo.errors import QdemoError
+
+
+@dataclass
+class ReachConfig:
+    """Options of ``qdemo evolve-bench reach``."""
+
+    searcher: str = "searcher"
+    """Model whose outputs are driven: 'searcher' (shipped), 'critic', 'tiny' or a weights file."""
+    critic: str = "none"
+    """Model that re-reads the optimised images ('critic', 'tiny', a file or 'none')."""
+    cells: list[int] = field(default_factory=lambda: [10, 10])
+    """Valence x arousal cells (the explorer's VA grid)."""
+    ranges: list[list[float]] = field(default_factory=lambda: [[-1.0, 1.0], [-1.0, 1.0]])
+    """Valence and arousal ranges of the grid."""
+    steps: int = 200
+    """Adam steps per image."""
+    lr: float = 0.05
+    """Adam learning rate on the pixel logits."""
+    chunk: int = 25
+    """Images optimised together (memory)."""
+    seed: int = 0
+    """Seed of the starting images (grey plus noise)."""
+    device: str = "cpu"
+    threads: Optional[int] = None
+
+
+def _centres(n: int, lo: float, hi: float) -> list[float]:
+    return [lo + (i + 0.5) * (hi - lo) / n for i in range(n)]
+
+
+def _cell(x: float, lo: float, hi: float, n: int) -> int:
+    return min(n - 1, max(0, int(math.floor((x - lo) / (hi - lo) * n))))
+
+
+def bench_reach(cfg: ReachConfig, *, progress: bool = True) -> dict[str, Any]:
+    """Optimise one image per VA cell; returns coverage figures and every image's VA."""
+    import torch
+
+    from qdemo.qd.bench import _env, _load_searcher, _set_threads
+
+    if len(cfg.cells) != 2 or min(cfg.cells) < 1:
+        raise QdemoError(f"--cells {cfg.cells}: give two positive numbers (valence, arousal)")
+    (vlo, vhi), (alo, ahi) = cfg.ranges
+    if not (vlo < vhi and alo < ahi):
+        raise QdemoError(f"ranges {cfg.ranges}: each needs low < high")
+    if cfg.steps < 1 or cfg.chunk < 1:
+        raise QdemoError("steps and chunk must be at least 1")
+    _set_threads(cfg.threads)
+    dev = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = _load_searcher(cfg.searcher, dev)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    nv, na = cfg.cells
+    targets = torch.tensor([[v, a] for v in _centres(nv, vlo, vhi) for a in _centres(na, alo, ahi)],
+                           dtype=torch.float32)  # (nv*na, 2)
+    res = int(getattr(model, "resolution", 96))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    finals, images = [], []
+    chunks = list(range(0, len(targets), cfg.chunk))
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(chunks) * cfg.steps, desc="reach", unit="step")
+    for start in chunks:
+        tgt = targets[start:start + cfg.chunk].to(dev)
+        logits = (0.3 * torch.randn(len(tgt), 3, res, res, generator=gen)).to(dev).requires_grad_(True)
+        opt = torch.optim.Adam([logits], lr=cfg.lr)
+        for _ in range(cfg.steps):
+            opt.zero_grad(set_to_none=True)
+            va = model(torch.sigmoid(logits))[:, :2]
+            loss = ((va - tgt) ** 2).sum()
+            loss.backward()
+            opt.step()
+            if bar is not None:
+                bar.update(1)
+        with torch.no_grad():
+            x = torch.sigmoid(logits)
+            finals.append(model(x)[:, :2].cpu())
+            images.append(x.cpu())
+    if bar is not None:
+        bar.close()
+    va = torch.cat(finals).tolist()
+    hit = [(_cell(v, vlo, vhi, nv), _cell(a, alo, ahi, na)) for v, a in va]
+    own = [(i // na, i % na) for i in range(len(targets))]
+    out: dict[str, Any] = {
+        "config": asdict(cfg), "env": _env(dev),
+        "searcher": getattr(getattr(model, "info", None), "name", cfg.searcher),
+        "cells_total": nv * na,
+        "cells_reached": len(set(hit)),
+        "va_coverage": len(set(hit)) / float(nv * na),
+        "own_target_reached": sum(h == o for h, o in zip(hit, own)) / float(len(own)),
+        "mean_distance_to_target": float(torch.linalg.norm(torch.tensor(va) - targets, dim=1).mean()),
+        "valence_range": [min(v for v, _ in va), max(v for v, _ in va)],
+        "arousal_range": [min(a for _, a in va), max(a for _, a in va)],
+        "images": [{"target": t, "searcher_va": p, "cell": list(h)} for t, p, h in
+                   zip(targets.tolist(), va, hit)],
+    }
+    if cfg.critic != "none":
+        critic = _load_searcher(cfg.critic, dev, role="critic")
+        with torch.no_grad():
+            cva = torch.cat([critic(x.to(dev))[:, :2].cpu() for x in images]).tolist()
+        chit = [(_cell(v, vlo, vhi, nv), _cell(a, alo, ahi, na)) for v, a in cva]
+        within = [max(abs(c[0] - h[0]), abs(c[1] - h[1])) <= 1 for c, h in zip(chit, hit)]
+        out.update({"critic": getattr(getattr(critic, "info", None), "name", cfg.critic),
+                    "critic_va_coverage": len(set(chit)) / float(nv * na),
+                    "critic_within_one_cell": sum(within) / float(len(within)),
+                    "critic_valence_range": [min(v for v, _ in cva), max(v for v, _ in cva)],
+                    "critic_arousal_range": [min(a for _, a in cva), max(a for _, a in cva)]})
+        for rec, c in zip(out["images"], cva):
+            rec["critic_va"] = c
+    return out
+
+
+def reach_markdown(res: dict[str, Any]) -> str:
+    c = res["config"]
+    lines = [f"# Reachable valence x arousal cells ({res['searcher']})", "",
+             f"One free image per cell of a {c['cells'][0]}x{c['cells'][1]} VA grid, pixels optimised by Adam "
+             f"({c['steps']} steps, lr {c['lr']}) towards the cell's centre. Valence and arousal are the "
+             f"human-rated dimensions the models were trained on.", "",
+             "| figure | value |", "|---|---|",
+             f"| VA cells the searcher was driven into | {res['cells_reached']} / {res['cells_total']} "
+             f"({100 * res['va_coverage']:.0f} %) |",
+             f"| images that reached their own target cell | {100 * res['own_target_reached']:.0f} % |",
+             f"| mean distance to the target (VA) | {res['mean_distance_to_target']:.3f} |",
+             f"| searcher valence range reached | {res['valence_range'][0]:.2f} .. {res['valence_range'][1]:.2f} |",
+             f"| searcher arousal range reached | {res['arousal_range'][0]:.2f} .. {res['arousal_range'][1]:.2f} |"]
+    if "critic" in res:
+        lines += [f"| critic ({res['critic']}): VA cells of the same images | {100 * res['critic_va_coverage']:.0f} % |",
+                  f"| critic within one cell of the searcher | {100 * res['critic_within_one_cell']:.0f} % |",
+                  f"| critic valence / arousal range | {res['critic_valence_range'][0]:.2f} .. "
+                  f"{res['critic_valence_range'][1]:.2f} / {res['critic_arousal_range'][0]:.2f} .. "
+                  f"{res['critic_arousal_range'][1]:.2f} |"]
+    return "\n".join(lines)
+
+
+def reach_plot(res: dict[str, Any], path: Path) -> Path:
+    """Targets (grid centres) with arrows to where the searcher (and critic) put each image."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c = res["config"]
+    (vlo, vhi), (alo, ahi) = c["ranges"]
+    nv, na = c["cells"]
+    fig, ax = plt.subplots(figsize=(6, 6))
+    for i in range(nv + 1):
+        ax.axvline(vlo + i * (vhi - vlo) / nv, color="0.9", lw=0.6, zorder=0)
+    for j in range(na + 1):
+        ax.axhline(alo + j * (ahi - alo) / na, color="0.9", lw=0.6, zorder=0)
+    reached = {tuple(r["cell"]) for r in res["images"]}
+    for (ci, cj) in reached:
+        ax.add_patch(plt.Rectangle((vlo + ci * (vhi - vlo) / nv, alo + cj * (ahi - alo) / na),
+                                   (vhi - vlo) / nv, (ahi - alo) / na, color="tab:blue", alpha=0.15, lw=0))
+    for r in res["images"]:
+        (tv, ta), (sv, sa) = r["target"], r["searcher_va"]
+        ax.plot([tv, sv], [ta, sa], color="0.6", lw=0.5)
+        ax.plot(sv, sa, "o", color="tab:blue", ms=3)
+        if "critic_va" in r:
+            ax.plot(*r["critic_va"], "x", color="tab:red", ms=3)
+    ax.plot([], [], "o", color="tab:blue", label="searcher")
+    if "critic" in res:
+        ax.plot([], [], "x", color="tab:red", label="critic, same image")
+    ax.set_xlim(vlo, vhi)
+    ax.set_ylim(alo, ahi)
+    ax.set_xlabel("valence")
+    ax.set_ylabel("arousal")
+    ax.set_title(f"reached {res['cells_reached']}/{res['cells_total']} VA cells (shaded)")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
