@@ -155,3 +155,18 @@ def test_report_adds_the_group_variant_on_the_evaluated_images(tmp_path, tiny_mo
     emo = res["groupings"]["emotion"]["variants"]
     assert "shine_group" in emo and emo["shine_group"]["ratio_to_original"]["mean_luminance"] < 0.2
     assert res["variants"]["shine_group"]["drift"]["va_distance"] >= 0
+
+
+def test_group_scope_unreadable_files_error_or_are_skipped(tmp_path):
+    root = make_groups(tmp_path / "g", n_per_group=2)
+    (root / "bright" / "broken.png").write_bytes(b"not a png at all")
+    with pytest.raises(DataError, match=r"broken\.png"):
+        run_shine(collect(root), tmp_path / "o", _cfg(), backend="serial")
+    cfg = _cfg()
+    cfg.data.on_error = "skip"
+    s = run_shine(collect(root), tmp_path / "o2", cfg, backend="serial")
+    assert s["n_images"] == 4 and s["n_skipped"] == 1 and "broken.png" in s["skipped"][0]["file"]
+    for p in (root / "dark").iterdir():  # a group with nothing readable left
+        p.write_bytes(b"junk")
+    with pytest.raises(DataError, match="dark"):
+        run_shine(collect(root), tmp_path / "o3", cfg, backend="serial")
