@@ -81,6 +81,11 @@ class TrainConfig:
     reflect padding) and horizontal flip, the targets scored anew each step; 0 = Zhang & Kim's
     plain loss against the originals' fixed VAD. Meant to keep G from fooling the searcher with
     pixel-exact patterns that another emotion model (the critic) would not follow."""
+    emo_cutout: float = 0.0
+    """D_emo sees the output and the original with the same random grey square (this fraction of
+    the side, e.g. 0.5) blanked out, the targets scored anew each step; can be combined with
+    emo_jitter. Searcher-side cutout is what made the conditional generator's emotion transfer
+    to the critic (docs/generator.md); 0 = off."""
     lambda_gan: float = 1.0
     """Weight of the adversarial loss from D_low."""
     gan_loss: Literal["bce", "lsgan"] = "bce"

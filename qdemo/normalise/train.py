@@ -159,6 +159,8 @@ class Trainer:
             raise DataError(f"{shine_dir}: SHINE run kept native sizes; train needs one size (data.size)")
         if size % (2 ** self.t.depth):
             raise QdemoError(f"train.depth={self.t.depth}: image size {size} must be a multiple of {2 ** self.t.depth}")
+        if not 0.0 <= self.t.emo_cutout < 1.0:
+            raise QdemoError(f"train.emo_cutout={self.t.emo_cutout}: a fraction of the side in [0, 1)")
         self.spec = GeneratorSpec(ngf=self.t.ngf, depth=self.t.depth, residual=self.t.residual,
                                   dropout=self.t.dropout, resolution=size)
         sp = splits_of(self.shine, cfg)
@@ -256,20 +258,38 @@ class Trainer:
         save_png(_sheet(x.cpu(), _u8(pairs.y[vis]), g.cpu()), self.out / "samples" / f"step_{self.step:06d}.png")
 
     def _jitter(self, x: torch.Tensor) -> torch.Tensor:
-        """Draw a random shift (up to ``emo_jitter`` px, reflect padding) and flip; apply it to x.
-        :meth:`_jitter_like` applies the same draw to another batch."""
-        j = self.t.emo_jitter
-        dy, dx = (int(v) for v in torch.randint(0, 2 * j + 1, (2,), generator=self.gen))
-        flip = bool(torch.randint(0, 2, (1,), generator=self.gen))
-        self._jit = (dy, dx, flip)
+        """Draw a random view for D_emo: a shift (up to ``emo_jitter`` px, reflect padding) and
+        flip when ``emo_jitter`` > 0, a grey square (``emo_cutout`` of the side) when
+        ``emo_cutout`` > 0; apply it to x. :meth:`_jitter_like` applies the same draw to another batch."""
+        j, h, w = self.t.emo_jitter, x.shape[-2], x.shape[-1]
+        dy = dx = 0
+        flip = False
+        if j > 0:
+            dy, dx = (int(v) for v in torch.randint(0, 2 * j + 1, (2,), generator=self.gen))
+            flip = bool(torch.randint(0, 2, (1,), generator=self.gen))
+        box = None
+        if self.t.emo_cutout > 0:
+            ch, cw = max(1, round(self.t.emo_cutout * h)), max(1, round(self.t.emo_cutout * w))
+            cy = int(torch.randint(0, h - ch + 1, (1,), generator=self.gen))
+            cx = int(torch.randint(0, w - cw + 1, (1,), generator=self.gen))
+            box = (cy, cx, ch, cw)
+        self._jit = (dy, dx, flip, box)
         return self._jitter_like(x)
 
     def _jitter_like(self, x: torch.Tensor) -> torch.Tensor:
         j = self.t.emo_jitter
-        dy, dx, flip = self._jit
+        dy, dx, flip, box = self._jit
         h, w = x.shape[-2:]
-        z = F.pad(x, (j, j, j, j), mode="reflect")[..., dy:dy + h, dx:dx + w]  # (B, 3, H, W)
-        return torch.flip(z, dims=[3]) if flip else z
+        z = x
+        if j > 0:
+            z = F.pad(x, (j, j, j, j), mode="reflect")[..., dy:dy + h, dx:dx + w]  # (B, 3, H, W)
+            z = torch.flip(z, dims=[3]) if flip else z
+        if box is not None:
+            cy, cx, ch, cw = box
+            mask = torch.ones_like(z[:1, :1])  # (1, 1, H, W)
+            mask[..., cy:cy + ch, cx:cx + cw] = 0
+            z = z * mask + 0.5 * (1 - mask)
+        return z
 
     def run(self) -> dict[str, Any]:
         t = self.t
@@ -331,8 +351,8 @@ class Trainer:
                     loss_stats = stats_loss(fake, y)
                     loss = loss + t.lambda_stats * loss_stats
                 log_now = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
-                if use_emo and t.emo_jitter > 0:
-                    # the same random shift / flip of original and output; targets scored on the shifted original
+                if use_emo and (t.emo_jitter > 0 or t.emo_cutout > 0):
+                    # the same random view (shift / flip / cutout) of original and output; targets scored on it
                     tx, tf = self._jitter(x), self._jitter_like(fake)
                     with torch.no_grad():
                         target = self.emotion(tx)  # (B, 3)

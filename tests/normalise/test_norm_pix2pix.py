@@ -309,16 +309,50 @@ def test_emo_jitter_shifts_output_and_original_alike(shine_dir, tmp_path):
     assert len(per_step) == 4 and [g for _, g in per_step] == [False, True, False, True]
     # the transform keeps sizes and, with no shift and no flip, is the identity
     x = torch.rand(2, 3, 16, 16)
-    tr._jit = (2, 2, False)
+    tr._jit = (2, 2, False, None)
     assert torch.equal(tr._jitter_like(x), x)
-    tr._jit = (0, 2, True)
+    tr._jit = (0, 2, True, None)
     y = tr._jitter_like(x)
     assert y.shape == x.shape and torch.equal(y[..., 2:, :], torch.flip(x, dims=[3])[..., :-2, :])
     draws = set()
     for _ in range(20):
         tr._jitter(x)
         draws.add(tr._jit)
-    assert len(draws) > 3 and all(0 <= a <= 4 and 0 <= b <= 4 for a, b, _ in draws)
+    assert len(draws) > 3 and all(0 <= a <= 4 and 0 <= b <= 4 and box is None for a, b, _, box in draws)
+
+
+def test_emo_cutout_greys_the_same_square_of_output_and_original(shine_dir, tmp_path):
+    from qdemo.emotion import TinyEmotionModel
+
+    calls = []
+
+    class Spy(TinyEmotionModel):
+        def forward(self, images):
+            calls.append(images.detach().clone())
+            return super().forward(images)
+
+    cfg = _cfg(steps=2)
+    cfg.train.lambda_emo, cfg.train.emo_cutout, cfg.train.log_every = 5.0, 0.5, 100
+    tr = Trainer(shine_dir, tmp_path / "run", cfg, progress=False, emotion=Spy(seed=0).eval())
+    tr.run()
+    per_step = calls[1:]  # call 0 scores the originals once; then (original view, output view) per step
+    assert len(per_step) == 4
+    for orig, out in (per_step[0:2], per_step[2:4]):
+        grey_o, grey_g = (orig == 0.5).all(dim=1), (out == 0.5).all(dim=1)  # (B, H, W)
+        assert grey_o.sum() >= 8 * 8 * orig.shape[0] and grey_g.sum() >= 8 * 8 * out.shape[0]
+        square = grey_o.all(dim=0) & grey_g.all(dim=0)  # the same square in every image of both views
+        assert int(square.sum()) == 8 * 8
+    x = torch.rand(2, 3, 16, 16)
+    boxes = set()
+    for _ in range(20):
+        tr._jitter(x)
+        dy, dx, flip, box = tr._jit
+        assert (dy, dx, flip) == (0, 0, False) and box[2:] == (8, 8) and 0 <= box[0] <= 8 and 0 <= box[1] <= 8
+        boxes.add(box)
+    assert len(boxes) > 3
+    cfg.train.emo_cutout = 1.0
+    with pytest.raises(QdemoError, match="emo_cutout"):
+        Trainer(shine_dir, tmp_path / "run2", cfg, progress=False, emotion=Spy(seed=0).eval())
 
 
 def test_report_blend_baselines_sit_between_original_and_shine(shine_dir, tmp_path, tiny_model):
