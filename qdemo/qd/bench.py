@@ -380,6 +380,22 @@ def _va_coverage_of_run(run_dir: Path, cells: Sequence[int], ranges: Sequence[Se
     return _va_coverage_of_cells(cv, ca, nv, na)
 
 
+def _at_budget(run_dir: Path, budget: int) -> dict[str, float]:
+    """The run's normalised QD score and coverage at the last iteration whose evaluations
+    (gradient evaluations included) do not exceed ``budget``: the equal-budget comparison.
+    Empty when the run folder has no metrics.csv."""
+    path = run_dir / "metrics.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [r for r in csv.DictReader(f) if float(r["evaluations"]) <= budget]
+    if not rows:
+        return {"qd_score_normalised_at_budget": 0.0, "coverage_at_budget": 0.0, "evaluations_at_budget": 0.0}
+    last = rows[-1]
+    return {"qd_score_normalised_at_budget": float(last["qd_score_normalised"]),
+            "coverage_at_budget": float(last["coverage"]), "evaluations_at_budget": float(last["evaluations"])}
+
+
 def qd_run_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: int) -> dict[str, Any]:
     """One benchmark run (a Ray task): evolve with ``cfg_dict``, return its metrics."""
     _set_threads(threads)
@@ -404,6 +420,7 @@ def qd_run_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: in
     metrics = {k: (float(v) if isinstance(v, (int, float)) and v is not None else v)
                for k, v in dict(result.metrics).items()}
     metrics["va_coverage"] = _va_coverage_of_run(Path(result.out_dir), cfg.grid.cells, cfg.grid.ranges)
+    metrics.update(_at_budget(Path(result.out_dir), cfg.iterations * cfg.batch_size))
     metrics["wall_s"] = wall
     metrics["cpu_s"] = time.process_time() - c0  # this process, all threads
     return metrics
@@ -507,6 +524,9 @@ def bench_qd(cfg: QDBenchConfig, *, out_dir: Path, progress: bool = True) -> dic
     t0 = time.perf_counter()
     results = run_tasks(qd_run_task, tasks, cache_dir=out_dir / "cache", address=cfg.ray_address,
                         num_cpus=cfg.num_cpus, backend=cfg.backend, cpus_per_task=1.0, desc="qd runs")
+    for key, res in results.items():  # results cached before the equal-budget figures existed
+        if "qd_score_normalised_at_budget" not in res:
+            res.update(_at_budget(runs_dir / key, iterations * cfg.batch_size))
     results = {names[k]: v for k, v in results.items()}
     reference = None
     if ref_task is not None:
@@ -531,7 +551,8 @@ def _cache_key(name: str, payload: Any) -> str:
 
 
 METRIC_KEYS = ("qd_score_normalised", "coverage", "va_coverage", "best", "qd_score", "evaluations",
-               "critic_confirmed", "critic_within_one_cell", "wall_s", "cpu_s")
+               "critic_confirmed", "critic_within_one_cell", "wall_s", "cpu_s",
+               "qd_score_normalised_at_budget", "coverage_at_budget")
 
 
 def summarise_qd(cfg: QDBenchConfig, results: dict[str, dict[str, Any]], *, reference: Optional[dict[str, Any]],
@@ -546,7 +567,13 @@ def summarise_qd(cfg: QDBenchConfig, results: dict[str, dict[str, Any]], *, refe
             m, sd = _mean_sd(vals)
             stats[key] = {"mean": m, "sd": sd, "values": vals}
         per_emitter[emitter] = stats
-    q = {e: per_emitter[e]["qd_score_normalised"]["mean"] for e in cfg.emitters}
+    # ratios at an equal number of evaluations: the gradient emitters' extra evaluations count
+    # (their runs end past the budget; their score at the budget is read from metrics.csv)
+    def q_of(e: str) -> float:
+        at = per_emitter[e]["qd_score_normalised_at_budget"]
+        return at["mean"] if len(at["values"]) == cfg.seeds else per_emitter[e]["qd_score_normalised"]["mean"]
+
+    q = {e: q_of(e) for e in cfg.emitters}
     finite = {e: v for e, v in q.items() if math.isfinite(v)}
     best = max(finite, key=finite.get) if finite else None
 
@@ -559,6 +586,7 @@ def summarise_qd(cfg: QDBenchConfig, results: dict[str, dict[str, Any]], *, refe
         "best_method": best,
         "best_vs_random": ratio(best, "random"),
         "best_vs_map_elites": ratio(best, "map-elites"),
+        "compared_at": "equal evaluations (the budget; gradient evaluations counted)",
         "targets": {k: v for k, v in TARGETS.items() if not k.startswith("throughput")},
     }
     if best is not None:
@@ -598,7 +626,8 @@ def qd_markdown(res: dict[str, Any]) -> str:
 
     rows = []
     for e, st in pe.items():
-        rows.append([f"`{e}`", ms(st["qd_score_normalised"]), ms(st["coverage"], 100, 1),
+        rows.append([f"`{e}`", ms(st["qd_score_normalised_at_budget"]), ms(st["qd_score_normalised"]),
+                     ms(st["coverage"], 100, 1),
                      ms(st["va_coverage"], 100, 1), ms(st["best"], 1, 1), ms(st["evaluations"], 1, 0),
                      ms(st["critic_confirmed"], 100, 0), ms(st["critic_within_one_cell"], 100, 0),
                      ms(st["wall_s"], 1, 0)])
@@ -609,7 +638,8 @@ def qd_markdown(res: dict[str, Any]) -> str:
         f"budget {cfg['budget']} evaluations ({res['iterations']} iterations × {cfg['batch_size']}), "
         f"{cfg['seeds']} seeds (mean ± sd)",
         "",
-        _md_table(["emitter", "QD score (normalised)", "coverage %", "VA coverage %", "best objective",
+        _md_table(["emitter", f"QD score at {cfg['budget']} evaluations (normalised)", "QD score at the end",
+                   "coverage %", "VA coverage %", "best objective",
                    "evaluations", "critic same cell %", "critic within one %", "wall s"], rows),
         "",
     ]
@@ -617,8 +647,10 @@ def qd_markdown(res: dict[str, Any]) -> str:
     def r(x: Any, nd: int = 2) -> str:
         return "–" if x is None else f"{x:.{nd}f}"
 
-    lines.append(f"Best method: `{s['best_method']}`; normalised QD score best/random = {r(s['best_vs_random'])}× "
-                 f"(target ≥ 2), best/map-elites = {r(s['best_vs_map_elites'])}× (target ≥ 1.3).")
+    lines.append(f"Best method: `{s['best_method']}`; normalised QD score at {cfg['budget']} evaluations (gradient "
+                 f"evaluations counted) best/random = {r(s['best_vs_random'])}× (target ≥ 2), best/map-elites = "
+                 f"{r(s['best_vs_map_elites'])}× (target ≥ 1.3). The other columns are at the end of each run; "
+                 f"gradient emitters end past the budget by their gradient evaluations.")
     ref = res.get("reference")
     if ref:
         lines.append(f"Dataset reference: {ref['n_photos']} photos scored by the same searcher cover "
@@ -645,7 +677,10 @@ def qd_plot(res: dict[str, Any], path: Path) -> Path:
 
     pe = res["per_emitter"]
     names = list(pe)
-    panels = [("qd_score_normalised", "normalised QD score", 1.0), ("coverage", "coverage (%)", 100.0),
+    at = all(len(pe[n]["qd_score_normalised_at_budget"]["values"]) == len(pe[n]["qd_score_normalised"]["values"])
+             for n in names)
+    qkey = "qd_score_normalised_at_budget" if at else "qd_score_normalised"
+    panels = [(qkey, "normalised QD score" + (" at the budget" if at else ""), 1.0), ("coverage", "coverage (%)", 100.0),
               ("va_coverage", "VA-grid coverage (%)", 100.0)]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8))
     colors = plt.get_cmap("tab10").colors

@@ -79,7 +79,14 @@ def test_qd_bench_grid_summary_cache_and_plot(tmp_path, image_dir):
         assert st["evaluations"]["mean"] >= 16
         assert 0 <= st["critic_within_one_cell"]["mean"] <= 1
         assert st["critic_confirmed"]["mean"] <= st["critic_within_one_cell"]["mean"] + 1e-9
-    q = {e: st["qd_score_normalised"]["mean"] for e, st in res["per_emitter"].items()}
+    pe = res["per_emitter"]
+    for e in ("random", "map-elites"):  # they end exactly at the budget
+        assert pe[e]["qd_score_normalised_at_budget"]["values"] == pe[e]["qd_score_normalised"]["values"]
+    # the gradient emitter ends past the budget; it is compared at the budget (its first iteration)
+    assert pe["cma-mega"]["evaluations"]["mean"] > 16
+    assert all(v <= s_ for v, s_ in zip(pe["cma-mega"]["qd_score_normalised_at_budget"]["values"],
+                                       pe["cma-mega"]["qd_score_normalised"]["values"]))
+    q = {e: st["qd_score_normalised_at_budget"]["mean"] for e, st in pe.items()}
     s = res["summary"]
     assert s["best_method"] == max(q, key=q.get)
     assert s["best_vs_random"] == pytest.approx(q[s["best_method"]] / q["random"])
@@ -149,3 +156,16 @@ def test_scaling_cli_runs_each_configuration_in_a_fresh_process(tmp_path, capsys
     (row,) = res["rows"]
     assert row["cells"] == 8 and _finite_pos(row["rss_peak_mb"]) and _finite_pos(row["wall_s"])
     assert "fresh process" in capsys.readouterr().out
+
+
+def test_at_budget_reads_the_last_iteration_within_the_budget(tmp_path):
+    from qdemo.qd.bench import _at_budget
+
+    assert _at_budget(tmp_path, 100) == {}  # no metrics.csv: nothing to add
+    (tmp_path / "metrics.csv").write_text(
+        "iteration,evaluations,num_elites,coverage,qd_score,qd_score_normalised,best,mean_objective,wall_s\r\n"
+        "1,36,3,0.03,290,2.9,98,97,1\r\n2,72,5,0.05,490,4.9,99,97,2\r\n3,108,6,0.06,590,5.9,99,97,3\r\n",
+        encoding="utf-8")
+    assert _at_budget(tmp_path, 100) == {"qd_score_normalised_at_budget": 4.9, "coverage_at_budget": 0.05,
+                                         "evaluations_at_budget": 72.0}
+    assert _at_budget(tmp_path, 10)["qd_score_normalised_at_budget"] == 0.0
