@@ -428,10 +428,11 @@ def run_shine_groups(images: ImageSet, out: Path, cfg: NormaliseConfig, *, addre
     cache = out / "cache" if use_cache else None
     paths = {g: [str(images.paths[i]) for i in idx] for g, idx in groups.items()}
     t0 = time.perf_counter()
-    tasks = {f"gstats-{_digest(p, d.size, d.fit)}-{g}": (p, d.size, d.fit, d.on_error) for g, p in paths.items()}
+    key_of = {g: f"gstats-{_digest(p, d.size, d.fit)}-{_digest(g)}" for g, p in paths.items()}  # names: any text
+    tasks = {key_of[g]: (p, d.size, d.fit, d.on_error) for g, p in paths.items()}
     res = run_tasks(group_stats_task, tasks, cache_dir=cache, address=address, backend=backend,
                     num_cpus=num_cpus, cpus_per_task=cpus_per_task, desc="group stats")
-    by_group = dict(zip(paths, res.values()))
+    by_group = {g: res[key_of[g]] for g in paths}
     skipped = [tuple(x) for r in by_group.values() for x in r["skipped"]]
     empty = [g for g, r in by_group.items() if r["stats"] is None]
     if empty:
@@ -452,7 +453,7 @@ def run_shine_groups(images: ImageSet, out: Path, cfg: NormaliseConfig, *, addre
         keep = [i for i in idx if i in names]
         sp = [str(images.paths[i]) for i in keep]
         so = [str(out / "images" / names[i]) for i in keep]
-        tasks[f"gmatch-{tag}-{_digest(sp, d.size, d.fit)}-{g}"] = (sp, so, d.size, d.fit, targets,
+        tasks[f"gmatch-{tag}-{_digest(sp, d.size, d.fit)}-{_digest(g)}"] = (sp, so, d.size, d.fit, targets,
                                                                    s.group_iterations, s.seed)
     t1 = time.perf_counter()
     results = run_tasks(group_match_task, tasks, cache_dir=cache, address=address, backend=backend,
