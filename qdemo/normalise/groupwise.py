@@ -17,7 +17,9 @@ iterated ``shine.iterations`` times against fixed set-wide targets measured on t
 Each image moves only by its group's offset from the set, which is much smaller than its own
 offset, so the emotion moves less (measured in docs/normalise.md). Luminance is CIE Y
 (Rec. 709, linear light; the report's definition); colour is kept by scaling linear RGB with
-the luminance ratio (chromaticity kept, channels clipped to the gamut).
+the luminance ratio (chromaticity kept). A pixel whose scaled colour leaves the gamut is
+divided by its brightest channel: its hue stays, its luminance ends below the target.
+Memory: a whole group is held as float64 with its FFT, about 2.5 MB per 256x256 image.
 
 One Ray task measures each group and one equalises it (``run_shine`` with
 ``shine.scope=group``); the groups are independent given the set-wide targets.
@@ -81,12 +83,15 @@ def group_stats(arrays: Sequence[np.ndarray]) -> dict[str, Any]:
             "contrast": float(y.flatten(1).std(dim=1).mean())}
 
 
-def set_targets(stats: Sequence[dict[str, Any]]) -> dict[str, Any]:
+def set_targets(stats: Sequence[dict[str, Any]], names: Sequence[str] | None = None) -> dict[str, Any]:
     """Set-wide targets from the groups' statistics: the pooled luminance distribution
-    (as quantiles), the image-weighted mean radial spectrum and mean contrast."""
+    (as quantiles), the image-weighted mean radial spectrum and mean contrast. ``names``
+    (one per group) only label the error when sizes differ."""
     shapes = {tuple(s["shape"]) for s in stats}
     if len(shapes) != 1:
-        raise ValueError(f"groups have different image sizes {sorted(shapes)}")
+        names = list(names) if names is not None else [f"group {i}" for i in range(len(stats))]
+        listed = ", ".join(f"{n}: {s['shape'][1]}x{s['shape'][0]}" for n, s in zip(names, stats))
+        raise ValueError(f"groups have different image sizes ({listed})")
     w_img = np.array([s["n"] for s in stats], dtype=np.float64)
     w_pix = np.array([s["pixels"] for s in stats], dtype=np.float64)
     # pooled distribution: each group's quantiles stand for pixels / QUANTILES pixels each
@@ -125,7 +130,9 @@ def equalise_group(arrays: Sequence[np.ndarray], targets: dict[str, Any], iterat
         gain[0, 0] = 1.0  # mean luminance: left to the tone curve
         y = torch.fft.ifft2(f * gain).real
         m = y.mean(dim=(1, 2), keepdim=True)
-        y = m + (y - m) * (targets["contrast"] / float(y.flatten(1).std(dim=1).mean()))
+        cur = float(y.flatten(1).std(dim=1).mean())
+        if cur > 1e-12:  # a group of flat images has no contrast to scale
+            y = m + (y - m) * (targets["contrast"] / cur)
         v = y.flatten()
         ranks = torch.empty_like(v)
         order = torch.argsort(v + 1e-12 * torch.rand(v.shape, generator=gen, dtype=v.dtype))  # ties: seeded
@@ -154,7 +161,7 @@ def equalise_set(arrays: Sequence[np.ndarray], groups: Sequence[str], iterations
         by.setdefault(g, []).append(i)
     if len(by) < 2:
         raise ValueError(f"between-group equalisation needs at least two groups, found {len(by)}")
-    targets = set_targets([group_stats([arrays[i] for i in idx]) for idx in by.values()])
+    targets = set_targets([group_stats([arrays[i] for i in idx]) for idx in by.values()], list(by))
     out: list[np.ndarray | None] = [None] * len(arrays)
     for idx in by.values():
         for i, a in zip(idx, equalise_group([arrays[i] for i in idx], targets, iterations, seed)):

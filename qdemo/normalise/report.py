@@ -243,7 +243,7 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
         try:
             eq = equalise_set(list(orig), [shine.groups[i] for i in idx], cfg.shine.group_iterations, cfg.shine.seed)
         except ValueError as exc:
-            raise DataError(f"report.group_equalise: {exc}") from None
+            raise DataError(f"report.group_equalise on {shine_dir}: {exc}") from None
         variants["shine_group"] = to_t(np.stack(eq))
     gen_info = {}
     for name, path in models.items():

@@ -305,8 +305,8 @@ def compute_targets(images: ImageSet, cfg: NormaliseConfig, cache: Path | None, 
 def run_shine(images: ImageSet, out: str | Path, cfg: NormaliseConfig, *, address: str | None = None,
               backend: str = "ray", num_cpus: int | None = None, cpus_per_task: float = 1.0,
               use_cache: bool = True) -> dict[str, Any]:
-    """Equalise ``images`` into ``out`` (``images/``, ``manifest.csv``, ``targets.npz``,
-    ``shine.json``); finished shards are reused from ``out/cache``."""
+    """Equalise ``images`` into ``out`` (``images/``, ``manifest.csv``, ``shine.json``, and for
+    ``shine.scope=image`` ``targets.npz``); finished shards are reused from ``out/cache``."""
     from qdemo.config import to_dict
     from qdemo.parallel import run_tasks
 
@@ -396,7 +396,9 @@ def group_match_task(paths: Sequence[str], outs: Sequence[str], size: int | None
     from qdemo.normalise.groupwise import equalise_group
 
     arrays, ok, _ = load_batch(paths, size, fit, on_error="skip")
-    written = []
+    written: list[str] = []
+    if not arrays:  # every file of the group became unreadable since it was measured
+        return {"written": written}
     for i, im in zip(ok, equalise_group(arrays, targets, iterations, seed)):
         with atomic_path(outs[i]) as tmp:
             Image.fromarray(im, "RGB").save(tmp, format="PNG")
@@ -434,11 +436,16 @@ def run_shine_groups(images: ImageSet, out: Path, cfg: NormaliseConfig, *, addre
                     num_cpus=num_cpus, cpus_per_task=cpus_per_task, desc="group stats")
     by_group = {g: res[key_of[g]] for g in paths}
     skipped = [tuple(x) for r in by_group.values() for x in r["skipped"]]
+    if skipped and d.on_error == "raise":  # checked here too: a cached --skip-bad result must not pass
+        listed = "; ".join(reason for _, reason in skipped[:5])
+        more = f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""
+        raise DataError(f"{len(skipped)} unreadable image(s): {listed}{more}. "
+                        f"Fix or remove them, or pass --skip-bad to leave them out")
     empty = [g for g, r in by_group.items() if r["stats"] is None]
     if empty:
         raise DataError(f"{images.root}: group(s) {', '.join(empty)} have no readable image")
     try:
-        targets = set_targets([r["stats"] for r in by_group.values()])
+        targets = set_targets([r["stats"] for r in by_group.values()], list(by_group))
     except ValueError as exc:
         raise DataError(f"{images.root}: {exc}; pass --size to work at one size") from None
     t_stats = time.perf_counter() - t0
@@ -466,6 +473,7 @@ def run_shine_groups(images: ImageSet, out: Path, cfg: NormaliseConfig, *, addre
         raise QdemoError(f"{len(missing)} output image(s) missing after group equalisation (e.g. {missing[0]}); "
                          f"delete {out / 'cache'} and run again")
     _write_manifest(images, ok, names, out)
+    (out / "targets.npz").unlink(missing_ok=True)  # an image-scope run's targets; not this run's
     summary = {
         "mode": "full", "scope": "group", "steps": ["radial spectrum", "contrast", "tone curve"],
         "iterations": s.group_iterations, "color": s.color, "n_images": len(ok), "n_groups": len(groups),

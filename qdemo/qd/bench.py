@@ -526,7 +526,7 @@ def bench_qd(cfg: QDBenchConfig, *, out_dir: Path, progress: bool = True) -> dic
                         num_cpus=cfg.num_cpus, backend=cfg.backend, cpus_per_task=1.0, desc="qd runs")
     for key, res in results.items():  # results cached before the equal-budget figures existed
         if "qd_score_normalised_at_budget" not in res:
-            res.update(_at_budget(runs_dir / key, iterations * cfg.batch_size))
+            res.update(_at_budget(runs_dir / key, configs[key].iterations * configs[key].batch_size))
     results = {names[k]: v for k, v in results.items()}
     reference = None
     if ref_task is not None:
@@ -569,11 +569,11 @@ def summarise_qd(cfg: QDBenchConfig, results: dict[str, dict[str, Any]], *, refe
         per_emitter[emitter] = stats
     # ratios at an equal number of evaluations: the gradient emitters' extra evaluations count
     # (their runs end past the budget; their score at the budget is read from metrics.csv)
-    def q_of(e: str) -> float:
-        at = per_emitter[e]["qd_score_normalised_at_budget"]
-        return at["mean"] if len(at["values"]) == cfg.seeds else per_emitter[e]["qd_score_normalised"]["mean"]
-
-    q = {e: q_of(e) for e in cfg.emitters}
+    # (all emitters at the budget, or, when some old cached run lacks it, all at their end)
+    at_budget = all(len(per_emitter[e]["qd_score_normalised_at_budget"]["values"]) == cfg.seeds
+                    for e in cfg.emitters)
+    qkey = "qd_score_normalised_at_budget" if at_budget else "qd_score_normalised"
+    q = {e: per_emitter[e][qkey]["mean"] for e in cfg.emitters}
     finite = {e: v for e, v in q.items() if math.isfinite(v)}
     best = max(finite, key=finite.get) if finite else None
 
@@ -586,7 +586,8 @@ def summarise_qd(cfg: QDBenchConfig, results: dict[str, dict[str, Any]], *, refe
         "best_method": best,
         "best_vs_random": ratio(best, "random"),
         "best_vs_map_elites": ratio(best, "map-elites"),
-        "compared_at": "equal evaluations (the budget; gradient evaluations counted)",
+        "compared_at": ("equal evaluations (the budget; gradient evaluations counted)" if at_budget else
+                        "the end of each run (some cached runs lack the at-budget figure)"),
         "targets": {k: v for k, v in TARGETS.items() if not k.startswith("throughput")},
     }
     if best is not None:
@@ -647,10 +648,13 @@ def qd_markdown(res: dict[str, Any]) -> str:
     def r(x: Any, nd: int = 2) -> str:
         return "–" if x is None else f"{x:.{nd}f}"
 
-    lines.append(f"Best method: `{s['best_method']}`; normalised QD score at {cfg['budget']} evaluations (gradient "
-                 f"evaluations counted) best/random = {r(s['best_vs_random'])}× (target ≥ 2), best/map-elites = "
-                 f"{r(s['best_vs_map_elites'])}× (target ≥ 1.3). The other columns are at the end of each run; "
-                 f"gradient emitters end past the budget by their gradient evaluations.")
+    at = s.get("compared_at", "")
+    where = (f"at {cfg['budget']} evaluations (gradient evaluations counted)" if at.startswith("equal")
+             else "at the end of each run (some cached runs lack the at-budget figure)")
+    lines.append(f"Best method: `{s['best_method']}`; normalised QD score {where} best/random = "
+                 f"{r(s['best_vs_random'])}× (target ≥ 2), best/map-elites = {r(s['best_vs_map_elites'])}× "
+                 f"(target ≥ 1.3). The other columns are at the end of each run; gradient emitters end past the "
+                 f"budget by their gradient evaluations.")
     ref = res.get("reference")
     if ref:
         lines.append(f"Dataset reference: {ref['n_photos']} photos scored by the same searcher cover "

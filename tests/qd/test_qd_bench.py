@@ -84,8 +84,9 @@ def test_qd_bench_grid_summary_cache_and_plot(tmp_path, image_dir):
         assert pe[e]["qd_score_normalised_at_budget"]["values"] == pe[e]["qd_score_normalised"]["values"]
     # the gradient emitter ends past the budget; it is compared at the budget (its first iteration)
     assert pe["cma-mega"]["evaluations"]["mean"] > 16
-    assert all(v <= s_ for v, s_ in zip(pe["cma-mega"]["qd_score_normalised_at_budget"]["values"],
-                                       pe["cma-mega"]["qd_score_normalised"]["values"]))
+    assert all(0 < v <= s_ for v, s_ in zip(pe["cma-mega"]["qd_score_normalised_at_budget"]["values"],
+                                           pe["cma-mega"]["qd_score_normalised"]["values"]))
+    assert res["summary"]["compared_at"].startswith("equal evaluations")
     q = {e: st["qd_score_normalised_at_budget"]["mean"] for e, st in pe.items()}
     s = res["summary"]
     assert s["best_method"] == max(q, key=q.get)
@@ -169,3 +170,23 @@ def test_at_budget_reads_the_last_iteration_within_the_budget(tmp_path):
     assert _at_budget(tmp_path, 100) == {"qd_score_normalised_at_budget": 4.9, "coverage_at_budget": 0.05,
                                          "evaluations_at_budget": 72.0}
     assert _at_budget(tmp_path, 10)["qd_score_normalised_at_budget"] == 0.0
+
+
+def test_summary_falls_back_to_end_of_run_for_all_emitters_when_one_lacks_the_budget_figure():
+    from qdemo.qd.bench import summarise_qd
+
+    cfg = QDBenchConfig(emitters=["random", "map-elites"], seeds=1, budget=64, batch_size=32, searcher="tiny")
+    base = {"coverage": 0.1, "va_coverage": 0.2, "best": 90.0, "qd_score": 1.0, "evaluations": 64.0,
+            "critic_confirmed": 0.1, "critic_within_one_cell": 0.5, "wall_s": 1.0, "cpu_s": 1.0}
+    full = {"random-s0": {**base, "qd_score_normalised": 2.0, "qd_score_normalised_at_budget": 2.0},
+            "map-elites-s0": {**base, "qd_score_normalised": 4.0, "qd_score_normalised_at_budget": 3.0}}
+    res = summarise_qd(cfg, full, reference=None, iterations=2, cells=[2, 2, 2], grid_name="vad", wall_s=1.0,
+                       renderer="pixels")
+    assert res["summary"]["best_vs_random"] == pytest.approx(1.5)  # 3.0 / 2.0, at the budget
+    old = {"random-s0": {**base, "qd_score_normalised": 2.0},  # an old cached run: no at-budget figure
+           "map-elites-s0": {**base, "qd_score_normalised": 4.0, "qd_score_normalised_at_budget": 3.0}}
+    res = summarise_qd(cfg, old, reference=None, iterations=2, cells=[2, 2, 2], grid_name="vad", wall_s=1.0,
+                       renderer="pixels")
+    assert res["summary"]["best_vs_random"] == pytest.approx(2.0)  # 4.0 / 2.0, both at the end
+    assert res["summary"]["compared_at"].startswith("the end")
+    assert "at the end of each run" in qd_markdown(res)
