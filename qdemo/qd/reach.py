@@ -102,7 +102,11 @@ def bench_reach(cfg: ReachConfig, *, progress: bool = True) -> dict[str, Any]:
             images.append(x.cpu())
     if bar is not None:
         bar.close()
-    va = torch.cat(finals).tolist()
+    va_t = torch.cat(finals)
+    if not torch.isfinite(va_t).all():
+        raise QdemoError(f"searcher {cfg.searcher!r} returned non-finite valence / arousal while being optimised; "
+                         f"lower --lr")
+    va = va_t.tolist()  # values beyond the ranges count in the edge cells, as the archive clips them
     hit = [(_cell(v, vlo, vhi, nv), _cell(a, alo, ahi, na)) for v, a in va]
     own = [(i // na, i % na) for i in range(len(targets))]
     out: dict[str, Any] = {
