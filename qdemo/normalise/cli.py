@@ -85,6 +85,9 @@ def register(subparsers) -> None:
                    help="images to evaluate: the held-out test share (default), the validation share "
                         "(train.val_fraction; compare variants here) or all")
     p.add_argument("--all", action="store_true", help="same as --split all")
+    p.add_argument("--group-equalise", action="store_true",
+                   help="add the variant shine_group: between-group equalisation run on the evaluated images "
+                        "(report.group_equalise)")
     p.add_argument("--out", required=True, help="report folder (report.json, report.md, figures)")
     p.add_argument("--device", default=None, help="auto, cpu or cuda")
     _common_config(p)
@@ -183,7 +186,7 @@ def cmd_report(args) -> int:
     from qdemo.errors import QdemoError
     from qdemo.normalise.report import run_report
 
-    cfg = _load_cfg(args, {"device": args.device})
+    cfg = _load_cfg(args, {"device": args.device, "report.group_equalise": True if args.group_equalise else None})
     models: dict[str, str] = {}
     if args.sweep:
         runs = sorted(Path(args.sweep).glob("lambda_emo=*"), key=lambda p: float(p.name.split("=", 1)[1]))

@@ -132,6 +132,9 @@ def test_cli_group_scope(tmp_path, capsys):
                  "--out", str(tmp_path / "s")]) == 0
     assert "SHINE full (group scope): 4 images" in capsys.readouterr().out
     assert ShineOutput.read(tmp_path / "s").summary["scope"] == "group"
+    assert main(["normalise", "report", "--shine", str(tmp_path / "s"), "--all", "--group-equalise",
+                 "--set", "report.critic=tiny", "--set", "report.tertiles=[]", "--out", str(tmp_path / "r")]) == 0
+    assert "| shine_group |" in (tmp_path / "r" / "report.md").read_text()
 
 
 def test_group_scope_errors(tmp_path):
