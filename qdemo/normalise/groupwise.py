@@ -32,12 +32,10 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from qdemo.normalise.lowlevel import linear_luminance, srgb_to_linear
+
 QUANTILES = 2048
 """Quantiles kept per group to describe its pooled luminance distribution."""
-
-
-def _srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
 
 
 def _linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
@@ -45,17 +43,10 @@ def _linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
 
 
-_W = (0.2126, 0.7152, 0.0722)
-
-
 def _to_linear(arrays: Sequence[np.ndarray]) -> torch.Tensor:
     """uint8 (H, W, 3) arrays -> (N, 3, H, W) float64 linear RGB."""
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).double() / 255.0
-    return _srgb_to_linear(x)
-
-
-def _lum(lin: torch.Tensor) -> torch.Tensor:
-    return (lin * torch.tensor(_W, dtype=lin.dtype).view(1, 3, 1, 1)).sum(dim=1)  # (N, H, W)
+    return srgb_to_linear(x)
 
 
 def _radius(h: int, w: int) -> torch.Tensor:
@@ -75,7 +66,7 @@ def _radial_mean_log_amp(y: torch.Tensor, rr: torch.Tensor) -> torch.Tensor:
 
 def group_stats(arrays: Sequence[np.ndarray]) -> dict[str, Any]:
     """Statistics of one group (uint8 (H, W, 3) arrays of one size), JSON-serialisable."""
-    y = _lum(_to_linear(arrays))
+    y = linear_luminance(_to_linear(arrays))
     n, h, w = y.shape
     q = torch.quantile(y.flatten().float(), torch.linspace(0, 1, QUANTILES)).double()
     return {"n": n, "pixels": n * h * w, "shape": [h, w], "quantiles": q.tolist(),
@@ -115,7 +106,7 @@ def equalise_group(arrays: Sequence[np.ndarray], targets: dict[str, Any], iterat
     if iterations < 1:
         raise ValueError(f"iterations={iterations}: must be at least 1")
     lin = _to_linear(arrays)
-    y0 = _lum(lin)
+    y0 = linear_luminance(lin)
     n, h, w = y0.shape
     if [h, w] != list(targets["shape"]):
         raise ValueError(f"image size {w}x{h} differs from the targets' {targets['shape'][1]}x{targets['shape'][0]}")

@@ -9,12 +9,20 @@ from __future__ import annotations
 import torch
 
 
+def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
+    """sRGB values in [0, 1] -> linear light (the sRGB transfer function inverted)."""
+    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_luminance(lin: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) linear RGB -> (N, H, W) CIE Y (Rec. 709 weights)."""
+    w = torch.tensor([0.2126, 0.7152, 0.0722], dtype=lin.dtype, device=lin.device).view(1, 3, 1, 1)
+    return (lin * w).sum(dim=1)
+
+
 def luminance(x: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) sRGB in [0, 1] -> (N, H, W) relative luminance CIE Y (Rec. 709) in [0, 1]."""
-    x = x.clamp(0, 1)
-    lin = torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-    w = torch.tensor([0.2126, 0.7152, 0.0722], dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
-    return (lin * w).sum(dim=1)
+    return linear_luminance(srgb_to_linear(x.clamp(0, 1)))
 
 
 def radial_log_amplitude(lum: torch.Tensor) -> torch.Tensor:

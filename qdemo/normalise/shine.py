@@ -288,11 +288,7 @@ def compute_targets(images: ImageSet, cfg: NormaliseConfig, cache: Path | None, 
                         num_cpus=num_cpus, cpus_per_task=cpus_per_task, desc="SHINE stats")
     res = list(results.values())
     skipped = [tuple(x) for r in res for x in r["skipped"]]
-    if skipped and d.on_error == "raise":
-        listed = "; ".join(f"{reason}" for _, reason in skipped[:5])
-        more = f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""
-        raise DataError(f"{len(skipped)} unreadable image(s): {listed}{more}. "
-                        f"Fix or remove them, or pass --skip-bad to leave them out")
+    _refuse_unreadable(skipped, d.on_error)
     ok_paths = {p for r in res for p in r["ok"]}
     ok = [i for i, p in enumerate(paths) if p in ok_paths]
     if d.size is None:
@@ -327,9 +323,7 @@ def run_shine(images: ImageSet, out: str | Path, cfg: NormaliseConfig, *, addres
              "n_images": targets.n_images}
     d, s = cfg.data, cfg.shine
     scfg = to_dict(s)
-    names = {i: out_name(images, i) for i in ok}
-    if len(set(names.values())) != len(names):
-        raise DataError(f"{images.root}: two images map to the same output name (e.g. a.jpg and a.png); rename one")
+    names = _output_names(images, ok)
     tasks = {}
     tag = _digest(targets.digest(), scfg)
     for k, idx in enumerate(_shards(len(ok), s.shard_size)):
@@ -340,12 +334,7 @@ def run_shine(images: ImageSet, out: str | Path, cfg: NormaliseConfig, *, addres
     results = run_tasks(shine_match_shard, tasks, cache_dir=cache, address=address, backend=backend,
                         num_cpus=num_cpus, cpus_per_task=cpus_per_task, desc=f"SHINE {s.mode}")
     t_match = time.perf_counter() - t1
-    written = {p for r in results.values() for p in r["written"]}
-    missing = [str(out / "images" / names[i]) for i in ok if str(out / "images" / names[i]) not in written
-               or not (out / "images" / names[i]).exists()]
-    if missing:
-        raise QdemoError(f"{len(missing)} output image(s) missing after SHINE (e.g. {missing[0]}); "
-                         f"delete {out / 'cache'} and run again")
+    _check_written(results, names, out, "SHINE")
     _write_manifest(images, ok, names, out)
     summary = {
         "mode": s.mode, "steps": steps_for(s), "color": s.color, "n_images": len(ok),
@@ -357,6 +346,30 @@ def run_shine(images: ImageSet, out: str | Path, cfg: NormaliseConfig, *, addres
     }
     atomic_write_json(out / "shine.json", summary)
     return summary
+
+
+def _refuse_unreadable(skipped: Sequence[tuple[str, str]], on_error: str) -> None:
+    if skipped and on_error == "raise":
+        listed = "; ".join(reason for _, reason in skipped[:5])
+        more = f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""
+        raise DataError(f"{len(skipped)} unreadable image(s): {listed}{more}. "
+                        f"Fix or remove them, or pass --skip-bad to leave them out")
+
+
+def _output_names(images: ImageSet, ok: Sequence[int]) -> dict[int, Path]:
+    names = {i: out_name(images, i) for i in ok}
+    if len(set(names.values())) != len(names):
+        raise DataError(f"{images.root}: two images map to the same output name (e.g. a.jpg and a.png); rename one")
+    return names
+
+
+def _check_written(results: dict[str, Any], names: dict[int, Path], out: Path, what: str) -> None:
+    written = {p for r in results.values() for p in r["written"]}
+    missing = [str(out / "images" / n) for n in names.values()
+               if str(out / "images" / n) not in written or not (out / "images" / n).exists()]
+    if missing:
+        raise QdemoError(f"{len(missing)} output image(s) missing after {what} (e.g. {missing[0]}); "
+                         f"delete {out / 'cache'} and run again")
 
 
 def _write_manifest(images: ImageSet, ok: Sequence[int], names: dict[int, Path], out: Path) -> None:
@@ -374,14 +387,11 @@ def _write_manifest(images: ImageSet, ok: Sequence[int], names: dict[int, Path],
 
 # ----------------------------------------------------------------------------- group scope
 
-def group_stats_task(paths: Sequence[str], size: int | None, fit: str, on_error: str) -> dict[str, Any]:
+def group_stats_task(paths: Sequence[str], size: int | None, fit: str) -> dict[str, Any]:
     """Ray task: statistics of one group (:func:`qdemo.normalise.groupwise.group_stats`)."""
     from qdemo.normalise.groupwise import group_stats
 
-    arrays, ok, skipped = load_batch(paths, size, fit, on_error="skip")
-    if skipped and on_error == "raise":
-        raise DataError(f"{len(skipped)} unreadable image(s): {skipped[0][1]}. "
-                        f"Fix or remove them, or pass --skip-bad to leave them out")
+    arrays, ok, skipped = load_batch(paths, size, fit, on_error="skip")  # the driver refuses them unless --skip-bad
     if arrays:
         check_same_size(arrays, [paths[i] for i in ok])
     return {"ok": [paths[i] for i in ok], "skipped": skipped,
@@ -431,16 +441,12 @@ def run_shine_groups(images: ImageSet, out: Path, cfg: NormaliseConfig, *, addre
     paths = {g: [str(images.paths[i]) for i in idx] for g, idx in groups.items()}
     t0 = time.perf_counter()
     key_of = {g: f"gstats-{_digest(p, d.size, d.fit)}-{_digest(g)}" for g, p in paths.items()}  # names: any text
-    tasks = {key_of[g]: (p, d.size, d.fit, d.on_error) for g, p in paths.items()}
+    tasks = {key_of[g]: (p, d.size, d.fit) for g, p in paths.items()}
     res = run_tasks(group_stats_task, tasks, cache_dir=cache, address=address, backend=backend,
                     num_cpus=num_cpus, cpus_per_task=cpus_per_task, desc="group stats")
     by_group = {g: res[key_of[g]] for g in paths}
     skipped = [tuple(x) for r in by_group.values() for x in r["skipped"]]
-    if skipped and d.on_error == "raise":  # checked here too: a cached --skip-bad result must not pass
-        listed = "; ".join(reason for _, reason in skipped[:5])
-        more = f" (and {len(skipped) - 5} more)" if len(skipped) > 5 else ""
-        raise DataError(f"{len(skipped)} unreadable image(s): {listed}{more}. "
-                        f"Fix or remove them, or pass --skip-bad to leave them out")
+    _refuse_unreadable(skipped, d.on_error)  # in the driver: a cached --skip-bad result must not pass
     empty = [g for g, r in by_group.items() if r["stats"] is None]
     if empty:
         raise DataError(f"{images.root}: group(s) {', '.join(empty)} have no readable image")
@@ -451,9 +457,7 @@ def run_shine_groups(images: ImageSet, out: Path, cfg: NormaliseConfig, *, addre
     t_stats = time.perf_counter() - t0
     ok_paths = {p for r in by_group.values() for p in r["ok"]}
     ok = [i for i, p in enumerate(images.paths) if str(p) in ok_paths]
-    names = {i: out_name(images, i) for i in ok}
-    if len(set(names.values())) != len(names):
-        raise DataError(f"{images.root}: two images map to the same output name (e.g. a.jpg and a.png); rename one")
+    names = _output_names(images, ok)
     tag = _digest(targets, s.group_iterations, s.seed)
     tasks = {}
     for g, idx in groups.items():
@@ -466,12 +470,7 @@ def run_shine_groups(images: ImageSet, out: Path, cfg: NormaliseConfig, *, addre
     results = run_tasks(group_match_task, tasks, cache_dir=cache, address=address, backend=backend,
                         num_cpus=num_cpus, cpus_per_task=cpus_per_task, desc="group equalise")
     t_match = time.perf_counter() - t1
-    written = {p for r in results.values() for p in r["written"]}
-    missing = [str(out / "images" / names[i]) for i in ok if str(out / "images" / names[i]) not in written
-               or not (out / "images" / names[i]).exists()]
-    if missing:
-        raise QdemoError(f"{len(missing)} output image(s) missing after group equalisation (e.g. {missing[0]}); "
-                         f"delete {out / 'cache'} and run again")
+    _check_written(results, names, out, "group equalisation")
     _write_manifest(images, ok, names, out)
     (out / "targets.npz").unlink(missing_ok=True)  # an image-scope run's targets; not this run's
     summary = {

@@ -586,6 +586,7 @@ def summarise_qd(cfg: QDBenchConfig, results: dict[str, dict[str, Any]], *, refe
         "best_method": best,
         "best_vs_random": ratio(best, "random"),
         "best_vs_map_elites": ratio(best, "map-elites"),
+        "at_budget": at_budget,
         "compared_at": ("equal evaluations (the budget; gradient evaluations counted)" if at_budget else
                         "the end of each run (some cached runs lack the at-budget figure)"),
         "targets": {k: v for k, v in TARGETS.items() if not k.startswith("throughput")},
@@ -648,8 +649,7 @@ def qd_markdown(res: dict[str, Any]) -> str:
     def r(x: Any, nd: int = 2) -> str:
         return "–" if x is None else f"{x:.{nd}f}"
 
-    at = s.get("compared_at", "")
-    where = (f"at {cfg['budget']} evaluations (gradient evaluations counted)" if at.startswith("equal")
+    where = (f"at {cfg['budget']} evaluations (gradient evaluations counted)" if s.get("at_budget")
              else "at the end of each run (some cached runs lack the at-budget figure)")
     lines.append(f"Best method: `{s['best_method']}`; normalised QD score {where} best/random = "
                  f"{r(s['best_vs_random'])}× (target ≥ 2), best/map-elites = {r(s['best_vs_map_elites'])}× "
@@ -681,8 +681,7 @@ def qd_plot(res: dict[str, Any], path: Path) -> Path:
 
     pe = res["per_emitter"]
     names = list(pe)
-    at = all(len(pe[n]["qd_score_normalised_at_budget"]["values"]) == len(pe[n]["qd_score_normalised"]["values"])
-             for n in names)
+    at = bool(res["summary"].get("at_budget"))
     qkey = "qd_score_normalised_at_budget" if at else "qd_score_normalised"
     panels = [(qkey, "normalised QD score" + (" at the budget" if at else ""), 1.0), ("coverage", "coverage (%)", 100.0),
               ("va_coverage", "VA-grid coverage (%)", 100.0)]

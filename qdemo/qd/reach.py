@@ -14,7 +14,6 @@ area another model would confirm.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
@@ -50,15 +49,14 @@ def _centres(n: int, lo: float, hi: float) -> list[float]:
     return [lo + (i + 0.5) * (hi - lo) / n for i in range(n)]
 
 
-def _cell(x: float, lo: float, hi: float, n: int) -> int:
-    return min(n - 1, max(0, int(math.floor((x - lo) / (hi - lo) * n))))
-
-
 def bench_reach(cfg: ReachConfig, *, progress: bool = True) -> dict[str, Any]:
     """Optimise one image per VA cell; returns coverage figures and every image's VA."""
     import torch
 
-    from qdemo.qd.bench import _env, _load_searcher, _set_threads
+    from qdemo.qd.bench import _cells_of, _env, _load_searcher, _set_threads
+
+    def cells(points: list[list[float]]) -> list[tuple[int, int]]:  # clipped into the edge cells, as the archive does
+        return list(zip(_cells_of([v for v, _ in points], vlo, vhi, nv), _cells_of([a for _, a in points], alo, ahi, na)))
 
     if len(cfg.cells) != 2 or min(cfg.cells) < 1:
         raise QdemoError(f"--cells {cfg.cells}: give two positive numbers (valence, arousal)")
@@ -107,7 +105,7 @@ def bench_reach(cfg: ReachConfig, *, progress: bool = True) -> dict[str, Any]:
         raise QdemoError(f"searcher {cfg.searcher!r} returned non-finite valence / arousal while being optimised; "
                          f"lower --lr")
     va = va_t.tolist()  # values beyond the ranges count in the edge cells, as the archive clips them
-    hit = [(_cell(v, vlo, vhi, nv), _cell(a, alo, ahi, na)) for v, a in va]
+    hit = cells(va)
     own = [(i // na, i % na) for i in range(len(targets))]
     out: dict[str, Any] = {
         "config": asdict(cfg), "env": _env(dev),
@@ -126,7 +124,7 @@ def bench_reach(cfg: ReachConfig, *, progress: bool = True) -> dict[str, Any]:
         critic = _load_searcher(cfg.critic, dev, role="critic")
         with torch.no_grad():
             cva = torch.cat([critic(x.to(dev))[:, :2].cpu() for x in images]).tolist()
-        chit = [(_cell(v, vlo, vhi, nv), _cell(a, alo, ahi, na)) for v, a in cva]
+        chit = cells(cva)
         within = [max(abs(c[0] - h[0]), abs(c[1] - h[1])) <= 1 for c, h in zip(chit, hit)]
         out.update({"critic": getattr(getattr(critic, "info", None), "name", cfg.critic),
                     "critic_va_coverage": len(set(chit)) / float(nv * na),
