@@ -5,6 +5,11 @@ such a folder), or an archive run folder (``archives/<run>/`` with ``manifest.js
 ``elites/*.png``: its elites are normalised). Outputs mirror the inputs under ``--out``:
 ``<out>/<input name>/<relative path>.png``, listed in ``<out>/apply.csv`` with the
 files that were skipped (and why) in ``<out>/apply.json``.
+
+A generator trained with ``train.condition=group`` normalises a *set*: each image's group is
+the folder it sits in (relative to the input; e.g. ``emotion6/anger/``), the between-group
+equalisation of the whole set is computed first and given to the generator with each image.
+It needs at least two groups, and holds the whole set in memory.
 """
 
 from __future__ import annotations
@@ -63,10 +68,41 @@ def gather_inputs(paths: Sequence[str | Path]) -> list[tuple[Path, Path]]:
     return pairs
 
 
+def group_of(rel: Path) -> str:
+    """Group of an input for a group-conditioned generator: its folder under the input."""
+    return rel.parent.as_posix()
+
+
+def _proposals(pairs: list[tuple[Path, Path]], size: int, fit: str, on_error: str, skipped: list[dict],
+               iterations: int, seed: int) -> tuple[list[tuple[Path, Path]], np.ndarray, np.ndarray]:
+    """Load the whole set, group it by folder and equalise it between groups:
+    (kept pairs, originals (N, S, S, 3) uint8, proposals (N, S, S, 3) uint8)."""
+    from qdemo.normalise.groupwise import equalise_set
+
+    arrays, ok = [], []
+    for src, rel in pairs:
+        try:
+            arrays.append(load_fixed(src, size, fit))
+            ok.append((src, rel))
+        except DataError as exc:
+            if on_error == "raise":
+                raise
+            skipped.append({"file": str(src), "reason": str(exc)})
+    groups = [group_of(rel) for _, rel in ok]
+    try:
+        eq = equalise_set(arrays, groups, iterations, seed)
+    except ValueError as exc:
+        raise DataError(f"this generator is group-conditioned (train.condition=group) and normalises a set "
+                        f"with groups, one sub-folder each (e.g. emotion6/anger/, emotion6/joy/): {exc}") from None
+    return ok, np.stack(arrays), np.stack(eq)
+
+
 def apply_paths(g: torch.nn.Module, paths: Sequence[str | Path], out: str | Path, *, size: int | None = None,
                 fit: str = "crop", batch_size: int = 16, on_error: str = "raise",
-                progress: bool = True) -> dict[str, Any]:
-    """Normalise every input with generator ``g``; returns a summary (counts, images/s)."""
+                progress: bool = True, group_iterations: int = 6, seed: int = 0) -> dict[str, Any]:
+    """Normalise every input with generator ``g``; returns a summary (counts, images/s).
+    ``group_iterations`` and ``seed``: the between-group equalisation a group-conditioned
+    generator starts from (shine.group_iterations, shine.seed)."""
     from tqdm.auto import tqdm
 
     out = Path(out)
@@ -78,23 +114,30 @@ def apply_paths(g: torch.nn.Module, paths: Sequence[str | Path], out: str | Path
     rows, skipped = [], []
     t0 = time.perf_counter()
     n_done = 0
+    conditioned = bool(getattr(g, "conditioned", False))
+    if conditioned:
+        pairs, all_x, all_p = _proposals(pairs, size, fit, on_error, skipped, group_iterations, seed)
+    to_t = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float().div_(255.0).to(dev)  # noqa: E731 (B,3,S,S)
     bar = tqdm(total=len(pairs), desc="normalise", unit="img", disable=not progress)
     try:
         for i in range(0, len(pairs), batch_size):
             chunk = pairs[i:i + batch_size]
             arrays, ok = [], []
-            for src, rel in chunk:
-                try:
-                    arrays.append(load_fixed(src, size, fit))
-                    ok.append((src, rel))
-                except DataError as exc:
-                    if on_error == "raise":
-                        raise
-                    skipped.append({"file": str(src), "reason": str(exc)})
+            if conditioned:
+                arrays, ok = list(all_x[i:i + batch_size]), chunk
+            else:
+                for src, rel in chunk:
+                    try:
+                        arrays.append(load_fixed(src, size, fit))
+                        ok.append((src, rel))
+                    except DataError as exc:
+                        if on_error == "raise":
+                            raise
+                        skipped.append({"file": str(src), "reason": str(exc)})
             if arrays:
-                x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0).to(dev)  # (B,3,S,S)
+                x = to_t(np.stack(arrays))
                 with torch.no_grad():
-                    y = g(x).cpu()  # (B, 3, S, S)
+                    y = (g(x, to_t(all_p[i:i + batch_size])) if conditioned else g(x)).cpu()  # (B, 3, S, S)
                 for (src, rel), img in zip(ok, y):
                     save_png(img, out / rel)
                     rows.append((str(src), rel.as_posix()))
@@ -109,6 +152,7 @@ def apply_paths(g: torch.nn.Module, paths: Sequence[str | Path], out: str | Path
     w.writerows(rows)
     atomic_write_text(out / "apply.csv", buf.getvalue())
     summary = {"n_images": n_done, "n_skipped": len(skipped), "skipped": skipped, "size": size, "fit": fit,
+               "condition": "group" if conditioned else "none",
                "seconds": round(seconds, 3), "images_per_s": n_done / seconds if seconds > 0 else None}
     atomic_write_json(out / "apply.json", summary)
     return summary

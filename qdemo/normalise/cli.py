@@ -55,6 +55,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="run folder (or sweep folder with --sweep)")
     p.add_argument("--lambda-emo", type=float, default=None, help="weight of the emotion loss (train.lambda_emo)")
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (train.steps)")
+    p.add_argument("--condition", choices=["none", "group"], default=None,
+                   help="train.condition: 'group' = start from the between-group equalisation of the set "
+                        "(applied to sets with one sub-folder per group)")
     p.add_argument("--sweep", nargs="?", const="0,10,20,100", default=None, metavar="L1,L2,...",
                    help="train one model per lambda_emo as a Ray experiment grid (default 0,10,20,100)")
     p.add_argument("--device", default=None, help="auto, cpu or cuda")
@@ -73,6 +76,8 @@ def register(subparsers) -> None:
     p.add_argument("--fit", choices=["crop", "stretch"], default="crop", help="how images reach the size")
     p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (counted) instead of stopping")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--group-iterations", type=int, default=6,
+                   help="group-conditioned models: iterations of the between-group equalisation they start from")
     p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("report", help="between-group low-level spread and emotion drift, with plots")
@@ -141,7 +146,8 @@ def cmd_shine(args) -> int:
 def cmd_train(args) -> int:
     from qdemo.errors import QdemoError
 
-    cfg = _load_cfg(args, {"train.lambda_emo": args.lambda_emo, "train.steps": args.steps, "device": args.device})
+    cfg = _load_cfg(args, {"train.lambda_emo": args.lambda_emo, "train.steps": args.steps, "device": args.device,
+                           "train.condition": args.condition})
     if args.sweep is not None:
         from qdemo.normalise.train import run_sweep
 
@@ -172,7 +178,7 @@ def cmd_apply(args) -> int:
     dev = resolve_device(args.device)
     g, info = load_generator(args.model, device=dev)
     s = apply_paths(g, args.paths, args.out, size=args.size, fit=args.fit,
-                    on_error="skip" if args.skip_bad else "raise")
+                    on_error="skip" if args.skip_bad else "raise", group_iterations=args.group_iterations)
     print(f"normalised {s['n_images']} images ({s['n_skipped']} skipped) at {s['size']} px -> {args.out} "
           f"[{s['images_per_s']:.1f} images/s]")
     for sk in s["skipped"][:10]:

@@ -111,6 +111,14 @@ class TrainConfig:
     converges much faster in short CPU runs; the architecture is otherwise pix2pix's U-Net."""
     dropout: float = 0.0
     """Dropout in the innermost up-blocks (pix2pix uses 0.5 as its noise source)."""
+    condition: Literal["none", "group"] = "none"
+    """'none': Zhang & Kim's pix2pix, photo -> normalised photo, trained towards the SHINE run's
+    outputs. 'group': the SHINE target is the between-group equalisation (shine.scope=group) of the
+    training split, grouped by folder / category and computed on the training images only; G sees
+    the photo and that proposal and learns a change of the proposal that keeps the emotion. It is
+    applied to a set with groups (apply: the input's sub-folders; report: the evaluated images), as
+    the group equalisation itself is. Needed because between-group differences of a held-out set
+    are its own (docs/normalise.md), which a photo-by-photo map cannot see."""
     init_from: Optional[str] = None
     """Start G and D from this run folder / checkpoint (e.g. an L1+GAN pretraining run), with
     fresh optimisers and step 0; ``null`` = pix2pix's random init."""

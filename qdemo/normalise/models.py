@@ -24,28 +24,42 @@ class GeneratorSpec:
     depth: int = 5
     """Encoder levels; input sides must be multiples of 2**depth."""
     residual: bool = True
-    """Output = sigmoid(logit(input) + G's last layer) instead of tanh(G's last layer)."""
+    """Output = sigmoid(logit(base) + G's last layer) instead of tanh(G's last layer); the base is
+    the photo, or the group proposal when ``condition='group'``."""
     dropout: float = 0.0
     """Dropout in the three innermost decoder blocks."""
     resolution: int = 128
     """Side the generator was trained at (images are brought to it by default)."""
+    condition: str = "none"
+    """'none': photo -> normalised photo (Zhang & Kim). 'group': G also sees the between-group
+    SHINE proposal of the photo's set (:mod:`qdemo.normalise.groupwise`, computed on the set being
+    normalised) as three more input channels, and changes that proposal instead of the photo."""
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+CONDITIONS = ("none", "group")
+"""What the generator sees besides the photo (:attr:`GeneratorSpec.condition`)."""
+
+
 class UNetGenerator(nn.Module):
-    """(B, 3, H, W) photo in [0, 1] -> (B, 3, H, W) normalised photo in [0, 1]."""
+    """(B, 3, H, W) photo in [0, 1] -> (B, 3, H, W) normalised photo in [0, 1].
+
+    With ``spec.condition == 'group'`` the forward pass also takes ``proposal`` (B, 3, H, W),
+    the between-group SHINE output of the same photos, and the residual is added to it."""
 
     def __init__(self, spec: GeneratorSpec | None = None, **kw) -> None:
         super().__init__()
         spec = spec or GeneratorSpec(**kw)
         if spec.depth < 2:
             raise ValueError(f"depth={spec.depth}: need at least 2 levels")
+        if spec.condition not in CONDITIONS:
+            raise ValueError(f"condition={spec.condition!r}: use one of {', '.join(CONDITIONS)}")
         self.spec = spec
         chans = [min(spec.ngf * 2 ** i, spec.ngf * 8) for i in range(spec.depth)]
         self.downs = nn.ModuleList()
-        c_in = 3
+        c_in = 6 if spec.condition == "group" else 3
         for i, c in enumerate(chans):
             layers: list[nn.Module] = [] if i == 0 else [nn.LeakyReLU(0.2, inplace=False)]
             inner_or_outer = i == 0 or i == spec.depth - 1
@@ -71,12 +85,28 @@ class UNetGenerator(nn.Module):
             nn.init.zeros_(last.weight)
             nn.init.zeros_(last.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def conditioned(self) -> bool:
+        """Whether forward needs the group proposal."""
+        return self.spec.condition == "group"
+
+    def forward(self, x: torch.Tensor, proposal: torch.Tensor | None = None) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"expected (B, 3, H, W), got {tuple(x.shape)}")
         if x.shape[-1] % self.multiple or x.shape[-2] % self.multiple:
             raise ValueError(f"image sides {x.shape[-2]}x{x.shape[-1]} must be multiples of {self.multiple}")
+        base = x
         h = x * 2 - 1  # (B, 3, H, W) in [-1, 1]
+        if self.conditioned:
+            if proposal is None:
+                raise ValueError("this generator is conditioned on the group proposal (condition='group'): "
+                                 "pass proposal=, the between-group SHINE output of the same images")
+            if proposal.shape != x.shape:
+                raise ValueError(f"proposal shape {tuple(proposal.shape)} differs from the images' {tuple(x.shape)}")
+            base = proposal
+            h = torch.cat([h, proposal * 2 - 1], dim=1)  # (B, 6, H, W)
+        elif proposal is not None:
+            raise ValueError("this generator takes no proposal (condition='none')")
         skips = []
         for down in self.downs:
             h = down(h)
@@ -87,7 +117,7 @@ class UNetGenerator(nn.Module):
                 h = torch.cat([h, skips.pop()], dim=1)
             h = up(h)  # (B, C', 2h, 2w)
         if self.spec.residual:
-            xc = x.clamp(1e-3, 1 - 1e-3)
+            xc = base.clamp(1e-3, 1 - 1e-3)
             return torch.sigmoid(torch.log(xc) - torch.log1p(-xc) + h)  # (B, 3, H, W)
         return (torch.tanh(h) + 1) / 2
 

@@ -14,6 +14,10 @@ For each variant (original, SHINE, each pix2pix) on the held-out images:
 * **emotion drift**: the critic's VAD of the variant minus that of the original, as the
   mean Euclidean distance over valence and arousal (human-rated), dominance apart (proxy).
 
+A generator trained with ``train.condition=group`` gets the between-group equalisation of
+the evaluated images (by folder / category) as its proposal, computed on those images alone,
+as ``shine_group`` is.
+
 Targets (issue 5): retention = (1 - index(pix2pix)) / (1 - index(SHINE)) >= 0.8 and
 drift(pix2pix) / drift(SHINE) <= 0.5.
 """
@@ -237,22 +241,28 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
         if not 0.0 <= a <= 1.0:
             raise DataError(f"report.blends: {a} is not a weight between 0 and 1")
         variants[f"blend_{a:g}"] = (1 - a) * variants["original"] + a * variants["shine"]  # (N, 3, H, W)
-    if cfg.report.group_equalise:  # transductive: run on exactly the evaluated images, by folder / category
+    loaded = {name: load_generator(path, device=device) for name, path in models.items()}
+    proposal = None
+    if cfg.report.group_equalise or any(g.conditioned for g, _ in loaded.values()):
+        # transductive: run on exactly the evaluated images, by folder / category
         from qdemo.normalise.groupwise import equalise_set
 
         try:
             eq = equalise_set(list(orig), [shine.groups[i] for i in idx], cfg.shine.group_iterations, cfg.shine.seed)
         except ValueError as exc:
-            raise DataError(f"report.group_equalise on {shine_dir}: {exc}") from None
-        variants["shine_group"] = to_t(np.stack(eq))
+            raise DataError(f"between-group equalisation of the {split} images of {shine_dir}: {exc}") from None
+        proposal = to_t(np.stack(eq))  # (N, 3, H, W)
+        if cfg.report.group_equalise:
+            variants["shine_group"] = proposal
     gen_info = {}
-    for name, path in models.items():
-        g, info = load_generator(path, device=device)
+    for name, (g, info) in loaded.items():
         if variants["original"].shape[-1] % g.multiple:
-            raise DataError(f"{path}: generator needs sides that are multiples of {g.multiple}")
+            raise DataError(f"{models[name]}: generator needs sides that are multiples of {g.multiple}")
         with torch.no_grad():
-            variants[name] = torch.cat([g(variants["original"][i:i + 16].to(device)).cpu()
-                                        for i in range(0, len(idx), 16)])
+            variants[name] = torch.cat([
+                g(variants["original"][i:i + 16].to(device),
+                  *((proposal[i:i + 16].to(device),) if g.conditioned else ())).cpu()
+                for i in range(0, len(idx), 16)])
         gen_info[name] = info
     critic = critic if critic is not None else load_emotion(cfg.report.critic, device)
     groups = [shine.groups[i] for i in idx]

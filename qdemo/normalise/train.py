@@ -6,6 +6,10 @@ Losses of the generator G (photo x -> normalised photo G(x)):
 * ``lambda_l1`` * L1(G(x), SHINE(x))                      (pix2pix: 100);
 * ``lambda_emo`` * MSE(E(G(x)), E(x)) with E the frozen searcher = D_emo (Zhang & Kim: 20).
 
+With ``train.condition=group`` SHINE(x) is the between-group equalisation of the training
+split (computed here on the training images only, grouped by folder / category) and G also
+sees it: G(x, SHINE(x)) starts as SHINE(x) and learns the change that keeps the emotion.
+
 A run folder holds ``config.yaml``, ``split.json`` (which images are held out for the
 report), ``metrics.csv``, ``samples/step_*.png`` (rows: input | SHINE | G), a resumable
 ``checkpoint/ckpt.pt`` (written atomically every ``checkpoint_every`` steps; loaded with
@@ -162,7 +166,7 @@ class Trainer:
         if not 0.0 <= self.t.emo_cutout < 1.0:
             raise QdemoError(f"train.emo_cutout={self.t.emo_cutout}: a fraction of the side in [0, 1)")
         self.spec = GeneratorSpec(ngf=self.t.ngf, depth=self.t.depth, residual=self.t.residual,
-                                  dropout=self.t.dropout, resolution=size)
+                                  dropout=self.t.dropout, resolution=size, condition=self.t.condition)
         sp = splits_of(self.shine, cfg)
         train_idx, test_idx = sp["train"], sp["test"]
         self.val_idx = sp["val"]
@@ -249,11 +253,26 @@ class Trainer:
         w.writerows(self.metrics)
         atomic_write_text(self.out / "metrics.csv", buf.getvalue())
 
+    def _G(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """G on photos x, given their targets y (the proposal a group-conditioned G starts from)."""
+        return self.G(x, y) if self.G.conditioned else self.G(x)
+
+    def _with_group_targets(self, pairs: Pairs, what: str) -> Pairs:
+        """``condition=group``: replace the SHINE outputs by the between-group equalisation of
+        exactly these images (grouped by folder / category)."""
+        from qdemo.normalise.groupwise import propose
+
+        try:
+            y = propose(pairs.x, pairs.groups, self.cfg.shine.group_iterations, self.cfg.shine.seed)
+        except ValueError as exc:
+            raise DataError(f"train.condition=group: the {what} images of {self.shine.root}: {exc}") from None
+        return Pairs(x=pairs.x, y=y, sources=pairs.sources, groups=pairs.groups)
+
     @torch.no_grad()
     def _sample_sheet(self, pairs: Pairs, vis: list[int]) -> None:
         self.G.eval()
         x = _u8(pairs.x[vis]).to(self.device)
-        g = self.G(x)
+        g = self._G(x, _u8(pairs.y[vis]).to(self.device))
         self.G.train()
         save_png(_sheet(x.cpu(), _u8(pairs.y[vis]), g.cpu()), self.out / "samples" / f"step_{self.step:06d}.png")
 
@@ -301,6 +320,8 @@ class Trainer:
             self._init_from(Path(t.init_from))
         save_config(self.cfg, self.out / "config.yaml")
         pairs = load_pairs(self.shine, self.train_idx)
+        if self.G.conditioned:
+            pairs = self._with_group_targets(pairs, "training")
         atomic_write_json(self.out / "split.json", {
             "seed": self.cfg.data.seed, "test_fraction": t.test_fraction,
             "val_fraction": t.val_fraction, "train": pairs.sources,
@@ -319,8 +340,13 @@ class Trainer:
         # (N, 3) VAD of the originals: the fixed targets of D_emo
         vad_x = predict_vad(self.emotion, pairs.x) if self.emotion is not None else None
         n = len(pairs.sources)
-        vis_pairs = load_pairs(self.shine, self.test_idx[:4]) if self.test_idx else pairs
-        vis = list(range(min(4, len(vis_pairs.sources))))
+        if self.G.conditioned:  # the proposal of a held-out image comes from its own set: the test split
+            vis_pairs = self._with_group_targets(load_pairs(self.shine, self.test_idx), "test") \
+                if len(set(self.shine.groups[i] for i in self.test_idx)) >= 2 else pairs
+            vis = [int(i) for i in np.linspace(0, len(vis_pairs.sources) - 1, min(4, len(vis_pairs.sources)))]
+        else:
+            vis_pairs = load_pairs(self.shine, self.test_idx[:4]) if self.test_idx else pairs
+            vis = list(range(min(4, len(vis_pairs.sources))))
         from tqdm.auto import tqdm
 
         bar = tqdm(total=t.steps, initial=self.step, desc=f"pix2pix lambda_emo={t.lambda_emo:g}",
@@ -334,7 +360,7 @@ class Trainer:
                 b = torch.randint(0, n, (min(t.batch_size, n),), generator=self.gen)
                 x = _u8(pairs.x[b]).to(self.device)  # (B, 3, R, R)
                 y = _u8(pairs.y[b]).to(self.device)  # (B, 3, R, R) SHINE target
-                fake = self.G(x)
+                fake = self._G(x, y)
                 # D_low: real pair (x, SHINE(x)), fake pair (x, G(x))
                 self.optD.zero_grad(set_to_none=True)
                 loss_d = 0.5 * (_gan_loss(t.gan_loss, self.D(x, y), True)
@@ -396,7 +422,7 @@ class Trainer:
         finally:
             bar.close()
         self.G.eval()
-        info = {"lambda_emo": t.lambda_emo, "lambda_l1": t.lambda_l1, "lambda_stats": t.lambda_stats, "steps": self.step,
+        info = {"lambda_emo": t.lambda_emo, "lambda_l1": t.lambda_l1, "condition": t.condition, "lambda_stats": t.lambda_stats, "steps": self.step,
                 "train_images": n, "val_images": len(self.val_idx), "test_images": len(self.test_idx), "shine": self.shine.summary.get("mode"),
                 "emotion_model": t.emotion_model, "seconds": round(self.seconds, 1),
                 "device": str(self.device), "threads": torch.get_num_threads(), **self.init_info}
