@@ -26,6 +26,11 @@ def bench_apply(g, images: ImageSet, *, size: int, fit: str, repeats: int, batch
     """Generator throughput on CPU (images/s): forward only, and end to end (decode + G + PNG)."""
     from qdemo.normalise.apply import apply_paths
 
+    if getattr(g, "conditioned", False):
+        from qdemo.errors import QdemoError
+
+        raise QdemoError("bench times per-image generators; a group-conditioned one (condition=group) normalises "
+                         "a grouped set: time `qdemo normalise apply --model MODEL FOLDER` on a folder of groups")
     arrays, _, _ = load_batch(images.paths, size, fit, on_error="skip")
     x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0)  # (N, 3, S, S)
     fwd, e2e = [], []

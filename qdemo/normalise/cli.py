@@ -69,8 +69,9 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("apply", help="normalise images, folders, archive elites or generator samples")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders, or archives/<run> folders")
-    p.add_argument("--model", default=None, help="generator .safetensors, checkpoint .pt or run folder "
-                                                 "(default: the shipped model)")
+    p.add_argument("--model", default=None, help="generator .safetensors, checkpoint .pt or run folder, or "
+                                                 "'group' for the shipped group-conditioned one (needs one "
+                                                 "sub-folder per group; default: the shipped per-image model)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--size", type=int, default=None, help="work size (default: the model's resolution)")
     p.add_argument("--fit", choices=["crop", "stretch"], default="crop", help="how images reach the size")

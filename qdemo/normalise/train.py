@@ -423,7 +423,9 @@ class Trainer:
             bar.close()
         self.G.eval()
         info = {"lambda_emo": t.lambda_emo, "lambda_l1": t.lambda_l1, "condition": t.condition, "lambda_stats": t.lambda_stats, "steps": self.step,
-                "train_images": n, "val_images": len(self.val_idx), "test_images": len(self.test_idx), "shine": self.shine.summary.get("mode"),
+                "train_images": n, "val_images": len(self.val_idx), "test_images": len(self.test_idx),
+                "shine": ("group equalisation of the training split (shine.scope=group)" if self.G.conditioned
+                          else self.shine.summary.get("mode")),
                 "emotion_model": t.emotion_model, "seconds": round(self.seconds, 1),
                 "device": str(self.device), "threads": torch.get_num_threads(), **self.init_info}
         save_generator(self.G, self.out / "generator.safetensors", info)

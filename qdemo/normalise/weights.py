@@ -20,6 +20,10 @@ from qdemo.normalise.models import GeneratorSpec, UNetGenerator
 
 SHIPPED = Path(__file__).resolve().parent / "weights" / "pix2pix.safetensors"
 """The default generator shipped with qdemo (see weights/MODEL_CARD.md)."""
+SHIPPED_GROUP = SHIPPED.with_name("pix2pix_group.safetensors")
+"""The shipped group-conditioned generator (``train.condition=group``; weights/MODEL_CARD.md)."""
+SHIPPED_NAMES = {"default": SHIPPED, "group": SHIPPED_GROUP}
+"""Names ``load_generator`` (and ``--model``) accept for the shipped generators."""
 
 
 def save_generator(g: UNetGenerator, path: str | Path, info: dict[str, Any] | None = None,
@@ -46,7 +50,10 @@ def _spec_from(d: dict[str, Any], where: Path) -> GeneratorSpec:
 def load_generator(path: str | Path | None = None, *, device: str | torch.device = "cpu"
                    ) -> tuple[UNetGenerator, dict[str, Any]]:
     """Load a generator for inference (eval mode). ``path``: .safetensors (+ .json), a
-    training checkpoint .pt, a run folder, or None for the shipped default."""
+    training checkpoint .pt, a run folder, None for the shipped default, or a name of
+    :data:`SHIPPED_NAMES` ('default', 'group') when no such file exists."""
+    if path is not None and str(path) in SHIPPED_NAMES and not Path(path).exists():
+        path = SHIPPED_NAMES[str(path)]
     path = Path(path) if path is not None else SHIPPED
     if path.is_dir():
         for cand in (path / "generator.safetensors", path / "checkpoint" / "ckpt.pt"):
@@ -56,7 +63,8 @@ def load_generator(path: str | Path | None = None, *, device: str | torch.device
         else:
             raise CheckpointError(f"{path}: no generator.safetensors or checkpoint/ckpt.pt in this folder")
     if not path.exists():
-        hint = " (the shipped default is missing: train one with `qdemo normalise train`)" if path == SHIPPED else ""
+        hint = (" (the shipped model is missing: train one with `qdemo normalise train`)"
+                if path in SHIPPED_NAMES.values() else "")
         raise CheckpointError(f"{path}: model file not found{hint}")
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError

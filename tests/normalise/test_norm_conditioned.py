@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from norm_helpers import make_groups
-from qdemo.errors import DataError
+from qdemo.errors import CheckpointError, DataError
 from qdemo.normalise import GeneratorSpec, NormaliseConfig, build_generator, collect, load_generator, run_shine, save_generator
 from qdemo.normalise.apply import apply_paths
 from qdemo.normalise.groupwise import equalise_set, propose
@@ -177,3 +177,23 @@ def test_cli_trains_and_applies_a_group_conditioned_model(shine_dir, tmp_path, c
                  "--out", str(tmp_path / "b"), "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert "group-conditioned" in err and "two groups" in err
+
+
+def test_shipped_group_model_loads_by_name_and_starts_from_the_proposal(tmp_path):
+    from qdemo.normalise.weights import SHIPPED_GROUP
+
+    assert SHIPPED_GROUP.exists() and SHIPPED_GROUP.stat().st_size < 8_000_000
+    g, info = load_generator("group")
+    assert g.conditioned and info["path"] == str(SHIPPED_GROUP) and info["spec"]["resolution"] == 64
+    assert info["lambda_emo"] == 20.0 and info["condition"] == "group"
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.integers(0, 256, (4, 3, 64, 64), dtype=np.uint8))
+    x[2:] //= 3  # two groups that differ in brightness
+    p = propose(x, ["a", "a", "b", "b"])
+    with torch.no_grad():
+        y = g(x.float() / 255, p.float() / 255)
+    assert y.shape == (4, 3, 64, 64) and 0 <= float(y.min()) and float(y.max()) <= 1
+    assert float((y - p.float() / 255).abs().mean()) < 0.02  # a small change of the proposal
+    assert float((y - x.float() / 255).abs().mean()) > 0.05  # which differs from the photos
+    with pytest.raises(CheckpointError, match="not found"):
+        load_generator(tmp_path / "group.safetensors")
