@@ -26,7 +26,7 @@ import torch
 from qdemo.errors import DataError
 from qdemo.io import atomic_write_json, atomic_write_text, is_image_path, list_images, save_png
 
-from qdemo.normalise.data import load_fixed
+from qdemo.normalise.data import load_batch, to_tensor
 
 
 def is_archive_run(path: Path) -> bool:
@@ -73,21 +73,21 @@ def group_of(rel: Path) -> str:
     return rel.parent.as_posix()
 
 
+def _load(pairs: list[tuple[Path, Path]], size: int, fit: str, on_error: str, skipped: list[dict]
+          ) -> tuple[list[np.ndarray], list[tuple[Path, Path]]]:
+    """(arrays, pairs that loaded); unreadable files raise or are appended to ``skipped``."""
+    arrays, ok, bad = load_batch([src for src, _ in pairs], size, fit, on_error)
+    skipped += [{"file": f, "reason": r} for f, r in bad]
+    return arrays, [pairs[i] for i in ok]
+
+
 def _proposals(pairs: list[tuple[Path, Path]], size: int, fit: str, on_error: str, skipped: list[dict],
                iterations: int, seed: int) -> tuple[list[tuple[Path, Path]], np.ndarray, np.ndarray]:
     """Load the whole set, group it by folder and equalise it between groups:
     (kept pairs, originals (N, S, S, 3) uint8, proposals (N, S, S, 3) uint8)."""
     from qdemo.normalise.groupwise import equalise_set
 
-    arrays, ok = [], []
-    for src, rel in pairs:
-        try:
-            arrays.append(load_fixed(src, size, fit))
-            ok.append((src, rel))
-        except DataError as exc:
-            if on_error == "raise":
-                raise
-            skipped.append({"file": str(src), "reason": str(exc)})
+    arrays, ok = _load(pairs, size, fit, on_error, skipped)
     groups = [group_of(rel) for _, rel in ok]
     try:
         eq = equalise_set(arrays, groups, iterations, seed)
@@ -117,27 +117,18 @@ def apply_paths(g: torch.nn.Module, paths: Sequence[str | Path], out: str | Path
     conditioned = bool(getattr(g, "conditioned", False))
     if conditioned:
         pairs, all_x, all_p = _proposals(pairs, size, fit, on_error, skipped, group_iterations, seed)
-    to_t = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float().div_(255.0).to(dev)  # noqa: E731 (B,3,S,S)
     bar = tqdm(total=len(pairs), desc="normalise", unit="img", disable=not progress)
     try:
         for i in range(0, len(pairs), batch_size):
             chunk = pairs[i:i + batch_size]
-            arrays, ok = [], []
             if conditioned:
                 arrays, ok = list(all_x[i:i + batch_size]), chunk
             else:
-                for src, rel in chunk:
-                    try:
-                        arrays.append(load_fixed(src, size, fit))
-                        ok.append((src, rel))
-                    except DataError as exc:
-                        if on_error == "raise":
-                            raise
-                        skipped.append({"file": str(src), "reason": str(exc)})
+                arrays, ok = _load(chunk, size, fit, on_error, skipped)
             if arrays:
-                x = to_t(np.stack(arrays))
+                x = to_tensor(arrays).to(dev)  # (B, 3, S, S)
                 with torch.no_grad():
-                    y = (g(x, to_t(all_p[i:i + batch_size])) if conditioned else g(x)).cpu()  # (B, 3, S, S)
+                    y = (g(x, to_tensor(all_p[i:i + batch_size]).to(dev)) if conditioned else g(x)).cpu()
                 for (src, rel), img in zip(ok, y):
                     save_png(img, out / rel)
                     rows.append((str(src), rel.as_posix()))

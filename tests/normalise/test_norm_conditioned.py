@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from norm_helpers import make_groups
+from norm_helpers import make_groups, tiny_cfg
 from qdemo.errors import CheckpointError, DataError
 from qdemo.normalise import GeneratorSpec, NormaliseConfig, build_generator, collect, load_generator, run_shine, save_generator
 from qdemo.normalise.apply import apply_paths
@@ -23,14 +23,8 @@ from qdemo.normalise.train import Trainer, load_pairs, splits_of
 
 
 def _cfg(steps: int = 4, lambda_emo: float = 20.0) -> NormaliseConfig:
-    cfg = NormaliseConfig()
-    cfg.data.size = 16
-    cfg.shine.mode = "lum"
-    t = cfg.train
-    t.steps, t.batch_size, t.ngf, t.depth, t.ndf, t.d_layers = steps, 4, 4, 3, 8, 2
-    t.emotion_model, t.checkpoint_every, t.sample_every, t.log_every = "tiny", 2, 2, 1
-    t.test_fraction, t.threads, t.condition, t.lambda_emo = 0.25, 1, "group", lambda_emo
-    cfg.report.critic = "tiny"
+    cfg = tiny_cfg(steps)
+    cfg.train.condition, cfg.train.lambda_emo = "group", lambda_emo
     return cfg
 
 

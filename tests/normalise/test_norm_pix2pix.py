@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from norm_helpers import make_groups
+from norm_helpers import make_groups, tiny_cfg
 from qdemo.errors import CheckpointError, DataError, QdemoError
 from qdemo.normalise import (
     GeneratorSpec, NormaliseConfig, PatchDiscriminator, UNetGenerator, build_generator, collect,
@@ -22,15 +22,7 @@ from qdemo.normalise.train import Trainer
 
 
 def _cfg(steps: int = 4) -> NormaliseConfig:
-    cfg = NormaliseConfig()
-    cfg.data.size = 16
-    cfg.shine.mode = "lum"
-    t = cfg.train
-    t.steps, t.batch_size, t.ngf, t.depth, t.ndf, t.d_layers = steps, 4, 4, 3, 8, 2
-    t.emotion_model, t.checkpoint_every, t.sample_every, t.log_every = "tiny", 2, 2, 1
-    t.test_fraction, t.threads = 0.25, 1
-    cfg.report.critic = "tiny"
-    return cfg
+    return tiny_cfg(steps)
 
 
 @pytest.fixture()
