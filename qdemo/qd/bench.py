@@ -320,7 +320,9 @@ class QDBenchConfig:
     emitters: list[str] = field(default_factory=lambda: list(QD_EMITTERS))
     """Emitters compared (random is the baseline; map-elites the second reference)."""
     seeds: int = 5
-    """Seeds per emitter (0 .. seeds-1)."""
+    """Seeds per emitter (first_seed .. first_seed + seeds - 1)."""
+    first_seed: int = 0
+    """First seed: settings are tuned on other seeds (e.g. 100 ..) than the ones reported (0 ..)."""
     budget: int = 2048
     """Evaluations per run: iterations = budget // batch_size (CMA-MEGA's gradient
     evaluations, one per emitter per iteration, come on top and are reported)."""
@@ -492,6 +494,8 @@ def bench_qd(cfg: QDBenchConfig, *, out_dir: Path, progress: bool = True) -> dic
     if cfg.seeds < 1 or cfg.budget < cfg.batch_size:
         raise QdemoError(f"--seeds {cfg.seeds} / --budget {cfg.budget}: need >= 1 seed and a budget of "
                          f"at least one batch ({cfg.batch_size})")
+    if cfg.first_seed < 0:
+        raise QdemoError(f"--first-seed {cfg.first_seed}: must be >= 0")
     iterations = cfg.budget // cfg.batch_size
     base = {
         "iterations": iterations, "batch_size": cfg.batch_size, "searcher": cfg.searcher,
@@ -504,7 +508,7 @@ def bench_qd(cfg: QDBenchConfig, *, out_dir: Path, progress: bool = True) -> dic
     names: dict[str, str] = {}  # cache key -> "<emitter>-s<seed>"
     user = dict(parse_override(o) for o in cfg.overrides)  # applied to every run; they win
     for emitter in cfg.emitters:
-        for seed in range(cfg.seeds):
+        for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
             ev = load_config(EvolveConfig, None, {**base, "seed": seed, "emitter.name": emitter, **user})
             ev.validate()
             name = f"{ev.emitter.name}-s{ev.seed}"
@@ -559,7 +563,7 @@ def summarise_qd(cfg: QDBenchConfig, results: dict[str, dict[str, Any]], *, refe
                  iterations: int, cells: list[int], grid_name: str, wall_s: float, renderer: str) -> dict[str, Any]:
     per_emitter: dict[str, dict[str, Any]] = {}
     for emitter in cfg.emitters:
-        runs = [results[f"{emitter}-s{s}"] for s in range(cfg.seeds)]
+        runs = [results[f"{emitter}-s{s}"] for s in range(cfg.first_seed, cfg.first_seed + cfg.seeds)]
         stats = {}
         for key in METRIC_KEYS:
             vals = [r.get(key) for r in runs]
@@ -615,6 +619,11 @@ def summarise_qd(cfg: QDBenchConfig, results: dict[str, dict[str, Any]], *, refe
     }
 
 
+def _seed_span(cfg: dict[str, Any]) -> str:
+    first = int(cfg.get("first_seed", 0) or 0)
+    return f" ({first}–{first + int(cfg['seeds']) - 1})" if first else ""
+
+
 def qd_markdown(res: dict[str, Any]) -> str:
     cfg = res["config"]
     pe = res["per_emitter"]
@@ -638,7 +647,7 @@ def qd_markdown(res: dict[str, Any]) -> str:
         f"### QD efficiency — grid `{grid['name']}` {'×'.join(map(str, grid['cells']))}, renderer "
         f"`{res['renderer']}`, searcher `{cfg['searcher']}`, critic `{cfg['critic']}`, "
         f"budget {cfg['budget']} evaluations ({res['iterations']} iterations × {cfg['batch_size']}), "
-        f"{cfg['seeds']} seeds (mean ± sd)",
+        f"{cfg['seeds']} seeds{_seed_span(cfg)} (mean ± sd)",
         "",
         _md_table(["emitter", f"QD score at {cfg['budget']} evaluations (normalised)", "QD score at the end",
                    "coverage %", "VA coverage %", "best objective",
@@ -958,6 +967,8 @@ def register_bench(subparsers: Any) -> None:
     q.add_argument("--critic", default="critic", help="critic model (or none)")
     q.add_argument("--emitters", type=_str_list, default=list(QD_EMITTERS))
     q.add_argument("--seeds", type=int, default=5)
+    q.add_argument("--first-seed", type=int, default=0,
+                   help="seeds first-seed .. first-seed+seeds-1 (tune settings on seeds other than the reported 0..)")
     q.add_argument("--budget", type=int, default=2048, help="evaluations per run")
     q.add_argument("--batch-size", type=int, default=32)
     q.add_argument("--dataset", default=None, help="photos for the reference coverage, e.g. ../shared/datasets/oasis")
@@ -1011,7 +1022,7 @@ def _cmd_throughput(args: argparse.Namespace) -> int:
 
 
 def _cmd_qd(args: argparse.Namespace) -> int:
-    cfg = QDBenchConfig(emitters=args.emitters, seeds=args.seeds, budget=args.budget, batch_size=args.batch_size,
+    cfg = QDBenchConfig(emitters=args.emitters, seeds=args.seeds, first_seed=args.first_seed, budget=args.budget, batch_size=args.batch_size,
                         overrides=args.overrides, searcher=args.searcher, critic=args.critic, renderer=args.renderer,
                         dataset=args.dataset, dataset_max_images=args.dataset_max_images, device=args.device,
                         threads=args.threads, ray_address=args.ray_address,

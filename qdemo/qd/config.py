@@ -13,7 +13,7 @@ from typing import Any, Optional
 from qdemo.errors import ConfigError
 
 GRIDS = ("vad", "va", "cvt")
-EMITTERS = ("random", "map-elites", "iso-line", "cma-me", "cma-mae", "cma-mega", "cma-maega", "bandit")
+EMITTERS = ("random", "map-elites", "iso-line", "cma-me", "cma-mae", "cma-mega", "cma-maega", "bandit", "hybrid")
 GRADIENT_EMITTERS = ("cma-mega", "cma-maega")
 """Emitters that ask for objective and measure gradients (DQD: the renderer must be differentiable)."""
 
@@ -58,7 +58,7 @@ class EmitterConfig:
     """The search algorithm (all emitters come from pyribs)."""
 
     name: str = "cma-mae"
-    """random | map-elites | iso-line | cma-me | cma-mae | cma-mega | cma-maega | bandit."""
+    """random | map-elites | iso-line | cma-me | cma-mae | cma-mega | cma-maega | bandit | hybrid."""
     num_emitters: int = 4
     """Emitters run side by side; the batch is split evenly between them."""
     sigma: float = 0.4
@@ -99,6 +99,16 @@ class EmitterConfig:
     """bandit: emitter kinds in the pool; `num_emitters` of each, `num_emitters` active."""
     bandit_zeta: float = 0.05
     """bandit: UCB1 exploration weight."""
+    hybrid_pool: list[str] = field(default_factory=lambda: ["cma-maega", "cma-maega", "cma-maega", "map-elites"])
+    """hybrid: the kinds of the `num_emitters` emitters run side by side in one scheduler (the
+    list is repeated to length `num_emitters`). Any kind but random, bandit and hybrid; with a
+    gradient kind in it the scheduler runs the DQD loop and the others take no gradient."""
+
+    def kinds(self) -> list[str]:
+        """The kind of each of the `num_emitters` emitters."""
+        if self.name == "hybrid":
+            return [self.hybrid_pool[i % len(self.hybrid_pool)] for i in range(self.num_emitters)]
+        return [self.name] * self.num_emitters
 
     def gradient_steps(self, renderer: str) -> tuple[float, float]:
         """cma-mega / cma-maega's (grad_lr, grad_sigma) on renderer ``renderer``: the explicit fields,
@@ -242,10 +252,18 @@ class EvolveConfig:
                 raise ConfigError(f"emitter.bandit_pool: {p!r} cannot be pooled; use map-elites, iso-line, cma-me")
         if e.num_emitters < 1:
             raise ConfigError(f"emitter.num_emitters={e.num_emitters}: must be >= 1")
+        if e.name == "hybrid":
+            if not e.hybrid_pool:
+                raise ConfigError("emitter.hybrid_pool is empty: name the emitters to run side by side, "
+                                  "e.g. [cma-maega, map-elites]")
+            for p in e.hybrid_pool:
+                if p not in EMITTERS or p in ("bandit", "hybrid", "random"):
+                    valid = [k for k in EMITTERS if k not in ("bandit", "hybrid", "random")]
+                    raise ConfigError(f"emitter.hybrid_pool: {p!r} cannot be mixed; use {', '.join(valid)}")
         if self.batch_size < e.num_emitters or self.batch_size % e.num_emitters:
             raise ConfigError(f"batch_size={self.batch_size}: must be a positive multiple of "
                               f"emitter.num_emitters={e.num_emitters}")
-        if e.name.startswith("cma") and self.batch_size // e.num_emitters < 2:
+        if any(k.startswith("cma") for k in e.kinds()) and self.batch_size // e.num_emitters < 2:
             raise ConfigError(f"batch_size={self.batch_size}: CMA-ES needs >= 2 solutions per emitter")
         if e.restart_rule not in (None, "basic", "no_improvement"):
             raise ConfigError(f"emitter.restart_rule {e.restart_rule!r}: use basic or no_improvement")
@@ -255,7 +273,7 @@ class EvolveConfig:
             if not isinstance(table, dict) or set(table) - {"grad_lr", "grad_sigma"}:
                 raise ConfigError(f"emitter.grad_defaults.{name}: expected a mapping with grad_lr and/or "
                                   f"grad_sigma, got {table!r}")
-        if e.name in GRADIENT_EMITTERS:
+        if any(k in GRADIENT_EMITTERS for k in e.kinds()):
             e.gradient_steps(self.renderer.name)  # raises ConfigError for missing or bad step sizes
         if e.learning_rate is not None and not 0.0 <= e.learning_rate <= 1.0:
             raise ConfigError(f"emitter.learning_rate={e.learning_rate}: must lie in [0, 1]")

@@ -21,6 +21,8 @@ cma-maega  ``GradientArborescenceEmitter`` with the improvement ranker ("imp") o
            variant of CMA-MEGA (Fontaine & Nikolaidis 2023), as cma-mae is to cma-me.
 bandit     ``BanditScheduler`` (UCB1) over a pool of map-elites / iso-line / cma-me
            emitters.
+hybrid     One ``Scheduler`` over emitters of different kinds (``hybrid_pool``, e.g. three
+           cma-maega and one map-elites) sharing the archive; gradient kinds get gradients.
 ========== ===================================================================
 """
 
@@ -40,11 +42,12 @@ from qdemo.qd.config import GRADIENT_EMITTERS, EmitterConfig
 
 def default_learning_rate(cfg: EmitterConfig) -> float:
     """The archive learning rate this emitter runs with (CMA-MAE's alpha)."""
+    kinds = set(cfg.kinds())
     if cfg.learning_rate is not None:
-        if cfg.name not in ("cma-mae", *GRADIENT_EMITTERS) and cfg.learning_rate < 1.0:
+        if not kinds & {"cma-mae", *GRADIENT_EMITTERS} and cfg.learning_rate < 1.0:
             return 1.0  # thresholds only make sense with improvement-ranked CMA emitters
         return float(cfg.learning_rate)
-    return 0.01 if cfg.name in ("cma-mae", "cma-maega") else 1.0
+    return 0.01 if kinds & {"cma-mae", "cma-maega"} else 1.0
 
 
 def _seeds(seed: int, n: int) -> list[int]:
@@ -95,13 +98,16 @@ def build_scheduler(cfg: EmitterConfig, archives: Archives, x0: np.ndarray, *, b
         pool = [_one(k, cfg, archive, x0, per, s, renderer) for k, s in zip(kinds, seeds)]
         return BanditScheduler(archive, pool, result, num_active=cfg.num_emitters, zeta=cfg.bandit_zeta)
     seeds = _seeds(seed, cfg.num_emitters)
-    emitters = [_one(cfg.name, cfg, archive, x0, per, s, renderer) for s in seeds]
+    emitters = [_one(kind, cfg, archive, x0, per, s, renderer) for kind, s in zip(cfg.kinds(), seeds)]
     return Scheduler(archive, emitters, result)
 
 
 def is_dqd(cfg: EmitterConfig) -> bool:
-    return cfg.name in GRADIENT_EMITTERS
+    """Whether the scheduler runs the DQD loop (some emitter takes gradients)."""
+    return cfg.name != "bandit" and any(k in GRADIENT_EMITTERS for k in cfg.kinds())
 
 
 def emitter_kinds(cfg: EmitterConfig) -> Optional[list[str]]:
-    return list(cfg.bandit_pool) if cfg.name == "bandit" else [cfg.name]
+    if cfg.name == "bandit":
+        return list(cfg.bandit_pool)
+    return list(dict.fromkeys(cfg.kinds()))

@@ -118,6 +118,18 @@ def test_qd_bench_grid_summary_cache_and_plot(tmp_path, image_dir):
     assert sorted(p.name.rsplit("-", 1)[0] for p in (out / "runs").iterdir()) == ["random-s0", "random-s1"]
 
 
+def test_qd_bench_first_seed_runs_other_seeds(tmp_path):
+    cfg = QDBenchConfig(emitters=["map-elites"], seeds=2, first_seed=100, budget=8, batch_size=8,
+                        overrides=TINY_RUN, searcher="tiny", critic="none", backend="serial")
+    res = bench_qd(cfg, out_dir=tmp_path / "qd", progress=False)
+    runs = sorted(p.name.rsplit("-", 1)[0] for p in (tmp_path / "qd" / "runs").iterdir())
+    assert runs == ["map-elites-s100", "map-elites-s101"]
+    assert len(res["per_emitter"]["map-elites"]["qd_score_normalised"]["values"]) == 2
+    assert "2 seeds (100–101)" in qd_markdown(res)
+    with pytest.raises(QdemoError, match="first-seed"):
+        bench_qd(dataclasses.replace(cfg, first_seed=-1), out_dir=tmp_path / "bad", progress=False)
+
+
 def test_qd_bench_bad_names(tmp_path):
     with pytest.raises(QdemoError, match="valid emitters"):
         bench_qd(QDBenchConfig(emitters=["random", "nope"], searcher="tiny", backend="serial"),

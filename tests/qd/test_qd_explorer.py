@@ -34,7 +34,7 @@ def test_each_emitter_runs_and_fills_cells(tmp_path, emitter):
     rows = [ex.ask_tell_step() for _ in range(3)]
     assert rows[-1]["num_elites"] >= 3
     assert [r["iteration"] for r in rows] == [1, 2, 3]
-    extra = cfg.emitter.num_emitters if emitter in ("cma-mega", "cma-maega") else 0  # gradient points
+    extra = sum(k in ("cma-mega", "cma-maega") for k in cfg.emitter.kinds())  # gradient points
     assert rows[-1]["evaluations"] == 3 * (cfg.batch_size + extra)
     assert 0 < rows[-1]["best"] <= 100
     el = ex.elites()
@@ -105,9 +105,10 @@ def _archive_table(out):
     return df.drop(columns=["image"]), np.load(out / "solutions.npy")
 
 
-@pytest.mark.parametrize("emitter", ["cma-mae", "cma-mega", "bandit"])
+@pytest.mark.parametrize("emitter", ["cma-mae", "cma-mega", "bandit", "hybrid"])
 def test_interrupted_and_resumed_run_equals_uninterrupted(tmp_path, emitter, monkeypatch):
-    over = {"emitter.name": emitter, "iterations": 6, "checkpoint_every": 4}
+    over = {"emitter.name": emitter, "iterations": 6, "checkpoint_every": 4,
+            "emitter.hybrid_pool": ["cma-maega", "map-elites"]}
     full = Explorer(tiny_cfg(tmp_path, name="full", **over)).run(progress=False)
 
     ex = Explorer(tiny_cfg(tmp_path, name="cut", **over))
@@ -235,6 +236,8 @@ def test_searcher_and_critic_objects_can_be_passed(tmp_path):
     ({"grid.ranges": [[2, 3], [-1, 1], [-1, 1]]}, "outside the emotion scale"),
     ({"grid.cells": [4, 0, 3]}, ">= 1"),
     ({"batch_size": 7}, "multiple"),
+    ({"emitter.name": "hybrid", "emitter.hybrid_pool": ["cma-maega", "bandit"]}, "'bandit' cannot be mixed"),
+    ({"emitter.name": "hybrid", "emitter.hybrid_pool": []}, "hybrid_pool is empty"),
 ])
 def test_bad_configs_are_clear_errors(tmp_path, over, match):
     with pytest.raises(ConfigError, match=match):

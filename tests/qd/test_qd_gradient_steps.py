@@ -96,3 +96,23 @@ def test_cma_maega_is_the_annealed_gradient_emitter():
         found[name] = (default_learning_rate(e), type(em._ranker), em._restart_rule)
     assert found["cma-mega"] == (1.0, TwoStageImprovementRanker, "no_improvement")
     assert found["cma-maega"] == (0.01, ImprovementRanker, "basic")
+
+
+def test_hybrid_runs_gradient_and_mutation_emitters_on_one_archive():
+    """hybrid: one scheduler, the pool's kinds repeated to num_emitters; the gradient kinds
+    make it a DQD loop with the soft archive, the others are plain pyribs emitters on it."""
+    from ribs.emitters import GaussianEmitter, GradientArborescenceEmitter
+
+    e = EmitterConfig(name="hybrid", num_emitters=4, hybrid_pool=["cma-maega", "cma-maega", "map-elites"])
+    assert e.kinds() == ["cma-maega", "cma-maega", "map-elites", "cma-maega"]
+    assert is_dqd(e) and default_learning_rate(e) == 0.01
+    cfg = load_config(EvolveConfig, None, {"grid.cells": [4, 4, 3]})
+    archives = build_archives(cfg.grid, 10, learning_rate=default_learning_rate(e), seed=0)
+    sched = build_scheduler(e, archives, np.zeros(10), batch_size=8, seed=0, renderer="cppn")
+    kinds = [type(em) for em in sched.emitters]
+    assert kinds == [GradientArborescenceEmitter, GradientArborescenceEmitter, GaussianEmitter,
+                     GradientArborescenceEmitter]
+    assert all(em.archive is archives.archive for em in sched.emitters)
+    assert sched.ask_dqd().shape == (3, 10)  # one gradient point per gradient emitter
+    no_grad = EmitterConfig(name="hybrid", num_emitters=2, hybrid_pool=["map-elites", "cma-me"])
+    assert not is_dqd(no_grad) and default_learning_rate(no_grad) == 1.0
