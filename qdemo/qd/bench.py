@@ -430,19 +430,21 @@ def qd_run_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: in
 
 def qd_reference_task(dataset: str, max_images: int, searcher: str, device: str, threads: int,
                       cells: list[int], ranges: list[list[float]], resolution: int) -> dict[str, Any]:
-    """Score the reference photos with the searcher; coverage of the VA and VAD grids."""
+    """Score the reference photos with the searcher; coverage of the VA and VAD grids. For a
+    rated set also the VA coverage of the photos' human ratings (valence and arousal are
+    human-rated): how much of the grid real pictures occupy by people's judgement."""
     _set_threads(threads)
     import numpy as np
 
     from qdemo.device import resolve_device
     from qdemo.qd.config import DatasetConfig, ObjectiveConfig
-    from qdemo.qd.reference import reference_images, score_reference
+    from qdemo.qd.reference import reference_set, score_reference
     from qdemo.qd.scoring import Scorer
     from qdemo.render.base import Renderer
 
     dev = resolve_device(device)
     model = _load_searcher(searcher, dev)
-    files = reference_images(DatasetConfig(path=dataset, max_images=max_images), seed=0)
+    files, ratings = reference_set(DatasetConfig(path=dataset, max_images=max_images), seed=0)
 
     class _NoRender(Renderer):  # the scorer needs a renderer; photos are scored as images
         name, solution_dim = "none", 1
@@ -453,8 +455,16 @@ def qd_reference_task(dataset: str, max_images: int, searcher: str, device: str,
 
     scorer = Scorer(_NoRender(), model, objective=ObjectiveConfig(), ranges=np.asarray(ranges), chunk=32)
     # photos go to the searcher at its own input size, as `qdemo evolve` scores them
-    ref = score_reference(files, scorer, resolution=max(int(model.resolution), 32))
+    ref = score_reference(files, scorer, resolution=max(int(model.resolution), 32), ratings=ratings)
     vad = ref.vad  # (N, 3)
+    human_cov, n_rated = None, 0
+    if ref.human is not None:
+        rated = np.isfinite(ref.human[:, :2]).all(axis=1)
+        n_rated = int(rated.sum())
+        if n_rated:
+            hv, ha = ref.human[rated, 0], ref.human[rated, 1]
+            human_cov = _va_coverage_of_cells(_cells_of(hv, *ranges[0], cells[0]), _cells_of(ha, *ranges[1], cells[1]),
+                                              cells[0], cells[1])
     cv = _cells_of(vad[:, 0], *ranges[0], cells[0])
     ca = _cells_of(vad[:, 1], *ranges[1], cells[1])
     vad_cov = None
@@ -468,6 +478,8 @@ def qd_reference_task(dataset: str, max_images: int, searcher: str, device: str,
         "vad_coverage": vad_cov,
         "vad_mean": vad.mean(axis=0).tolist(),
         "vad_sd": vad.std(axis=0).tolist(),
+        "human_va_coverage": human_cov,
+        "n_rated": n_rated,
     }
 
 
@@ -523,7 +535,7 @@ def bench_qd(cfg: QDBenchConfig, *, out_dir: Path, progress: bool = True) -> dic
     if cfg.dataset:
         ref_args = (cfg.dataset, cfg.dataset_max_images, cfg.searcher, cfg.device, cfg.threads,
                     cells, ranges, any_cfg.renderer.resolution)
-        ref_task = (_cache_key("reference", [str(Path(cfg.dataset).resolve()), *ref_args[1:]]), ref_args)
+        ref_task = (_cache_key("reference", [str(Path(cfg.dataset).resolve()), *ref_args[1:], "human-coverage"]), ref_args)
 
     t0 = time.perf_counter()
     results = run_tasks(qd_run_task, tasks, cache_dir=out_dir / "cache", address=cfg.ray_address,
@@ -671,6 +683,11 @@ def qd_markdown(res: dict[str, Any]) -> str:
                      + (f" ({100 * ref['vad_coverage']:.1f}% of the VAD grid)" if ref.get("vad_coverage") is not None else "")
                      + f"; best method / dataset VA coverage = {r(s.get('va_coverage_vs_dataset'))}× "
                      f"(target ≥ 3).")
+        if ref.get("human_va_coverage") is not None:
+            lines.append(f"By their human ratings the same {ref['n_rated']} photos cover "
+                         f"{100 * ref['human_va_coverage']:.1f}% of the VA grid: the searcher compresses them "
+                         f"towards neutral, and a critic-confirmed elite outside the rated region has no human "
+                         f"rating behind it.")
     if s.get("best_critic_within_one_cell") is not None and math.isfinite(s["best_critic_within_one_cell"]):
         lines.append(f"Critic places {100 * s['best_critic_within_one_cell']:.0f}% of the best method's elites within "
                      f"one cell (target ≥ 60%), {100 * s['best_critic_confirmed']:.0f}% in the same cell.")

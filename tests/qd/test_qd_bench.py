@@ -130,6 +130,34 @@ def test_qd_bench_first_seed_runs_other_seeds(tmp_path):
         bench_qd(dataclasses.replace(cfg, first_seed=-1), out_dir=tmp_path / "bad", progress=False)
 
 
+def test_reference_task_gives_the_human_rated_coverage_of_a_rated_set(tmp_path):
+    """A rated set (OASIS layout, 1-7 ratings): the reference also counts the VA cells its
+    human ratings occupy, next to the cells the searcher puts the same photos in."""
+    import numpy as np
+    from PIL import Image
+
+    from qdemo.qd.bench import qd_reference_task
+
+    root = tmp_path / "oasis"
+    (root / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = [("Sun 1", 1.3, 1.3), ("Sun 2", 6.7, 6.7), ("Cat 1", 4.1, 4.1), ("Cat 2", 4.2, 4.2)]
+    text = ",Theme,Category,Source,Valence_mean,Valence_SD,Valence_N,Arousal_mean,Arousal_SD,Arousal_N\n"
+    for i, (theme, v, a) in enumerate(rows):
+        text += f"I{i + 1},{theme},Scenery,Pixabay,{v},1,100,{a},1,100\n"
+        Image.fromarray((rng.random((20, 20, 3)) * 255).astype(np.uint8)).save(root / "images" / f"{theme}.jpg")
+    (root / "OASIS.csv").write_text(text)
+    ref = qd_reference_task(str(root), 10, "tiny", "cpu", 1, [10, 10, 5], [[-1, 1]] * 3, 16)
+    # ratings -0.9, 0.9 and twice ~0.05 on both axes: 3 of the 100 VA cells
+    assert ref["n_rated"] == 4 and ref["human_va_coverage"] == pytest.approx(0.03)
+    assert ref["n_photos"] == 4 and 0 < ref["va_coverage"] <= 0.04
+    unrated = tmp_path / "plain"
+    unrated.mkdir()
+    Image.fromarray((rng.random((20, 20, 3)) * 255).astype(np.uint8)).save(unrated / "a.png")
+    plain = qd_reference_task(str(unrated), 10, "tiny", "cpu", 1, [10, 10, 5], [[-1, 1]] * 3, 16)
+    assert plain["human_va_coverage"] is None and plain["n_rated"] == 0
+
+
 def test_qd_bench_bad_names(tmp_path):
     with pytest.raises(QdemoError, match="valid emitters"):
         bench_qd(QDBenchConfig(emitters=["random", "nope"], searcher="tiny", backend="serial"),
