@@ -99,10 +99,12 @@ class EmitterConfig:
     """bandit: emitter kinds in the pool; `num_emitters` of each, `num_emitters` active."""
     bandit_zeta: float = 0.05
     """bandit: UCB1 exploration weight."""
-    hybrid_pool: list[str] = field(default_factory=lambda: ["cma-maega", "cma-maega", "cma-maega", "map-elites"])
+    hybrid_pool: list[str] = field(default_factory=lambda: ["cma-maega", "map-elites"])
     """hybrid: the kinds of the `num_emitters` emitters run side by side in one scheduler (the
-    list is repeated to length `num_emitters`). Any kind but random, bandit and hybrid; with a
-    gradient kind in it the scheduler runs the DQD loop and the others take no gradient."""
+    list is repeated to length `num_emitters`: two of each with the default four). Any kind
+    but random, bandit and hybrid; with a gradient kind in it the scheduler runs the DQD loop
+    and the others take no gradient. The default pair was chosen on seeds 100-102
+    (docs/benchmarks.md)."""
 
     def kinds(self) -> list[str]:
         """The kind of each of the `num_emitters` emitters."""

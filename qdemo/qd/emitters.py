@@ -21,8 +21,9 @@ cma-maega  ``GradientArborescenceEmitter`` with the improvement ranker ("imp") o
            variant of CMA-MEGA (Fontaine & Nikolaidis 2023), as cma-mae is to cma-me.
 bandit     ``BanditScheduler`` (UCB1) over a pool of map-elites / iso-line / cma-me
            emitters.
-hybrid     One ``Scheduler`` over emitters of different kinds (``hybrid_pool``, e.g. three
-           cma-maega and one map-elites) sharing the archive; gradient kinds get gradients.
+hybrid     One ``Scheduler`` over emitters of different kinds (``hybrid_pool``, by default
+           cma-maega and map-elites alternating) sharing the archive; gradient kinds get
+           gradients.
 ========== ===================================================================
 """
 
