@@ -535,7 +535,8 @@ def bench_qd(cfg: QDBenchConfig, *, out_dir: Path, progress: bool = True) -> dic
     if cfg.dataset:
         ref_args = (cfg.dataset, cfg.dataset_max_images, cfg.searcher, cfg.device, cfg.threads,
                     cells, ranges, any_cfg.renderer.resolution)
-        ref_task = (_cache_key("reference", [str(Path(cfg.dataset).resolve()), *ref_args[1:], "human-coverage"]), ref_args)
+        ref_key = _cache_key("reference", [str(Path(cfg.dataset).resolve()), *ref_args[1:], "human-coverage"])
+        ref_task = (ref_key, ref_args)
 
     t0 = time.perf_counter()
     results = run_tasks(qd_run_task, tasks, cache_dir=out_dir / "cache", address=cfg.ray_address,
@@ -1039,7 +1040,8 @@ def _cmd_throughput(args: argparse.Namespace) -> int:
 
 
 def _cmd_qd(args: argparse.Namespace) -> int:
-    cfg = QDBenchConfig(emitters=args.emitters, seeds=args.seeds, first_seed=args.first_seed, budget=args.budget, batch_size=args.batch_size,
+    cfg = QDBenchConfig(emitters=args.emitters, seeds=args.seeds, first_seed=args.first_seed, budget=args.budget,
+                        batch_size=args.batch_size,
                         overrides=args.overrides, searcher=args.searcher, critic=args.critic, renderer=args.renderer,
                         dataset=args.dataset, dataset_max_images=args.dataset_max_images, device=args.device,
                         threads=args.threads, ray_address=args.ray_address,

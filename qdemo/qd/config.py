@@ -103,8 +103,8 @@ class EmitterConfig:
     """hybrid: the kinds of the `num_emitters` emitters run side by side in one scheduler (the
     list is repeated to length `num_emitters`: two of each with the default four). Any kind
     but random, bandit and hybrid; with a gradient kind in it the scheduler runs the DQD loop
-    and the others take no gradient. The default pair was chosen on seeds 100-102
-    (docs/benchmarks.md)."""
+    and the others take no gradient. The default pair was the best pool on seeds 100-102, but
+    did not beat cma-maega alone on seeds 0-9 (docs/benchmarks.md)."""
 
     def kinds(self) -> list[str]:
         """The kind of each of the `num_emitters` emitters."""
