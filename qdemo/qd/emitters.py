@@ -29,8 +29,6 @@ hybrid     One ``Scheduler`` over emitters of different kinds (``hybrid_pool``, 
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 from ribs.archives import GridArchive
 from ribs.emitters import (EmitterBase, EvolutionStrategyEmitter, GaussianEmitter,
@@ -107,8 +105,3 @@ def is_dqd(cfg: EmitterConfig) -> bool:
     """Whether the scheduler runs the DQD loop (some emitter takes gradients)."""
     return cfg.name != "bandit" and any(k in GRADIENT_EMITTERS for k in cfg.kinds())
 
-
-def emitter_kinds(cfg: EmitterConfig) -> Optional[list[str]]:
-    if cfg.name == "bandit":
-        return list(cfg.bandit_pool)
-    return list(dict.fromkeys(cfg.kinds()))
