@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from qdemo.normalise.config import NormaliseConfig
-from qdemo.normalise.data import ImageSet, load_batch
+from qdemo.normalise.data import ImageSet, load_batch, to_tensor
 
 
 def bench_apply(g, images: ImageSet, *, size: int, fit: str, repeats: int, batch_size: int = 16) -> dict[str, Any]:
@@ -32,7 +31,7 @@ def bench_apply(g, images: ImageSet, *, size: int, fit: str, repeats: int, batch
         raise QdemoError("bench times per-image generators; a group-conditioned one (condition=group) normalises "
                          "a grouped set: time `qdemo normalise apply --model MODEL FOLDER` on a folder of groups")
     arrays, _, _ = load_batch(images.paths, size, fit, on_error="skip")
-    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div_(255.0)  # (N, 3, S, S)
+    x = to_tensor(arrays)  # (N, 3, S, S)
     fwd, e2e = [], []
     with torch.no_grad():
         g(x[:2])  # warm-up

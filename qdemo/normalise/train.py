@@ -422,7 +422,8 @@ class Trainer:
         finally:
             bar.close()
         self.G.eval()
-        info = {"lambda_emo": t.lambda_emo, "lambda_l1": t.lambda_l1, "condition": t.condition, "lambda_stats": t.lambda_stats, "steps": self.step,
+        info = {"lambda_emo": t.lambda_emo, "lambda_l1": t.lambda_l1, "condition": t.condition,
+                "lambda_stats": t.lambda_stats, "steps": self.step,
                 "train_images": n, "val_images": len(self.val_idx), "test_images": len(self.test_idx),
                 "shine": ("group equalisation of the training split (shine.scope=group)" if self.G.conditioned
                           else self.shine.summary.get("mode")),
