@@ -43,6 +43,9 @@ def register(subparsers) -> None:
     p.add_argument("--scope", choices=["image", "group"], default=None,
                    help="image: SHINE proper, every image gets the set's statistics (default); group: one "
                         "transform per folder / category so the groups match while each image moves less")
+    p.add_argument("--group-by", default=None, metavar="LIST",
+                   help="scope group: groupings equalised at once, comma-separated, from folder, valence, "
+                        "arousal, dominance (tertiles of the human ratings); default folder (shine.group_by)")
     p.add_argument("--out", required=True, help="output folder (images/, manifest.csv, shine.json)")
     p.add_argument("--ray-address", default=None, help="join a Ray cluster (default: local)")
     p.add_argument("--serial", action="store_true", help="run shards in this process (no Ray)")
@@ -94,6 +97,8 @@ def register(subparsers) -> None:
     p.add_argument("--group-equalise", action="store_true",
                    help="add the variant shine_group: between-group equalisation run on the evaluated images "
                         "(report.group_equalise)")
+    p.add_argument("--group-by", default=None, metavar="LIST",
+                   help="groupings shine_group equalises at once, e.g. folder,valence,arousal (shine.group_by)")
     p.add_argument("--out", required=True, help="report folder (report.json, report.md, figures)")
     p.add_argument("--device", default=None, help="auto, cpu or cuda")
     _common_config(p)
@@ -109,6 +114,11 @@ def register(subparsers) -> None:
     _data_flags(p)
     _common_config(p)
     p.set_defaults(func=cmd_bench)
+
+
+def _csv(text: str | None) -> list[str] | None:
+    """'a,b' -> ['a', 'b'] (None stays None: the config's value)."""
+    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
 
 
 def _load_cfg(args, extra: dict):
@@ -135,10 +145,13 @@ def cmd_shine(args) -> int:
     from qdemo.normalise.data import choose_subset, collect
     from qdemo.normalise.shine import run_shine
 
-    cfg = _load_cfg(args, {**_data_extra(args), "shine.mode": args.mode, "shine.scope": args.scope})
+    cfg = _load_cfg(args, {**_data_extra(args), "shine.mode": args.mode, "shine.scope": args.scope,
+                           "shine.group_by": _csv(args.group_by)})
     images = choose_subset(collect(args.data, cfg.data.format), cfg.data.limit, cfg.data.seed)
     s = run_shine(images, args.out, cfg, address=args.ray_address, backend="serial" if args.serial else "ray")
-    scope = " (group scope)" if s.get("scope") == "group" else ""
+    by = s.get("group_by", ["folder"])
+    scope = "" if s.get("scope") != "group" else " (group scope)" if by == ["folder"] else \
+        f" (group scope by {' + '.join(by)})"
     print(f"SHINE {s['mode']}{scope}: {s['n_images']} images -> {args.out}/images "
           f"({s['n_skipped']} skipped; stats {s['seconds']['stats']:.1f} s, match {s['seconds']['match']:.1f} s)")
     return 0
@@ -193,7 +206,8 @@ def cmd_report(args) -> int:
     from qdemo.errors import QdemoError
     from qdemo.normalise.report import run_report
 
-    cfg = _load_cfg(args, {"device": args.device, "report.group_equalise": True if args.group_equalise else None})
+    cfg = _load_cfg(args, {"device": args.device, "report.group_equalise": True if args.group_equalise else None,
+                           "shine.group_by": _csv(args.group_by)})
     models: dict[str, str] = {}
     if args.sweep:
         runs = sorted(Path(args.sweep).glob("lambda_emo=*"), key=lambda p: float(p.name.split("=", 1)[1]))

@@ -46,6 +46,13 @@ class ShineConfig:
     full and color luminance)."""
     group_iterations: int = 6
     """scope=group: rounds of (radial spectrum, contrast, tone curve) per group."""
+    group_by: tuple[str, ...] = ("folder",)
+    """scope=group (and the report's shine_group): the groupings whose groups are equalised.
+    'folder' = folder / category; 'valence', 'arousal', 'dominance' = low / mid / high tertiles
+    of the set's human ratings (unrated images are left out of that grouping). Several, e.g.
+    [folder, valence, arousal], are equalised at once: each round steps through the groups of
+    every grouping in turn, in one process. Each image then moves by one offset per grouping,
+    more than with one grouping, still less than per-image SHINE (docs/normalise.md)."""
     mode: Literal["lum", "hist", "sf", "spec", "full"] = "full"
     """lum = mean/contrast of luminance; hist = luminance histogram; sf = rotationally averaged
     amplitude spectrum; spec = full amplitude spectrum; full = sf (or spec) then hist, iterated."""

@@ -21,6 +21,10 @@ the luminance ratio (chromaticity kept). A pixel whose scaled colour leaves the 
 divided by its brightest channel: its hue stays, its luminance ends below the target.
 Memory: a whole group is held as float64 with its FFT, about 2.5 MB per 256x256 image.
 
+Several groupings at once (``shine.group_by``, e.g. folder and valence / arousal tertiles):
+:func:`equalise_partitions` steps through the groups of each grouping in turn every round, so
+each image's transform is the composition of its groups' (one per grouping).
+
 ``propose`` gives the same output for tensors: the input of the group-conditioned
 pix2pix (``train.condition=group``), which learns to change it so the emotion stays.
 
@@ -100,6 +104,45 @@ def set_targets(stats: Sequence[dict[str, Any]], names: Sequence[str] | None = N
             "shape": list(shapes.pop()), "n_images": int(w_img.sum()), "n_groups": len(stats)}
 
 
+def _tensors(targets: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, float]:
+    return (torch.tensor(targets["radial"], dtype=torch.float64),
+            torch.tensor(targets["quantiles"], dtype=torch.float64), float(targets["contrast"]))
+
+
+def _step(y: torch.Tensor, t_rad: torch.Tensor, t_q: torch.Tensor, t_contrast: float, rr: torch.Tensor,
+          gen: torch.Generator) -> torch.Tensor:
+    """One round for one group's luminance (n, H, W) in linear light: radial spectrum filter,
+    contrast gain, tone curve; each the same for every image of the group."""
+    n, h, w = y.shape
+    f = torch.fft.fft2(y)
+    gain = torch.exp(t_rad - _radial_mean_log_amp(y, rr))[rr]
+    gain[0, 0] = 1.0  # mean luminance: left to the tone curve
+    y = torch.fft.ifft2(f * gain).real
+    m = y.mean(dim=(1, 2), keepdim=True)
+    cur = float(y.flatten(1).std(dim=1).mean())
+    if cur > 1e-12:  # a group of flat images has no contrast to scale
+        y = m + (y - m) * (t_contrast / cur)
+    v = y.flatten()
+    ranks = torch.empty_like(v)
+    order = torch.argsort(v + 1e-12 * torch.rand(v.shape, generator=gen, dtype=v.dtype))  # ties: seeded
+    ranks[order] = torch.linspace(0, 1, len(v), dtype=v.dtype)
+    pos = ranks * (len(t_q) - 1)
+    lo = pos.floor().long().clamp(max=len(t_q) - 2)
+    return (t_q[lo] + (pos - lo) * (t_q[lo + 1] - t_q[lo])).view(n, h, w)
+
+
+def _to_u8(lin: torch.Tensor, y0: torch.Tensor, y: torch.Tensor) -> list[np.ndarray]:
+    """New luminance ``y`` (N, H, W) back to uint8 (H, W, 3) arrays, chromaticity of ``lin`` kept."""
+    y = y.clamp(0, 1)
+    out = lin * (y / y0.clamp_min(1e-6))[:, None]
+    black = (y0 < 1e-6)[:, None].expand_as(out)
+    out = torch.where(black, y[:, None].expand_as(out), out)
+    peak = out.amax(dim=1, keepdim=True)
+    out = torch.where(peak > 1, out / peak.clamp_min(1e-12), out)  # keep hue; the brightest channel at 1
+    u8 = (_linear_to_srgb(out) * 255.0).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+    return [np.ascontiguousarray(a) for a in u8]
+
+
 def equalise_group(arrays: Sequence[np.ndarray], targets: dict[str, Any], iterations: int = 6,
                    seed: int = 0) -> list[np.ndarray]:
     """Equalise one group's uint8 (H, W, 3) images towards the set-wide ``targets``.
@@ -114,34 +157,12 @@ def equalise_group(arrays: Sequence[np.ndarray], targets: dict[str, Any], iterat
     if [h, w] != list(targets["shape"]):
         raise ValueError(f"image size {w}x{h} differs from the targets' {targets['shape'][1]}x{targets['shape'][0]}")
     rr = _radius(h, w)
-    t_rad = torch.tensor(targets["radial"], dtype=torch.float64)
-    t_q = torch.tensor(targets["quantiles"], dtype=torch.float64)
+    t_rad, t_q, t_con = _tensors(targets)
     gen = torch.Generator().manual_seed(seed)
     y = y0.clone()
     for _ in range(iterations):
-        f = torch.fft.fft2(y)
-        gain = torch.exp(t_rad - _radial_mean_log_amp(y, rr))[rr]
-        gain[0, 0] = 1.0  # mean luminance: left to the tone curve
-        y = torch.fft.ifft2(f * gain).real
-        m = y.mean(dim=(1, 2), keepdim=True)
-        cur = float(y.flatten(1).std(dim=1).mean())
-        if cur > 1e-12:  # a group of flat images has no contrast to scale
-            y = m + (y - m) * (targets["contrast"] / cur)
-        v = y.flatten()
-        ranks = torch.empty_like(v)
-        order = torch.argsort(v + 1e-12 * torch.rand(v.shape, generator=gen, dtype=v.dtype))  # ties: seeded
-        ranks[order] = torch.linspace(0, 1, len(v), dtype=v.dtype)
-        pos = ranks * (len(t_q) - 1)
-        lo = pos.floor().long().clamp(max=len(t_q) - 2)
-        y = (t_q[lo] + (pos - lo) * (t_q[lo + 1] - t_q[lo])).view(n, h, w)
-    y = y.clamp(0, 1)
-    out = lin * (y / y0.clamp_min(1e-6))[:, None]
-    black = (y0 < 1e-6)[:, None].expand_as(out)
-    out = torch.where(black, y[:, None].expand_as(out), out)
-    peak = out.amax(dim=1, keepdim=True)
-    out = torch.where(peak > 1, out / peak.clamp_min(1e-12), out)  # keep hue; the brightest channel at 1
-    u8 = (_linear_to_srgb(out) * 255.0).round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
-    return [np.ascontiguousarray(a) for a in u8]
+        y = _step(y, t_rad, t_q, t_con, rr, gen)
+    return _to_u8(lin, y0, y)
 
 
 def propose(x: torch.Tensor, groups: Sequence[str], iterations: int = 6, seed: int = 0) -> torch.Tensor:
@@ -156,16 +177,80 @@ def equalise_set(arrays: Sequence[np.ndarray], groups: Sequence[str], iterations
                  seed: int = 0) -> list[np.ndarray]:
     """In one process: equalise a whole set of uint8 (H, W, 3) arrays between its ``groups``
     (one label per image). What ``run_shine`` does with ``shine.scope=group``, without files."""
-    if len(arrays) != len(groups):
-        raise ValueError(f"{len(arrays)} images but {len(groups)} group labels")
-    by: dict[str, list[int]] = {}
-    for i, g in enumerate(groups):
-        by.setdefault(g, []).append(i)
-    if len(by) < 2:
-        raise ValueError(f"between-group equalisation needs at least two groups, found {len(by)}")
-    targets = set_targets([group_stats([arrays[i] for i in idx]) for idx in by.values()], list(by))
-    out: list[np.ndarray | None] = [None] * len(arrays)
-    for idx in by.values():
-        for i, a in zip(idx, equalise_group([arrays[i] for i in idx], targets, iterations, seed)):
-            out[i] = a
-    return out  # type: ignore[return-value]
+    return equalise_partitions(arrays, [groups], iterations, seed)
+
+
+def equalise_partitions(arrays: Sequence[np.ndarray], partitions: Sequence[Sequence[str | None]],
+                        iterations: int = 6, seed: int = 0,
+                        names: Sequence[str] | None = None) -> list[np.ndarray]:
+    """Equalise a set between the groups of several groupings at once.
+
+    ``partitions``: one label per image for each grouping (e.g. the folder, and the valence
+    tertile); ``None`` leaves an image out of that grouping's steps. Each round runs one step
+    (:func:`_step`) for every group of the first grouping, then of the second, and so on, all
+    against the same set-wide targets, like raking a table to several margins at once. With one
+    grouping this is :func:`equalise_set`. Every image then moves by the offsets of its groups,
+    one per grouping, so it moves more than with one grouping and less than with per-image
+    SHINE. ``names`` label the groupings in errors."""
+    if iterations < 1:
+        raise ValueError(f"iterations={iterations}: must be at least 1")
+    names = list(names) if names is not None else [f"grouping {k + 1}" for k in range(len(partitions))]
+    if not partitions:
+        raise ValueError("no grouping given")
+    by_part: list[dict[str, list[int]]] = []
+    for name, labels in zip(names, partitions):
+        if len(labels) != len(arrays):
+            raise ValueError(f"{len(arrays)} images but {len(labels)} group labels ({name})")
+        by: dict[str, list[int]] = {}
+        for i, g in enumerate(labels):
+            if g is not None:
+                by.setdefault(g, []).append(i)
+        if len(by) < 2:
+            raise ValueError(f"between-group equalisation needs at least two groups, found {len(by)} ({name})")
+        by_part.append(by)
+    # set-wide targets over every image: the first grouping's groups (+ the images it leaves out)
+    pooled = list(by_part[0].values())
+    rest = [i for i, g in enumerate(partitions[0]) if g is None]
+    stats = [group_stats([arrays[i] for i in idx]) for idx in pooled + ([rest] if rest else [])]
+    targets = set_targets(stats, list(by_part[0]) + (["(not grouped)"] if rest else []))
+    lin = _to_linear(arrays)
+    y0 = linear_luminance(lin)
+    rr = _radius(*y0.shape[1:])
+    t_rad, t_q, t_con = _tensors(targets)
+    gens = {(k, g): torch.Generator().manual_seed(seed) for k, by in enumerate(by_part) for g in by}
+    y = y0.clone()
+    for _ in range(iterations):
+        for k, by in enumerate(by_part):
+            for g, idx in by.items():
+                ii = torch.tensor(idx)
+                y[ii] = _step(y[ii], t_rad, t_q, t_con, rr, gens[(k, g)])
+    return _to_u8(lin, y0, y)
+
+
+GROUPINGS = ("folder", "valence", "arousal", "dominance")
+"""What ``shine.group_by`` can name: the folder / category, or tertiles of a VAD rating."""
+
+
+def groupings_of(groups: Sequence[str], ratings: np.ndarray | None, group_by: Sequence[str],
+                 where: str = "the set") -> list[list[str | None]]:
+    """Labels per grouping of ``group_by``: 'folder' is ``groups``; 'valence' / 'arousal' /
+    'dominance' are low / mid / high tertiles of the (N, 3) human ``ratings`` (images without
+    a rating are left out of that grouping). Raises ValueError naming what is missing."""
+    from qdemo.normalise.data import tertile_labels
+
+    if not group_by:
+        raise ValueError("shine.group_by is empty: name at least one of " + ", ".join(GROUPINGS))
+    out: list[list[str | None]] = []
+    for name in group_by:
+        if name not in GROUPINGS:
+            raise ValueError(f"shine.group_by: unknown grouping {name!r} (use {', '.join(GROUPINGS)})")
+        if name == "folder":
+            out.append(list(groups))
+            continue
+        k = GROUPINGS.index(name) - 1
+        vals = ratings[:, k] if ratings is not None else np.full(len(groups), np.nan)
+        if np.isfinite(vals).sum() < 3:
+            raise ValueError(f"shine.group_by {name}: {where} has {int(np.isfinite(vals).sum())} images rated "
+                             f"for {name}; its tertiles need at least 3 (a rated set: Emotion6, OASIS or a CSV)")
+        out.append([None if lab.endswith("-unrated") else lab for lab in tertile_labels(vals, name)])
+    return out

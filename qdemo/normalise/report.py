@@ -244,16 +244,22 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
     loaded = {name: load_generator(path, device=device) for name, path in models.items()}
     proposal = None
     if cfg.report.group_equalise or any(g.conditioned for g, _ in loaded.values()):
-        # transductive: run on exactly the evaluated images, by folder / category
-        from qdemo.normalise.groupwise import equalise_set
+        # transductive: run on exactly the evaluated images
+        from qdemo.normalise.groupwise import equalise_partitions, groupings_of
 
+        s = cfg.shine
+        folders = [shine.groups[i] for i in idx]
+        by_folder = tuple(s.group_by) == ("folder",)
         try:
-            eq = equalise_set(list(orig), [shine.groups[i] for i in idx], cfg.shine.group_iterations, cfg.shine.seed)
+            if by_folder or any(g.conditioned for g, _ in loaded.values()):
+                # group-conditioned generators were trained on proposals by folder / category
+                proposal = to_t(np.stack(equalise_partitions(list(orig), [folders], s.group_iterations, s.seed)))
+            if cfg.report.group_equalise:
+                parts = groupings_of(folders, shine.targets[idx], s.group_by, where=f"the {split} images")
+                variants["shine_group"] = proposal if by_folder else to_t(np.stack(
+                    equalise_partitions(list(orig), parts, s.group_iterations, s.seed, names=list(s.group_by))))
         except ValueError as exc:
             raise DataError(f"between-group equalisation of the {split} images of {shine_dir}: {exc}") from None
-        proposal = to_t(np.stack(eq))  # (N, 3, H, W)
-        if cfg.report.group_equalise:
-            variants["shine_group"] = proposal
     gen_info = {}
     for name, (g, info) in loaded.items():
         if variants["original"].shape[-1] % g.multiple:
@@ -276,6 +282,9 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
                              "note": "drift is reported on valence+arousal; dominance is the critic's proxy output"}
     res["critic"] = getattr(getattr(critic, "info", None), "name", type(critic).__name__)
     res["shine"] = {"dir": str(shine_dir), "mode": shine.summary.get("mode"), "color": shine.summary.get("color")}
+    if cfg.report.group_equalise:
+        res["shine_group"] = {"group_by": list(cfg.shine.group_by), "iterations": cfg.shine.group_iterations,
+                              "on": f"the {split} images themselves"}
     res["generators"] = gen_info
     res["size"] = d["size"]
     if chosen is not None:
@@ -304,6 +313,10 @@ def render_markdown(res: dict[str, Any]) -> str:
         lines += [f"**Targets** (variant `{t['chosen']}`, grouping `{t['grouping']}`): retention of SHINE's "
                   f"spread reduction {t['retention_of_shine_reduction']:.2f} (target >= 0.8), drift / SHINE drift "
                   f"{t['drift_ratio_to_shine']:.2f} (target <= 0.5): {'met' if t['met'] else 'NOT met'}.", ""]
+    if "shine_group" in res:
+        sg = res["shine_group"]
+        lines += [f"`shine_group`: between-group equalisation by {' + '.join(sg['group_by'])} "
+                  f"({sg['iterations']} rounds), run on {sg['on']}.", ""]
     for gname, g in res["groupings"].items():
         lines += [f"## Grouping: {gname} ({g['source']}; sizes {g['sizes']})", "",
                   "| variant | spread index | retention | mean lum | contrast | lum hist | spectrum | colour | VA drift | drift / SHINE |",

@@ -12,7 +12,9 @@ from norm_helpers import make_groups
 from qdemo.errors import DataError, QdemoError
 from qdemo.normalise import NormaliseConfig, ShineOutput, collect, load_fixed, run_shine
 from qdemo.normalise import shine as shine_mod
-from qdemo.normalise.groupwise import equalise_group, equalise_set, group_stats, set_targets
+from qdemo.normalise.data import ImageSet
+from qdemo.normalise.groupwise import (equalise_group, equalise_partitions, equalise_set, group_stats, groupings_of,
+                                      set_targets)
 from qdemo.normalise.report import LUM_STATS, group_spread, lowlevel, run_report
 
 
@@ -135,6 +137,10 @@ def test_cli_group_scope(tmp_path, capsys):
     assert main(["normalise", "report", "--shine", str(tmp_path / "s"), "--all", "--group-equalise",
                  "--set", "report.critic=tiny", "--set", "report.tertiles=[]", "--out", str(tmp_path / "r")]) == 0
     assert "| shine_group |" in (tmp_path / "r" / "report.md").read_text()
+    # a folder set has no ratings, so no tertile grouping
+    assert main(["normalise", "shine", "--data", str(root), "--scope", "group", "--group-by", "folder,valence",
+                 "--size", "16", "--serial", "--out", str(tmp_path / "s2")]) == 2
+    assert "shine.group_by valence: " in capsys.readouterr().err
 
 
 def test_group_scope_errors(tmp_path):
@@ -200,3 +206,114 @@ def test_a_cached_skip_bad_run_does_not_let_a_strict_run_pass(tmp_path):
     run_shine(collect(root), tmp_path / "o", cfg, backend="serial")
     with pytest.raises(DataError, match=r"broken\.png"):
         run_shine(collect(root), tmp_path / "o", _cfg(), backend="serial")  # same --out, strict
+
+
+def _crossed(n: int = 24, size: int = 32, seed: int = 1):
+    """Two groupings that cross: folder a/b and a rating; brightness differs along both, and
+    folders are balanced over the rating's tertiles, so equalising one leaves the other."""
+    rng = np.random.default_rng(seed)
+    arrays, folders, rating = [], [], []
+    for i in range(n):
+        f, r = "ab"[i % 2], (i // 2) % 3  # every folder has each rating level
+        base = 90 + 40 * (f == "b") + 30 * r + rng.normal(0, 25)
+        noise = rng.normal(0, 15 + 10 * r, (size, size, 3))
+        arrays.append(np.clip(base + noise, 0, 255).astype(np.uint8))
+        folders.append(f)
+        rating.append(r - 1 + rng.normal(0, 0.05))
+    ratings = np.c_[rating, np.full(n, np.nan), np.zeros(n)].astype(np.float32)
+    return arrays, folders, ratings
+
+
+def test_several_groupings_are_equalised_at_once():
+    arrays, folders, ratings = _crossed()
+    parts = groupings_of(folders, ratings, ["folder", "valence"])
+    assert parts[0] == folders and set(parts[1]) == {"valence-low", "valence-mid", "valence-high"}
+    by_folder = equalise_set(arrays, folders)
+    both = equalise_partitions(arrays, parts, names=["folder", "valence"])
+    before = {k: _spreads(arrays, p) for k, p in (("folder", parts[0]), ("valence", parts[1]))}
+    one = {k: _spreads(by_folder, p) for k, p in (("folder", parts[0]), ("valence", parts[1]))}
+    two = {k: _spreads(both, p) for k, p in (("folder", parts[0]), ("valence", parts[1]))}
+    assert one["folder"]["mean_luminance"] < 0.2 * before["folder"]["mean_luminance"]
+    assert one["valence"]["mean_luminance"] > 0.5 * before["valence"]["mean_luminance"]  # folders only
+    for k in ("folder", "valence"):  # both groupings: every luminance statistic's spread shrinks
+        for s in LUM_STATS:
+            assert two[k][s] < 0.5 * before[k][s], (k, s, before[k][s], two[k][s])
+    # with one grouping it is exactly the single-grouping equalisation
+    same = equalise_partitions(arrays, [folders])
+    assert all(np.array_equal(a, b) for a, b in zip(same, by_folder))
+
+
+def test_images_outside_a_grouping_are_not_moved_by_it():
+    arrays, folders, _ = _crossed(n=12)
+    labels = [None if i < 4 else f for i, f in enumerate(folders)]
+    out = equalise_partitions(arrays, [labels])
+    for i in range(4):  # only the sRGB <-> linear round trip touches them
+        assert np.abs(out[i].astype(int) - arrays[i].astype(int)).max() <= 1
+    assert any(np.abs(out[i].astype(int) - arrays[i].astype(int)).mean() > 2 for i in range(4, 12))
+
+
+def test_groupings_need_known_names_and_ratings():
+    arrays, folders, ratings = _crossed(n=6)
+    with pytest.raises(ValueError, match="unknown grouping 'mood'.*folder, valence, arousal, dominance"):
+        groupings_of(folders, ratings, ["folder", "mood"])
+    with pytest.raises(ValueError, match="arousal: the set has 0 images rated"):
+        groupings_of(folders, ratings, ["arousal"])  # the arousal column is NaN
+    with pytest.raises(ValueError, match="valence: the set has 0"):
+        groupings_of(folders, None, ["valence"])
+    with pytest.raises(ValueError, match="at least two groups, found 1 \\(valence\\)"):
+        equalise_partitions(arrays, [folders, ["x"] * 6], names=["folder", "valence"])
+    with pytest.raises(ValueError, match="6 images but 5 group labels \\(folder\\)"):
+        equalise_partitions(arrays, [folders[:5]], names=["folder"])
+
+
+def _rated_set(tmp_path):
+    arrays, folders, ratings = _crossed(n=12, size=16)
+    paths = []
+    for i, (a, f) in enumerate(zip(arrays, folders)):
+        (tmp_path / "set" / f).mkdir(parents=True, exist_ok=True)
+        paths.append(tmp_path / "set" / f / f"im{i:02d}.png")
+        Image.fromarray(a, "RGB").save(paths[-1])
+    return ImageSet(root=tmp_path / "set", paths=paths, groups=folders, targets=ratings), arrays
+
+
+def test_shine_group_scope_with_two_groupings_writes_the_set(tmp_path):
+    images, arrays = _rated_set(tmp_path)
+    cfg = _cfg()
+    cfg.data.size = 16
+    cfg.shine.group_by = ("folder", "valence")
+    s = run_shine(images, tmp_path / "out", cfg, backend="serial")
+    assert s["group_by"] == ["folder", "valence"] and s["n_images"] == 12 and s["n_groups"] == 5
+    assert s["group_sizes"]["valence"] == {"valence-high": 4, "valence-low": 4, "valence-mid": 4}
+    man = ShineOutput.read(tmp_path / "out")
+    outs = [np.asarray(Image.open(p).convert("RGB")) for p in man.outputs]
+    parts = groupings_of(images.groups, images.targets, ["folder", "valence"])
+    want = equalise_partitions(arrays, parts, iterations=3)
+    assert all(np.array_equal(a, b) for a, b in zip(outs, want))
+    np.testing.assert_allclose(man.targets[:, 0], images.targets[:, 0], atol=1e-5)  # ratings kept in the manifest
+    cfg.shine.group_by = ("folder", "arousal")  # no arousal ratings: a clear error naming the set
+    with pytest.raises(DataError, match=r"set: shine.group_by arousal: .* 0 images rated"):
+        run_shine(images, tmp_path / "out2", cfg, backend="serial")
+    cfg.shine.group_by = ("folder", "colour")
+    with pytest.raises(QdemoError, match="name one or more of folder, valence"):
+        run_shine(images, tmp_path / "out3", cfg, backend="serial")
+    assert not (tmp_path / "out2" / "manifest.csv").exists()
+
+
+def test_cli_and_report_take_group_by(tmp_path, capsys, tiny_model):
+    from qdemo.cli import main
+
+    images, _ = _rated_set(tmp_path)
+    cfg = NormaliseConfig()
+    cfg.data.size, cfg.shine.mode = 16, "lum"
+    run_shine(images, tmp_path / "shine", cfg, backend="serial")
+    assert main(["normalise", "report", "--shine", str(tmp_path / "shine"), "--all", "--group-equalise",
+                 "--group-by", "folder,valence", "--set", "report.critic=tiny", "--set", "report.tertiles=[valence]",
+                 "--out", str(tmp_path / "r")]) == 0
+    res = __import__("json").loads((tmp_path / "r" / "report.json").read_text())
+    assert res["shine_group"]["group_by"] == ["folder", "valence"]
+    val = res["groupings"]["valence_tertiles"]["variants"]["shine_group"]["ratio_to_original"]
+    assert val["mean_luminance"] < 0.5  # the valence tertiles are equalised too
+    assert "between-group equalisation by folder + valence" in (tmp_path / "r" / "report.md").read_text()
+    assert main(["normalise", "report", "--shine", str(tmp_path / "shine"), "--all", "--group-equalise",
+                 "--group-by", "folder,arousal", "--set", "report.critic=tiny", "--out", str(tmp_path / "r2")]) == 2
+    assert "arousal" in capsys.readouterr().err
