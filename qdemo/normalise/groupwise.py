@@ -231,6 +231,14 @@ GROUPINGS = ("folder", "valence", "arousal", "dominance")
 """What ``shine.group_by`` can name: the folder / category, or tertiles of a VAD rating."""
 
 
+def check_group_by(group_by: Sequence[str]) -> None:
+    """Raise ValueError unless ``group_by`` names one or more of :data:`GROUPINGS`."""
+    bad = [g for g in group_by if g not in GROUPINGS]
+    if bad or not group_by:
+        what = f"unknown grouping {bad[0]!r}" if bad else "is empty"
+        raise ValueError(f"shine.group_by {what}; name one or more of {', '.join(GROUPINGS)}")
+
+
 def groupings_of(groups: Sequence[str], ratings: np.ndarray | None, group_by: Sequence[str],
                  where: str = "the set") -> list[list[str | None]]:
     """Labels per grouping of ``group_by``: 'folder' is ``groups``; 'valence' / 'arousal' /
@@ -238,12 +246,9 @@ def groupings_of(groups: Sequence[str], ratings: np.ndarray | None, group_by: Se
     a rating are left out of that grouping). Raises ValueError naming what is missing."""
     from qdemo.normalise.data import tertile_labels
 
-    if not group_by:
-        raise ValueError("shine.group_by is empty: name at least one of " + ", ".join(GROUPINGS))
+    check_group_by(group_by)
     out: list[list[str | None]] = []
     for name in group_by:
-        if name not in GROUPINGS:
-            raise ValueError(f"shine.group_by: unknown grouping {name!r} (use {', '.join(GROUPINGS)})")
         if name == "folder":
             out.append(list(groups))
             continue

@@ -424,7 +424,7 @@ def run_shine_groups(images: ImageSet, out: Path, cfg: NormaliseConfig, *, addre
     With ``shine.group_by`` beyond the folder, :func:`_run_groupings` (one process)."""
     from qdemo.config import to_dict
     from qdemo.normalise.data import group_indices
-    from qdemo.normalise.groupwise import set_targets
+    from qdemo.normalise.groupwise import check_group_by, set_targets
     from qdemo.parallel import run_tasks
 
     d, s = cfg.data, cfg.shine
@@ -433,11 +433,10 @@ def run_shine_groups(images: ImageSet, out: Path, cfg: NormaliseConfig, *, addre
                          f"use mode full and color luminance, not mode {s.mode} / color {s.color}")
     if s.group_iterations < 1:
         raise QdemoError(f"shine.group_iterations={s.group_iterations}: must be at least 1")
-    from qdemo.normalise.groupwise import GROUPINGS
-
-    bad = [g for g in s.group_by if g not in GROUPINGS]
-    if bad or not s.group_by:
-        raise QdemoError(f"shine.group_by={list(s.group_by)}: name one or more of {', '.join(GROUPINGS)}")
+    try:
+        check_group_by(s.group_by)
+    except ValueError as exc:
+        raise QdemoError(str(exc)) from None
     if tuple(s.group_by) != ("folder",):
         return _run_groupings(images, out, cfg)
     groups = group_indices(images.groups)
