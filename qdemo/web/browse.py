@@ -19,6 +19,7 @@ from urllib.parse import quote, unquote
 
 from qdemo.errors import DataError
 from qdemo.web.archive import RunArchive, Samples
+from qdemo.web.params import parse_index
 from qdemo.web.server import App, HTTPError, Request, Response, file_response, json_response
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".bmp")
@@ -53,15 +54,15 @@ class BrowseApp(App):
         return [
             ("GET", re.compile(r"/"), lambda r: self.page("browse.html")),
             ("GET", re.compile(r"/api/archives"), self.api_archives),
-            ("GET", re.compile(r"/api/archive/(\d+)/cells"), self.api_cells),
-            ("GET", re.compile(r"/api/archive/(\d+)/cell/(\d+)"), self.api_cell),
-            ("GET", re.compile(r"/files/archive/(\d+)/(.+)"), self.files_archive),
-            ("GET", re.compile(r"/files/compare/(\d+)/(.+)"), self.files_compare),
+            ("GET", re.compile(r"/api/archive/([0-9]+)/cells"), self.api_cells),
+            ("GET", re.compile(r"/api/archive/([0-9]+)/cell/([0-9]+)"), self.api_cell),
+            ("GET", re.compile(r"/files/archive/([0-9]+)/(.+)"), self.files_archive),
+            ("GET", re.compile(r"/files/compare/([0-9]+)/(.+)"), self.files_compare),
         ]
 
     # -- helpers -----------------------------------------------------------------------------
     def _archive(self, text: str) -> tuple[int, RunArchive]:
-        i = int(text)
+        i = parse_index(text, "archive number")
         if not 0 <= i < len(self.archives):
             raise HTTPError(404, f"no archive {i} (serving {len(self.archives)})")
         run = self.archives[i]
@@ -81,7 +82,7 @@ class BrowseApp(App):
     def api_archives(self, req: Request) -> Response:
         out = []
         for i, run in enumerate(self.archives):
-            self._archive(str(i))
+            self._archive(str(i))  # re-read a run being written
             s = run.summary()
             s["id"] = i
             s["n_samples"] = sum(
@@ -97,7 +98,7 @@ class BrowseApp(App):
 
     def api_cell(self, req: Request) -> Response:
         i, run = self._archive(req.match.group(1))
-        index = int(req.match.group(2))
+        index = parse_index(req.match.group(2), "cell index")
         e = run.elites.get(index)
         if e is None:
             raise HTTPError(404, f"archive {run.name}: cell {index} is empty")
@@ -123,14 +124,14 @@ class BrowseApp(App):
         return file_response(root, text, decoded=True)
 
     def files_archive(self, req: Request) -> Response:
-        i = int(req.match.group(1))
-        if not 0 <= i < len(self.archives):
+        i = parse_index(req.match.group(1), "archive number")
+        if i >= len(self.archives):
             raise HTTPError(404, f"no archive {i}")
         return self._image(self.archives[i].root, req.match.group(2))
 
     def files_compare(self, req: Request) -> Response:
-        j = int(req.match.group(1))
-        if not 0 <= j < len(self.compare):
+        j = parse_index(req.match.group(1), "comparison folder number")
+        if j >= len(self.compare):
             raise HTTPError(404, f"no comparison folder {j}")
         return self._image(self.compare[j].root, req.match.group(2))
 

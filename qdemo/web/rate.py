@@ -16,16 +16,18 @@ URL says which stimulus (let alone which source) is shown.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from pathlib import Path
 from typing import Any
 
-from qdemo.web.ratings import DIMS, RatingError, RatingStore, check_participant, check_score, load_stimuli
+from qdemo.web.params import parse_index, parse_number
+from qdemo.web.ratings import DIMS, RatingStore, check_participant, check_score, load_stimuli
 from qdemo.web.server import App, HTTPError, Request, Response, file_response, json_response
 
 RATE_FIELDS = {"participant", "position", "valence", "arousal", "dominance", "rt_ms"}
+MAX_RT_MS = 1e8
+"""Longest response time accepted (ms, about 28 hours)."""
 
 
 class RateApp(App):
@@ -52,16 +54,10 @@ class RateApp(App):
             ("POST", re.compile(r"/api/session"), self.api_session),
             ("GET", re.compile(r"/api/trial"), self.api_trial),
             ("POST", re.compile(r"/api/rate"), self.api_rate),
-            ("GET", re.compile(r"/image/([^/]+)/(\d+)"), self.image),
+            ("GET", re.compile(r"/image/([^/]+)/([0-9]+)"), self.image),
         ]
 
-    # -- helpers -----------------------------------------------------------------------------
-    def _participant(self, value: Any) -> str:
-        try:
-            return check_participant(value)
-        except RatingError as exc:
-            raise HTTPError(400, str(exc)) from None
-
+    # -- helpers (a RatingError / ParamError is sent as HTTP 400 by the server) ---------------
     def _order(self, participant: str) -> list[str]:
         order = self.store.order(participant)
         if order is None:
@@ -69,11 +65,8 @@ class RateApp(App):
         return order
 
     def _position(self, value: Any, order: list[str]) -> int:
-        if isinstance(value, str) and value.isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise HTTPError(400, f"position must be an integer, got {value!r}"[:120])
-        if not 0 <= value < len(order):
+        value = parse_index(value, "position")
+        if value >= len(order):
             raise HTTPError(400, f"position must be from 0 to {len(order) - 1}, got {value}")
         return value
 
@@ -88,7 +81,7 @@ class RateApp(App):
 
     def api_session(self, req: Request) -> Response:
         data = req.json()
-        participant = self._participant(data.get("participant"))
+        participant = check_participant(data.get("participant"))
         order, resumed = self.store.session(participant, self.ids, self.seed)
         missing = [sid for sid in order if sid not in self.by_id]
         if missing:
@@ -96,7 +89,7 @@ class RateApp(App):
         return json_response({**self._progress(participant, order), "resumed": resumed})
 
     def api_trial(self, req: Request) -> Response:
-        participant = self._participant(req.arg("participant"))
+        participant = check_participant(req.arg("participant"))
         order = self._order(participant)
         pos = self._position(req.arg("position"), order)
         prev = self.store.ratings_of(participant).get(order[pos])
@@ -113,25 +106,20 @@ class RateApp(App):
         missing = [k for k in ("participant", "position", *DIMS) if k not in data]
         if missing:
             raise HTTPError(400, f"missing field(s): {', '.join(missing)}")
-        participant = self._participant(data["participant"])
+        participant = check_participant(data["participant"])
         order = self._order(participant)
         pos = self._position(data["position"], order)
-        try:
-            scores = {d: check_score(d, data[d]) for d in DIMS}
-        except RatingError as exc:
-            raise HTTPError(400, str(exc)) from None
+        scores = {d: check_score(d, data[d]) for d in DIMS}
         rt = data.get("rt_ms")
         if rt is not None:
-            if isinstance(rt, bool) or not isinstance(rt, (int, float)) or not math.isfinite(rt) or not 0 <= rt <= 1e8:
-                raise HTTPError(400, f"rt_ms must be a number of milliseconds >= 0, got {rt!r}"[:120])
-            rt = float(rt)
+            rt = parse_number(rt, "rt_ms", 0, MAX_RT_MS, unit="milliseconds")
         new = self.store.rate(participant, order[pos], pos, scores, rt)
         return json_response({"ok": True, "new": new, **self._progress(participant, order)})
 
     def image(self, req: Request) -> Response:
-        participant = self._participant(req.match.group(1))
+        participant = check_participant(req.match.group(1))
         order = self._order(participant)
-        pos = self._position(int(req.match.group(2)), order)
+        pos = self._position(req.match.group(2), order)
         stim = self.by_id[order[pos]]
         rel = stim.path.relative_to(self.root).as_posix()
         resp = file_response(self.root, rel, decoded=True, cache=False)

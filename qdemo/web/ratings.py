@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from qdemo.errors import DataError
+from qdemo.web.params import ParamError, parse_whole
 from qdemo.web.safepath import PathRefused, resolve_under
 
 SCHEMA_VERSION = "1"
@@ -139,8 +140,8 @@ def participant_order(ids: list[str], seed: int, participant: str) -> tuple[int,
     return pseed, order
 
 
-class RatingError(ValueError):
-    """A rating that cannot be stored (the message says why)."""
+class RatingError(ParamError):
+    """A rating that cannot be stored (the message says why); the server sends it as HTTP 400."""
 
 
 def check_participant(value: Any) -> str:
@@ -153,14 +154,11 @@ def check_participant(value: Any) -> str:
 
 
 def check_score(name: str, value: Any) -> int:
-    """A SAM score: an integer 1..9 (JSON number, not a string, bool or fraction)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise RatingError(f"{name} must be an integer from 1 to 9, got {json.dumps(value)[:40]}")
-    if isinstance(value, float) and not value.is_integer():
-        raise RatingError(f"{name} must be an integer from 1 to 9, got {value}")
-    if not 1 <= value <= 9:
-        raise RatingError(f"{name} must be from 1 to 9, got {value:g}")
-    return int(value)
+    """A SAM score: a whole point 1..9 given as an integer (not a string, bool, ``5.0`` or ``4.5``)."""
+    try:
+        return parse_whole(value, name, 1, 9)
+    except ParamError as exc:
+        raise RatingError(str(exc)) from None
 
 
 class RatingStore:

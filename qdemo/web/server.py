@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
+from qdemo.web.params import ParamError, json_number_hooks, parse_index
 from qdemo.web.safepath import PathRefused, resolve_under
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -35,7 +36,10 @@ mimetypes.add_type("image/svg+xml", ".svg")
 
 
 class HTTPError(Exception):
-    """An error sent to the client as ``{"error": message}`` with ``status``."""
+    """An error sent to the client as ``{"error": message}`` with ``status``.
+
+    A :class:`~qdemo.web.params.ParamError` (a malformed number or id) is sent as HTTP 400.
+    """
 
     def __init__(self, status: int, message: str):
         super().__init__(message)
@@ -71,9 +75,11 @@ class Request:
         if not self.body:
             raise HTTPError(400, "request body is empty: expected a JSON object")
         try:
-            data = json.loads(self.body.decode("utf-8"), parse_constant=_reject_constant)
+            data = json.loads(self.body.decode("utf-8"), parse_constant=_reject_constant, **json_number_hooks())
         except UnicodeDecodeError:
             raise HTTPError(400, "request body is not UTF-8") from None
+        except RecursionError:
+            raise HTTPError(400, "request body is nested too deeply") from None
         except (json.JSONDecodeError, ValueError) as exc:
             raise HTTPError(400, f"request body is not valid JSON ({exc})") from None
         if not isinstance(data, dict):
@@ -170,16 +176,19 @@ def make_handler(app: App, *, quiet: bool = True) -> type[BaseHTTPRequestHandler
 
         def _handle(self, method: str) -> None:
             try:
-                parts = urlsplit(self.path)
+                try:
+                    parts = urlsplit(self.path)
+                except ValueError:  # e.g. '//[' (an unclosed IPv6 bracket)
+                    self.close_connection = True
+                    raise HTTPError(400, "malformed request path") from None
                 length = self.headers.get("Content-Length")
                 body = b""
                 if length:
                     try:
-                        n = int(length)
-                    except ValueError:
-                        raise HTTPError(400, "bad Content-Length") from None
-                    if n < 0:
-                        raise HTTPError(400, "bad Content-Length")
+                        n = parse_index(length.strip(), "Content-Length", digits=18)
+                    except ParamError as exc:
+                        self.close_connection = True  # the body's end is unknown
+                        raise HTTPError(400, str(exc)) from None
                     if n > MAX_BODY:
                         self.close_connection = True
                         raise HTTPError(413, f"request body too large ({n} > {MAX_BODY} bytes)")
@@ -196,6 +205,8 @@ def make_handler(app: App, *, quiet: bool = True) -> type[BaseHTTPRequestHandler
                 resp = app.dispatch(req)
             except HTTPError as exc:
                 resp = json_response({"error": exc.message}, status=exc.status)
+            except ParamError as exc:
+                resp = json_response({"error": str(exc)}, status=400)
             except Exception as exc:  # a bug: report it, keep serving
                 import traceback
 

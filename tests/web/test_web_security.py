@@ -123,12 +123,19 @@ BAD_RATINGS = [
     ({"valence": [5]}, "valence must be an integer"),
     ({"arousal": 1e308 * 10}, "not valid JSON"),        # json.dumps writes Infinity
     ({"position": 6}, "position must be from 0 to 5"),
-    ({"position": -1}, "position must be from 0 to 5"),
-    ({"position": "x"}, "position must be an integer"),
+    ({"position": -1}, "position must be a whole number >= 0"),
+    ({"position": "x"}, "position must be a whole number >= 0"),
+    ({"position": "\u00b2"}, "position must be a whole number >= 0 written with the digits 0-9"),  # ²
+    ({"position": "\u0663"}, "position must be a whole number >= 0 written with the digits 0-9"),  # Arabic-Indic 3
+    ({"position": 2.0}, "position must be a whole number >= 0"),
+    ({"valence": 5.0}, "valence must be an integer from 1 to 9 (a whole number"),
+    ({"valence": 10 ** 25}, "valence must be from 1 to 9, got an integer of about 26 digits"),
+    ({"valence": 10 ** 400}, "valence must be an integer from 1 to 9, got 100000000000… (401 characters, out of range)"),
     ({"participant": "../../etc"}, "participant id must be"),
     ({"participant": "a" * 65}, "participant id must be"),
     ({"participant": "stranger"}, "has no session"),
-    ({"rt_ms": -5}, "rt_ms must be"),
+    ({"rt_ms": -5}, "rt_ms must be a number of milliseconds from 0 to"),
+    ({"rt_ms": "300"}, "rt_ms must be a number of milliseconds"),
     ({"extra": 1}, "unknown field(s): extra"),
 ]
 
@@ -146,7 +153,10 @@ def test_bad_ratings_are_rejected_with_a_reason(stim_dir: Path, tmp_path: Path, 
         assert ctype.startswith("application/json")
         assert message in json.loads(raw)["error"], (change, raw)
     for raw_body, message in [(b"", "empty"), (b"{not json", "not valid JSON"), (b"[1, 2]", "expected a JSON object"),
-                              (b'{"valence": NaN}', "not valid JSON"), (b"\xff\xfe", "not UTF-8")]:
+                              (b'{"valence": NaN}', "not valid JSON"), (b"\xff\xfe", "not UTF-8"),
+                              (b"[" * 20000, "nested too deeply"),
+                              (b'{"participant": "p1", "position": 0, "valence": 1e400, "arousal": 5, "dominance": 5}',
+                               "valence must be an integer from 1 to 9, got 1e400 (out of range)")]:
         status, raw, _ = client.request("POST", "/api/rate", raw_body, {"Content-Type": "application/json"})
         assert status == 400 and message in json.loads(raw)["error"], (raw_body, raw)
     missing = {k: v for k, v in good.items() if k != "dominance"}
