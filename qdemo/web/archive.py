@@ -18,7 +18,7 @@ from typing import Any
 
 from qdemo import DIMS
 from qdemo.errors import DataError
-from qdemo.runfolder import RunFolder, read_csv_table, read_run
+from qdemo.runfolder import RunFolder, proxy_dims, read_csv_table, read_run
 from qdemo.runfolder import RunGrid as Grid
 
 ARCHIVE_REQUIRED = ("index", "objective", "valence", "arousal", "image")
@@ -170,11 +170,20 @@ class RunArchive:
             "emitter": m.get("emitter"),
             "renderer": m.get("renderer"),
             "models": m.get("models"),
+            "proxy": proxy_dims(m),
+            "human_rated": _human_rated(m),
             "metrics": m.get("metrics"),
             "grid": self.grid.to_json() if self.grid else None,
             "n_elites": len(self.elites),
             "n_photos": len(self.photos),
         }
+
+
+def _human_rated(manifest: dict[str, Any]) -> list[str]:
+    """The manifest's ``models.searcher.human_rated``: dimensions learned from human ratings."""
+    searcher = (manifest.get("models") or {}).get("searcher") or {}
+    rated = searcher.get("human_rated") if isinstance(searcher, dict) else None
+    return [d for d in rated if isinstance(d, str)] if isinstance(rated, (list, tuple)) else []
 
 
 @dataclass

@@ -60,7 +60,7 @@ def shown(value: Any) -> str:
     if isinstance(value, int):
         if abs(value) < 10 ** 15:
             return str(value)
-        return f"an integer of about {int((abs(value).bit_length() - 1) * math.log10(2)) + 1} digits"
+        return f"an integer of about {int(math.log10(abs(value))) + 1} digits"
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else ("NaN" if value != value else "Infinity")
     if isinstance(value, str):

@@ -33,6 +33,8 @@ def test_browse_api_matches_the_archive(run_dir: Path, tmp_path: Path, serve):
     assert a["name"] == "run_a" and a["n_elites"] == len(rows) and a["grid"]["cells"] == [4, 4, 2]
     assert a["n_samples"] == 2 * len(rows) and a["n_photos"] == 5
     assert b["grid"]["cells"] == [5, 5] and b["n_samples"] == 0
+    # which dimensions are human-rated (the page marks dominance as a proxy from this)
+    assert a["proxy"] == ["dominance"] and a["human_rated"] == ["valence", "arousal"]
 
     status, cells = client.json("GET", "/api/archive/0/cells")
     assert status == 200 and len(cells["cells"]) == len(rows)

@@ -149,3 +149,111 @@ def test_rating_session_saves_to_the_database(stim_dir: Path, tmp_path: Path, se
     page.wait_for_selector("#done:not(.hidden)", timeout=10000)
     assert con.execute("SELECT COUNT(*) FROM ratings WHERE participant = 'P01'").fetchone()[0] == 6
     assert page.js_errors == []
+
+
+VIRIDIS = [(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37)]  # browse.js stops
+
+
+def _viridis(t: float) -> tuple[float, float, float]:
+    t = min(1.0, max(0.0, t))
+    s = t * (len(VIRIDIS) - 1)
+    i = min(len(VIRIDIS) - 2, int(s))
+    f = s - i
+    return tuple(a + (b - a) * f for a, b in zip(VIRIDIS[i], VIRIDIS[i + 1]))
+
+
+def _pixel(page, panel: int, cv: int, ca: int, nv: int, na: int) -> tuple[int, int, int]:
+    x = M_LEFT + (cv + 0.5) * PLOT_W / nv
+    y = M_TOP + (na - ca - 0.5) * PLOT_H / na
+    return tuple(page.evaluate(
+        "([sel, x, y]) => { const c = document.querySelector(sel), d = window.devicePixelRatio || 1;"
+        " return Array.from(c.getContext('2d').getImageData(Math.round(x * d), Math.round(y * d), 1, 1).data.slice(0, 3)); }",
+        [f"#archive-{panel} canvas.heatmap", x, y]))
+
+
+def _set_objectives(run: Path, low: float, high: float) -> dict[tuple[int, int, int], float]:
+    """Rewrite archive.csv so the objectives span [low, high] (as a good run's 95.6-98.8 do)."""
+    with open(run / "archive.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    for k, r in enumerate(rows):
+        r["objective"] = f"{low + (high - low) * k / (len(rows) - 1):.3f}"
+    with open(run / "archive.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    return {(int(r["cell_v"]), int(r["cell_a"]), int(r["cell_d"])): float(r["objective"]) for r in rows}
+
+
+def test_objective_colours_use_the_stated_0_100_scale(run_dir: Path, serve, page):
+    """Issue 19: 'objective (0-100)' coloured over min..max made a 96 look bad."""
+    objectives = _set_objectives(run_dir, 95.6, 98.8)
+    srv, _ = serve(BrowseApp([run_dir]))
+    page.goto(srv.url)
+    page.wait_for_selector("body[data-ready='1']", timeout=15000)
+    legend = page.locator("#archive-0 .legend")
+    expect(legend).to_have_attribute("data-mode", "objective")
+    assert (legend.get_attribute("data-lo"), legend.get_attribute("data-hi")) == ("0", "100")
+    assert legend.locator(".lo").inner_text() == "0" and legend.locator(".hi").inner_text() == "100"
+    assert "fixed scale 0–100" in legend.locator(".what").inner_text()
+    band = int(page.eval_on_selector("#dom", "e => e.value"))
+    shown = {(cv, ca): o for (cv, ca, cd), o in objectives.items() if cd == band}
+    assert len(shown) >= 3
+    for (cv, ca), o in shown.items():
+        want = _viridis(o / 100)
+        got = _pixel(page, 0, cv, ca, 4, 4)
+        assert max(abs(g - w) for g, w in zip(got, want)) <= 3, ((cv, ca), o, got, want)
+        assert got[1] > 215  # 95.6-98.8 out of 100: near the top (yellow), not dark purple
+
+    # the relative scale is there too, and says so
+    page.select_option("#mode", "objective-rel")
+    expect(legend).to_have_attribute("data-mode", "objective-rel")
+    lo, hi = float(legend.get_attribute("data-lo")), float(legend.get_attribute("data-hi"))
+    assert (lo, hi) == pytest.approx((min(objectives.values()), max(objectives.values())))
+    assert "RELATIVE" in legend.locator(".what").inner_text() and "not 0–100" in legend.locator(".what").inner_text()
+    (cv, ca), o = min(shown.items(), key=lambda kv: kv[1])
+    want = _viridis((o - lo) / (hi - lo))
+    assert max(abs(g - w) for g, w in zip(_pixel(page, 0, cv, ca, 4, 4), want)) <= 3
+    assert page.js_errors == []
+
+
+def test_dominance_is_explained_as_a_proxy_beside_the_slider(run_dir: Path, serve, page):
+    srv, _ = serve(BrowseApp([run_dir]))
+    page.goto(srv.url)
+    page.wait_for_selector("body[data-ready='1']", timeout=15000)
+    note = page.locator("#dom-note")
+    assert note.is_visible() and "not human-rated" in note.inner_text()
+    # beside the slider: in the same control box, just below it
+    slider, box = page.locator("#dom").bounding_box(), note.bounding_box()
+    assert 0 <= box["y"] - (slider["y"] + slider["height"]) < 30
+    note.locator("a").click()
+    help_text = page.locator("#dom-help").inner_text()
+    assert "not human-rated" in help_text and "word norms" in help_text and "Warriner" in help_text
+    assert "proxy" in page.locator("#archive-0 table.vad thead").inner_text()
+    assert page.js_errors == []
+
+
+def test_long_legends_do_not_move_the_detail_panel(run_dir: Path, serve, page):
+    """Issue 19: in agreement mode the legend widened the map column and pushed the detail right."""
+    srv, _ = serve(BrowseApp([run_dir]))
+    page.goto(srv.url)
+    page.wait_for_selector("body[data-ready='1']", timeout=15000)
+    with open(run_dir / "archive.csv", newline="") as f:
+        e = next(r for r in csv.DictReader(f) if int(r["cell_d"]) == int(page.eval_on_selector("#dom", "e => e.value")))
+    _click_cell(page, 0, int(e["cell_v"]), int(e["cell_a"]), 4, 4)
+    expect(page.locator("#archive-0 .detail")).to_have_attribute("data-index", e["index"], timeout=10000)
+    boxes = {}
+    for mode in ("objective", "objective-rel", "agreement", "spread", "images", "objective"):
+        page.select_option("#mode", mode)
+        if mode != "images":
+            expect(page.locator("#archive-0 .legend")).to_have_attribute("data-mode", mode)
+        mapcol = page.locator("#archive-0 .mapcol").bounding_box()
+        legend = page.locator("#archive-0 .legend").bounding_box()
+        detail = page.locator("#archive-0 .detail").bounding_box()
+        assert mapcol["width"] == pytest.approx(440, abs=0.5), mode
+        if mode != "images":
+            assert legend["width"] <= mapcol["width"] + 0.5, mode
+        assert detail["x"] >= mapcol["x"] + mapcol["width"], mode  # beside the map, not below it
+        boxes[mode] = (round(detail["x"]), round(detail["y"]))
+    assert len(set(boxes.values())) == 1, boxes
+    assert page.js_errors == []

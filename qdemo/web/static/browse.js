@@ -41,14 +41,21 @@ function locate(x, lo, hi, n) {
 function centre(c, lo, hi, n) { return lo + (c + 0.5) * (hi - lo) / n; }
 
 /* ---------- values and colour ranges ---------- */
+const OBJECTIVE_SCALE = [0, 100];   // the objective's fixed scale (as in the PNG heatmaps)
+const LEGEND_TEXT = {
+  objective: "objective, fixed scale 0–100 (yellow = 100)",
+  "objective-rel": "objective, RELATIVE scale: stretched from the lowest to the highest objective shown, not 0–100",
+  agreement: "critic agreement (dot = critic puts it in the same cell; grey = not confirmed yet)",
+  spread: "ensemble sd (bright = confident)",
+};
 function value(e, mode) {
-  if (mode === "objective") return e.objective;
+  if (mode === "objective" || mode === "objective-rel") return e.objective;
   if (mode === "agreement") return e.agreement;
   if (mode === "spread") return e.spread;
   return null;
 }
 function computeRanges() {
-  for (const mode of ["objective", "spread"]) {
+  for (const mode of ["objective-rel", "spread"]) {
     let lo = Infinity, hi = -Infinity;
     for (const d of state.data) for (const e of d.cells) {
       const v = value(e, mode);
@@ -60,6 +67,7 @@ function computeRanges() {
     state.ranges[mode] = [lo, hi];
   }
   state.ranges.agreement = [0, 1];
+  state.ranges.objective = OBJECTIVE_SCALE;
 }
 
 /* ---------- which elites are visible ---------- */
@@ -164,13 +172,11 @@ function drawLegend(p) {
     let t = x / (bar.width - 1);
     ctx.fillStyle = viridis(state.mode === "spread" ? 1 - t : t); ctx.fillRect(x, 0, 1, bar.height);
   }
-  const dig = state.mode === "objective" ? 1 : 2;
+  const dig = state.mode === "objective" ? 0 : state.mode === "objective-rel" ? 1 : 2;
   $(".lo", lg).textContent = lo.toFixed(dig);
   $(".hi", lg).textContent = hi.toFixed(dig);
-  $(".what", lg).textContent = {
-    objective: "objective", agreement: "critic agreement (dot = critic puts it in the same cell; grey = not confirmed yet)",
-    spread: "ensemble sd (bright = confident)",
-  }[state.mode];
+  $(".what", lg).textContent = LEGEND_TEXT[state.mode];
+  Object.assign(lg.dataset, { mode: state.mode, lo: String(lo), hi: String(hi) });   // read by the tests
 }
 function imageFor(url, p) {
   if (!url) return null;
@@ -299,6 +305,18 @@ function setupDominance() {
   update();
 }
 
+/* Dominance is learned from word norms, not from people's ratings of images: say so where it is shown. */
+function dominanceIsProxy() {
+  // human-rated only where every archive's searcher says so (no photo set has dominance ratings)
+  return !state.archives.every(a => (a.human_rated || []).includes("dominance") && !(a.proxy || []).includes("dominance"));
+}
+function setupDominanceNote() {
+  const proxy = dominanceIsProxy();
+  $("#dom-note").classList.toggle("hidden", !proxy || !state.domGrid);   // beside the slider (3-D grids)
+  $("#dom-help").classList.toggle("hidden", !proxy);
+  document.body.dataset.dominanceProxy = proxy ? "1" : "0";
+}
+
 async function main() {
   let info;
   try { info = await getJSON("/api/archives"); }
@@ -312,8 +330,10 @@ async function main() {
   $("#subtitle").textContent = state.archives.map(a => `${a.name}: ${a.n_elites} elites`).join("   |   ");
   computeRanges();
   const q = new URLSearchParams(location.search);
-  if (q.has("mode")) { state.mode = q.get("mode"); $("#mode").value = state.mode; }
+  const modes = Array.from($("#mode").options, o => o.value);
+  if (modes.includes(q.get("mode"))) { state.mode = q.get("mode"); $("#mode").value = state.mode; }
   setupDominance();
+  setupDominanceNote();
   const tpl = $("#panel-tpl");
   state.archives.forEach((a, i) => {
     const root = tpl.content.firstElementChild.cloneNode(true);
