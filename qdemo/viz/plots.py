@@ -176,6 +176,33 @@ def _draw_slice(ax: Any, run: RunData, plane: np.ndarray, style: dict[str, Any])
     return mesh
 
 
+def _fit_suptitle(fig: Figure, text: str, *, fontsize: float) -> Any:
+    """``fig.suptitle(text)``, its lines wrapped until it fits the figure's width.
+
+    A long run title in a one-band figure was clipped at both edges. Lines break between the
+    `` · `` parts of the run title first, inside them only if one part alone is too wide; the
+    width is measured (not guessed from character counts), so any font works.
+    """
+    import textwrap
+
+    renderer = fig.canvas.get_renderer()
+    title = None
+    for keep_parts in (True, False):
+        # a no-break space (which textwrap never splits at) holds a part together
+        lines = [ln.replace(" · ", "\0").replace(" ", "\u00a0").replace("\0", " · ") if keep_parts else ln
+                 for ln in text.split("\n")]
+        width = max(len(line) for line in lines)
+        while width >= 12:
+            wrapped = "\n".join(textwrap.fill(line, width, break_long_words=False, break_on_hyphens=False)
+                                for line in lines)
+            title = fig.suptitle(wrapped.replace("\u00a0", " "), fontsize=fontsize)
+            box = title.get_window_extent(renderer)
+            if box.x0 >= 0 and box.x1 <= fig.bbox.width:
+                return title
+            width = int(width * 0.85)
+    return title
+
+
 def heatmap_figure(run: RunData, value: str = "objective", *, band: int | None = None) -> Figure:
     """Figure of valence×arousal heatmaps, one panel per dominance band (or only ``band``).
 
@@ -220,7 +247,7 @@ def heatmap_figure(run: RunData, value: str = "objective", *, band: int | None =
     if run.grid.name == "cvt":
         note += f"; CVT elites binned on a {'×'.join(map(str, run.grid.cells))} display grid"
     sep = "\n" if n <= 2 else " — "
-    fig.suptitle(f"{what} per cell{sep}{_run_title(run)}\n({note})", fontsize=9)
+    _fit_suptitle(fig, f"{what} per cell{sep}{_run_title(run)}\n({note})", fontsize=9)
     width = fig.get_figwidth()
     right = 1.0 - (1.9 if value == "critic_agreement" else 1.3) / width  # room for the colour bar
     fig.tight_layout(rect=(0, 0, right, 1))
