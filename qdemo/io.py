@@ -109,6 +109,8 @@ def open_rgb(path: str | os.PathLike, background: tuple[int, int, int] = (128, 1
         raise DataError(f"{path}: file not found")
     if path.is_dir():
         raise DataError(f"{path}: is a directory, not an image")
+    if path.stat().st_size == 0:
+        raise DataError(f"{path}: empty file (0 bytes), not an image")
     try:
         with Image.open(path) as im:
             im.load()

@@ -67,7 +67,7 @@ def register(subparsers) -> None:
     p.add_argument("--both", action="store_true", help="evaluate searcher and critic")
     p.set_defaults(func=_cmd_eval)
 
-    p = sub.add_parser("predict", help="score images: path,valence,arousal,dominance[,*_sd]")
+    p = sub.add_parser("predict", help="score images: path,valence,arousal,dominance,*_sd,error")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files or folders")
     p.add_argument("--out", metavar="FILE.csv", help="write the CSV here (default: standard output)")
     p.add_argument("--on-error", choices=("skip", "raise"), default="skip",
@@ -180,7 +180,7 @@ def _cmd_predict(args) -> int:
     model = _load(args)
     rows, skipped = predict_files(model, paths, batch_size=args.batch_size, on_error=args.on_error,
                                   progress=args.out is not None)
-    text = rows_to_csv(rows)
+    text = rows_to_csv(rows, skipped)  # one schema: unreadable files get empty numbers + 'error'
     if args.out:
         atomic_write_text(args.out, text)
         print(f"{summarise(rows)}; wrote {args.out} ({model.info.name})")

@@ -1,4 +1,10 @@
-"""``qdemo regressor predict``: score image files, one CSV row per image."""
+"""``qdemo regressor predict``: score image files, one CSV row per image.
+
+The CSV has the same columns whatever happened (:data:`PREDICT_COLUMNS`): ``path``, the
+canonical ``valence, arousal, dominance``, their ensemble ``*_sd`` (empty for a single-member
+model) and ``error`` (empty when the file was scored). Files that could not be read (with
+``--on-error skip``) follow the scored ones, with empty numbers and the reason in ``error``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,9 @@ import numpy as np
 
 from qdemo import DIMS
 from qdemo.errors import DataError
+
+PREDICT_COLUMNS = ("path", *DIMS, *(f"{d}_sd" for d in DIMS), "error")
+"""Columns of the predict CSV, for scored and unreadable files alike."""
 
 
 def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
@@ -81,16 +90,16 @@ def predict_files(model, paths: list[Path], *, batch_size: int = 32, on_error: s
     return rows, skipped
 
 
-def rows_to_csv(rows: list[dict]) -> str:
-    """CSV text (header + rows, 6 decimals)."""
-    if not rows:
-        return "path," + ",".join(DIMS) + "\n"
-    fields = list(rows[0])
+def rows_to_csv(rows: list[dict], skipped: Iterable[tuple[str, str]] = ()) -> str:
+    """CSV text with :data:`PREDICT_COLUMNS` (6 decimals): scored rows, then the ``skipped``
+    (path, reason) files with empty numbers and the reason in ``error``."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=PREDICT_COLUMNS, restval="", lineterminator="\n")
     w.writeheader()
     for r in rows:
         w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
+    for path, why in skipped:
+        w.writerow({"path": path, "error": why})
     return buf.getvalue()
 
 
@@ -101,4 +110,4 @@ def summarise(rows: list[dict]) -> str:
     return f"{len(rows)} images; mean " + ", ".join(f"{d} {arr[:, j].mean():+.3f}" for j, d in enumerate(DIMS))
 
 
-__all__ = ["expand_paths", "predict_files", "rows_to_csv"]
+__all__ = ["PREDICT_COLUMNS", "expand_paths", "predict_files", "rows_to_csv"]

@@ -49,7 +49,8 @@ def odd_images(tmp_path: Path) -> dict[str, Path]:
     Image.fromarray(arr, "RGB").save(buf, format="JPEG")
     (d / "broken.jpg").write_bytes(buf.getvalue()[:60])
     (d / "notes.png").write_text("not an image at all")
-    for name in good + ["broken.jpg", "notes.png"]:
+    (d / "empty.jpg").write_bytes(b"")
+    for name in good + ["broken.jpg", "notes.png", "empty.jpg"]:
         out[name] = d / name
     return out
 
@@ -65,16 +66,51 @@ def test_predict_writes_rows_and_names_bad_files(tiny_weights, odd_images, tmp_p
                "--out", str(out)])
     assert rc == 0
     rows = _read_csv(out)
-    names = sorted(Path(r["path"]).name for r in rows)
+    scored = [r for r in rows if not r["error"]]
+    names = sorted(Path(r["path"]).name for r in scored)
     assert names == sorted(["rgb.png", "gray.png", "cmyk.jpg", "alpha.png", "palette.gif"])
-    assert list(rows[0]) == ["path", "valence", "arousal", "dominance", "valence_sd", "arousal_sd", "dominance_sd"]
-    for r in rows:
+    assert list(rows[0]) == PREDICT_HEADER
+    for r in scored:
         for k in ("valence", "arousal", "dominance"):
             assert -1 <= float(r[k]) <= 1
             assert float(r[k + "_sd"]) >= 0
+    # the unreadable files follow, same columns: empty numbers, the reason in 'error'
+    failed = {Path(r["path"]).name: r for r in rows if r["error"]}
+    assert list(failed) == ["broken.jpg", "empty.jpg", "notes.png"]  # after the scored ones, in order
+    assert rows[-3:] == list(failed.values())
+    assert all(r[k] == "" for r in failed.values() for k in PREDICT_HEADER[1:7])
+    assert failed["empty.jpg"]["error"] == "empty file (0 bytes), not an image"
+    assert "unrecognised format" in failed["notes.png"]["error"]
+    assert "empty" not in failed["broken.jpg"]["error"]
     err = capsys.readouterr().err
-    assert "skipped 2 of 7" in err
-    assert "broken.jpg" in err and "notes.png" in err
+    assert "skipped 3 of 8" in err
+    assert "broken.jpg" in err and "notes.png" in err and "empty.jpg: empty file (0 bytes)" in err
+
+
+PREDICT_HEADER = ["path", "valence", "arousal", "dominance", "valence_sd", "arousal_sd", "dominance_sd", "error"]
+
+
+def test_predict_csv_has_one_schema_for_failures_and_single_models(tiny_weights, odd_images, tmp_path, capsys):
+    """Issue 19: all files unreadable gave a 4-column header, a success 7 columns."""
+    out = tmp_path / "fail.csv"
+    rc = main(["regressor", "predict", str(odd_images["empty.jpg"]), str(odd_images["notes.png"]),
+               "--weights", str(tiny_weights), "--out", str(out)])
+    assert rc == 2 and "none of the 2 file(s) could be read" in capsys.readouterr().err
+    with open(out, newline="") as f:
+        assert next(csv.reader(f)) == PREDICT_HEADER
+    rows = _read_csv(out)
+    assert [r["error"] for r in rows] == ["empty file (0 bytes), not an image",
+                                          "not an image file (unrecognised format)"]
+    # a single-member model: same columns, the *_sd ones empty
+    single = VADRegressor(ModelSpec(backbone="tiny", resolution=32, members=1, seed=0))
+    save_model(single, tmp_path / "one.safetensors")
+    rc = main(["regressor", "predict", str(odd_images["rgb.png"]), "--weights", str(tmp_path / "one.safetensors"),
+               "--out", str(out)])
+    assert rc == 0
+    with open(out, newline="") as f:
+        assert next(csv.reader(f)) == PREDICT_HEADER
+    (row,) = _read_csv(out)
+    assert row["valence"] != "" and row["valence_sd"] == row["arousal_sd"] == row["dominance_sd"] == row["error"] == ""
 
 
 def test_predict_to_stdout_and_raise_mode(tiny_weights, odd_images, capsys):
