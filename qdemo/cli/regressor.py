@@ -1,4 +1,4 @@
-"""Command-line entry points of qdemo.emotion (registered by qdemo.cli).
+"""``qdemo regressor ...``: the emotion model (registered by qdemo.cli).
 
     qdemo regressor train   --config configs/regressor.yaml [--set key=value ...]
     qdemo regressor eval    --data DIR --format oasis|emotion6|csv [--json OUT.json]

@@ -1,4 +1,4 @@
-"""Command-line entry points of qdemo.qd (registered by qdemo.cli).
+"""``qdemo evolve``, ``qdemo confirm``, ``qdemo evolve-bench`` (registered by qdemo.cli).
 
     qdemo evolve [--grid vad|va|cvt] [--emitter NAME] [--renderer NAME] [--iterations N] ...
     qdemo evolve --resume archives/<run>

@@ -1,4 +1,4 @@
-"""Command-line entry points of qdemo.normalise (registered by qdemo.cli).
+"""``qdemo normalise ...``: equalise low-level statistics, keep the emotion (registered by qdemo.cli).
 
     qdemo normalise shine  --data DIR --mode full --out DIR         SHINE targets (Ray shards)
     qdemo normalise train  --shine DIR --out DIR [--sweep]          emotional pix2pix

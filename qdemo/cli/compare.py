@@ -1,4 +1,4 @@
-"""Command-line entry points of qdemo.compare (registered by qdemo.cli).
+"""``qdemo compare``, ``qdemo export-study`` (registered by qdemo.cli).
 
     qdemo compare ARCHIVE... [--generator CKPT] --out DIR [--ray-address ADDR]
     qdemo export-study --archive RUN [--generator CKPT] [--photos DIR] --out DIR

@@ -1,4 +1,4 @@
-"""Command-line entry points of qdemo.generator (registered by qdemo.cli).
+"""``qdemo generator ...`` (registered by qdemo.cli).
 
     qdemo generator train --config configs/generator.yaml [--resume] [--set key=value ...]
     qdemo generator sample --vad=0.8,0.5,0 -n 8 --out DIR [--generator CKPT]
