@@ -53,7 +53,10 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, args, needle):
     rc = main(["evolve", *TINY, "--iterations", "1", "--out", str(tmp_path), *args])
     err = capsys.readouterr().err
     assert rc == 2
-    assert needle in err and err.startswith("qdemo: error:") and "Traceback" not in err
+    # the config file used is named first; then one error line
+    *before, last = err.strip().splitlines()
+    assert needle in last and last.startswith("qdemo: error:") and "Traceback" not in err
+    assert all(line.startswith("qdemo evolve: config: ") for line in before)
 
 
 def test_cli_confirm_fills_critic_columns(tmp_path, capsys):
