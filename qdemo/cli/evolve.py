@@ -67,9 +67,6 @@ def register(subparsers) -> None:
     c.add_argument("--no-plots", action="store_true")
     c.set_defaults(func=_confirm)
 
-    from qdemo.qd.bench import register_bench  # qdemo evolve-bench throughput|qd|scaling (light imports)
-    register_bench(subparsers)
-
 
 def _extra(args: argparse.Namespace) -> dict:
     """Overrides from the options that are not one field each (--cells, --dataset)."""
