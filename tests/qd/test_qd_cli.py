@@ -46,6 +46,8 @@ def test_cli_evolve_smoke(tmp_path, capsys):
     (["--emitter", "nope"], "valid emitters: random, map-elites, iso-line, cma-me, cma-mae, cma-mega, cma-maega, bandit"),
     (["--renderer", "nope"], "valid renderers"),
     (["--set", "grid.ranges=[[0.5,0.5],[-1,1],[-1,1]]"], "impossible range"),
+    (["--set", "grid.ranges=[[-5,5],[-1,1],[-1,1]]"], "[-5.0, 5.0] reaches outside the emotion scale [-1, 1]; "
+                                                       "the emotion models output"),
     (["--set", "emitter.wrong=1"], "unknown key"),
     (["--searcher", "/nonexistent/model.safetensors"], "model file not found"),
 ])
@@ -57,6 +59,27 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, args, needle):
     *before, last = err.strip().splitlines()
     assert needle in last and last.startswith("qdemo: error:") and "Traceback" not in err
     assert all(line.startswith("qdemo evolve: config: ") for line in before)
+
+
+@pytest.mark.parametrize("ranges, ok", [
+    ([[-1, 1], [-1, 1], [-1, 1]], True),
+    ([[-0.5, 0.5], [0, 1], [-1, -0.2]], True),
+    ([[-5, 5], [-1, 1], [-1, 1]], False),
+    ([[-1, 1], [-1, 1.01], [-1, 1]], False),
+    ([[-1, 1], [-1, 1], [2, 3]], False),
+])
+def test_grid_ranges_must_lie_on_the_models_scale(ranges, ok):
+    from qdemo.errors import ConfigError
+    from qdemo.qd.config import EvolveConfig, GridConfig
+
+    cfg = EvolveConfig(grid=GridConfig(ranges=ranges))
+    if ok:
+        cfg.validate()
+        return
+    with pytest.raises(ConfigError, match=r"outside the emotion scale \[-1, 1\].*models output") as exc:
+        cfg.validate()
+    dim = ("valence", "arousal", "dominance")[next(i for i, (lo, hi) in enumerate(ranges) if lo < -1 or hi > 1)]
+    assert str(exc.value).startswith(f"grid.ranges for {dim}:")
 
 
 def test_cli_confirm_fills_critic_columns(tmp_path, capsys):

@@ -57,6 +57,8 @@ def _check(cfg: ReachConfig) -> None:
     (vlo, vhi), (alo, ahi) = cfg.ranges
     if not (vlo < vhi and alo < ahi):
         raise QdemoError(f"ranges {cfg.ranges}: each needs low < high")
+    if min(vlo, alo) < -1.0 or max(vhi, ahi) > 1.0:
+        raise QdemoError(f"ranges {cfg.ranges}: must lie within [-1, 1], the scale the emotion models output")
     if cfg.steps < 1 or cfg.chunk < 1:
         raise QdemoError("steps and chunk must be at least 1")
 
