@@ -188,6 +188,7 @@ def test_scaling_bench_rows(tmp_path):
         bench_scaling(ScalingConfig(emitter="nope"), out_dir=tmp_path, progress=False)
 
 
+@pytest.mark.slow
 def test_scaling_cli_runs_each_configuration_in_a_fresh_process(tmp_path, capsys):
     args = _parser().parse_args([
         "evolve-bench", "scaling", "--searcher", "tiny", "--emitter", "random", "--grid-sizes", "2",

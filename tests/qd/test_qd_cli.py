@@ -116,6 +116,7 @@ def test_cli_confirm_reads_crlf_bom_tables_and_names_bad_ones(tmp_path, capsys):
     assert "archive.csv" in err and "critic_within_one" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_cli_sigint_saves_and_resume_finishes(tmp_path):
     """A real process gets SIGINT mid-run: exit 130, checkpoint, then --resume completes."""
     run = tmp_path / "sig"
