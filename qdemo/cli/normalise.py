@@ -41,7 +41,11 @@ def register(subparsers) -> None:
                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="normalise_command", metavar="SUBCOMMAND")
     sub.required = True
+    for add in (_add_shine, _add_train, _add_apply, _add_report, _add_bench):
+        add(sub)
 
+
+def _add_shine(sub) -> None:
     p = sub.add_parser("shine", help="SHINE-equalise a set of images (shinier, sharded over Ray)")
     p.add_argument("--data", required=True, help="image folder, Emotion6/OASIS folder or rating CSV")
     p.add_argument("--out", required=True, help="output folder (images/, manifest.csv, shine.json)")
@@ -51,6 +55,8 @@ def register(subparsers) -> None:
                                     Flag("shine.group_by", "--group-by")))
     p.set_defaults(func=cmd_shine)
 
+
+def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train the emotional pix2pix on a SHINE output folder (resumable)")
     p.add_argument("--shine", required=True, help="folder written by `qdemo normalise shine`")
     p.add_argument("--out", required=True, help="run folder (or sweep folder with --sweep)")
@@ -63,6 +69,8 @@ def register(subparsers) -> None:
                        Flag("train.condition", "--condition"), Flag("device")))
     p.set_defaults(func=cmd_train)
 
+
+def _add_apply(sub) -> None:
     p = sub.add_parser("apply", help="normalise images, folders, archive elites or generator samples")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders, or archives/<run> folders")
     p.add_argument("--model", default=None, help="generator .safetensors, checkpoint .pt or run folder, or "
@@ -77,6 +85,8 @@ def register(subparsers) -> None:
                    help="group-conditioned models: iterations of the between-group equalisation they start from")
     p.set_defaults(func=cmd_apply)
 
+
+def _add_report(sub) -> None:
     p = sub.add_parser("report", help="between-group low-level spread and emotion drift, with plots")
     p.add_argument("--shine", required=True, help="SHINE folder the models were trained on")
     p.add_argument("--sweep", default=None, help="sweep folder from `train --sweep` (all its runs)")
@@ -92,6 +102,8 @@ def register(subparsers) -> None:
                        Flag("shine.group_by", "--group-by"), Flag("device")))
     p.set_defaults(func=cmd_report)
 
+
+def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="print throughput of apply and of SHINE via Ray (1 vs 2 workers)")
     p.add_argument("--data", required=True, help="images to use")
     p.add_argument("--model", default=None, help="generator for the apply benchmark (default: shipped)")
