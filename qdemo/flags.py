@@ -21,6 +21,7 @@ import argparse
 import ast
 import importlib.util
 import inspect
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -79,16 +80,36 @@ class FieldInfo:
 
 
 @lru_cache(maxsize=None)
-def _module_tree(module: str) -> ast.Module:
+def _module_text(module: str) -> str:
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.origin or not spec.origin.endswith(".py"):
         raise LookupError(f"{module}: no Python source to read config fields from")
-    return ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    return Path(spec.origin).read_text(encoding="utf-8")
 
 
+def _class_source(text: str, name: str) -> Optional[ast.ClassDef]:
+    """The top-level class ``name`` parsed on its own: its lines up to the next unindented one
+    (parsing only them keeps ``qdemo --help`` quick); None when it is not found so."""
+    m = re.search(rf"^class {re.escape(name)}\b.*$", text, re.M)
+    if m is None:
+        return None
+    end = re.search(r"^(?=\S)", text[m.end():], re.M)
+    chunk = text[m.start(): m.end() + (end.start() if end else len(text))]
+    try:
+        node = ast.parse(chunk).body[0]
+    except SyntaxError:  # e.g. a string with unindented lines inside the class
+        return None
+    return node if isinstance(node, ast.ClassDef) else None
+
+
+@lru_cache(maxsize=None)
 def _class_node(module: str, name: str) -> tuple[str, ast.ClassDef]:
     """The ClassDef ``name`` of ``module``, following ``from X import name`` to its home."""
-    tree = _module_tree(module)
+    text = _module_text(module)
+    node = _class_source(text, name)
+    if node is not None:
+        return module, node
+    tree = ast.parse(text)
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == name:
             return module, node
