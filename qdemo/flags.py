@@ -241,8 +241,12 @@ def add_flags(parser: argparse.ArgumentParser, target: str, flags: Sequence[Flag
             kw["action"] = argparse.BooleanOptionalAction
         elif info.kind == "list":
             convert = _SCALARS.get(info.item, str)
-            kw.update(action="append", type=convert) if flag.repeat else kw.update(type=_list_of(convert))
-            kw.setdefault("metavar", _LIST_METAVAR.get(info.item, "A,B") if not flag.repeat else "VALUE")
+            if flag.repeat:  # --photos A --photos B
+                kw.update(action="append", type=convert)
+                kw.setdefault("metavar", "VALUE")
+            else:  # --batch-sizes 1,16,64
+                kw["type"] = _list_of(convert)
+                kw.setdefault("metavar", _LIST_METAVAR.get(info.item, "A,B"))
         elif info.kind == "yaml":
             kw["type"] = _yaml_value
         else:

@@ -26,7 +26,7 @@ FLAGS = (
     Flag("device"),
     Flag("out_root", "--out", metavar="DIR"),
     Flag("name"),
-    Flag("dataset.format", "--dataset-format", choices=("auto", "oasis", "emotion6", "csv", "folder")),
+    Flag("dataset.format", "--dataset-format"),
     Flag("searcher", metavar="PATH"),
     Flag("critic", metavar="PATH"),
 )
