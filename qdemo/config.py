@@ -2,29 +2,50 @@
 
 Each command has one dataclass (fields documented by a docstring right under the field,
 cleanrl-style) and one YAML file in ``configs/``. Nested dataclasses are addressed with
-dots: ``--set archive.cells=[10,10,10]``. Every run writes its resolved config.
+dots: ``--set archive.cells=[10,10,10]``. Every run writes its resolved config, headed by
+the file it came from (path and sha256: :func:`config_source`).
 
     cfg = load_config(EvolveConfig, "configs/evolve.yaml", ["seed=3", "archive.cells=[5,5,5]"])
+
+Where a command's default config is found, and how relative paths inside a config file
+are read, does not depend on the current folder:
+
+- :func:`default_config_path`: ``configs/<command>.yaml`` of the qdemo checkout that holds
+  the imported package, else the identical copy packaged in ``qdemo/configs/``.
+- Relative *input* paths in a config file (datasets, photos, weights files: the ``paths``
+  and ``specs`` a command names) are relative to the folder of that file. Output folders
+  (``out``, ``out_root``, ``cache_dir``) and paths given on the command line are relative
+  to the current folder, as for any command-line tool.
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
+import hashlib
 import inspect
 import os
 import textwrap
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Iterable, NamedTuple, Optional, TypeVar
 
 import yaml
 
 from qdemo.errors import ConfigError
-from qdemo.io import atomic_write_text
 
 T = TypeVar("T")
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""The folder of the imported ``qdemo`` package (its ``configs/`` holds the packaged defaults)."""
+
+WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")
+"""A model spec ending so (or holding a path separator) names a file, not a shipped model."""
+
+_SOURCE_ATTR = "_qdemo_config_source"
+_HEADER = "# qdemo config source: "
+_HEADER_SHA = "# qdemo config sha256: "
 
 
 def field_docs(cls: type) -> dict[str, str]:
@@ -88,8 +109,92 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 
 def save_config(cfg: Any, path: str | os.PathLike) -> None:
-    """Write the resolved config as YAML, atomically."""
-    atomic_write_text(path, yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    """Write the resolved config as YAML, atomically, headed by the file it was loaded from
+    (``# qdemo config source: PATH`` and its sha256; comments, so the YAML reads the same)."""
+    from qdemo.io import atomic_write_text  # qdemo.io imports torch: not at module level
+
+    src = config_source(cfg)
+    head = "" if src is None else src.header()
+    atomic_write_text(path, head + yaml.safe_dump(to_dict(cfg), sort_keys=False))
+
+
+class ConfigSource(NamedTuple):
+    """Where a config came from: a YAML file (path + sha256 of its bytes) or the built-in
+    defaults (``path`` None). ``via``: the resolved config actually read (a run's own
+    config.yaml, on resume), when ``path`` is the file that one was first made from."""
+
+    path: Optional[str]
+    sha256: Optional[str]
+    via: Optional[str] = None
+
+    def describe(self) -> str:
+        """One line for the start of a command: the file and a short hash, or built-in defaults."""
+        what = "built-in defaults (no config file)" if self.path is None else (
+            f"{self.path} (sha256 {self.sha256[:12]})" if self.sha256 else self.path)
+        return f"config: {self.via} (resolved config made from {what})" if self.via else f"config: {what}"
+
+    def as_dict(self) -> dict[str, Optional[str]]:
+        """``{"path": ..., "sha256": ...}`` for a manifest."""
+        return {"path": self.path, "sha256": self.sha256}
+
+    def header(self) -> str:
+        """The comment lines :func:`save_config` writes above the YAML."""
+        if self.path is None:
+            return f"{_HEADER}built-in defaults\n"
+        return f"{_HEADER}{self.path}\n{_HEADER_SHA}{self.sha256}\n"
+
+
+def config_source(cfg: Any) -> Optional[ConfigSource]:
+    """The source :func:`load_config` recorded on ``cfg`` (None for a config built in code)."""
+    return getattr(cfg, _SOURCE_ATTR, None)
+
+
+def _source_of(path: Optional[Path], raw: Optional[bytes]) -> ConfigSource:
+    """The file's own path and hash; a resolved config written by :func:`save_config` keeps
+    naming the file it first came from (a resumed run's config.yaml stays byte-identical)."""
+    if path is None or raw is None:
+        return ConfigSource(None, None)
+    lines = raw.decode("utf-8", errors="replace").splitlines()
+    if lines and lines[0].startswith(_HEADER):
+        origin = lines[0][len(_HEADER):].strip()
+        sha = lines[1][len(_HEADER_SHA):].strip() if len(lines) > 1 and lines[1].startswith(_HEADER_SHA) else None
+        via = str(path.resolve())
+        return ConfigSource(None, None, via) if origin == "built-in defaults" else ConfigSource(origin, sha, via)
+    return ConfigSource(str(path.resolve()), hashlib.sha256(raw).hexdigest())
+
+
+def default_config_path(command: str) -> Optional[Path]:
+    """The default config of ``command`` (e.g. "evolve"), found without the current folder:
+    ``configs/<command>.yaml`` of the qdemo checkout holding this package (the user-facing
+    copy), else ``qdemo/configs/<command>.yaml`` (packaged, identical); None when neither exists."""
+    checkout = PACKAGE_DIR.parent
+    user = checkout / "configs" / f"{command}.yaml"
+    if (checkout / "setup.cfg").is_file() and user.is_file():
+        return user
+    packaged = PACKAGE_DIR / "configs" / f"{command}.yaml"
+    return packaged if packaged.is_file() else None
+
+
+def _relative_to_file(data: dict[str, Any], key: str, base: Path, *, spec: bool) -> None:
+    """Make the relative path(s) at dotted ``key`` of ``data`` absolute against ``base``.
+
+    ``spec``: the value is a model spec ('shipped', 'tiny:1', or a file) and only a value
+    that looks like a file (a path separator or a weights suffix) is a path."""
+    node: Any = data
+    *parents, last = key.split(".")
+    for p in parents:
+        node = node.get(p) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or last not in node:
+        return
+
+    def fix(v: Any) -> Any:
+        if not isinstance(v, str) or not v or (spec and not ("/" in v or "\\" in v or v.endswith(WEIGHT_SUFFIXES))):
+            return v
+        p = Path(v).expanduser()
+        return str(p) if p.is_absolute() else os.path.normpath(base / p)
+
+    value = node[last]
+    node[last] = [fix(v) for v in value] if isinstance(value, list) else fix(value)
 
 
 def from_dict(cls: type[T], data: dict[str, Any], source: str = "config") -> T:
@@ -201,37 +306,60 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def load_yaml(path: str | os.PathLike) -> dict[str, Any]:
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found")
+    return _read_yaml(Path(path))[0]
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], bytes]:
+    """The mapping in YAML file ``path`` and the file's bytes."""
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found" if not path.exists() else f"{path}: not a file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
+        raw = path.read_bytes()
+        data = yaml.safe_load(raw.decode("utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: invalid YAML ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at top level")
-    return data
+    return data, raw
 
 
 def load_config(
     cls: type[T],
     path: str | os.PathLike | None = None,
-    overrides: typing.Iterable[str] | dict[str, Any] = (),
+    overrides: typing.Iterable[str | tuple[str, Any]] | dict[str, Any] = (),
+    *,
+    paths: Iterable[str] = (),
+    specs: Iterable[str] = (),
 ) -> T:
     """Defaults of ``cls``, updated by the YAML at ``path``, then by ``overrides``.
 
-    ``overrides`` is a list of ``"key=value"`` strings or a dict of dotted keys (the
-    CLI turns its flags into the dict). ``None`` values in a dict are ignored, so
-    unset CLI flags do not override the file; an explicit ``"key=null"`` string sets None.
+    ``overrides`` is a list of ``"key=value"`` strings and ``(key, value)`` pairs, applied in
+    order, or a dict of dotted keys. ``None`` values in a dict are ignored, so unset CLI
+    flags do not override the file; an explicit ``"key=null"`` string sets None.
+    ``paths`` (dotted keys of input files / folders, or lists of them) and ``specs`` (model
+    specs that may name a file) read from the file are made absolute against the file's
+    folder; overrides are taken as given (relative to the current folder). The source (file
+    path + sha256, or built-in defaults) is recorded on the result: :func:`config_source`.
     """
-    data: dict[str, Any] = load_yaml(path) if path is not None else {}
+    data: dict[str, Any] = {}
+    raw = None
+    if path is not None:
+        path = Path(path)
+        data, raw = _read_yaml(path)
+        base = path.resolve().parent
+        for key in paths:
+            _relative_to_file(data, key, base, spec=False)
+        for key in specs:
+            _relative_to_file(data, key, base, spec=True)
     source = str(path) if path is not None else cls.__name__
     if isinstance(overrides, dict):
         # Unset CLI flags arrive as None and must not override the file.
         items = [(k, v) for k, v in overrides.items() if v is not None]
     else:
-        # An explicit "key=null" does clear an optional field.
-        items = [parse_override(o) for o in overrides]
+        # An explicit "key=null" does clear an optional field; (key, value) pairs are taken as given.
+        items = [parse_override(o) if isinstance(o, str) else (o[0], o[1]) for o in overrides]
     for key, value in items:
         _set_dotted(data, key, value)
-    return from_dict(cls, data, source)
+    cfg = from_dict(cls, data, source)
+    object.__setattr__(cfg, _SOURCE_ATTR, _source_of(path, raw))
+    return cfg

@@ -28,8 +28,9 @@ class GridConfig:
     cells: list[int] = field(default_factory=lambda: [10, 10, 5])
     """Cells per measure (V, A, D); 'va' uses the first two."""
     ranges: list[list[float]] = field(default_factory=lambda: [[-1.0, 1.0], [-1.0, 1.0], [-1.0, 1.0]])
-    """[low, high] per measure on the canonical [-1, 1] scale; measures outside are clipped
-    to the range (so they land in the edge cells)."""
+    """[low, high] per measure, within the canonical [-1, 1] scale the models output (a range
+    reaching beyond it is refused); measures outside a narrower range are clipped to it (so
+    they land in the edge cells)."""
     cvt_cells: int = 200
     """Number of Voronoi cells for grid 'cvt'."""
     cvt_samples: int = 20000
@@ -166,7 +167,8 @@ class DatasetConfig:
     """Write <=128 px thumbnails to reference/ in the run folder."""
     required: bool = True
     """When false, a `path` that does not exist is skipped with a note instead of an error
-    (configs/evolve.yaml points at ../shared/datasets/oasis, which a fresh machine lacks)."""
+    (configs/evolve.yaml points at the shared/datasets/oasis folder beside the clone, which a
+    fresh machine lacks)."""
 
 
 @dataclass
@@ -244,9 +246,12 @@ class EvolveConfig:
             lo, hi = float(rg[0]), float(rg[1])
             if not lo < hi:
                 raise ConfigError(f"grid.ranges for {dim}: impossible range [{lo}, {hi}] (low must be < high)")
-            if hi <= -1.0 or lo >= 1.0:
-                raise ConfigError(f"grid.ranges for {dim}: [{lo}, {hi}] lies outside the emotion "
-                                  "scale [-1, 1]; no image can land there")
+            if lo < -1.0 or hi > 1.0:
+                raise ConfigError(
+                    f"grid.ranges for {dim}: [{lo}, {hi}] reaches outside the emotion scale [-1, 1]; the "
+                    f"emotion models output every dimension on [-1, 1] ((rating - mid) / half range), so cells "
+                    f"beyond it can never be filled and would count as empty coverage. Use a range within "
+                    f"[-1, 1], e.g. [-1, 1] or [-0.5, 0.5]")
         if e.name not in EMITTERS:
             raise ConfigError(f"emitter.name {e.name!r}: unknown emitter; valid emitters: {', '.join(EMITTERS)}")
         for p in e.bandit_pool:

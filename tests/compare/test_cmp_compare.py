@@ -38,6 +38,7 @@ def test_read_archive_errors(tmp_path, archive_factory):
         read_archive(a)
 
 
+@pytest.mark.slow
 def test_compare_outputs_and_cache(tmp_path, archive_factory, tiny_compare_config):
     a, b = archive_factory("run_a", n=5, seed=0), archive_factory("run_b", n=4, seed=1)
     out = tmp_path / "cmp"

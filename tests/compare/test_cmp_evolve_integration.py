@@ -9,6 +9,7 @@ import pytest
 from qdemo.cli import main
 
 
+@pytest.mark.slow
 def test_evolve_with_generator_renderer_then_compare(tmp_path, tiny_generator, tiny_compare_config):
     pytest.importorskip("ribs")
     from qdemo.compare import run_compare

@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("ray")
 
 
+@pytest.mark.slow
 def test_worker_killed_mid_run_is_retried(tmp_path, archive_factory, tiny_compare_config):
     import ray
 

@@ -54,7 +54,8 @@ def _shipped(role: str):
 MODELS = _models()
 
 
-@pytest.fixture(params=[m[1] for m in MODELS], ids=[m[0] for m in MODELS])
+@pytest.fixture(params=[pytest.param(m[1], marks=[pytest.mark.slow] if m[0] == "shipped-critic" else [])
+                        for m in MODELS], ids=[m[0] for m in MODELS])
 def any_model(request):
     torch.manual_seed(0)
     return request.param()

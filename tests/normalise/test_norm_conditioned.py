@@ -111,6 +111,7 @@ def test_emotion_loss_moves_the_output_off_the_proposal_towards_the_original_emo
     assert loss[100.0] < 0.9 * loss["proposal"]  # D_emo pulls the emotion back to the original's
 
 
+@pytest.mark.slow
 def test_report_gives_conditioned_models_the_proposal_of_the_evaluated_images(shine_dir, tmp_path, tiny_model):
     g = build_generator(_spec(), torch.Generator().manual_seed(0))  # the identity on the proposal
     path = save_generator(g, tmp_path / "cond.safetensors")

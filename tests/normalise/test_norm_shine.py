@@ -136,6 +136,7 @@ def test_empty_inputs_are_clear_errors(tmp_path):
         run_shine(images.subset([]), tmp_path / "o", _cfg(), backend="serial")
 
 
+@pytest.mark.slow
 def test_ray_shards_match_serial(tmp_path, monkeypatch):
     """The one Ray test: local Ray with one CPU gives the same images as the serial path."""
     monkeypatch.setenv("RAY_worker_niceness", "0")  # Ray's default +15 starves workers on busy machines

@@ -1,4 +1,4 @@
-"""`qdemo evolve-bench throughput|qd|scaling` on a tiny model and a tiny budget.
+"""`qdemo evolve-bench throughput|qd|scaling` (qdemo.qd.bench) on a tiny model and a tiny budget.
 
 Only the structure and sanity of the figures are checked (finite, positive, consistent
 ratios); no timing is asserted.
@@ -16,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from qdemo.cli.bench import register as register_bench
 from qdemo.errors import QdemoError
-from qdemo.qd.bench import (
-    QDBenchConfig, ScalingConfig, ThroughputConfig, bench_qd, bench_scaling, bench_throughput, qd_markdown,
-    qd_plot, register_bench, scaling_markdown, throughput_markdown,
-)
+from qdemo.qd.bench.qd import QDBenchConfig, bench_qd, qd_markdown, summarise_qd
+from qdemo.qd.bench.qd_tasks import at_budget, qd_reference_task
+from qdemo.qd.bench.scaling import ScalingConfig, bench_scaling, scaling_markdown
+from qdemo.qd.bench.throughput import ThroughputConfig, bench_throughput, throughput_markdown
+from qdemo.viz.bench_plots import qd_plot
 
 TINY_RUN = ["grid.cells=[3,3,2]", "renderer.resolution=16", "emitter.num_emitters=2"]
 
@@ -136,8 +138,6 @@ def test_reference_task_gives_the_human_rated_coverage_of_a_rated_set(tmp_path):
     import numpy as np
     from PIL import Image
 
-    from qdemo.qd.bench import qd_reference_task
-
     root = tmp_path / "oasis"
     (root / "images").mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -188,6 +188,7 @@ def test_scaling_bench_rows(tmp_path):
         bench_scaling(ScalingConfig(emitter="nope"), out_dir=tmp_path, progress=False)
 
 
+@pytest.mark.slow
 def test_scaling_cli_runs_each_configuration_in_a_fresh_process(tmp_path, capsys):
     args = _parser().parse_args([
         "evolve-bench", "scaling", "--searcher", "tiny", "--emitter", "random", "--grid-sizes", "2",
@@ -200,21 +201,17 @@ def test_scaling_cli_runs_each_configuration_in_a_fresh_process(tmp_path, capsys
 
 
 def test_at_budget_reads_the_last_iteration_within_the_budget(tmp_path):
-    from qdemo.qd.bench import _at_budget
-
-    assert _at_budget(tmp_path, 100) == {}  # no metrics.csv: nothing to add
+    assert at_budget(tmp_path, 100) == {}  # no metrics.csv: nothing to add
     (tmp_path / "metrics.csv").write_text(
         "iteration,evaluations,num_elites,coverage,qd_score,qd_score_normalised,best,mean_objective,wall_s\r\n"
         "1,36,3,0.03,290,2.9,98,97,1\r\n2,72,5,0.05,490,4.9,99,97,2\r\n3,108,6,0.06,590,5.9,99,97,3\r\n",
         encoding="utf-8")
-    assert _at_budget(tmp_path, 100) == {"qd_score_normalised_at_budget": 4.9, "coverage_at_budget": 0.05,
+    assert at_budget(tmp_path, 100) == {"qd_score_normalised_at_budget": 4.9, "coverage_at_budget": 0.05,
                                          "evaluations_at_budget": 72.0}
-    assert _at_budget(tmp_path, 10)["qd_score_normalised_at_budget"] == 0.0
+    assert at_budget(tmp_path, 10)["qd_score_normalised_at_budget"] == 0.0
 
 
 def test_summary_falls_back_to_end_of_run_for_all_emitters_when_one_lacks_the_budget_figure():
-    from qdemo.qd.bench import summarise_qd
-
     cfg = QDBenchConfig(emitters=["random", "map-elites"], seeds=1, budget=64, batch_size=32, searcher="tiny")
     base = {"coverage": 0.1, "va_coverage": 0.2, "best": 90.0, "qd_score": 1.0, "evaluations": 64.0,
             "critic_confirmed": 0.1, "critic_within_one_cell": 0.5, "wall_s": 1.0, "cpu_s": 1.0}

@@ -46,6 +46,8 @@ def test_cli_evolve_smoke(tmp_path, capsys):
     (["--emitter", "nope"], "valid emitters: random, map-elites, iso-line, cma-me, cma-mae, cma-mega, cma-maega, bandit"),
     (["--renderer", "nope"], "valid renderers"),
     (["--set", "grid.ranges=[[0.5,0.5],[-1,1],[-1,1]]"], "impossible range"),
+    (["--set", "grid.ranges=[[-5,5],[-1,1],[-1,1]]"], "[-5.0, 5.0] reaches outside the emotion scale [-1, 1]; "
+                                                       "the emotion models output"),
     (["--set", "emitter.wrong=1"], "unknown key"),
     (["--searcher", "/nonexistent/model.safetensors"], "model file not found"),
 ])
@@ -53,7 +55,31 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys, args, needle):
     rc = main(["evolve", *TINY, "--iterations", "1", "--out", str(tmp_path), *args])
     err = capsys.readouterr().err
     assert rc == 2
-    assert needle in err and err.startswith("qdemo: error:") and "Traceback" not in err
+    # the config file used is named first; then one error line
+    *before, last = err.strip().splitlines()
+    assert needle in last and last.startswith("qdemo: error:") and "Traceback" not in err
+    assert all(line.startswith("qdemo evolve: config: ") for line in before)
+
+
+@pytest.mark.parametrize("ranges, ok", [
+    ([[-1, 1], [-1, 1], [-1, 1]], True),
+    ([[-0.5, 0.5], [0, 1], [-1, -0.2]], True),
+    ([[-5, 5], [-1, 1], [-1, 1]], False),
+    ([[-1, 1], [-1, 1.01], [-1, 1]], False),
+    ([[-1, 1], [-1, 1], [2, 3]], False),
+])
+def test_grid_ranges_must_lie_on_the_models_scale(ranges, ok):
+    from qdemo.errors import ConfigError
+    from qdemo.qd.config import EvolveConfig, GridConfig
+
+    cfg = EvolveConfig(grid=GridConfig(ranges=ranges))
+    if ok:
+        cfg.validate()
+        return
+    with pytest.raises(ConfigError, match=r"outside the emotion scale \[-1, 1\].*models output") as exc:
+        cfg.validate()
+    dim = ("valence", "arousal", "dominance")[next(i for i, (lo, hi) in enumerate(ranges) if lo < -1 or hi > 1)]
+    assert str(exc.value).startswith(f"grid.ranges for {dim}:")
 
 
 def test_cli_confirm_fills_critic_columns(tmp_path, capsys):
@@ -90,6 +116,7 @@ def test_cli_confirm_reads_crlf_bom_tables_and_names_bad_ones(tmp_path, capsys):
     assert "archive.csv" in err and "critic_within_one" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_cli_sigint_saves_and_resume_finishes(tmp_path):
     """A real process gets SIGINT mid-run: exit 130, checkpoint, then --resume completes."""
     run = tmp_path / "sig"

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from qdemo.errors import QdemoError
-from qdemo.qd.reach import ReachConfig, bench_reach, reach_markdown, reach_plot
+from qdemo.qd.bench.reach import ReachConfig, bench_reach, reach_markdown
+from qdemo.viz.bench_plots import reach_plot
 
 
 def test_reach_counts_cells_and_optimising_gets_closer(tmp_path):

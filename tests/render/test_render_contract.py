@@ -88,9 +88,22 @@ def test_device_follows_module(name):
     r = _make(name).to("cpu")
     x = _solutions(r, 2)
     assert r(x).device == x.device
-    if torch.cuda.is_available():
-        rc = r.to("cuda")
-        assert rc(x.cuda()).device.type == "cuda"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="no CUDA device: this check renders on cuda and compares with cpu")
+@pytest.mark.parametrize("name", NAMES)
+def test_cuda_renders_what_cpu_renders(name):
+    """The same renderer (same weights) on cuda: the images live there and match the cpu ones."""
+    import copy
+
+    r = _make(name).to("cpu").eval()
+    x = _solutions(r, 3, seed=7)
+    with torch.no_grad():
+        on_cpu = r(x)  # (3, 3, RES, RES)
+        on_cuda = copy.deepcopy(r).to("cuda")(x.cuda())
+    assert on_cuda.device.type == "cuda"
+    assert torch.allclose(on_cuda.cpu(), on_cpu, atol=1e-4, rtol=1e-4), (on_cuda.cpu() - on_cpu).abs().max()
 
 
 def test_unknown_renderer_lists_valid_names():

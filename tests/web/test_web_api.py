@@ -254,7 +254,7 @@ def test_servers_do_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys, qdemo.web, qdemo.web.cli, qdemo.web.browse, qdemo.web.rate; "
+    code = ("import sys, qdemo.web, qdemo.cli.web, qdemo.web.browse, qdemo.web.rate; "
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

@@ -1,4 +1,4 @@
-"""Command-line entry points of qdemo.qd (registered by qdemo.cli).
+"""``qdemo evolve``, ``qdemo confirm`` (registered by qdemo.cli).
 
     qdemo evolve [--grid vad|va|cvt] [--emitter NAME] [--renderer NAME] [--iterations N] ...
     qdemo evolve --resume archives/<run>
@@ -11,9 +11,32 @@ import argparse
 import sys
 from pathlib import Path
 
-from qdemo.qd.config import EMITTERS  # names only: no torch or ribs
+from qdemo.flags import Flag, add_config_options, add_flags
+from qdemo.qd.config import GRIDS  # names only: no torch or ribs
 
-DEFAULT_CONFIG = "configs/evolve.yaml"
+CONFIG = "qdemo.qd.config:EvolveConfig"
+FLAGS = (
+    Flag("grid.name", "--grid", choices=GRIDS),
+    Flag("emitter.name", "--emitter"),
+    Flag("renderer.name", "--renderer"),
+    Flag("renderer.resolution", "--resolution"),
+    Flag("iterations"),
+    Flag("batch_size"),
+    Flag("seed"),
+    Flag("device"),
+    Flag("out_root", "--out", metavar="DIR"),
+    Flag("name"),
+    Flag("dataset.format", "--dataset-format"),
+    Flag("searcher", metavar="PATH"),
+    Flag("critic", metavar="PATH"),
+)
+"""The config fields with a flag of their own; every other field: --set key=value."""
+PATHS = ("dataset.path",)
+"""Input paths of EvolveConfig: relative to the config file they are written in."""
+SPECS = ("searcher", "critic")
+"""Model specs of EvolveConfig: a file named in a config file is relative to it."""
+RESUMABLE = ("iterations", "device", "critic")
+"""Fields a resumed run may change."""
 
 
 def register(subparsers) -> None:
@@ -23,32 +46,16 @@ def register(subparsers) -> None:
         description="Fill a grid of emotion cells with images, each the best found for its cell, "
                     "by searching a renderer's parameters against the searcher model (pyribs). "
                     "Writes archives/<run>/ (see docs/evolve.md).")
-    p.add_argument("--config", default=None,
-                   help=f"YAML config (default: {DEFAULT_CONFIG} when it exists, else built-in defaults)")
-    p.add_argument("--grid", choices=["vad", "va", "cvt"], help="3-D VAD grid, 2-D VA grid, or CVT over VAD")
-    p.add_argument("--cells", help="cells per dimension, e.g. 10,10,5 (or CVT cell count)")
-    p.add_argument("--emitter", help=" | ".join(EMITTERS))
-    p.add_argument("--renderer", help="cppn | pixels | fourier | generator (the shipped conditional generator's latent space)")
-    p.add_argument("--resolution", type=int, help="rendered image side in pixels")
-    p.add_argument("--iterations", type=int, help="ask/tell iterations")
-    p.add_argument("--batch-size", type=int, help="solutions scored per iteration")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--device", help="auto | cpu | cuda[:N]")
-    p.add_argument("--out", help="folder holding run folders (default: archives)")
-    p.add_argument("--name", help="run folder name (default: <grid>-<emitter>-<renderer>-s<seed>)")
+    add_config_options(p, "evolve")
+    add_flags(p, CONFIG, FLAGS)
+    p.add_argument("--cells", help="cells per dimension, e.g. 10,10,5 (or CVT cell count) [config: grid.cells]")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
     p.add_argument("--force", action="store_true", help="replace an existing run folder")
-    p.add_argument("--dataset", metavar="DIR", help="reference photos scored by the searcher")
-    p.add_argument("--dataset-format", choices=["auto", "oasis", "emotion6", "csv", "folder"],
-                   help="rated set (read with its ratings) or a plain folder of images")
+    p.add_argument("--dataset", metavar="DIR", help="reference photos scored by the searcher (required to exist) "
+                                                    "[config: dataset.path]")
     p.add_argument("--no-dataset", action="store_true", help="skip the reference photos")
-    p.add_argument("--searcher", metavar="PATH", help="searcher weights ('searcher' = shipped, 'tiny' = test model)")
-    p.add_argument("--critic", metavar="PATH", help="critic weights ('critic' = shipped, 'none' = skip)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any config field, e.g. --set emitter.sigma=0.3 (repeatable)")
     p.add_argument("--no-plots", action="store_true", help="skip heatmaps, montage and metric plots")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--help-config", action="store_true", help="list every config field and exit")
     p.set_defaults(func=_evolve)
 
     c = subparsers.add_parser("confirm", help="re-score a run's elites with the critic",
@@ -60,19 +67,10 @@ def register(subparsers) -> None:
     c.add_argument("--no-plots", action="store_true")
     c.set_defaults(func=_confirm)
 
-    from qdemo.qd.bench import register_bench  # qdemo evolve-bench throughput|qd|scaling (light imports)
-    register_bench(subparsers)
 
-
-def _overrides(args: argparse.Namespace) -> dict:
-    from qdemo.config import parse_override
-
-    o: dict = {
-        "grid.name": args.grid, "emitter.name": args.emitter, "renderer.name": args.renderer,
-        "renderer.resolution": args.resolution, "iterations": args.iterations, "batch_size": args.batch_size,
-        "seed": args.seed, "device": args.device, "out_root": args.out, "name": args.name,
-        "dataset.format": args.dataset_format, "searcher": args.searcher, "critic": args.critic,
-    }
+def _extra(args: argparse.Namespace) -> dict:
+    """Overrides from the options that are not one field each (--cells, --dataset)."""
+    o: dict = {}
     if args.dataset:
         o["dataset.path"] = args.dataset
         o["dataset.required"] = True
@@ -87,49 +85,53 @@ def _overrides(args: argparse.Namespace) -> dict:
             o["grid.cvt_cells"] = cells[0]
         else:
             o["grid.cells"] = cells
-    for text in args.set:
-        k, v = parse_override(text)
-        o[k] = v
-    if args.no_dataset:
-        o["dataset.path"] = None
-        o.setdefault("dataset.required", False)
     return o
 
 
 def _load(args: argparse.Namespace):
-    from qdemo.config import load_config
+    from qdemo.cli._config import load_command_config
     from qdemo.qd.config import EvolveConfig
 
-    path = args.config
-    if path is None and Path(DEFAULT_CONFIG).exists():
-        path = DEFAULT_CONFIG
-    overrides = _overrides(args)
-    cfg = load_config(EvolveConfig, path, {k: v for k, v in overrides.items() if v is not None})
+    cfg = load_command_config(EvolveConfig, "evolve", args, extra=_extra(args), paths=PATHS, specs=SPECS)
     if args.no_dataset:
         cfg.dataset.path = None
+        cfg.dataset.required = bool(args.dataset)
+    return cfg
+
+
+def _load_resumed(args: argparse.Namespace, run_dir: Path):
+    """The run's own config.yaml; only the RESUMABLE fields may change."""
+    from qdemo.cli._config import announce
+    from qdemo.config import load_config
+    from qdemo.errors import QdemoError
+    from qdemo.flags import flag_overrides
+    from qdemo.qd.config import EvolveConfig
+
+    if not (run_dir / "config.yaml").exists():
+        raise QdemoError(f"--resume {run_dir}: no config.yaml there (not a run folder)")
+    given = flag_overrides(args)
+    option = {f.field: f.option for f in FLAGS}
+    refused = [option[k] for k in given if k not in RESUMABLE]
+    refused += [o for o, v in (("--cells", args.cells), ("--dataset", args.dataset), ("--config", args.config),
+                               ("--no-dataset", args.no_dataset)) if v] + list(args.set)
+    if refused:
+        raise QdemoError(f"--resume: the run's own config is used; only --iterations, --device and "
+                         f"--critic may change (got {', '.join(refused)})")
+    cfg = load_config(EvolveConfig, run_dir / "config.yaml", {k: v for k, v in given.items() if k in RESUMABLE})
+    announce("evolve", cfg)
     return cfg
 
 
 def _evolve(args: argparse.Namespace) -> int:
-    from qdemo.config import describe, load_config
-    from qdemo.errors import QdemoError
+    from qdemo.config import describe
     from qdemo.qd.config import EvolveConfig
 
     if args.help_config:
         print(describe(EvolveConfig))
         return 0
     if args.resume:
-        run_dir = Path(args.resume)
-        if not (run_dir / "config.yaml").exists():
-            raise QdemoError(f"--resume {run_dir}: no config.yaml there (not a run folder)")
-        allowed = {"iterations": args.iterations, "device": args.device, "critic": args.critic}
-        extra = [k for k in ("grid", "emitter", "renderer", "batch_size", "seed", "searcher", "cells")
-                 if getattr(args, k, None) not in (None, False)]
-        if extra or args.set:
-            raise QdemoError(f"--resume: the run's own config is used; only --iterations, --device and "
-                             f"--critic may change (got {', '.join(extra + args.set)})")
-        cfg = load_config(EvolveConfig, run_dir / "config.yaml", {k: v for k, v in allowed.items() if v is not None})
-        out = run_dir
+        out = Path(args.resume)
+        cfg = _load_resumed(args, out)
     else:
         cfg = _load(args)
         out = cfg.run_dir()

@@ -1,4 +1,4 @@
-"""Command-line entry points of qdemo.normalise (registered by qdemo.cli).
+"""``qdemo normalise ...``: equalise low-level statistics, keep the emotion (registered by qdemo.cli).
 
     qdemo normalise shine  --data DIR --mode full --out DIR         SHINE targets (Ray shards)
     qdemo normalise train  --shine DIR --out DIR [--sweep]          emotional pix2pix
@@ -13,20 +13,26 @@ import argparse
 import json
 import sys
 
-
-def _common_config(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", default=None, help="YAML config (default: built-in defaults = configs/normalise.yaml)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set train.lambda_emo=20 (repeatable)")
-    p.add_argument("--help-config", action="store_true", help="list every config key with its meaning and exit")
+from qdemo.flags import Flag, add_config_options, add_flags
 
 
-def _data_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=["auto", "folder", "emotion6", "oasis", "csv"], default=None,
-                   help="how to read --data (default auto)")
-    p.add_argument("--size", type=int, default=None, help="work at SIZE x SIZE pixels (data.size; 0 = native size)")
-    p.add_argument("--limit", type=int, default=None, help="use a seeded, group-balanced subset of N images")
-    p.add_argument("--skip-bad", action="store_true", help="skip unreadable images (counted) instead of stopping")
+CONFIG = "qdemo.normalise.config:NormaliseConfig"
+DATA_FLAGS = (
+    Flag("data.format", "--format"),
+    Flag("data.size", "--size", note="0 = native size."),
+    Flag("data.limit", "--limit"),
+    Flag("data.on_error", "--skip-bad", value="skip"),
+)
+"""Flags of the commands that read a set of images (shine, bench)."""
+PATHS = ("train.init_from",)
+"""Input paths of NormaliseConfig: relative to the config file they are written in."""
+SPECS = ("train.emotion_model", "report.critic")
+"""Model specs of NormaliseConfig: a file named in a config file is relative to it."""
+
+
+def _common_config(p: argparse.ArgumentParser, flags: tuple = ()) -> None:
+    add_config_options(p, "normalise")
+    add_flags(p, CONFIG, flags)
 
 
 def register(subparsers) -> None:
@@ -35,41 +41,36 @@ def register(subparsers) -> None:
                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = top.add_subparsers(dest="normalise_command", metavar="SUBCOMMAND")
     sub.required = True
+    for add in (_add_shine, _add_train, _add_apply, _add_report, _add_bench):
+        add(sub)
 
+
+def _add_shine(sub) -> None:
     p = sub.add_parser("shine", help="SHINE-equalise a set of images (shinier, sharded over Ray)")
     p.add_argument("--data", required=True, help="image folder, Emotion6/OASIS folder or rating CSV")
-    p.add_argument("--mode", choices=["lum", "hist", "sf", "spec", "full"], default=None,
-                   help="lum, hist, sf (rotational spectrum), spec (full spectrum), full (sf+hist iterated)")
-    p.add_argument("--scope", choices=["image", "group"], default=None,
-                   help="image: SHINE proper, every image gets the set's statistics (default); group: one "
-                        "transform per folder / category so the groups match while each image moves less")
-    p.add_argument("--group-by", default=None, metavar="LIST",
-                   help="scope group: groupings equalised at once, comma-separated, from folder, valence, "
-                        "arousal, dominance (tertiles of the human ratings); default folder (shine.group_by)")
     p.add_argument("--out", required=True, help="output folder (images/, manifest.csv, shine.json)")
     p.add_argument("--ray-address", default=None, help="join a Ray cluster (default: local)")
     p.add_argument("--serial", action="store_true", help="run shards in this process (no Ray)")
-    _data_flags(p)
-    _common_config(p)
+    _common_config(p, DATA_FLAGS + (Flag("shine.mode", "--mode"), Flag("shine.scope", "--scope"),
+                                    Flag("shine.group_by", "--group-by")))
     p.set_defaults(func=cmd_shine)
 
+
+def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train the emotional pix2pix on a SHINE output folder (resumable)")
     p.add_argument("--shine", required=True, help="folder written by `qdemo normalise shine`")
     p.add_argument("--out", required=True, help="run folder (or sweep folder with --sweep)")
-    p.add_argument("--lambda-emo", type=float, default=None, help="weight of the emotion loss (train.lambda_emo)")
-    p.add_argument("--steps", type=int, default=None, help="optimisation steps (train.steps)")
-    p.add_argument("--condition", choices=["none", "group"], default=None,
-                   help="train.condition: 'group' = start from the between-group equalisation of the set "
-                        "(applied to sets with one sub-folder per group)")
     p.add_argument("--sweep", nargs="?", const="0,10,20,100", default=None, metavar="L1,L2,...",
                    help="train one model per lambda_emo as a Ray experiment grid (default 0,10,20,100)")
-    p.add_argument("--device", default=None, help="auto, cpu or cuda")
     p.add_argument("--ray-address", default=None, help="join a Ray cluster for --sweep")
     p.add_argument("--serial", action="store_true", help="--sweep: run the runs one after another here")
     p.add_argument("--cpus-per-run", type=float, default=1.0, help="--sweep: cores each run claims")
-    _common_config(p)
+    _common_config(p, (Flag("train.lambda_emo", "--lambda-emo"), Flag("train.steps", "--steps"),
+                       Flag("train.condition", "--condition"), Flag("device")))
     p.set_defaults(func=cmd_train)
 
+
+def _add_apply(sub) -> None:
     p = sub.add_parser("apply", help="normalise images, folders, archive elites or generator samples")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders, or archives/<run> folders")
     p.add_argument("--model", default=None, help="generator .safetensors, checkpoint .pt or run folder, or "
@@ -84,6 +85,8 @@ def register(subparsers) -> None:
                    help="group-conditioned models: iterations of the between-group equalisation they start from")
     p.set_defaults(func=cmd_apply)
 
+
+def _add_report(sub) -> None:
     p = sub.add_parser("report", help="between-group low-level spread and emotion drift, with plots")
     p.add_argument("--shine", required=True, help="SHINE folder the models were trained on")
     p.add_argument("--sweep", default=None, help="sweep folder from `train --sweep` (all its runs)")
@@ -94,16 +97,13 @@ def register(subparsers) -> None:
                    help="images to evaluate: the held-out test share (default), the validation share "
                         "(train.val_fraction; compare variants here) or all")
     p.add_argument("--all", action="store_true", help="same as --split all")
-    p.add_argument("--group-equalise", action="store_true",
-                   help="add the variant shine_group: between-group equalisation run on the evaluated images "
-                        "(report.group_equalise)")
-    p.add_argument("--group-by", default=None, metavar="LIST",
-                   help="groupings shine_group equalises at once, e.g. folder,valence,arousal (shine.group_by)")
     p.add_argument("--out", required=True, help="report folder (report.json, report.md, figures)")
-    p.add_argument("--device", default=None, help="auto, cpu or cuda")
-    _common_config(p)
+    _common_config(p, (Flag("report.group_equalise", "--group-equalise", value=True),
+                       Flag("shine.group_by", "--group-by"), Flag("device")))
     p.set_defaults(func=cmd_report)
 
+
+def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="print throughput of apply and of SHINE via Ray (1 vs 2 workers)")
     p.add_argument("--data", required=True, help="images to use")
     p.add_argument("--model", default=None, help="generator for the apply benchmark (default: shipped)")
@@ -111,42 +111,31 @@ def register(subparsers) -> None:
     p.add_argument("--workers", default="1,2", help="Ray worker counts to compare")
     p.add_argument("--json", default=None, help="also write the figures to this JSON file")
     p.add_argument("--ray-address", default=None, help="join a Ray cluster")
-    _data_flags(p)
-    _common_config(p)
+    _common_config(p, DATA_FLAGS)
     p.set_defaults(func=cmd_bench)
 
 
-def _csv(text: str | None) -> list[str] | None:
-    """'a,b' -> ['a', 'b'] (None stays None: the config's value)."""
-    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
-
-
-def _load_cfg(args, extra: dict):
-    """Defaults <- --config YAML <- --set overrides <- dedicated flags (when given)."""
-    from qdemo.config import describe, load_config
+def _load_cfg(args, extra: dict | None = None):
+    """Defaults <- the config file <- --set overrides <- dedicated flags (when given) <- ``extra``."""
+    from qdemo.cli._config import load_command_config
+    from qdemo.config import describe
     from qdemo.normalise.config import NormaliseConfig
 
     if getattr(args, "help_config", False):
         print(describe(NormaliseConfig))
         raise SystemExit(0)
-    overrides = list(args.overrides) + [f"{k}={json.dumps(v)}" for k, v in extra.items() if v is not None]
-    cfg = load_config(NormaliseConfig, args.config, overrides)
+    cfg = load_command_config(NormaliseConfig, "normalise", args, label=f"normalise {args.normalise_command}",
+                              extra=extra, paths=PATHS, specs=SPECS)
     if cfg.data.size == 0:  # 0 = keep the native size (all images must then share one)
         cfg.data.size = None
     return cfg
-
-
-def _data_extra(args) -> dict:
-    return {"data.format": args.format, "data.size": args.size, "data.limit": args.limit,
-            "data.on_error": "skip" if args.skip_bad else None}
 
 
 def cmd_shine(args) -> int:
     from qdemo.normalise.data import choose_subset, collect
     from qdemo.normalise.shine import run_shine
 
-    cfg = _load_cfg(args, {**_data_extra(args), "shine.mode": args.mode, "shine.scope": args.scope,
-                           "shine.group_by": _csv(args.group_by)})
+    cfg = _load_cfg(args)
     images = choose_subset(collect(args.data, cfg.data.format), cfg.data.limit, cfg.data.seed)
     s = run_shine(images, args.out, cfg, address=args.ray_address, backend="serial" if args.serial else "ray")
     by = s.get("group_by", ["folder"])
@@ -160,8 +149,7 @@ def cmd_shine(args) -> int:
 def cmd_train(args) -> int:
     from qdemo.errors import QdemoError
 
-    cfg = _load_cfg(args, {"train.lambda_emo": args.lambda_emo, "train.steps": args.steps, "device": args.device,
-                           "train.condition": args.condition})
+    cfg = _load_cfg(args)
     if args.sweep is not None:
         from qdemo.normalise.train import run_sweep
 
@@ -206,8 +194,7 @@ def cmd_report(args) -> int:
     from qdemo.errors import QdemoError
     from qdemo.normalise.report import run_report
 
-    cfg = _load_cfg(args, {"device": args.device, "report.group_equalise": True if args.group_equalise else None,
-                           "shine.group_by": _csv(args.group_by)})
+    cfg = _load_cfg(args)
     models: dict[str, str] = {}
     if args.sweep:
         runs = sorted(Path(args.sweep).glob("lambda_emo=*"), key=lambda p: float(p.name.split("=", 1)[1]))
@@ -234,12 +221,10 @@ def cmd_bench(args) -> int:
     from qdemo.normalise.data import choose_subset, collect
     from qdemo.normalise.weights import load_generator
 
-    extra = _data_extra(args)
-    if extra["data.limit"] is None:
-        extra["data.limit"] = 64
-    if extra["data.size"] is None:
-        extra["data.size"] = 128
-    cfg = _load_cfg(args, extra)
+    # the benchmark's own defaults where neither --limit / --size nor --set gives one
+    given = {k for k, _ in (o.split("=", 1) for o in args.set if "=" in o)}
+    cfg = _load_cfg(args, {k: v for k, v in (("data.limit", 64), ("data.size", 128))
+                           if getattr(args, k.split(".")[1]) is None and k not in given})
     images = choose_subset(collect(args.data, cfg.data.format), cfg.data.limit, cfg.data.seed)
     workers = tuple(int(w) for w in args.workers.split(","))
     out = {"shine": bench_shine(images, cfg, repeats=args.repeats, workers=workers, address=args.ray_address)}

@@ -1,4 +1,4 @@
-"""Command-line entry points of qdemo.generator (registered by qdemo.cli).
+"""``qdemo generator ...`` (registered by qdemo.cli).
 
     qdemo generator train --config configs/generator.yaml [--resume] [--set key=value ...]
     qdemo generator sample --vad=0.8,0.5,0 -n 8 --out DIR [--generator CKPT]
@@ -11,6 +11,15 @@ from __future__ import annotations
 import argparse
 
 from qdemo.errors import QdemoError
+from qdemo.flags import Flag, add_config_options, add_flags
+
+CONFIG = "qdemo.generator.train:GeneratorConfig"
+FLAGS = (Flag("out", metavar="DIR"), Flag("device"))
+"""The config fields of ``generator train`` with a flag of their own; every other field: --set."""
+PATHS = ("photos", "init_from")
+"""Input paths of GeneratorConfig: relative to the config file they are written in."""
+SPECS = ("searcher",)
+"""Model specs of GeneratorConfig: a file named in a config file is relative to it."""
 
 
 def parse_vad(text: str, *, option: str = "--vad") -> tuple[float, float, float]:
@@ -43,13 +52,9 @@ def register(subparsers) -> None:
     sub.required = True
 
     t = sub.add_parser("train", help="train the conditional GAN against the searcher")
-    t.add_argument("--config", default="configs/generator.yaml", help="YAML config (default: %(default)s)")
-    t.add_argument("--out", help="run folder (overrides the config's 'out')")
+    add_config_options(t, "generator")
+    add_flags(t, CONFIG, FLAGS)
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    t.add_argument("--device", help="auto | cpu | cuda[:N] (overrides the config)")
-    t.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field, e.g. --set steps=500 (repeatable)")
-    t.add_argument("--help-config", action="store_true", help="list the config fields and exit")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=_train)
 
@@ -81,12 +86,10 @@ def register(subparsers) -> None:
     e.set_defaults(func=_evaluate)
 
     w = sub.add_parser("sweep", help="lambda_emo x seed experiment grid as Ray tasks (train + evaluate each)")
-    w.add_argument("--config", default="configs/generator.yaml", help="base training config")
+    add_config_options(w, "generator")
     w.add_argument("--lambdas", default="0,10,20,100", help="comma list of lambda_emo (default: %(default)s)")
     w.add_argument("--seeds", default="0", help="comma list of seeds (default: %(default)s)")
-    w.add_argument("--steps", type=int, help="training steps per run (overrides the config)")
-    w.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a training config field for every run (repeatable)")
+    add_flags(w, CONFIG, (Flag("steps", note="Every run of the sweep."),))
     w.add_argument("--critic", default="shipped", help="critic for the evaluation: shipped | tiny[:seed] | PATH")
     w.add_argument("--targets", type=int, default=5, help="evaluation targets per axis (V x A x D grid; default: %(default)s)")
     w.add_argument("--per-target", type=int, default=4, help="samples per evaluation target (default: %(default)s)")
@@ -98,16 +101,14 @@ def register(subparsers) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from qdemo.config import describe, load_config, parse_override
+    from qdemo.cli._config import load_command_config
+    from qdemo.config import describe
     from qdemo.generator.train import GeneratorConfig, train
 
     if args.help_config:
         print(describe(GeneratorConfig))
         return 0
-    overrides = dict(parse_override(o) for o in args.overrides)
-    # a flag given on the command line wins over --set and the file; one not given changes nothing
-    overrides.update({k: v for k, v in {"out": args.out, "device": args.device}.items() if v is not None})
-    cfg = load_config(GeneratorConfig, args.config, overrides)
+    cfg = load_command_config(GeneratorConfig, "generator", args, label="generator train", paths=PATHS, specs=SPECS)
     path = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"generator weights: {path}")
     return 0
@@ -179,18 +180,25 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _sweep(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from qdemo.cli._config import load_command_config
     from qdemo.compare.experiments import run_lambda_sweep
-    from qdemo.config import parse_override
+    from qdemo.config import describe, save_config
+    from qdemo.generator.train import GeneratorConfig
 
+    if args.help_config:
+        print(describe(GeneratorConfig))
+        return 0
     lambdas = _floats(args.lambdas, "--lambdas")
     seeds = [int(s) for s in _floats(args.seeds, "--seeds")]
     if not lambdas or not seeds:
         raise QdemoError("generator sweep: --lambdas and --seeds need at least one value each")
-    overrides = dict(parse_override(o) for o in args.overrides)
-    if args.steps is not None:
-        overrides["steps"] = args.steps
+    # The base config is resolved here (file, --set, --steps) and handed to the runs as
+    # <out>/base-config.yaml: absolute input paths, the source file recorded in its header.
+    base = load_command_config(GeneratorConfig, "generator", args, label="generator sweep", paths=PATHS, specs=SPECS)
+    out = Path(args.out)
+    save_config(base, out / "base-config.yaml")
     table = run_lambda_sweep(
-        args.config, Path(args.out), lambdas=lambdas, seeds=seeds, overrides=overrides, critic=args.critic,
+        out / "base-config.yaml", out, lambdas=lambdas, seeds=seeds, critic=args.critic,
         targets_per_axis=args.targets, per_target=args.per_target, address=args.ray_address, num_cpus=args.num_cpus,
         backend="serial" if args.serial else "ray",
     )

@@ -1,6 +1,7 @@
-"""The ``qdemo`` command line. Each area registers its own sub-commands.
+"""The ``qdemo`` command line (the top layer). One module per command group registers its
+sub-commands.
 
-Area modules (``qdemo.<area>.cli``) expose ``register(subparsers)`` and must not import
+Command modules (``qdemo.cli.<group>``) expose ``register(subparsers)`` and must not import
 torch or other heavy modules at module level: ``qdemo --help`` stays fast.
 """
 
@@ -14,12 +15,13 @@ from qdemo import __version__
 from qdemo.errors import QdemoError
 
 AREAS = (
-    "qdemo.emotion.cli",     # qdemo regressor train|eval|predict|explain|bench
-    "qdemo.qd.cli",          # qdemo evolve, qdemo confirm, qdemo evolve-bench
-    "qdemo.generator.cli",   # qdemo generator train|sample
-    "qdemo.compare.cli",     # qdemo compare, qdemo export-study
-    "qdemo.normalise.cli",   # qdemo normalise shine|train|apply|report
-    "qdemo.web.cli",         # qdemo browse, qdemo rate, qdemo validate
+    "qdemo.cli.regressor",   # qdemo regressor train|eval|predict|explain|bench
+    "qdemo.cli.evolve",      # qdemo evolve, qdemo confirm
+    "qdemo.cli.bench",       # qdemo evolve-bench throughput|qd|scaling|reach
+    "qdemo.cli.generator",   # qdemo generator train|sample
+    "qdemo.cli.compare",     # qdemo compare, qdemo export-study
+    "qdemo.cli.normalise",   # qdemo normalise shine|train|apply|report
+    "qdemo.cli.web",         # qdemo browse, qdemo rate, qdemo validate
 )
 
 

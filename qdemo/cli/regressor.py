@@ -1,4 +1,4 @@
-"""Command-line entry points of qdemo.emotion (registered by qdemo.cli).
+"""``qdemo regressor ...``: the emotion model (registered by qdemo.cli).
 
     qdemo regressor train   --config configs/regressor.yaml [--set key=value ...]
     qdemo regressor eval    --data DIR --format oasis|emotion6|csv [--json OUT.json]
@@ -13,6 +13,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from qdemo.flags import Flag, add_config_options, add_flags
+
+CONFIG = "qdemo.emotion.train:RegressorConfig"
+FLAGS = (
+    Flag("data.oasis", "--oasis", metavar="DIR"),
+    Flag("data.emotion6", "--emotion6", metavar="DIR"),
+    Flag("data.word_norms", "--word-norms", metavar="DIR"),
+    Flag("roles"),
+    Flag("out_dir", metavar="DIR"),
+    Flag("cache_dir", metavar="DIR"),
+    Flag("device"),
+    Flag("evaluate", "--no-eval", value=False),
+)
+"""The config fields of ``regressor train`` with a flag of their own; every other field: --set."""
+PATHS = ("data.oasis", "data.emotion6", "data.word_norms", "data.csv", "card_notes",
+         "searcher.model.backbone_weights", "critic.model.backbone_weights")
+"""Input paths of RegressorConfig: relative to the config file they are written in."""
 
 
 def _ints(text: str) -> list[int]:
@@ -39,18 +57,8 @@ def register(subparsers) -> None:
     sub.required = True
 
     p = sub.add_parser("train", help="train searcher and critic (reproduces the shipped weights)")
-    p.add_argument("--config", default="configs/regressor.yaml", help="YAML config (default configs/regressor.yaml)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set searcher.views=4 (repeatable)")
-    p.add_argument("--oasis", help="OASIS folder (overrides data.oasis)")
-    p.add_argument("--emotion6", help="Emotion6 folder (overrides data.emotion6)")
-    p.add_argument("--word-norms", help="word-norm folder (overrides data.word_norms)")
-    p.add_argument("--roles", help="comma-separated: searcher,critic")
-    p.add_argument("--out-dir", help="where weights, metrics.json and MODEL_CARD.md go")
-    p.add_argument("--cache-dir", help="feature cache folder")
-    p.add_argument("--device", help="cpu, cuda or auto")
-    p.add_argument("--no-eval", action="store_true", help="skip the evaluation and model card")
-    p.add_argument("--help-config", action="store_true", help="list every config key with its meaning")
+    add_config_options(p, "regressor")
+    add_flags(p, CONFIG, FLAGS)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("eval", help="metrics of the model on a rated set")
@@ -109,24 +117,14 @@ def _load(args, role: str | None = None):
 
 
 def _cmd_train(args) -> int:
-    from qdemo.config import describe, load_config
+    from qdemo.cli._config import load_command_config
+    from qdemo.config import describe
     from qdemo.emotion.train import RegressorConfig, train_regressor
 
     if args.help_config:
         print(describe(RegressorConfig))
         return 0
-    over: dict = {}
-    for item in args.set:
-        from qdemo.config import parse_override
-
-        k, v = parse_override(item)
-        over[k] = v
-    flags = {"data.oasis": args.oasis, "data.emotion6": args.emotion6, "data.word_norms": args.word_norms,
-             "out_dir": args.out_dir, "cache_dir": args.cache_dir, "device": args.device,
-             "roles": args.roles.split(",") if args.roles else None,
-             "evaluate": False if args.no_eval else None}
-    over.update({k: v for k, v in flags.items() if v is not None})
-    cfg = load_config(RegressorConfig, args.config, over)
+    cfg = load_command_config(RegressorConfig, "regressor", args, label="regressor train", paths=PATHS)
     report = train_regressor(cfg)
     if "roles" in report:
         from qdemo.emotion.metrics import format_metrics_table

@@ -1,4 +1,4 @@
-"""Command-line entry points of qdemo.compare (registered by qdemo.cli).
+"""``qdemo compare``, ``qdemo export-study`` (registered by qdemo.cli).
 
     qdemo compare ARCHIVE... [--generator CKPT] --out DIR [--ray-address ADDR]
     qdemo export-study --archive RUN [--generator CKPT] [--photos DIR] --out DIR
@@ -9,6 +9,21 @@ from __future__ import annotations
 import argparse
 
 from qdemo.errors import QdemoError
+from qdemo.flags import Flag, add_config_options, add_flags
+
+CONFIG = "qdemo.compare.compare:CompareConfig"
+FLAGS = (
+    Flag("generator", metavar="PATH"),
+    Flag("samples_per_cell", short="-k"),
+    Flag("critic", metavar="SPEC"),
+    Flag("searcher", metavar="SPEC"),
+    Flag("photos", repeat=True, metavar="DIR"),
+)
+"""The config fields of ``compare`` with a flag of their own; every other field: --set."""
+PATHS = ("photos",)
+"""Input paths of CompareConfig: relative to the config file they are written in."""
+SPECS = ("generator", "critic", "searcher")
+"""Model specs of CompareConfig: a file named in a config file is relative to it."""
 
 
 def register(subparsers) -> None:
@@ -16,19 +31,12 @@ def register(subparsers) -> None:
     c = subparsers.add_parser("compare", help="explorer elites vs generator samples per cell (Ray tasks)")
     c.add_argument("archives", nargs="*", metavar="ARCHIVE", help="'qdemo evolve' run folders")
     c.add_argument("--out", help="comparison folder")
-    c.add_argument("--generator", help="generator weights (.safetensors or run folder); default: shipped")
-    c.add_argument("--config", default="configs/compare.yaml", help="YAML config (default: %(default)s; skipped if absent)")
-    c.add_argument("-k", "--samples-per-cell", type=int, help="generator samples per cell")
-    c.add_argument("--critic", help="critic: shipped | tiny[:seed] | PATH")
-    c.add_argument("--searcher", help="searcher: shipped | tiny[:seed] | PATH")
-    c.add_argument("--photos", action="append", help="real photo folder for realism (repeatable)")
-    c.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config field (repeatable)")
+    add_config_options(c, "compare")
+    add_flags(c, CONFIG, FLAGS)
     c.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")
     c.add_argument("--num-cpus", type=int, help="local Ray CPUs (default: all cores)")
     c.add_argument("--serial", action="store_true", help="run the tasks in this process (no Ray)")
     c.add_argument("--no-progress", action="store_true", help="no progress bars")
-    c.add_argument("--help-config", action="store_true", help="list the config fields and exit")
     c.set_defaults(func=_compare)
 
     s = subparsers.add_parser("export-study", help="blinded, shuffled stimulus set with a hidden key")
@@ -50,8 +58,9 @@ def register(subparsers) -> None:
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from qdemo.cli._config import load_command_config
     from qdemo.compare.compare import CompareConfig, run_compare
-    from qdemo.config import describe, load_config, parse_override
+    from qdemo.config import describe
 
     if args.help_config:
         print(describe(CompareConfig))
@@ -60,12 +69,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise QdemoError("compare: give at least one ARCHIVE run folder")
     if not args.out:
         raise QdemoError("compare: --out DIR is required")
-    overrides = dict(parse_override(o) for o in args.overrides)
-    flags = {"generator": args.generator, "samples_per_cell": args.samples_per_cell,
-             "critic": args.critic, "searcher": args.searcher, "photos": args.photos}
-    overrides.update({k: v for k, v in flags.items() if v is not None})  # flags not given keep --set
-    path = args.config if Path(args.config).exists() or args.config != "configs/compare.yaml" else None
-    cfg = load_config(CompareConfig, path, overrides)
+    cfg = load_command_config(CompareConfig, "compare", args, paths=PATHS, specs=SPECS)
     summary = run_compare(args.archives, cfg, args.out, address=args.ray_address, num_cpus=args.num_cpus,
                           backend="serial" if args.serial else "ray", progress=not args.no_progress)
     for m, v in summary["all"]["metrics"].items():

@@ -15,10 +15,10 @@ area another model would confirm.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any, Optional
 
 from qdemo.errors import QdemoError
+from qdemo.qd.bench.common import cells_of, env_info, load_model, set_threads
 
 
 @dataclass
@@ -42,37 +42,32 @@ class ReachConfig:
     seed: int = 0
     """Seed of the starting images (grey plus noise)."""
     device: str = "cpu"
+    """cpu | cuda | auto."""
     threads: Optional[int] = None
+    """torch CPU threads (None: torch's default)."""
 
 
 def _centres(n: int, lo: float, hi: float) -> list[float]:
     return [lo + (i + 0.5) * (hi - lo) / n for i in range(n)]
 
 
-def bench_reach(cfg: ReachConfig, *, progress: bool = True) -> dict[str, Any]:
-    """Optimise one image per VA cell; returns coverage figures and every image's VA."""
-    import torch
-
-    from qdemo.qd.bench import _cells_of, _env, _load_searcher, _set_threads
-
-    def cells(points: list[list[float]]) -> list[tuple[int, int]]:  # clipped into the edge cells, as the archive does
-        return list(zip(_cells_of([v for v, _ in points], vlo, vhi, nv), _cells_of([a for _, a in points], alo, ahi, na)))
-
+def _check(cfg: ReachConfig) -> None:
     if len(cfg.cells) != 2 or min(cfg.cells) < 1:
         raise QdemoError(f"--cells {cfg.cells}: give two positive numbers (valence, arousal)")
     (vlo, vhi), (alo, ahi) = cfg.ranges
     if not (vlo < vhi and alo < ahi):
         raise QdemoError(f"ranges {cfg.ranges}: each needs low < high")
+    if min(vlo, alo) < -1.0 or max(vhi, ahi) > 1.0:
+        raise QdemoError(f"ranges {cfg.ranges}: must lie within [-1, 1], the scale the emotion models output")
     if cfg.steps < 1 or cfg.chunk < 1:
         raise QdemoError("steps and chunk must be at least 1")
-    _set_threads(cfg.threads)
-    dev = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
-    model = _load_searcher(cfg.searcher, dev)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    nv, na = cfg.cells
-    targets = torch.tensor([[v, a] for v in _centres(nv, vlo, vhi) for a in _centres(na, alo, ahi)],
-                           dtype=torch.float32)  # (nv*na, 2)
+
+
+def _optimise(model: Any, targets: Any, cfg: ReachConfig, dev: Any, progress: bool) -> tuple[Any, list[Any]]:
+    """Adam on per-pixel logits, ``cfg.chunk`` images at a time, each towards its target VA.
+    Returns the searcher's final VA (N, 2) and the images, chunk by chunk (n, 3, R, R), on the CPU."""
+    import torch
+
     res = int(getattr(model, "resolution", 96))
     gen = torch.Generator().manual_seed(cfg.seed)
     finals, images = [], []
@@ -83,24 +78,63 @@ def bench_reach(cfg: ReachConfig, *, progress: bool = True) -> dict[str, Any]:
 
         bar = tqdm(total=len(chunks) * cfg.steps, desc="reach", unit="step")
     for start in chunks:
-        tgt = targets[start:start + cfg.chunk].to(dev)
+        tgt = targets[start:start + cfg.chunk].to(dev)  # (n, 2)
         logits = (0.3 * torch.randn(len(tgt), 3, res, res, generator=gen)).to(dev).requires_grad_(True)
         opt = torch.optim.Adam([logits], lr=cfg.lr)
         for _ in range(cfg.steps):
             opt.zero_grad(set_to_none=True)
-            va = model(torch.sigmoid(logits))[:, :2]
+            va = model(torch.sigmoid(logits))[:, :2]  # (n, 2)
             loss = ((va - tgt) ** 2).sum()
             loss.backward()
             opt.step()
             if bar is not None:
                 bar.update(1)
         with torch.no_grad():
-            x = torch.sigmoid(logits)
+            x = torch.sigmoid(logits)  # (n, 3, R, R)
             finals.append(model(x)[:, :2].cpu())
             images.append(x.cpu())
     if bar is not None:
         bar.close()
-    va_t = torch.cat(finals)
+    return torch.cat(finals), images
+
+
+def _critic_reading(cfg: ReachConfig, dev: Any, images: list[Any], hit: list[tuple[int, int]], cells) -> dict[str, Any]:
+    """The critic's VA of the same images: its coverage and agreement with the searcher's cells."""
+    import torch
+
+    nv, na = cfg.cells
+    critic = load_model(cfg.critic, dev, role="critic")
+    with torch.no_grad():
+        cva = torch.cat([critic(x.to(dev))[:, :2].cpu() for x in images]).tolist()
+    chit = cells(cva)
+    within = [max(abs(c[0] - h[0]), abs(c[1] - h[1])) <= 1 for c, h in zip(chit, hit)]
+    return {"critic": getattr(getattr(critic, "info", None), "name", cfg.critic),
+            "critic_va_coverage": len(set(chit)) / float(nv * na),
+            "critic_within_one_cell": sum(within) / float(len(within)),
+            "critic_valence_range": [min(v for v, _ in cva), max(v for v, _ in cva)],
+            "critic_arousal_range": [min(a for _, a in cva), max(a for _, a in cva)],
+            "critic_va": cva}
+
+
+def bench_reach(cfg: ReachConfig, *, progress: bool = True) -> dict[str, Any]:
+    """Optimise one image per VA cell; returns coverage figures and every image's VA."""
+    import torch
+
+    _check(cfg)
+    (vlo, vhi), (alo, ahi) = cfg.ranges
+    nv, na = cfg.cells
+
+    def cells(points: list[list[float]]) -> list[tuple[int, int]]:  # clipped into the edge cells, as the archive does
+        return list(zip(cells_of([v for v, _ in points], vlo, vhi, nv), cells_of([a for _, a in points], alo, ahi, na)))
+
+    set_threads(cfg.threads)
+    dev = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = load_model(cfg.searcher, dev)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    targets = torch.tensor([[v, a] for v in _centres(nv, vlo, vhi) for a in _centres(na, alo, ahi)],
+                           dtype=torch.float32)  # (nv*na, 2)
+    va_t, images = _optimise(model, targets, cfg, dev, progress)
     if not torch.isfinite(va_t).all():
         raise QdemoError(f"searcher {cfg.searcher!r} returned non-finite valence / arousal while being optimised; "
                          f"lower --lr")
@@ -108,7 +142,7 @@ def bench_reach(cfg: ReachConfig, *, progress: bool = True) -> dict[str, Any]:
     hit = cells(va)
     own = [(i // na, i % na) for i in range(len(targets))]
     out: dict[str, Any] = {
-        "config": asdict(cfg), "env": _env(dev),
+        "config": asdict(cfg), "env": env_info(dev),
         "searcher": getattr(getattr(model, "info", None), "name", cfg.searcher),
         "cells_total": nv * na,
         "cells_reached": len(set(hit)),
@@ -121,22 +155,15 @@ def bench_reach(cfg: ReachConfig, *, progress: bool = True) -> dict[str, Any]:
                    zip(targets.tolist(), va, hit)],
     }
     if cfg.critic != "none":
-        critic = _load_searcher(cfg.critic, dev, role="critic")
-        with torch.no_grad():
-            cva = torch.cat([critic(x.to(dev))[:, :2].cpu() for x in images]).tolist()
-        chit = cells(cva)
-        within = [max(abs(c[0] - h[0]), abs(c[1] - h[1])) <= 1 for c, h in zip(chit, hit)]
-        out.update({"critic": getattr(getattr(critic, "info", None), "name", cfg.critic),
-                    "critic_va_coverage": len(set(chit)) / float(nv * na),
-                    "critic_within_one_cell": sum(within) / float(len(within)),
-                    "critic_valence_range": [min(v for v, _ in cva), max(v for v, _ in cva)],
-                    "critic_arousal_range": [min(a for _, a in cva), max(a for _, a in cva)]})
-        for rec, c in zip(out["images"], cva):
+        critic = _critic_reading(cfg, dev, images, hit, cells)
+        for rec, c in zip(out["images"], critic.pop("critic_va")):
             rec["critic_va"] = c
+        out.update(critic)
     return out
 
 
 def reach_markdown(res: dict[str, Any]) -> str:
+    """The benchmark as a Markdown section: a table of figures."""
     c = res["config"]
     lines = [f"# Reachable valence x arousal cells ({res['searcher']})", "",
              f"One free image per cell of a {c['cells'][0]}x{c['cells'][1]} VA grid, pixels optimised by Adam "
@@ -156,44 +183,3 @@ def reach_markdown(res: dict[str, Any]) -> str:
                   f"{res['critic_valence_range'][1]:.2f} / {res['critic_arousal_range'][0]:.2f} .. "
                   f"{res['critic_arousal_range'][1]:.2f} |"]
     return "\n".join(lines)
-
-
-def reach_plot(res: dict[str, Any], path: Path) -> Path:
-    """Targets (grid centres) with arrows to where the searcher (and critic) put each image."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    c = res["config"]
-    (vlo, vhi), (alo, ahi) = c["ranges"]
-    nv, na = c["cells"]
-    fig, ax = plt.subplots(figsize=(6, 6))
-    for i in range(nv + 1):
-        ax.axvline(vlo + i * (vhi - vlo) / nv, color="0.9", lw=0.6, zorder=0)
-    for j in range(na + 1):
-        ax.axhline(alo + j * (ahi - alo) / na, color="0.9", lw=0.6, zorder=0)
-    reached = {tuple(r["cell"]) for r in res["images"]}
-    for (ci, cj) in reached:
-        ax.add_patch(plt.Rectangle((vlo + ci * (vhi - vlo) / nv, alo + cj * (ahi - alo) / na),
-                                   (vhi - vlo) / nv, (ahi - alo) / na, color="tab:blue", alpha=0.15, lw=0))
-    for r in res["images"]:
-        (tv, ta), (sv, sa) = r["target"], r["searcher_va"]
-        ax.plot([tv, sv], [ta, sa], color="0.6", lw=0.5)
-        ax.plot(sv, sa, "o", color="tab:blue", ms=3)
-        if "critic_va" in r:
-            ax.plot(*r["critic_va"], "x", color="tab:red", ms=3)
-    ax.plot([], [], "o", color="tab:blue", label="searcher")
-    if "critic" in res:
-        ax.plot([], [], "x", color="tab:red", label="critic, same image")
-    ax.set_xlim(vlo, vhi)
-    ax.set_ylim(alo, ahi)
-    ax.set_xlabel("valence")
-    ax.set_ylabel("arousal")
-    ax.set_title(f"reached {res['cells_reached']}/{res['cells_total']} VA cells (shaded)")
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path

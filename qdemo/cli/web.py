@@ -1,4 +1,4 @@
-"""Command-line entry points of qdemo.web (registered by qdemo.cli).
+"""``qdemo browse``, ``qdemo rate``, ``qdemo validate`` (registered by qdemo.cli).
 
 ``qdemo browse``, ``qdemo rate``, ``qdemo validate``. Only the standard library is imported
 here; the servers never import torch.

@@ -1,0 +1,142 @@
+"""The tasks of ``qdemo evolve-bench qd``: one evolve run, and the reference photos' coverage.
+
+Each is a Ray task (:func:`qdemo.parallel.run_tasks`) whose result is cached on disk.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from qdemo.errors import QdemoError
+from qdemo.qd.bench.common import cells_of, load_model, set_threads, va_coverage_of_cells
+
+
+def va_coverage_of_run(run_dir: Path, cells: Sequence[int], ranges: Sequence[Sequence[float]]) -> float:
+    """Fraction of the run's valence x arousal cells holding at least one elite (any dominance)."""
+    path = run_dir / "archive.csv"
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        return 0.0
+    nv, na = int(cells[0]), int(cells[1])
+    if "cell_v" in rows[0] and "cell_a" in rows[0] and rows[0]["cell_v"] != "":
+        cv = [int(float(r["cell_v"])) for r in rows]
+        ca = [int(float(r["cell_a"])) for r in rows]
+    else:  # CVT: bin the measures on the V-A grid
+        cv = cells_of([r["valence"] for r in rows], *ranges[0], nv)
+        ca = cells_of([r["arousal"] for r in rows], *ranges[1], na)
+    return va_coverage_of_cells(cv, ca, nv, na)
+
+
+def at_budget(run_dir: Path, budget: int) -> dict[str, float]:
+    """The run's normalised QD score and coverage at the last iteration whose evaluations
+    (gradient evaluations included) do not exceed ``budget``: the equal-budget comparison.
+    Empty when the run folder has no metrics.csv."""
+    path = run_dir / "metrics.csv"
+    if not path.exists():
+        return {}
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        rows = [r for r in csv.DictReader(f) if float(r["evaluations"]) <= budget]
+    if not rows:
+        return {"qd_score_normalised_at_budget": 0.0, "coverage_at_budget": 0.0, "evaluations_at_budget": 0.0}
+    last = rows[-1]
+    return {"qd_score_normalised_at_budget": float(last["qd_score_normalised"]),
+            "coverage_at_budget": float(last["coverage"]), "evaluations_at_budget": float(last["evaluations"])}
+
+
+def qd_run_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: int) -> dict[str, Any]:
+    """One benchmark run (a Ray task): evolve with ``cfg_dict``, return its metrics."""
+    set_threads(threads)
+    from qdemo.config import from_dict
+    from qdemo.qd.config import EvolveConfig
+    from qdemo.qd.explorer import Explorer
+
+    out = Path(run_dir)
+    cfg = from_dict(EvolveConfig, cfg_dict, "evolve-bench qd")
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = None
+    if (out / "checkpoint").exists():  # interrupted before its result was cached: continue it
+        try:
+            result = Explorer(cfg, device=device).run(out_dir=out, progress=False, resume=True)
+        except QdemoError:
+            result = None  # unusable checkpoint: start the run again below
+    if result is None:
+        if out.exists():
+            shutil.rmtree(out)
+        result = Explorer(cfg, device=device).run(out_dir=out, progress=False)
+    wall = time.perf_counter() - t0
+    metrics = {k: (float(v) if isinstance(v, (int, float)) and v is not None else v)
+               for k, v in dict(result.metrics).items()}
+    metrics["va_coverage"] = va_coverage_of_run(Path(result.out_dir), cfg.grid.cells, cfg.grid.ranges)
+    metrics.update(at_budget(Path(result.out_dir), cfg.iterations * cfg.batch_size))
+    metrics["wall_s"] = wall
+    metrics["cpu_s"] = time.process_time() - c0  # this process, all threads
+    return metrics
+
+
+def qd_reference_task(dataset: str, max_images: int, searcher: str, device: str, threads: int,
+                      cells: list[int], ranges: list[list[float]], resolution: int) -> dict[str, Any]:
+    """Score the reference photos with the searcher; coverage of the VA and VAD grids. For a
+    rated set also the VA coverage of the photos' human ratings (valence and arousal are
+    human-rated): how much of the grid real pictures occupy by people's judgement."""
+    set_threads(threads)
+    import numpy as np
+
+    from qdemo.device import resolve_device
+    from qdemo.qd.config import DatasetConfig, ObjectiveConfig
+    from qdemo.qd.reference import reference_set, score_reference
+    from qdemo.qd.scoring import Scorer
+    from qdemo.render.base import Renderer
+
+    dev = resolve_device(device)
+    model = load_model(searcher, dev)
+    files, ratings = reference_set(DatasetConfig(path=dataset, max_images=max_images), seed=0)
+
+    class _NoRender(Renderer):  # the scorer needs a renderer; photos are scored as images
+        name, solution_dim = "none", 1
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.resolution = resolution
+
+    scorer = Scorer(_NoRender(), model, objective=ObjectiveConfig(), ranges=np.asarray(ranges), chunk=32)
+    # photos go to the searcher at its own input size, as `qdemo evolve` scores them
+    ref = score_reference(files, scorer, resolution=max(int(model.resolution), 32), ratings=ratings)
+    vad = ref.vad  # (N, 3)
+    human_cov, n_rated = _human_va_coverage(ref.human, cells, ranges)
+    cv = cells_of(vad[:, 0], *ranges[0], cells[0])
+    ca = cells_of(vad[:, 1], *ranges[1], cells[1])
+    vad_cov = None
+    if len(cells) >= 3 and len(ranges) >= 3:
+        cd = cells_of(vad[:, 2], *ranges[2], cells[2])
+        vad_cov = len(set(zip(cv, ca, cd))) / float(cells[0] * cells[1] * cells[2])
+    return {
+        "n_photos": int(len(vad)),
+        "skipped": len(ref.skipped),
+        "va_coverage": va_coverage_of_cells(cv, ca, cells[0], cells[1]),
+        "vad_coverage": vad_cov,
+        "vad_mean": vad.mean(axis=0).tolist(),
+        "vad_sd": vad.std(axis=0).tolist(),
+        "human_va_coverage": human_cov,
+        "n_rated": n_rated,
+    }
+
+
+def _human_va_coverage(human: Any, cells: list[int], ranges: list[list[float]]) -> tuple[Any, int]:
+    """VA coverage of the photos' human ratings (N, 3) and how many have both V and A rated;
+    (None, 0) for an unrated set."""
+    import numpy as np
+
+    if human is None:
+        return None, 0
+    rated = np.isfinite(human[:, :2]).all(axis=1)
+    n_rated = int(rated.sum())
+    if not n_rated:
+        return None, 0
+    hv, ha = human[rated, 0], human[rated, 1]
+    return va_coverage_of_cells(cells_of(hv, *ranges[0], cells[0]), cells_of(ha, *ranges[1], cells[1]),
+                                cells[0], cells[1]), n_rated
