@@ -205,6 +205,7 @@ def cmd_report(args) -> int:
 
     from qdemo.errors import QdemoError
     from qdemo.normalise.report import run_report
+    from qdemo.viz.normalise import plot_report
 
     cfg = _load_cfg(args, {"device": args.device, "report.group_equalise": True if args.group_equalise else None,
                            "shine.group_by": _csv(args.group_by)})
@@ -224,7 +225,7 @@ def cmd_report(args) -> int:
     chosen = args.chosen or ("pix2pix_lambda20" if "pix2pix_lambda20" in models else None)
     dev = "cpu" if cfg.device == "auto" else cfg.device
     res = run_report(args.shine, models, args.out, cfg, chosen=chosen, device=dev,
-                     split="all" if args.all else args.split)
+                     split="all" if args.all else args.split, plot=plot_report)
     print(Path(args.out, "report.md").read_text(encoding="utf-8"))
     return 0
 
