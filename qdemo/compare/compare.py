@@ -16,8 +16,6 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from qdemo import DIMS
 from qdemo.compare.archive_io import ArchiveRun, read_archive
 from qdemo.compare.config import CompareConfig

@@ -249,7 +249,7 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
     ``plot(result, out, variants)`` draws the figures and returns their file names (the
     command hands in :func:`qdemo.viz.normalise.plot_report`); without it none are drawn.
     """
-    from qdemo.normalise.shine import ShineOutput
+    from qdemo.normalise.shine_files import ShineOutput
     from qdemo.normalise.train import load_emotion
     from qdemo.normalise.weights import load_generator
 

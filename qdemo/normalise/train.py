@@ -38,7 +38,7 @@ from qdemo.normalise.config import NormaliseConfig, TrainConfig
 from qdemo.normalise.data import load_fixed, split_train_test, split_validation
 from qdemo.normalise.lowlevel import stats_loss
 from qdemo.normalise.models import GeneratorSpec, PatchDiscriminator, build_generator, init_weights
-from qdemo.normalise.shine import ShineOutput
+from qdemo.normalise.shine_files import ShineOutput
 from qdemo.normalise.weights import save_generator
 
 RESUME_IGNORES = ("steps", "sample_every", "checkpoint_every", "log_every", "threads")
