@@ -163,7 +163,7 @@ def cmd_train(args) -> int:
     cfg = _load_cfg(args, {"train.lambda_emo": args.lambda_emo, "train.steps": args.steps, "device": args.device,
                            "train.condition": args.condition})
     if args.sweep is not None:
-        from qdemo.normalise.train import run_sweep
+        from qdemo.normalise.sweep import run_sweep
 
         try:
             lambdas = [float(x) for x in args.sweep.split(",") if x.strip()]

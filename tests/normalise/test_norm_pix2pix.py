@@ -241,7 +241,7 @@ def test_stats_loss_is_zero_for_equal_images_and_differentiable():
 
 
 def test_sweep_runs_one_model_per_lambda_and_caches_finished_runs(shine_dir, tmp_path):
-    from qdemo.normalise.train import run_sweep
+    from qdemo.normalise.sweep import run_sweep
 
     cfg = _cfg(steps=1)
     res = run_sweep(shine_dir, tmp_path / "sweep", cfg, [0, 10], backend="serial")
