@@ -37,6 +37,7 @@ def out_name(images: ImageSet, i: int) -> Path:
     """Output path (relative) of image ``i``: its path under the set's root, as PNG."""
     return images.rel(i).with_suffix(".png")
 
+
 def refuse_unreadable(skipped: Sequence[tuple[str, str]], on_error: str) -> None:
     if skipped and on_error == "raise":
         listed = "; ".join(reason for _, reason in skipped[:5])
