@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # headless; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from qdemo.errors import DataError  # noqa: E402
 from qdemo.viz.rundata import CRITIC_COLUMNS, RunData, load_run  # noqa: E402
@@ -45,13 +46,12 @@ def critic_agreement_levels(run: RunData) -> np.ndarray:
     return np.where(scored, np.where(dist == 0, 2.0, np.where(dist <= 1, 1.0, 0.0)), np.nan)
 
 
-def plot_critic_agreement(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None) -> Path:
+def critic_agreement_figure(run: RunData) -> Figure:
     """Searcher vs critic per dimension, one scatter per dimension, coloured by agreement.
 
     Points far from the diagonal are elites the critic disagrees with: images that
     fool only the searcher. Dotted lines mark the cell edges.
     """
-    run = load_run(run_dir)
     if not run.has_critic():
         raise DataError(f"{run.run_dir / 'archive.csv'}: critic columns are empty; run the critic "
                         f"confirmation first")
@@ -93,7 +93,15 @@ def plot_critic_agreement(run_dir: str | os.PathLike, *, out: str | os.PathLike 
                  f"critic confirms {same:.0%} in the same cell, {within:.0%} within one cell "
                  f"(off-diagonal points fool only the searcher)", fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def plot_critic_agreement(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None) -> Path:
+    """Write :func:`critic_agreement_figure` (default ``run_dir/critic_agreement.png``); the PNG path."""
+    run = load_run(run_dir)
+    fig = critic_agreement_figure(run)
     return save_figure(fig, Path(out) if out is not None else run.run_dir / "critic_agreement.png")
 
 
-__all__ = ["AGREEMENT_CMAP", "AGREEMENT_LABELS", "critic_agreement_levels", "plot_critic_agreement"]
+__all__ = ["AGREEMENT_CMAP", "AGREEMENT_LABELS", "critic_agreement_figure", "critic_agreement_levels",
+           "plot_critic_agreement"]

@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # headless; must precede pyplot
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from qdemo.errors import DataError  # noqa: E402
 from qdemo.viz.rundata import load_metrics, load_run  # noqa: E402
@@ -22,8 +23,9 @@ _METRIC_ORDER = ("qd_score", "qd_score_normalised", "coverage", "best", "mean_ob
 _X_COLUMNS = ("evaluations", "iteration", "itr")
 
 
-def plot_metrics(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None) -> Path:
-    """Per-iteration curves from ``metrics.csv`` (every numeric column, known ones first)."""
+def metrics_figure(run_dir: str | os.PathLike) -> Figure:
+    """Per-iteration curves from ``metrics.csv`` (every numeric column, known ones first),
+    one panel each, against evaluations (or the iteration)."""
     run_dir = Path(run_dir)
     cols = load_metrics(run_dir)
     numeric = {k: v for k, v in cols.items() if v.dtype != object and np.isfinite(v).any()}
@@ -55,7 +57,13 @@ def plot_metrics(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = 
         pass
     fig.suptitle(f"Metrics per iteration — {title}", fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, Path(out) if out is not None else run_dir / "metrics.png")
+    return fig
 
 
-__all__ = ["plot_metrics"]
+def plot_metrics(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None) -> Path:
+    """Write :func:`metrics_figure` (default ``run_dir/metrics.png``); returns the PNG path."""
+    fig = metrics_figure(run_dir)
+    return save_figure(fig, Path(out) if out is not None else Path(run_dir) / "metrics.png")
+
+
+__all__ = ["metrics_figure", "plot_metrics"]

@@ -12,12 +12,16 @@ matplotlib.use("Agg")  # headless; must precede pyplot
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from qdemo.errors import DataError  # noqa: E402
 from qdemo.viz.rundata import RunData, load_run  # noqa: E402
 from qdemo.viz.style import add_sam_axes, axis_label, band_label, run_title, save_figure  # noqa: E402
 
 log = logging.getLogger(__name__)
+
+MONTAGE_DPI = 120
+"""Resolution of montage.png."""
 
 
 def _load_thumb(run: RunData, rel: str, size: int) -> np.ndarray | None:
@@ -56,14 +60,14 @@ def montage_selection(run: RunData, *, max_per_axis: int = 12, band: int | None 
     return pick
 
 
-def plot_montage(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None,
-                 max_per_axis: int = 12, band: int | None = None, thumb_px: int = 64) -> Path:
-    """Elite thumbnails placed on the valence–arousal plane; returns the PNG path.
+def montage_figure(run: RunData, *, max_per_axis: int = 12, band: int | None = None,
+                   thumb_px: int = 64) -> Figure:
+    """Figure of elite thumbnails placed on the valence–arousal plane.
 
     One thumbnail per V-A block (the grid's V-A cells, grouped to at most ``max_per_axis``
-    per axis): the best objective over dominance, or within dominance ``band``.
+    per axis): the best objective over dominance, or within dominance ``band``. A missing
+    image is a hatched frame.
     """
-    run = load_run(run_dir)
     if band is not None and (run.grid.ndim < 3 or not 0 <= band < run.grid.cells[2]):
         raise DataError(f"band={band}: the grid of {run.run_dir} has "
                         f"{run.grid.cells[2] if run.grid.ndim == 3 else 0} dominance bands")
@@ -105,7 +109,15 @@ def plot_montage(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = 
     fig.suptitle(f"Elites on the valence–arousal plane — {run_title(run)}\n"
                  f"{len(pick)} thumbnails, {which}{grouping}; number = objective{extra}", fontsize=9)
     fig.tight_layout()
-    return save_figure(fig, Path(out) if out is not None else run.run_dir / "montage.png", dpi=120)
+    return fig
 
 
-__all__ = ["montage_selection", "plot_montage"]
+def plot_montage(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None,
+                 max_per_axis: int = 12, band: int | None = None, thumb_px: int = 64) -> Path:
+    """Write :func:`montage_figure` of a run (default ``run_dir/montage.png``); returns the PNG path."""
+    run = load_run(run_dir)
+    fig = montage_figure(run, max_per_axis=max_per_axis, band=band, thumb_px=thumb_px)
+    return save_figure(fig, Path(out) if out is not None else run.run_dir / "montage.png", dpi=MONTAGE_DPI)
+
+
+__all__ = ["MONTAGE_DPI", "montage_figure", "montage_selection", "plot_montage"]

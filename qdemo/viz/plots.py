@@ -15,10 +15,12 @@ import os
 from pathlib import Path
 
 from qdemo.errors import DataError
-from qdemo.viz.agreement import AGREEMENT_CMAP, AGREEMENT_LABELS, critic_agreement_levels, plot_critic_agreement
-from qdemo.viz.curves import plot_metrics
+from qdemo.viz.agreement import (
+    AGREEMENT_CMAP, AGREEMENT_LABELS, critic_agreement_figure, critic_agreement_levels, plot_critic_agreement,
+)
+from qdemo.viz.curves import metrics_figure, plot_metrics
 from qdemo.viz.heatmaps import HEATMAP_VALUES, heatmap_figure, heatmap_values, plot_heatmap_slices
-from qdemo.viz.montage import montage_selection, plot_montage
+from qdemo.viz.montage import montage_figure, montage_selection, plot_montage
 from qdemo.viz.rundata import load_run
 from qdemo.viz.style import EMPTY_COLOR, save_figure
 
@@ -49,6 +51,7 @@ def plot_all(run_dir: str | os.PathLike) -> dict[str, list[Path]]:
     return out
 
 
-__all__ = ["AGREEMENT_CMAP", "AGREEMENT_LABELS", "EMPTY_COLOR", "HEATMAP_VALUES", "critic_agreement_levels",
-           "heatmap_figure", "heatmap_values", "montage_selection", "plot_all", "plot_critic_agreement",
-           "plot_heatmap_slices", "plot_metrics", "plot_montage", "save_figure"]
+__all__ = ["AGREEMENT_CMAP", "AGREEMENT_LABELS", "EMPTY_COLOR", "HEATMAP_VALUES", "critic_agreement_figure",
+           "critic_agreement_levels", "heatmap_figure", "heatmap_values", "metrics_figure", "montage_figure",
+           "montage_selection", "plot_all", "plot_critic_agreement", "plot_heatmap_slices", "plot_metrics",
+           "plot_montage", "save_figure"]
