@@ -319,5 +319,6 @@ def render_markdown(res: dict[str, Any]) -> str:
                          f"{r['amplitude_spectrum']:.2f} | {r['hsv_colour']:.2f} | {dr['va_distance']:.4f} | "
                          f"{dr['ratio_to_shine']:.2f} |")
         lines.append("")
-    lines += ["Per-statistic columns are spread(variant) / spread(original). Figures: " + ", ".join(res["figures"]), ""]
+    figures = f" Figures: {', '.join(res['figures'])}" if res["figures"] else ""  # none when no plot is handed in
+    lines += ["Per-statistic columns are spread(variant) / spread(original)." + figures, ""]
     return "\n".join(lines)
