@@ -118,7 +118,7 @@ def _sample(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from qdemo.device import resolve_device
-    from qdemo.generator.sample import sample_to_dir, save_sweep_figure, va_sweep_conditions, generate
+    from qdemo.generator.sample import sample_to_dir, sweep_tiles, va_sweep_conditions, generate
     from qdemo.generator.weights_io import load_generator
 
     if not args.grid and not args.vad:
@@ -138,7 +138,10 @@ def _sample(args: argparse.Namespace) -> int:
         cond_rep = cond.repeat_interleave(args.per_cell, dim=0)
         images = generate(gen, cond_rep, z=z.repeat(len(cond), 1))
         path = out / f"va_sweep_d{args.dominance:+.2f}.png"
-        save_sweep_figure(images, cond_rep, args.steps, path, per_cell=args.per_cell)
+        from qdemo.viz.generator import plot_va_sweep
+
+        plot_va_sweep(sweep_tiles(images, args.per_cell), cond.numpy(), args.steps, path,
+                      resolution=images.shape[-1], per_cell=args.per_cell)
         print(f"wrote {path}")
     else:
         vad = parse_vad(args.vad)
@@ -149,31 +152,14 @@ def _sample(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     import json
-    from pathlib import Path
 
-    from qdemo.compare.experiments import evaluate_generator
-    from qdemo.compare.metrics import photo_subset, real_feature_space
-    from qdemo.device import resolve_device
-    from qdemo.generator.data import load_photo_tensor, score_photos
-    from qdemo.generator.weights_io import load_generator, load_scorer
-    from qdemo.io import atomic_write_json
+    from qdemo.compare.generator_eval import run_generator_evaluation
 
-    device = resolve_device(args.device)
-    gen = load_generator(args.generator, device=device)
-    critic = load_scorer(args.critic, "critic", device=device)
-    searcher = load_scorer(args.searcher, "searcher", device=device)
-    photos_src = args.photos or ["../shared/datasets/oasis/images", "../shared/datasets/emotion6/images"]
-    photos, _ = load_photo_tensor(photos_src, gen.resolution, cache_dir=args.cache_dir)
-    space = real_feature_space(photos, critic, n=args.realism_photos, cache_dir=args.cache_dir, tag=f"{gen.resolution}")
-    # The critic's VAD of the same real photos: how much of [-1, 1] photos occupy at all.
-    subset, tag = photo_subset(photos, args.realism_photos, 0, f"{gen.resolution}")
-    photo_vad = score_photos(subset, critic, cache_dir=args.cache_dir, tag=tag, what="vad").numpy()
-    res = evaluate_generator(gen, critic, searcher, space, targets_per_axis=args.targets,
-                             per_target=args.per_target, seed=args.seed, photo_vad=photo_vad)
-    text = json.dumps(res, indent=2)
-    print(text)
-    if args.out:
-        atomic_write_json(Path(args.out) / "evaluation.json", res)
+    res = run_generator_evaluation(
+        args.generator, critic=args.critic, searcher=args.searcher, photos=args.photos, cache_dir=args.cache_dir,
+        targets_per_axis=args.targets, per_target=args.per_target, realism_photos=args.realism_photos,
+        seed=args.seed, device=args.device, out=args.out)
+    print(json.dumps(res, indent=2))
     return 0
 
 

@@ -151,7 +151,7 @@ def cmd_train(args) -> int:
 
     cfg = _load_cfg(args)
     if args.sweep is not None:
-        from qdemo.normalise.train import run_sweep
+        from qdemo.normalise.sweep import run_sweep
 
         try:
             lambdas = [float(x) for x in args.sweep.split(",") if x.strip()]
@@ -193,6 +193,7 @@ def cmd_report(args) -> int:
 
     from qdemo.errors import QdemoError
     from qdemo.normalise.report import run_report
+    from qdemo.viz.normalise import plot_report
 
     cfg = _load_cfg(args)
     models: dict[str, str] = {}
@@ -211,7 +212,7 @@ def cmd_report(args) -> int:
     chosen = args.chosen or ("pix2pix_lambda20" if "pix2pix_lambda20" in models else None)
     dev = "cpu" if cfg.device == "auto" else cfg.device
     res = run_report(args.shine, models, args.out, cfg, chosen=chosen, device=dev,
-                     split="all" if args.all else args.split)
+                     split="all" if args.all else args.split, plot=plot_report)
     print(Path(args.out, "report.md").read_text(encoding="utf-8"))
     return 0
 

@@ -197,9 +197,10 @@ def _cmd_predict(args) -> int:
 
 def _cmd_explain(args) -> int:
     from qdemo.emotion.explain import explain_image
+    from qdemo.viz.saliency import plot_saliency
 
     model = _load(args)
-    res = explain_image(model, args.image, args.out, method=args.method, unit=args.unit)
+    res = explain_image(model, args.image, args.out, plot=plot_saliency, method=args.method, unit=args.unit)
     print(f"{args.out}: {args.method} for {args.image} (" + ", ".join(
         f"{d} {v:+.2f}" for d, v in res["prediction"].items()) + ")")
     return 0

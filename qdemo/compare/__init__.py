@@ -7,13 +7,15 @@ from qdemo._lazy import lazy_exports
 
 __all__ = [
     "ArchiveRun", "CompareConfig", "FeatureSpace", "evaluate_generator", "export_study", "frechet_distance",
-    "mean_pairwise_distance", "read_archive", "run_compare", "run_lambda_sweep",
+    "mean_pairwise_distance", "read_archive", "run_compare", "run_generator_evaluation", "run_lambda_sweep",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "archive_io": ("ArchiveRun", "read_archive"),
-    "compare": ("CompareConfig", "run_compare"),
-    "experiments": ("evaluate_generator", "run_lambda_sweep"),
+    "compare": ("run_compare",),
+    "config": ("CompareConfig",),
+    "experiments": ("run_lambda_sweep",),
+    "generator_eval": ("evaluate_generator", "run_generator_evaluation"),
     "metrics": ("FeatureSpace", "frechet_distance", "mean_pairwise_distance"),
     "study": ("export_study",),
 })

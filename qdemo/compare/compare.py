@@ -13,56 +13,16 @@ import hashlib
 import json
 import os
 import zlib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from qdemo import DIMS
 from qdemo.compare.archive_io import ArchiveRun, read_archive
-from qdemo.compare.metrics import FeatureSpace
+from qdemo.compare.config import CompareConfig
+from qdemo.compare.metrics import FeatureSpace, cell_error, within
+from qdemo.compare.report import write_outputs
 from qdemo.config import to_dict
 from qdemo.errors import QdemoError
-
-
-@dataclass
-class CompareConfig:
-    """Configuration of ``qdemo compare`` (configs/compare.yaml)."""
-
-    generator: str | None = None
-    """Generator weights (.safetensors or run folder); null = the shipped checkpoint."""
-    critic: str = "shipped"
-    """Critic that judges both sources: 'shipped', 'tiny[:seed]' (tests) or a weights path."""
-    searcher: str = "shipped"
-    """Searcher (the model both sources were optimised against): same forms as critic."""
-    samples_per_cell: int = 4
-    """K generator samples per occupied cell, conditioned on the cell centre."""
-    tolerance: float = 0.25
-    """A cell is reached when the critic's VAD is within this (max abs over the grid dims) of its centre."""
-    photos: list[Path] = field(default_factory=lambda: [
-        Path("../shared/datasets/oasis/images"), Path("../shared/datasets/emotion6/images")])
-    """Real photos that define realism (folders searched recursively, or files)."""
-    photo_resolution: int = 64
-    """Side the photos are reduced to before the critic sees them (same as the generator's)."""
-    cache_dir: Path | None = Path("../cache/generator")
-    """Cache for the photo tensor and their critic features; null = none."""
-    pca_dim: int = 64
-    """Dimensions of the PCA subspace of critic features used for FID-like realism and diversity."""
-    realism_photos: int = 600
-    """Seeded random subset of the photos whose critic features define realism (0 = all)."""
-    cells_per_task: int = 50
-    """Cells per Ray task."""
-    max_retries: int = 3
-    """Retries of a failed task (exception or dead worker)."""
-    seed: int = 0
-    """Seed of the generator latents (per cell: derived from seed, archive and cell index)."""
-    device: str = "cpu"
-    """Device of each task: cpu | cuda[:N] | auto."""
-    region_bins: int = 3
-    """Image sheets: the valence x arousal plane is split into region_bins x region_bins regions."""
-    sheet_cells: int = 6
-    """At most this many cells (rows) per region sheet."""
 
 
 def _cell_seed(seed: int, archive: str, index: int) -> int:
@@ -166,7 +126,6 @@ def run_compare(
     task_fn: Callable[..., Any] = compare_chunk, progress: bool = True,
 ) -> dict[str, Any]:
     """Compare every archive with the generator; write everything to ``out``; return the summary."""
-    from qdemo.compare.report import write_outputs
     from qdemo.config import save_config
 
     if not archives:
@@ -192,14 +151,5 @@ def run_compare(
     return write_outputs(runs, by_run, cfg, FeatureSpace.load(space_file), out)
 
 
-def cell_error(vad: np.ndarray, target: np.ndarray, dim_idx: list[int]) -> np.ndarray:
-    """Mean absolute error over the grid's dims: vad (..., 3), target (3,) -> (...)."""
-    return np.abs(np.asarray(vad)[..., dim_idx] - np.asarray(target)[dim_idx]).mean(axis=-1)
-
-
-def within(vad: np.ndarray, target: np.ndarray, dim_idx: list[int], tol: float) -> np.ndarray:
-    """True where the max abs error over the grid's dims is <= tol."""
-    return np.abs(np.asarray(vad)[..., dim_idx] - np.asarray(target)[dim_idx]).max(axis=-1) <= tol
-
-
-__all__ = ["CompareConfig", "compare_chunk", "run_compare", "plan_tasks", "build_feature_space", "DIMS"]
+__all__ = ["CompareConfig", "compare_chunk", "run_compare", "plan_tasks", "build_feature_space", "cell_error", "within",
+           "DIMS"]

@@ -102,6 +102,16 @@ class FeatureSpace:
             return cls(mean=z["mean"], components=z["components"], real=z["real"])
 
 
+def cell_error(vad: np.ndarray, target: np.ndarray, dim_idx: list[int]) -> np.ndarray:
+    """Mean absolute error over the grid's dims: vad (..., 3), target (3,) -> (...)."""
+    return np.abs(np.asarray(vad)[..., dim_idx] - np.asarray(target)[dim_idx]).mean(axis=-1)
+
+
+def within(vad: np.ndarray, target: np.ndarray, dim_idx: list[int], tol: float) -> np.ndarray:
+    """True where the max abs error over the grid's dims is <= tol."""
+    return np.abs(np.asarray(vad)[..., dim_idx] - np.asarray(target)[dim_idx]).max(axis=-1) <= tol
+
+
 def photo_subset(photos, n: int = 600, seed: int = 0, tag: str = ""):
     """The seeded random subset of ``n`` photos (0 = all) that defines realism, and its cache tag."""
     import torch

@@ -25,9 +25,9 @@ import numpy as np
 
 from qdemo import DIMS
 from qdemo.compare.archive_io import ArchiveRun
-from qdemo.compare.compare import CompareConfig, cell_error, within
-from qdemo.compare.metrics import FeatureSpace, mean_pairwise_distance
-from qdemo.io import atomic_path, atomic_write_json, atomic_write_text
+from qdemo.compare.config import CompareConfig
+from qdemo.compare.metrics import FeatureSpace, cell_error, mean_pairwise_distance, within
+from qdemo.io import atomic_write_json, atomic_write_text
 
 # metric -> (label, lower is better)
 METRICS: dict[str, tuple[str, bool]] = {
@@ -217,44 +217,25 @@ def _va_grid(run: ArchiveRun, rows: list[dict[str, Any]], key: str) -> np.ndarra
 
 
 def _heatmaps(run: ArchiveRun, rows: list[dict[str, Any]], folder: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = [("elite_critic_error", "explorer: critic error", "viridis", None),
-              ("gen_critic_error", "generator: critic error", "viridis", None),
-              ("diff_critic_error", "critic error: generator - explorer", "RdBu_r", "sym"),
-              ("diff_nearest_photo", "distance to nearest photo: gen - explorer", "RdBu_r", "sym")]
+    """``<run>_differences.png``: four valence x arousal panels (explorer, generator, differences)."""
+    panels = [("elite_critic_error", "explorer: critic error", "viridis", False),
+              ("gen_critic_error", "generator: critic error", "viridis", False),
+              ("diff_critic_error", "critic error: generator - explorer", "RdBu_r", True),
+              ("diff_nearest_photo", "distance to nearest photo: gen - explorer", "RdBu_r", True)]
     grids = [(_va_grid(run, rows, k), t, cm, s) for k, t, cm, s in panels]
     if grids[0][0] is None:
         return
+    from qdemo.viz.compare import plot_differences
+
     (vlo, vhi), (alo, ahi) = run.ranges[run.dims.index("valence")], run.ranges[run.dims.index("arousal")]
-    fig, axes = plt.subplots(1, len(grids), figsize=(4.2 * len(grids), 3.8))
-    for ax, (g, title, cmap, sym) in zip(axes, grids):
-        kw: dict[str, Any] = {}
-        if sym:
-            m = float(np.nanmax(np.abs(g))) if np.isfinite(g).any() else 1.0
-            kw = {"vmin": -m, "vmax": m}
-        im = ax.imshow(g, origin="lower", extent=(vlo, vhi, alo, ahi), cmap=cmap, aspect="auto", **kw)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("valence")
-        ax.set_ylabel("arousal")
-        fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.suptitle(f"{run.name}: per cell, averaged over dominance (blue = generator lower)", fontsize=10)
-    fig.tight_layout()
-    with atomic_path(folder / f"{run.name}_differences.png") as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    plot_differences(grids, (vlo, vhi, alo, ahi),
+                     f"{run.name}: per cell, averaged over dominance (blue = generator lower)",
+                     folder / f"{run.name}_differences.png")
 
 
 def _sheets(run: ArchiveRun, rows: list[dict[str, Any]], cfg: CompareConfig, folder: Path, out: Path) -> None:
     """One picture per valence x arousal region: rows = cells, columns = elite then K samples."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from PIL import Image
+    from qdemo.viz.compare import plot_sheet
 
     bins = max(1, cfg.region_bins)
     edges = np.linspace(-1, 1, bins + 1)
@@ -268,25 +249,15 @@ def _sheets(run: ArchiveRun, rows: list[dict[str, Any]], cfg: CompareConfig, fol
     for (iv, ia), cells in sorted(regions.items()):
         cells = sorted(cells, key=lambda r: -np.nan_to_num(objective.get(r["index"], 0.0), nan=-1e9))[: cfg.sheet_cells]
         k = len(cells[0]["gen_images"])
-        fig, axes = plt.subplots(len(cells), k + 1, figsize=(1.25 * (k + 1) + 0.6, 1.35 * len(cells) + 0.6), squeeze=False)
-        for i, r in enumerate(cells):
+        sheet_rows = []
+        for r in cells:
             imgs = [r["elite_image"]] + [str(out / p) for p in r["gen_images"]]
             vads = [r["elite_critic"]] + r["gen_critic"]
-            for j, (p, vad) in enumerate(zip(imgs, vads)):
-                ax = axes[i][j]
-                with Image.open(p) as im:
-                    ax.imshow(np.asarray(im.convert("RGB")), interpolation="nearest")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                ax.set_xlabel(f"{vad[0]:+.2f} {vad[1]:+.2f}", fontsize=6)
-                if i == 0:
-                    ax.set_title("elite" if j == 0 else f"G #{j}", fontsize=8)
             t = r["target"]
-            axes[i][0].set_ylabel(f"cell {r['index']}\n({t[0]:+.2f},{t[1]:+.2f},{t[2]:+.2f})", fontsize=6)
+            sheet_rows.append((f"cell {r['index']}\n({t[0]:+.2f},{t[1]:+.2f},{t[2]:+.2f})",
+                               [(p, f"{vad[0]:+.2f} {vad[1]:+.2f}") for p, vad in zip(imgs, vads)]))
         vname = names.get(iv, "mid") if bins > 1 else "all"
         aname = names.get(ia, "mid") if bins > 1 else "all"
-        fig.suptitle(f"{run.name}: valence {vname}, arousal {aname} (labels: critic V A)", fontsize=9)
-        fig.tight_layout()
-        with atomic_path(folder / f"{run.name}_V{iv}_A{ia}.png") as tmp:
-            fig.savefig(tmp, format="png", dpi=90)
-        plt.close(fig)
+        plot_sheet(sheet_rows, ["elite"] + [f"G #{j}" for j in range(1, k + 1)],
+                   f"{run.name}: valence {vname}, arousal {aname} (labels: critic V A)",
+                   folder / f"{run.name}_V{iv}_A{ia}.png")

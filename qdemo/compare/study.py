@@ -64,67 +64,60 @@ def _photo_ratings(paths: list[Path]) -> dict[str, tuple[float, float, float]]:
     return out
 
 
-def export_study(
-    archive: str | os.PathLike, out: str | os.PathLike, *, generator: str | None = "shipped",
-    photos: str | os.PathLike | None = None, n_elites: int = 0, n_generator: int = 0, n_photos: int = 0,
-    size: int = 256, critic: str = "shipped", seed: int = 0, device: str = "auto",
-) -> int:
-    """Write the stimulus set to ``out``; return the number of stimuli."""
-    import torch
+def _fit(img, size: int):
+    """(3, H, W) in [0, 1] -> (3, size, size) (bicubic, antialiased when shrinking)."""
     import torch.nn.functional as F
 
-    from qdemo.device import resolve_device
-    from qdemo.generator.data import collect_photos, square_resize
+    if img.shape[-1] == size and img.shape[-2] == size:
+        return img
+    return F.interpolate(img[None], size=(size, size), mode="bicubic", align_corners=False,
+                         antialias=img.shape[-1] > size)[0].clamp(0, 1)
+
+
+def _generator_items(generator: str, cells: list, n_generator: int, size: int, seed: int, dev) -> list[dict[str, Any]]:
+    """Generator samples conditioned on the chosen cells' centres (cycling through them)."""
     from qdemo.generator.sample import generate
-    from qdemo.generator.weights_io import load_generator, load_scorer
-    from qdemo.io import atomic_write_text, load_image, open_rgb, save_png
+    from qdemo.generator.weights_io import load_generator
 
-    if size < 16:
-        raise QdemoError(f"--size {size}: use at least 16 pixels")
-    out = Path(out)
-    if (out / "key.csv").exists() or (out / "stimuli").exists():
-        raise QdemoError(f"{out}: already holds a stimulus set; choose an empty --out")
-    run = read_archive(archive)
-    rng = np.random.default_rng(seed)
-    dev = resolve_device(device)
-    crit = load_scorer(critic, "critic", device=dev)
+    gen = load_generator(None if generator == "shipped" else generator, device=dev)
+    n_g = len(cells) if n_generator <= 0 else n_generator
+    g_cells = [cells[i % len(cells)] for i in range(n_g)]
+    imgs = generate(gen, [c.target for c in g_cells], seed=seed)
+    src = "shipped" if generator == "shipped" else str(generator)
+    return [{"image": _fit(img, size), "source": "generator", "intended": c.target,
+             "origin": f"generator:{src}@cell_{c.index}"} for c, img in zip(g_cells, imgs)]
 
-    items: list[dict[str, Any]] = []  # image (3, size, size), source, intended, origin
 
-    def fit(img: torch.Tensor) -> torch.Tensor:
-        if img.shape[-1] == size and img.shape[-2] == size:
-            return img
-        return F.interpolate(img[None], size=(size, size), mode="bicubic", align_corners=False,
-                             antialias=img.shape[-1] > size)[0].clamp(0, 1)
+def _photo_items(photos: str | os.PathLike, n: int, size: int, rng: np.random.Generator) -> list[dict[str, Any]]:
+    """``n`` real photos (spread by ``rng``), centre-cropped to ``size``, with their human rating if known."""
+    import torch
 
-    chosen = [run.cells[i] for i in _spread(len(run.cells), n_elites, rng)]
-    for cell in chosen:
-        items.append({"image": fit(load_image(cell.image)), "source": "elite", "intended": cell.target,
-                      "origin": str(cell.image)})
-    if generator:
-        gen = load_generator(None if generator == "shipped" else generator, device=dev)
-        n_g = len(chosen) if n_generator <= 0 else n_generator
-        g_cells = [chosen[i % len(chosen)] for i in range(n_g)]
-        imgs = generate(gen, [c.target for c in g_cells], seed=seed)
-        src = "shipped" if generator == "shipped" else str(generator)
-        for c, img in zip(g_cells, imgs):
-            items.append({"image": fit(img), "source": "generator", "intended": c.target,
-                          "origin": f"generator:{src}@cell_{c.index}"})
-    if photos:
-        files = collect_photos([photos])
-        n_p = len(chosen) if n_photos <= 0 else n_photos
-        pick = [files[i] for i in _spread(len(files), n_p, rng)]
-        ratings = _photo_ratings(pick)
-        for p in pick:
-            im = square_resize(open_rgb(p), size)
-            t = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255
-            items.append({"image": t, "source": "photo", "intended": ratings.get(str(p.resolve())), "origin": str(p)})
-    if not items:
-        raise QdemoError("export-study: nothing to export")
-    with torch.no_grad():
-        batch = torch.stack([it["image"] for it in items])  # (N, 3, size, size)
-        pred = torch.cat([crit(batch[i:i + 32].to(dev)).cpu() for i in range(0, len(batch), 32)]).numpy()
-    order = rng.permutation(len(items))
+    from qdemo.generator.data import collect_photos, square_resize
+    from qdemo.io import open_rgb
+
+    files = collect_photos([photos])
+    pick = [files[i] for i in _spread(len(files), n, rng)]
+    ratings = _photo_ratings(pick)
+    items = []
+    for p in pick:
+        im = square_resize(open_rgb(p), size)
+        t = torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1).float() / 255
+        items.append({"image": t, "source": "photo", "intended": ratings.get(str(p.resolve())), "origin": str(p)})
+    return items
+
+
+def _csv_text(rows: list[dict[str, Any]], fields: list[str]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def _write_study(items: list[dict[str, Any]], pred: np.ndarray, order: np.ndarray, out: Path) -> None:
+    """``stimuli/sNNNN.png`` in the shuffled ``order``, ``stimuli.csv`` and the hidden ``key.csv``."""
+    from qdemo.io import atomic_write_text, save_png
+
     width = max(4, len(str(len(items))))
     stim_rows, key_rows = [], []
     for pos, i in enumerate(order, start=1):
@@ -139,16 +132,45 @@ def export_study(
             row[f"intended_{d}"] = "" if v is None or not np.isfinite(v) else f"{v:.4f}"
             row[f"predicted_{d}"] = f"{pred[i, j]:.4f}"
         key_rows.append(row)
+    atomic_write_text(out / "stimuli.csv", _csv_text(stim_rows, ["stimulus_id", "file"]))
+    atomic_write_text(out / "key.csv", _csv_text(key_rows, KEY_FIELDS))
 
-    def text(rows: list[dict[str, Any]], fields: list[str]) -> str:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-        return buf.getvalue()
 
-    atomic_write_text(out / "stimuli.csv", text(stim_rows, ["stimulus_id", "file"]))
-    atomic_write_text(out / "key.csv", text(key_rows, KEY_FIELDS))
+def export_study(
+    archive: str | os.PathLike, out: str | os.PathLike, *, generator: str | None = "shipped",
+    photos: str | os.PathLike | None = None, n_elites: int = 0, n_generator: int = 0, n_photos: int = 0,
+    size: int = 256, critic: str = "shipped", seed: int = 0, device: str = "auto",
+) -> int:
+    """Write the stimulus set to ``out``; return the number of stimuli."""
+    import torch
+
+    from qdemo.device import resolve_device
+    from qdemo.generator.weights_io import load_scorer
+    from qdemo.io import load_image
+
+    if size < 16:
+        raise QdemoError(f"--size {size}: use at least 16 pixels")
+    out = Path(out)
+    if (out / "key.csv").exists() or (out / "stimuli").exists():
+        raise QdemoError(f"{out}: already holds a stimulus set; choose an empty --out")
+    run = read_archive(archive)
+    rng = np.random.default_rng(seed)
+    dev = resolve_device(device)
+    crit = load_scorer(critic, "critic", device=dev)
+    chosen = [run.cells[i] for i in _spread(len(run.cells), n_elites, rng)]
+    items: list[dict[str, Any]] = [  # image (3, size, size), source, intended, origin
+        {"image": _fit(load_image(cell.image), size), "source": "elite", "intended": cell.target,
+         "origin": str(cell.image)} for cell in chosen]
+    if generator:
+        items += _generator_items(generator, chosen, n_generator, size, seed, dev)
+    if photos:
+        items += _photo_items(photos, len(chosen) if n_photos <= 0 else n_photos, size, rng)
+    if not items:
+        raise QdemoError("export-study: nothing to export")
+    with torch.no_grad():
+        batch = torch.stack([it["image"] for it in items])  # (N, 3, size, size)
+        pred = torch.cat([crit(batch[i:i + 32].to(dev)).cpu() for i in range(0, len(batch), 32)]).numpy()
+    _write_study(items, pred, rng.permutation(len(items)), out)
     return len(items)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -85,15 +86,15 @@ def smoothgrad(model, image: torch.Tensor, *, samples: int = 8, noise: float = 0
     return np.stack(maps), pred
 
 
-def explain_image(model, path: str | os.PathLike, out: str | os.PathLike, *, method: str = "gradcam",
-                  unit: int | None = None, max_side: int = 512) -> dict:
-    """Write a figure (image + one overlay per dimension) to ``out`` (PNG, atomically)."""
-    import matplotlib
+def explain_image(model, path: str | os.PathLike, out: str | os.PathLike, *, plot: Callable[..., Any],
+                  method: str = "gradcam", unit: int | None = None, max_side: int = 512) -> dict:
+    """Write a figure (image + one overlay per dimension) to ``out`` (PNG, atomically).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from qdemo.io import atomic_path, load_image
+    The figure is drawn by ``plot(image, maps, prediction, out, dims=, proxy=, method=, title=)``
+    with plain arrays: ``image`` (H, W, 3) in [0, 1], ``maps`` (3, H, W) in [0, 1],
+    ``prediction`` (3,); the command hands in :func:`qdemo.viz.saliency.plot_saliency`.
+    """
+    from qdemo.io import load_image
 
     path = Path(path)
     img = load_image(path)
@@ -108,23 +109,9 @@ def explain_image(model, path: str | os.PathLike, out: str | os.PathLike, *, met
         maps, pred = smoothgrad(model, img)
     else:
         raise ValueError(f"unknown method {method!r} (gradcam or smoothgrad)")
-    rgb = img.permute(1, 2, 0).cpu().numpy()
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
-    axes[0].imshow(rgb)
-    axes[0].set_title(f"{path.name}\n{model.info.name}", fontsize=9)
-    proxy = set(model.info.proxy)
-    for j, d in enumerate(DIMS):
-        ax = axes[j + 1]
-        ax.imshow(rgb)
-        ax.imshow(maps[j], cmap="jet", alpha=0.45, vmin=0, vmax=1)
-        tag = " (proxy)" if d in proxy else ""
-        ax.set_title(f"{d}{tag} = {pred[j]:+.2f}\n{method}", fontsize=9)
-    for ax in axes:
-        ax.axis("off")
-    fig.tight_layout()
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
+    rgb = img.permute(1, 2, 0).cpu().numpy()  # (H, W, 3)
+    plot(rgb, maps, pred, out, dims=DIMS, proxy=set(model.info.proxy), method=method,
+         title=f"{path.name}\n{model.info.name}")
     return {"path": str(path), "out": str(out), "method": method,
             "prediction": {d: float(pred[j]) for j, d in enumerate(DIMS)}}
 

@@ -7,12 +7,15 @@ from qdemo._lazy import lazy_exports
 
 __all__ = [
     "DEFAULT_WEIGHTS", "DiffAugment", "Discriminator", "Generator", "GeneratorArch", "GeneratorConfig",
+    "GeneratorLatentRenderer",
     "generate", "load_generator", "load_scorer", "save_generator", "train", "va_sweep",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
+    "config": ("GeneratorConfig",),
+    "latent_renderer": ("GeneratorLatentRenderer",),
     "models": ("DiffAugment", "Discriminator", "Generator", "GeneratorArch"),
     "sample": ("generate", "va_sweep"),
-    "train": ("GeneratorConfig", "train"),
+    "train": ("train",),
     "weights_io": ("DEFAULT_WEIGHTS", "load_generator", "load_scorer", "save_generator"),
 })

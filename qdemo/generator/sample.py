@@ -1,4 +1,8 @@
-"""Drawing images from a generator: for one VAD, or as a valence x arousal sweep picture."""
+"""Drawing images from a generator: for one VAD, or over a valence x arousal sweep.
+
+The labelled sweep figure is drawn by :func:`qdemo.viz.generator.plot_va_sweep` from
+:func:`sweep_tiles`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import torch
 from PIL import Image
 
 from qdemo.generator.models import Generator
-from qdemo.io import atomic_path, save_png, tensor_to_pil
+from qdemo.io import save_png, tensor_to_pil
 
 
 @torch.no_grad()
@@ -79,35 +83,8 @@ def va_sweep(generator: Generator, *, steps: int = 5, dominance: float = 0.0, se
     return generate(generator, cond, z=z), cond
 
 
-def save_sweep_figure(
-    images: torch.Tensor, cond: torch.Tensor, steps: int, path: str | os.PathLike, *, title: str = "",
-    per_cell: int = 1,
-) -> None:
-    """Labelled matplotlib figure: valence on x (low -> high), arousal on y (high at the top).
-
-    ``images`` holds ``per_cell`` images per condition (consecutive), shown side by side.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    r = images.shape[-1]
-    fig, axes = plt.subplots(steps, steps, figsize=(1.3 * steps * per_cell ** 0.5 + 1, 1.3 * steps + 0.8), squeeze=False)
-    for i in range(steps * steps):
-        ax = axes[i // steps][i % steps]
-        tile = image_grid(images[i * per_cell:(i + 1) * per_cell], nrow=per_cell, pad=1)
-        ax.imshow(np.asarray(tile), interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        v, a = float(cond[i * per_cell, 0]), float(cond[i * per_cell, 1])
-        if i // steps == steps - 1:
-            ax.set_xlabel(f"V {v:+.2f}", fontsize=8)
-        if i % steps == 0:
-            ax.set_ylabel(f"A {a:+.2f}", fontsize=8)
-    d = float(cond[0, 2])
-    fig.suptitle(title or f"valence (x) x arousal (y) at dominance {d:+.2f}, {r}px", fontsize=10)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
+def sweep_tiles(images: torch.Tensor, per_cell: int = 1) -> np.ndarray:
+    """``(P*per_cell, 3, R, R)`` with ``per_cell`` consecutive images per sweep point -> one
+    uint8 tile per point, the images side by side: ``(P, h, w, 3)`` (for the sweep figure)."""
+    return np.stack([np.asarray(image_grid(images[i:i + per_cell], nrow=per_cell, pad=1))
+                     for i in range(0, len(images), per_cell)])

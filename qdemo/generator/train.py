@@ -19,7 +19,6 @@ import copy
 import csv
 import io
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,89 +28,12 @@ from tqdm.auto import tqdm
 
 from qdemo.config import save_config, to_dict
 from qdemo.errors import CheckpointError, QdemoError
+from qdemo.generator.config import GeneratorConfig
 from qdemo.generator.data import load_photo_tensor, model_key, score_photos
 from qdemo.generator.models import DiffAugment, Discriminator, Generator, GeneratorArch
 from qdemo.generator.sample import image_grid, va_sweep_conditions
 from qdemo.generator.weights_io import load_scorer, save_generator
 from qdemo.io import atomic_path, atomic_write_text
-
-
-@dataclass
-class GeneratorConfig:
-    """Configuration of ``qdemo generator train`` (configs/generator.yaml)."""
-
-    out: Path = Path("runs/generator")
-    """Run folder (config, log, sample grids, checkpoint, final weights)."""
-    photos: list[Path] = field(default_factory=lambda: [
-        Path("../shared/datasets/oasis/images"), Path("../shared/datasets/emotion6/images")])
-    """Folders (searched recursively) or files of real photos for the discriminator."""
-    cache_dir: Path | None = Path("../cache/generator")
-    """Where the photos are cached as a uint8 tensor (and their searcher VAD); null = no cache."""
-    searcher: str = "shipped"
-    """Emotion model for the emotion loss: 'shipped', 'tiny[:seed]' (tests) or a weights path."""
-    resolution: int = 64
-    """Image side: 64 (default) or 128 (or 16/32 for tests)."""
-    z_dim: int = 64
-    """Latent size."""
-    g_channels: int = 16
-    """Generator channels at full resolution (doubled per halving, capped at 8x)."""
-    d_channels: int = 16
-    """Discriminator channels at full resolution."""
-    embed_dim: int = 64
-    """Size of the condition embedding."""
-    projection: bool = True
-    """Projection discriminator (conditions on the photo's VAD); false = unconditional D."""
-    augment: str = "color,translation,cutout"
-    """DiffAugment policy applied to real and fake images before D ('' = none)."""
-    lambda_emo: float = 20.0
-    """Weight of the emotion loss MSE(searcher(G(z, c)), c)."""
-    emo_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
-    """Per-dimension weights (valence, arousal, dominance) of the emotion loss's squared errors
-    (normalised to mean 1, so lambda_emo keeps its scale). Dominance is a word-norm proxy that
-    the searcher ties closely to valence; a lower weight keeps it from pulling against them."""
-    emo_batch: int = 0
-    """How many of the batch's generated images go through the searcher (0 = all)."""
-    emo_augment: str = "translation"
-    """DiffAugment ops applied to generated images before the searcher ('' = none; any of
-    translation, cutout, zoom, color): the emotion must survive shifts and occlusion, which
-    discourages patterns that fool the searcher alone. The shipped checkpoint uses
-    ``translation,cutout``: it halved the gap to the independent critic (see its model card)."""
-    steps: int = 2000
-    """Training steps (one D and one G update each)."""
-    max_minutes: float = 0.0
-    """Stop early (saving everything) after this many minutes of this session; 0 = no limit."""
-    batch_size: int = 16
-    """Images per batch."""
-    lr_g: float = 3e-4
-    """Generator learning rate (Adam)."""
-    lr_d: float = 3e-4
-    """Discriminator learning rate (Adam)."""
-    lr_cond: float | None = None
-    """Learning rate of the generator's condition path (condition embedding and the gain / bias
-    layers of conditional batch norm); null = lr_g. A faster condition path lets the requested
-    VAD take hold without shaking the convolutions that draw the images."""
-    betas: tuple[float, float] = (0.0, 0.99)
-    """Adam betas for both networks."""
-    ema_decay: float = 0.995
-    """Decay of the exponential moving average of G's weights (the saved generator)."""
-    flip: bool = True
-    """Random horizontal flips of the real photos."""
-    seed: int = 0
-    """Seed of every random stream (data order, latents, conditions, augmentation, init)."""
-    device: str = "auto"
-    """auto | cpu | cuda[:N]."""
-    threads: int = 1
-    """torch CPU threads (0 = torch's default). On a shared, busy CPU one thread is several times faster."""
-    log_every: int = 25
-    """Write a log.csv row every this many steps."""
-    sample_every: int = 250
-    """Save a valence x arousal sample grid every this many steps."""
-    checkpoint_every: int = 250
-    """Write the resume checkpoint every this many steps (and at the end)."""
-    init_from: Path | None = None
-    """Start from the networks of another run folder (e.g. a GAN-only pre-training with
-    lambda_emo=0 and projection=false); optimisers and step start fresh. A projection head
-    missing there starts from its initialisation."""
 
 
 def _state_bytes(obj: dict[str, Any]) -> bytes:
@@ -292,12 +214,10 @@ class GeneratorTrainer:
 LOG_FIELDS = ["step", "seconds", "loss_d", "d_real", "d_fake", "g_adv", "g_emo_mse", "mse_v", "mse_a", "mse_d"]
 
 
-def train(cfg: GeneratorConfig, *, resume: bool = False, searcher: torch.nn.Module | None = None,
-          photos: torch.Tensor | None = None, progress: bool = True,
-          on_step: Callable[[int, dict[str, float]], None] | None = None) -> Path:
-    """Train (or resume) and write the run folder; return the path of the final weights."""
+def _open_trainer(cfg: GeneratorConfig, ckpt: Path, resume: bool, searcher: torch.nn.Module | None,
+                  photos: torch.Tensor | None, progress: bool) -> GeneratorTrainer:
+    """The trainer of ``cfg``; with ``resume``, its state restored from the checkpoint ``ckpt``."""
     out = Path(cfg.out)
-    ckpt = out / "checkpoint" / "train_state.pt"
     if ckpt.exists() and not resume:
         raise QdemoError(f"{out}: a training run is already there; pass --resume to continue it or choose another --out")
     if resume and not ckpt.exists():
@@ -315,31 +235,42 @@ def train(cfg: GeneratorConfig, *, resume: bool = False, searcher: torch.nn.Modu
             trainer.load_state(state)
         except (RuntimeError, KeyError, ValueError, TypeError) as exc:
             raise CheckpointError(f"{ckpt}: does not match this config ({exc})") from None
-    save_config(cfg, out / "config.yaml")
-    log_path = out / "log.csv"
-    rows: list[dict[str, Any]] = []
-    if resume and log_path.exists():
-        with open(log_path, newline="", encoding="utf-8") as f:
-            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= trainer.step]
+    return trainer
 
-    def write_log() -> None:
+
+class _RunFiles:
+    """What a run folder gets while training: ``log.csv``, the resume checkpoint, sample grids."""
+
+    def __init__(self, out: Path, ckpt: Path, trainer: GeneratorTrainer, *, resume: bool):
+        self.out, self.ckpt, self.trainer = out, ckpt, trainer
+        self.log_path = out / "log.csv"
+        self.rows: list[dict[str, Any]] = []
+        if resume and self.log_path.exists():  # keep the rows up to the checkpoint's step
+            with open(self.log_path, newline="", encoding="utf-8") as f:
+                self.rows = [r for r in csv.DictReader(f) if int(r["step"]) <= trainer.step]
+
+    def write_log(self) -> None:
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=LOG_FIELDS)
         w.writeheader()
-        w.writerows(rows)
-        atomic_write_text(log_path, buf.getvalue())
+        w.writerows(self.rows)
+        atomic_write_text(self.log_path, buf.getvalue())
 
-    def checkpoint() -> None:
+    def checkpoint(self) -> None:
         from qdemo.io import atomic_write_bytes
 
-        atomic_write_bytes(ckpt, _state_bytes(trainer.state()))
-        write_log()
+        atomic_write_bytes(self.ckpt, _state_bytes(self.trainer.state()))
+        self.write_log()
 
-    def save_samples() -> None:
-        grid = image_grid(trainer.sample_grid(), nrow=5)
-        with atomic_path(out / "samples" / f"step_{trainer.step:06d}.png") as tmp:
+    def save_samples(self) -> None:
+        grid = image_grid(self.trainer.sample_grid(), nrow=5)
+        with atomic_path(self.out / "samples" / f"step_{self.trainer.step:06d}.png") as tmp:
             grid.save(tmp, format="PNG")
 
+
+def _run_steps(cfg: GeneratorConfig, trainer: GeneratorTrainer, files: _RunFiles, *, progress: bool,
+               on_step: Callable[[int, dict[str, float]], None] | None) -> None:
+    """Train until ``cfg.steps`` (or ``cfg.max_minutes``), logging, sampling and checkpointing."""
     session_start = time.perf_counter()
     bar = tqdm(total=cfg.steps, initial=trainer.step, desc="generator", unit="step", disable=not progress)
     acc: dict[str, float] = {}
@@ -359,23 +290,35 @@ def train(cfg: GeneratorConfig, *, resume: bool = False, searcher: torch.nn.Modu
             if trainer.step % cfg.log_every == 0 or trainer.step == cfg.steps:
                 row = {"step": trainer.step, "seconds": round(trainer.seconds, 2)}
                 row.update({k: round(v / n_acc, 5) for k, v in acc.items()})
-                rows.append(row)
+                files.rows.append(row)
                 bar.set_postfix(d=f"{row['loss_d']:.2f}", adv=f"{row['g_adv']:.2f}", emo=f"{row['g_emo_mse']:.3f}")
-                write_log()
+                files.write_log()
                 acc, n_acc = {}, 0
             if trainer.step % cfg.sample_every == 0:
-                save_samples()
+                files.save_samples()
             if trainer.step % cfg.checkpoint_every == 0:
-                checkpoint()
+                files.checkpoint()
             if cfg.max_minutes > 0 and time.perf_counter() - session_start > cfg.max_minutes * 60:
                 break
     except KeyboardInterrupt:
-        checkpoint()  # Ctrl-C: keep every finished step; --resume continues from here
+        files.checkpoint()  # Ctrl-C: keep every finished step; --resume continues from here
         raise
     finally:
         bar.close()
-    checkpoint()
-    save_samples()
+
+
+def train(cfg: GeneratorConfig, *, resume: bool = False, searcher: torch.nn.Module | None = None,
+          photos: torch.Tensor | None = None, progress: bool = True,
+          on_step: Callable[[int, dict[str, float]], None] | None = None) -> Path:
+    """Train (or resume) and write the run folder; return the path of the final weights."""
+    out = Path(cfg.out)
+    ckpt = out / "checkpoint" / "train_state.pt"
+    trainer = _open_trainer(cfg, ckpt, resume, searcher, photos, progress)
+    save_config(cfg, out / "config.yaml")
+    files = _RunFiles(out, ckpt, trainer, resume=resume)
+    _run_steps(cfg, trainer, files, progress=progress, on_step=on_step)
+    files.checkpoint()
+    files.save_samples()
     meta = {
         "steps": trainer.step, "train_seconds": round(trainer.seconds, 1), "lambda_emo": cfg.lambda_emo,
         "batch_size": cfg.batch_size, "searcher": cfg.searcher, "searcher_key": model_key(trainer.searcher),
@@ -384,3 +327,6 @@ def train(cfg: GeneratorConfig, *, resume: bool = False, searcher: torch.nn.Modu
         "seed": cfg.seed, "config": to_dict(cfg), **getattr(trainer, "init_info", {}),
     }
     return save_generator(trainer.G_ema, out / "generator.safetensors", meta)
+
+
+__all__ = ["GeneratorConfig", "GeneratorTrainer", "LOG_FIELDS", "train"]

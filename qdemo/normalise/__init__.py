@@ -17,6 +17,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "config": ("DataConfig", "NormaliseConfig", "ReportConfig", "ShineConfig", "TrainConfig"),
     "data": ("ImageSet", "choose_subset", "collect", "load_fixed", "split_train_test"),
     "models": ("GeneratorSpec", "PatchDiscriminator", "UNetGenerator", "build_generator"),
-    "shine": ("ShineOutput", "ShineTargets", "compute_targets", "match_arrays", "run_shine"),
+    "shine": ("compute_targets", "run_shine"),
+    "shine_files": ("ShineOutput",),
+    "shine_match": ("ShineTargets", "match_arrays"),
     "weights": ("SHIPPED", "load_generator", "save_generator"),
 })

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -163,104 +163,56 @@ def evaluate(variants: dict[str, torch.Tensor], groups: Sequence[str], targets: 
     return result
 
 
-def plot_report(result: dict[str, Any], out: Path, variants: Sequence[str]) -> list[str]:
-    """Zhang & Kim-style figure per grouping: luminance distributions and amplitude spectra per
-    group, one row per variant; plus a bar chart of spread index and drift."""
-    import matplotlib
+def _split_indices(shine, cfg: NormaliseConfig, split: str, shine_dir: str | Path) -> tuple[list[int], dict[str, list[int]]]:
+    """(indices evaluated, the seeded train / val / test split) of a SHINE folder."""
+    from qdemo.normalise.train import splits_of
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    files = []
-    for gname, g in result["groupings"].items():
-        fig, axes = plt.subplots(len(variants), 2, figsize=(10, 2.6 * len(variants)), squeeze=False)
-        for row, k in enumerate(variants):
-            cur = g["curves"][k]
-            for gr, h in cur["luminance_histogram"].items():
-                x = (np.arange(len(h)) + 0.5) / len(h)
-                axes[row, 0].plot(x, h, label=gr)
-            for gr, s in cur["amplitude_spectrum"].items():
-                axes[row, 1].plot(np.arange(1, len(s) + 1), s, label=gr)
-            axes[row, 1].set_xscale("log")
-            idx = g["variants"][k]["spread_index"]
-            axes[row, 0].set_ylabel(f"{k}\nspread idx {idx:.2f}")
-            axes[row, 0].set_title("luminance distribution per group" if row == 0 else "")
-            axes[row, 1].set_title("rotationally averaged log amplitude" if row == 0 else "")
-        axes[0, 1].legend(fontsize=7, loc="upper right")
-        axes[-1, 0].set_xlabel("luminance (CIE Y)")
-        axes[-1, 1].set_xlabel("spatial frequency (cycles / image)")
-        fig.tight_layout()
-        path = out / f"lowlevel_{gname}.png"
-        fig.savefig(path, dpi=90)
-        plt.close(fig)
-        files.append(path.name)
-    g0 = result["groupings"][next(iter(result["groupings"]))]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-    names = list(variants)
-    axes[0].bar(names, [g0["variants"][k]["spread_index"] for k in names], color="tab:blue")
-    axes[0].set_title("between-group spread index (original = 1)")
-    axes[1].bar(names, [result["variants"][k]["drift"]["va_distance"] for k in names], color="tab:red")
-    axes[1].set_title("critic VA drift from the original")
-    for ax in axes:
-        ax.tick_params(axis="x", rotation=30, labelsize=8)
-    fig.tight_layout()
-    fig.savefig(out / "summary.png", dpi=90)
-    plt.close(fig)
-    files.append("summary.png")
-    return files
-
-
-def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | Path, cfg: NormaliseConfig, *,
-               chosen: str | None = None, device: str = "cpu", critic=None, split: str = "test",
-               progress: bool = True) -> dict[str, Any]:
-    """Write ``report.json``, ``report.md`` and figures to ``out``.
-
-    ``models``: variant name -> generator (path for :func:`load_generator`). ``chosen``:
-    the variant the targets are judged on (fixed before looking: Zhang & Kim's lambda 20).
-    """
-    from qdemo.normalise.shine import ShineOutput
-    from qdemo.normalise.train import load_emotion, splits_of
-    from qdemo.normalise.weights import load_generator
-
-    out = Path(out)
-    shine = ShineOutput.read(shine_dir)
     if split not in ("test", "val", "all"):
         raise DataError(f"split={split!r}: use 'test', 'val' or 'all'")
     sp = splits_of(shine, cfg)
-    train_idx = sp["train"]
     idx = list(range(len(shine.sources))) if split == "all" else sp[split]
     if not idx:
         raise DataError(f"{shine_dir}: no {split} images (train.test_fraction={cfg.train.test_fraction}, "
                         f"train.val_fraction={cfg.train.val_fraction})")
-    d = shine.summary["config"]["data"]
-    orig = np.stack([load_fixed(shine.sources[i], d["size"], d["fit"]) for i in idx])
-    sh = np.stack([load_fixed(shine.outputs[i], None) for i in idx])
-    to_t = lambda a: torch.from_numpy(a).permute(0, 3, 1, 2).float().div_(255.0)  # noqa: E731  (N,3,H,W)
-    variants: dict[str, torch.Tensor] = {"original": to_t(orig), "shine": to_t(sh)}
-    for a in cfg.report.blends:  # baseline: (1 - a) * original + a * SHINE, pixel by pixel
-        if not 0.0 <= a <= 1.0:
-            raise DataError(f"report.blends: {a} is not a weight between 0 and 1")
-        variants[f"blend_{a:g}"] = (1 - a) * variants["original"] + a * variants["shine"]  # (N, 3, H, W)
-    loaded = {name: load_generator(path, device=device) for name, path in models.items()}
-    proposal = None
-    if cfg.report.group_equalise or any(g.conditioned for g, _ in loaded.values()):
-        # transductive: run on exactly the evaluated images
-        from qdemo.normalise.groupwise import equalise_partitions, groupings_of
+    return idx, sp
 
-        s = cfg.shine
-        folders = [shine.groups[i] for i in idx]
-        by_folder = tuple(s.group_by) == ("folder",)
-        try:
-            if by_folder or any(g.conditioned for g, _ in loaded.values()):
-                # group-conditioned generators were trained on proposals by folder / category
-                proposal = to_t(np.stack(equalise_partitions(list(orig), [folders], s.group_iterations, s.seed)))
-            if cfg.report.group_equalise:
-                parts = groupings_of(folders, shine.targets[idx], s.group_by, where=f"the {split} images")
-                variants["shine_group"] = proposal if by_folder else to_t(np.stack(
-                    equalise_partitions(list(orig), parts, s.group_iterations, s.seed, names=list(s.group_by))))
-        except ValueError as exc:
-            raise DataError(f"between-group equalisation of the {split} images of {shine_dir}: {exc}") from None
+
+def _to_tensor(a: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, 3, H, W) float in [0, 1]."""
+    return torch.from_numpy(a).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def _group_variants(shine, idx: Sequence[int], orig: np.ndarray, variants: dict[str, torch.Tensor], cfg: NormaliseConfig,
+                    conditioned: bool, split: str, shine_dir: str | Path) -> torch.Tensor | None:
+    """Between-group equalisation of exactly the evaluated images (transductive): adds
+    ``variants['shine_group']`` when asked; returns the proposal of group-conditioned
+    generators (by folder), or None when nothing needs it."""
+    from qdemo.normalise.groupwise import equalise_partitions, groupings_of
+
+    proposal = None
+    if not (cfg.report.group_equalise or conditioned):
+        return proposal
+    s = cfg.shine
+    folders = [shine.groups[i] for i in idx]
+    by_folder = tuple(s.group_by) == ("folder",)
+    try:
+        if by_folder or conditioned:
+            # group-conditioned generators were trained on proposals by folder / category
+            proposal = _to_tensor(np.stack(equalise_partitions(list(orig), [folders], s.group_iterations, s.seed)))
+        if cfg.report.group_equalise:
+            parts = groupings_of(folders, shine.targets[idx], s.group_by, where=f"the {split} images")
+            variants["shine_group"] = proposal if by_folder else _to_tensor(np.stack(
+                equalise_partitions(list(orig), parts, s.group_iterations, s.seed, names=list(s.group_by))))
+    except ValueError as exc:
+        raise DataError(f"between-group equalisation of the {split} images of {shine_dir}: {exc}") from None
+    return proposal
+
+
+def _generator_variants(loaded: dict[str, tuple[Any, dict]], models: dict[str, str | Path],
+                        variants: dict[str, torch.Tensor], proposal: torch.Tensor | None, device: str) -> dict[str, dict]:
+    """Run every generator on ``variants['original']`` (adds ``variants[name]``); their infos."""
     gen_info = {}
+    n = len(variants["original"])
     for name, (g, info) in loaded.items():
         if variants["original"].shape[-1] % g.multiple:
             raise DataError(f"{models[name]}: generator needs sides that are multiples of {g.multiple}")
@@ -268,14 +220,60 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
             variants[name] = torch.cat([
                 g(variants["original"][i:i + 16].to(device),
                   *((proposal[i:i + 16].to(device),) if g.conditioned else ())).cpu()
-                for i in range(0, len(idx), 16)])
+                for i in range(0, n, 16)])
         gen_info[name] = info
+    return gen_info
+
+
+def _targets(res: dict[str, Any], chosen: str, variants: Sequence[str]) -> dict[str, Any]:
+    """Issue 5's targets judged on the ``chosen`` variant in the first grouping."""
+    if chosen not in variants:
+        raise DataError(f"chosen variant {chosen!r} is not among {', '.join(variants)}")
+    g0 = next(iter(res["groupings"]))
+    v = res["groupings"][g0]["variants"][chosen]
+    dr = res["variants"][chosen]["drift"]["ratio_to_shine"]
+    return {"chosen": chosen, "grouping": g0,
+            "retention_of_shine_reduction": v["retention_of_shine_reduction"],
+            "retention_target": 0.8, "drift_ratio_to_shine": dr, "drift_target": 0.5,
+            "met": bool(v["retention_of_shine_reduction"] >= 0.8 and dr <= 0.5)}
+
+
+def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | Path, cfg: NormaliseConfig, *,
+               chosen: str | None = None, device: str = "cpu", critic=None, split: str = "test",
+               progress: bool = True,
+               plot: Callable[[dict[str, Any], Path, list[str]], list[str]] | None = None) -> dict[str, Any]:
+    """Write ``report.json``, ``report.md`` and figures to ``out``.
+
+    ``models``: variant name -> generator (path for :func:`load_generator`). ``chosen``:
+    the variant the targets are judged on (fixed before looking: Zhang & Kim's lambda 20).
+    ``plot(result, out, variants)`` draws the figures and returns their file names (the
+    command hands in :func:`qdemo.viz.normalise.plot_report`); without it none are drawn.
+    """
+    from qdemo.normalise.shine_files import ShineOutput
+    from qdemo.normalise.train import load_emotion
+    from qdemo.normalise.weights import load_generator
+
+    out = Path(out)
+    shine = ShineOutput.read(shine_dir)
+    idx, sp = _split_indices(shine, cfg, split, shine_dir)
+    d = shine.summary["config"]["data"]
+    orig = np.stack([load_fixed(shine.sources[i], d["size"], d["fit"]) for i in idx])
+    sh = np.stack([load_fixed(shine.outputs[i], None) for i in idx])
+    variants: dict[str, torch.Tensor] = {"original": _to_tensor(orig), "shine": _to_tensor(sh)}
+    for a in cfg.report.blends:  # baseline: (1 - a) * original + a * SHINE, pixel by pixel
+        if not 0.0 <= a <= 1.0:
+            raise DataError(f"report.blends: {a} is not a weight between 0 and 1")
+        variants[f"blend_{a:g}"] = (1 - a) * variants["original"] + a * variants["shine"]  # (N, 3, H, W)
+    loaded = {name: load_generator(path, device=device) for name, path in models.items()}
+    proposal = _group_variants(shine, idx, orig, variants, cfg, any(g.conditioned for g, _ in loaded.values()),
+                               split, shine_dir)
+    gen_info = _generator_variants(loaded, models, variants, proposal, device)
     critic = critic if critic is not None else load_emotion(cfg.report.critic, device)
     groups = [shine.groups[i] for i in idx]
     targets = shine.targets[idx] if np.isfinite(shine.targets[idx]).any() else None
     res = evaluate(variants, groups, targets, critic, cfg)
     never = "the generators never saw these images" if split != "all" else "includes training images"
-    res["split"] = {"evaluated": split, "n_images": len(idx), "n_train": len(train_idx), "n_val": len(sp["val"]),
+    res["split"] = {"evaluated": split, "n_images": len(idx), "n_train": len(sp["train"]), "n_val": len(sp["val"]),
                     "how": f"seeded stratified split by group (seed {cfg.data.seed}, test_fraction "
                            f"{cfg.train.test_fraction}, val_fraction {cfg.train.val_fraction}); {never}"}
     res["vad_dimensions"] = {"human_rated": ["valence", "arousal"], "proxy": ["dominance"],
@@ -288,17 +286,9 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
     res["generators"] = gen_info
     res["size"] = d["size"]
     if chosen is not None:
-        if chosen not in variants:
-            raise DataError(f"chosen variant {chosen!r} is not among {', '.join(variants)}")
-        g0 = next(iter(res["groupings"]))
-        v = res["groupings"][g0]["variants"][chosen]
-        dr = res["variants"][chosen]["drift"]["ratio_to_shine"]
-        res["targets"] = {"chosen": chosen, "grouping": g0,
-                          "retention_of_shine_reduction": v["retention_of_shine_reduction"],
-                          "retention_target": 0.8, "drift_ratio_to_shine": dr, "drift_target": 0.5,
-                          "met": bool(v["retention_of_shine_reduction"] >= 0.8 and dr <= 0.5)}
+        res["targets"] = _targets(res, chosen, list(variants))
     out.mkdir(parents=True, exist_ok=True)
-    res["figures"] = plot_report(res, out, list(variants))
+    res["figures"] = plot(res, out, list(variants)) if plot is not None else []
     atomic_write_json(out / "report.json", res)
     atomic_write_text(out / "report.md", render_markdown(res))
     return res
@@ -329,5 +319,6 @@ def render_markdown(res: dict[str, Any]) -> str:
                          f"{r['amplitude_spectrum']:.2f} | {r['hsv_colour']:.2f} | {dr['va_distance']:.4f} | "
                          f"{dr['ratio_to_shine']:.2f} |")
         lines.append("")
-    lines += ["Per-statistic columns are spread(variant) / spread(original). Figures: " + ", ".join(res["figures"]), ""]
+    figures = f" Figures: {', '.join(res['figures'])}" if res["figures"] else ""  # none when no plot is handed in
+    lines += ["Per-statistic columns are spread(variant) / spread(original)." + figures, ""]
     return "\n".join(lines)

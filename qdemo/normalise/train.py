@@ -22,23 +22,23 @@ from __future__ import annotations
 import csv
 import io
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from qdemo.config import from_dict, save_config, to_dict
+from qdemo.config import save_config, to_dict
 from qdemo.errors import CheckpointError, DataError, QdemoError
 from qdemo.io import atomic_path, atomic_write_json, atomic_write_text, save_png
 
 from qdemo.normalise.config import NormaliseConfig, TrainConfig
-from qdemo.normalise.data import load_fixed, split_train_test, split_validation
 from qdemo.normalise.lowlevel import stats_loss
 from qdemo.normalise.models import GeneratorSpec, PatchDiscriminator, build_generator, init_weights
-from qdemo.normalise.shine import ShineOutput
+from qdemo.normalise.pairs import Pairs, load_pairs, split_of, splits_of
+from qdemo.normalise.shine_files import ShineOutput
+from qdemo.normalise.views import apply_view, draw_view
 from qdemo.normalise.weights import save_generator
 
 RESUME_IGNORES = ("steps", "sample_every", "checkpoint_every", "log_every", "threads")
@@ -81,52 +81,6 @@ def predict_vad(model, images: torch.Tensor, batch_size: int = 32) -> torch.Tens
         x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
         out.append(model(x).float().cpu())
     return torch.cat(out) if out else torch.zeros(0, 3)
-
-
-@dataclass
-class Pairs:
-    """Original and SHINE images of one split, as uint8 tensors (N, 3, R, R)."""
-
-    x: torch.Tensor
-    y: torch.Tensor
-    sources: list[str]
-    groups: list[str]
-
-
-def load_pairs(shine: ShineOutput, idx: Sequence[int]) -> Pairs:
-    """Originals (at the SHINE run's size/fit) and their SHINE versions for ``idx``."""
-    d = shine.summary["config"]["data"]
-    xs, ys = [], []
-    for i in idx:
-        xs.append(load_fixed(shine.sources[i], d["size"], d["fit"]))
-        ys.append(load_fixed(shine.outputs[i], None))
-        if xs[-1].shape != ys[-1].shape:
-            raise DataError(f"{shine.outputs[i]}: size {ys[-1].shape[:2]} differs from its original's "
-                            f"{xs[-1].shape[:2]} at the SHINE run's settings")
-
-    def t(a: list[np.ndarray]) -> torch.Tensor:
-        return torch.from_numpy(np.stack(a)).permute(0, 3, 1, 2).contiguous() if a else torch.zeros(0, 3, 1, 1, dtype=torch.uint8)
-
-    return Pairs(x=t(xs), y=t(ys), sources=[str(shine.sources[i]) for i in idx],
-                 groups=[shine.groups[i] for i in idx])
-
-
-def splits_of(shine: ShineOutput, cfg: NormaliseConfig) -> dict[str, list[int]]:
-    """The seeded split (stratified by group) that training and report share:
-    ``{"train", "val", "test"}`` indices; ``val`` (``train.val_fraction`` of the non-test
-    images) is never trained on and is where variants are compared, ``test`` is for the report."""
-    from qdemo.normalise.data import ImageSet
-
-    s = ImageSet(root=shine.root, paths=shine.sources, groups=shine.groups)
-    train, test = split_train_test(s, cfg.train.test_fraction, cfg.data.seed)
-    train, val = split_validation(s, train, cfg.train.val_fraction, cfg.data.seed)
-    return {"train": train, "val": val, "test": test}
-
-
-def split_of(shine: ShineOutput, cfg: NormaliseConfig) -> tuple[list[int], list[int]]:
-    """(train, test) indices of :func:`splits_of` (train excludes the validation share)."""
-    sp = splits_of(shine, cfg)
-    return sp["train"], sp["test"]
 
 
 def _gan_loss(kind: str, logits: torch.Tensor, real: bool) -> torch.Tensor:
@@ -277,48 +231,17 @@ class Trainer:
         save_png(_sheet(x.cpu(), _u8(pairs.y[vis]), g.cpu()), self.out / "samples" / f"step_{self.step:06d}.png")
 
     def _jitter(self, x: torch.Tensor) -> torch.Tensor:
-        """Draw a random view for D_emo: a shift (up to ``emo_jitter`` px, reflect padding) and
-        flip when ``emo_jitter`` > 0, a grey square (``emo_cutout`` of the side) when
-        ``emo_cutout`` > 0; apply it to x. :meth:`_jitter_like` applies the same draw to another batch."""
-        j, h, w = self.t.emo_jitter, x.shape[-2], x.shape[-1]
-        dy = dx = 0
-        flip = False
-        if j > 0:
-            dy, dx = (int(v) for v in torch.randint(0, 2 * j + 1, (2,), generator=self.gen))
-            flip = bool(torch.randint(0, 2, (1,), generator=self.gen))
-        box = None
-        if self.t.emo_cutout > 0:
-            ch, cw = max(1, round(self.t.emo_cutout * h)), max(1, round(self.t.emo_cutout * w))
-            cy = int(torch.randint(0, h - ch + 1, (1,), generator=self.gen))
-            cx = int(torch.randint(0, w - cw + 1, (1,), generator=self.gen))
-            box = (cy, cx, ch, cw)
-        self._jit = (dy, dx, flip, box)
+        """Draw a random view for D_emo (:func:`~qdemo.normalise.views.draw_view`) and apply it
+        to x. :meth:`_jitter_like` applies the same draw to another batch."""
+        self._jit = draw_view(self.gen, x.shape[-2], x.shape[-1], self.t.emo_jitter, self.t.emo_cutout)
         return self._jitter_like(x)
 
     def _jitter_like(self, x: torch.Tensor) -> torch.Tensor:
-        j = self.t.emo_jitter
-        dy, dx, flip, box = self._jit
-        h, w = x.shape[-2:]
-        z = x
-        if j > 0:
-            z = F.pad(x, (j, j, j, j), mode="reflect")[..., dy:dy + h, dx:dx + w]  # (B, 3, H, W)
-            z = torch.flip(z, dims=[3]) if flip else z
-        if box is not None:
-            cy, cx, ch, cw = box
-            mask = torch.ones_like(z[:1, :1])  # (1, 1, H, W)
-            mask[..., cy:cy + ch, cx:cx + cw] = 0
-            z = z * mask + 0.5 * (1 - mask)
-        return z
+        return apply_view(x, self._jit, self.t.emo_jitter)
 
-    def run(self) -> dict[str, Any]:
+    def _training_pairs(self) -> Pairs:
+        """The training pairs (group-equalised targets for ``condition=group``); writes split.json."""
         t = self.t
-        if t.threads > 0:
-            torch.set_num_threads(t.threads)
-        self.out.mkdir(parents=True, exist_ok=True)
-        resumed = self.try_resume()
-        if not resumed and t.init_from:
-            self._init_from(Path(t.init_from))
-        save_config(self.cfg, self.out / "config.yaml")
         pairs = load_pairs(self.shine, self.train_idx)
         if self.G.conditioned:
             pairs = self._with_group_targets(pairs, "training")
@@ -327,19 +250,10 @@ class Trainer:
             "val_fraction": t.val_fraction, "train": pairs.sources,
             "val": [str(self.shine.sources[i]) for i in self.val_idx],
             "test": [str(self.shine.sources[i]) for i in self.test_idx]})
-        use_emo = t.lambda_emo > 0
-        if self.emotion is None:
-            try:
-                self.emotion = load_emotion(t.emotion_model, self.device)
-            except QdemoError as exc:
-                if use_emo:
-                    raise
-                import warnings
+        return pairs
 
-                warnings.warn(f"lambda_emo=0: emotion loss not monitored ({exc})", stacklevel=1)
-        # (N, 3) VAD of the originals: the fixed targets of D_emo
-        vad_x = predict_vad(self.emotion, pairs.x) if self.emotion is not None else None
-        n = len(pairs.sources)
+    def _preview(self, pairs: Pairs) -> tuple[Pairs, list[int]]:
+        """The pairs and indices shown in ``samples/step_*.png`` (held-out images where there are)."""
         if self.G.conditioned:  # the proposal of a held-out image comes from its own set: the test split
             vis_pairs = self._with_group_targets(load_pairs(self.shine, self.test_idx), "test") \
                 if len(set(self.shine.groups[i] for i in self.test_idx)) >= 2 else pairs
@@ -347,8 +261,64 @@ class Trainer:
         else:
             vis_pairs = load_pairs(self.shine, self.test_idx[:4]) if self.test_idx else pairs
             vis = list(range(min(4, len(vis_pairs.sources))))
+        return vis_pairs, vis
+
+    def _emotion_loss(self, x: torch.Tensor, fake: torch.Tensor, vad_x: torch.Tensor | None, b: torch.Tensor,
+                      use_emo: bool, log_now: bool) -> torch.Tensor | None:
+        """MSE between the emotion model's VAD of G(x) and of x (D_emo); with lambda_emo = 0 only
+        measured, without gradient, on logging steps."""
+        t = self.t
+        if use_emo and (t.emo_jitter > 0 or t.emo_cutout > 0):
+            # the same random view (shift / flip / cutout) of original and output; targets scored on it
+            tx, tf = self._jitter(x), self._jitter_like(fake)
+            with torch.no_grad():
+                target = self.emotion(tx)  # (B, 3)
+            return F.mse_loss(self.emotion(tf), target)
+        if use_emo:
+            return F.mse_loss(self.emotion(fake), vad_x[b].to(self.device))
+        if log_now and self.emotion is not None:
+            with torch.no_grad():
+                return F.mse_loss(self.emotion(fake.detach()), vad_x[b].to(self.device))
+        return None
+
+    def _step(self, pairs: Pairs, vad_x: torch.Tensor | None, use_emo: bool, log_now: bool
+              ) -> dict[str, torch.Tensor | None]:
+        """One D_low update and one G update on a random batch; the losses."""
+        t = self.t
+        n = len(pairs.sources)
+        b = torch.randint(0, n, (min(t.batch_size, n),), generator=self.gen)
+        x = _u8(pairs.x[b]).to(self.device)  # (B, 3, R, R)
+        y = _u8(pairs.y[b]).to(self.device)  # (B, 3, R, R) SHINE target
+        fake = self._G(x, y)
+        # D_low: real pair (x, SHINE(x)), fake pair (x, G(x))
+        self.optD.zero_grad(set_to_none=True)
+        loss_d = 0.5 * (_gan_loss(t.gan_loss, self.D(x, y), True)
+                        + _gan_loss(t.gan_loss, self.D(x, fake.detach()), False))
+        loss_d.backward()
+        self.optD.step()
+        # G: fool D_low, match SHINE (L1), keep the emotion (D_emo)
+        self.optG.zero_grad(set_to_none=True)
+        loss_gan = _gan_loss(t.gan_loss, self.D(x, fake), True)
+        loss_l1 = F.l1_loss(fake, y)
+        loss = t.lambda_gan * loss_gan + t.lambda_l1 * loss_l1
+        loss_stats = None
+        if t.lambda_stats > 0:
+            loss_stats = stats_loss(fake, y)
+            loss = loss + t.lambda_stats * loss_stats
+        loss_emo = self._emotion_loss(x, fake, vad_x, b, use_emo, log_now)
+        if use_emo:
+            loss = loss + t.lambda_emo * loss_emo
+        loss.backward()
+        self.optG.step()
+        return {"loss_d": loss_d, "loss_gan": loss_gan, "loss_l1": loss_l1, "loss_emo": loss_emo,
+                "loss_stats": loss_stats}
+
+    def _train_loop(self, pairs: Pairs, vad_x: torch.Tensor | None, use_emo: bool) -> None:
+        """Steps until ``train.steps``: metrics every ``log_every``, sample sheets, checkpoints."""
         from tqdm.auto import tqdm
 
+        t = self.t
+        vis_pairs, vis = self._preview(pairs)
         bar = tqdm(total=t.steps, initial=self.step, desc=f"pix2pix lambda_emo={t.lambda_emo:g}",
                    unit="step", disable=not self.progress)
         self.G.train()
@@ -357,49 +327,13 @@ class Trainer:
         acc: dict[str, list[float]] = {}
         try:
             while self.step < t.steps:
-                b = torch.randint(0, n, (min(t.batch_size, n),), generator=self.gen)
-                x = _u8(pairs.x[b]).to(self.device)  # (B, 3, R, R)
-                y = _u8(pairs.y[b]).to(self.device)  # (B, 3, R, R) SHINE target
-                fake = self._G(x, y)
-                # D_low: real pair (x, SHINE(x)), fake pair (x, G(x))
-                self.optD.zero_grad(set_to_none=True)
-                loss_d = 0.5 * (_gan_loss(t.gan_loss, self.D(x, y), True)
-                                + _gan_loss(t.gan_loss, self.D(x, fake.detach()), False))
-                loss_d.backward()
-                self.optD.step()
-                # G: fool D_low, match SHINE (L1), keep the emotion (D_emo)
-                self.optG.zero_grad(set_to_none=True)
-                loss_gan = _gan_loss(t.gan_loss, self.D(x, fake), True)
-                loss_l1 = F.l1_loss(fake, y)
-                loss = t.lambda_gan * loss_gan + t.lambda_l1 * loss_l1
-                loss_stats = None
-                if t.lambda_stats > 0:
-                    loss_stats = stats_loss(fake, y)
-                    loss = loss + t.lambda_stats * loss_stats
                 log_now = (self.step + 1) % t.log_every == 0 or self.step + 1 == t.steps
-                if use_emo and (t.emo_jitter > 0 or t.emo_cutout > 0):
-                    # the same random view (shift / flip / cutout) of original and output; targets scored on it
-                    tx, tf = self._jitter(x), self._jitter_like(fake)
-                    with torch.no_grad():
-                        target = self.emotion(tx)  # (B, 3)
-                    loss_emo = F.mse_loss(self.emotion(tf), target)
-                    loss = loss + t.lambda_emo * loss_emo
-                elif use_emo:
-                    loss_emo = F.mse_loss(self.emotion(fake), vad_x[b].to(self.device))
-                    loss = loss + t.lambda_emo * loss_emo
-                elif log_now and self.emotion is not None:
-                    with torch.no_grad():
-                        loss_emo = F.mse_loss(self.emotion(fake.detach()), vad_x[b].to(self.device))
-                else:
-                    loss_emo = None
-                loss.backward()
-                self.optG.step()
+                losses = self._step(pairs, vad_x, use_emo, log_now)
                 self.step += 1
                 now = time.perf_counter()
                 self.seconds += now - last
                 last = now
-                for k, v in (("loss_d", loss_d), ("loss_gan", loss_gan), ("loss_l1", loss_l1), ("loss_emo", loss_emo),
-                             ("loss_stats", loss_stats)):
+                for k, v in losses.items():
                     if v is not None:
                         acc.setdefault(k, []).append(float(v.detach()))
                 if not all(np.isfinite(v[-1]) for v in acc.values()):
@@ -421,10 +355,35 @@ class Trainer:
                     self.save_checkpoint()
         finally:
             bar.close()
+
+    def run(self) -> dict[str, Any]:
+        """Train (or continue) to ``train.steps``; write the weights and ``run.json``; the summary."""
+        t = self.t
+        if t.threads > 0:
+            torch.set_num_threads(t.threads)
+        self.out.mkdir(parents=True, exist_ok=True)
+        resumed = self.try_resume()
+        if not resumed and t.init_from:
+            self._init_from(Path(t.init_from))
+        save_config(self.cfg, self.out / "config.yaml")
+        pairs = self._training_pairs()
+        use_emo = t.lambda_emo > 0
+        if self.emotion is None:
+            try:
+                self.emotion = load_emotion(t.emotion_model, self.device)
+            except QdemoError as exc:
+                if use_emo:
+                    raise
+                import warnings
+
+                warnings.warn(f"lambda_emo=0: emotion loss not monitored ({exc})", stacklevel=1)
+        # (N, 3) VAD of the originals: the fixed targets of D_emo
+        vad_x = predict_vad(self.emotion, pairs.x) if self.emotion is not None else None
+        self._train_loop(pairs, vad_x, use_emo)
         self.G.eval()
         info = {"lambda_emo": t.lambda_emo, "lambda_l1": t.lambda_l1, "condition": t.condition,
                 "lambda_stats": t.lambda_stats, "steps": self.step,
-                "train_images": n, "val_images": len(self.val_idx), "test_images": len(self.test_idx),
+                "train_images": len(pairs.sources), "val_images": len(self.val_idx), "test_images": len(self.test_idx),
                 "shine": ("group equalisation of the training split (shine.scope=group)" if self.G.conditioned
                           else self.shine.summary.get("mode")),
                 "emotion_model": t.emotion_model, "seconds": round(self.seconds, 1),
@@ -436,37 +395,4 @@ class Trainer:
         return summary
 
 
-def train_task(shine_dir: str, out: str, cfg_dict: dict[str, Any], device: str) -> dict[str, Any]:
-    """Ray task: one run of the sweep (resumes from its own checkpoint if interrupted)."""
-    cfg = from_dict(NormaliseConfig, cfg_dict)
-    return Trainer(shine_dir, out, cfg, device=device, progress=False).run()
-
-
-def run_sweep(shine_dir: str | Path, out: str | Path, cfg: NormaliseConfig, lambdas: Sequence[float], *,
-              device: str = "cpu", address: str | None = None, backend: str = "ray",
-              cpus_per_task: float = 1.0) -> dict[str, Any]:
-    """The lambda_emo sweep as a Ray experiment grid: one task per lambda, in ``out/lambda_emo=L``."""
-    from qdemo.parallel import run_tasks
-
-    out = Path(out)
-    tasks = {}
-    for lam in lambdas:
-        c = from_dict(NormaliseConfig, to_dict(cfg))
-        c.train.lambda_emo = float(lam)
-        if c.train.threads == 0:
-            c.train.threads = max(1, int(cpus_per_task))
-        key = f"lambda_emo={float(lam):g}"
-        tasks[key] = (str(shine_dir), str(out / key), to_dict(c), device)
-    results = run_tasks(train_task, tasks, cache_dir=out / "cache", address=address, backend=backend,
-                        cpus_per_task=cpus_per_task, max_retries=1, desc="lambda_emo sweep")
-    atomic_write_json(out / "sweep.json", {"shine": str(shine_dir), "runs": results})
-    return results
-
-
-def default_lambdas() -> list[float]:
-    """Zhang & Kim's sweep."""
-    return [0.0, 10.0, 20.0, 100.0]
-
-
-__all__ = ["Trainer", "run_sweep", "load_emotion", "predict_vad", "load_pairs", "split_of", "splits_of", "Pairs",
-           "TrainConfig", "default_lambdas"]
+__all__ = ["Trainer", "load_emotion", "predict_vad", "load_pairs", "split_of", "splits_of", "Pairs", "TrainConfig"]

@@ -46,7 +46,7 @@ RENDERERS: dict[str, str] = {
     "pixels": "qdemo.render.pixels:PixelRenderer",
     "fourier": "qdemo.render.fourier:FourierRenderer",
     "cppn": "qdemo.render.cppn:CPPNRenderer",
-    "generator": "qdemo.render.generator_latent:GeneratorLatentRenderer",
+    "generator": "qdemo.generator.latent_renderer:GeneratorLatentRenderer",  # lives with the generator
 }
 
 

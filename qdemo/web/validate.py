@@ -134,56 +134,11 @@ def format_table(result: dict[str, Any]) -> str:
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
-    """Scatter: human mean (y) against intended / predicted (x), per dimension, by source."""
-    import matplotlib
+    """Scatter: human mean (y) against intended / predicted (x), per dimension, by source
+    (drawn by :func:`qdemo.viz.ratings.plot_validation`)."""
+    from qdemo.viz.ratings import plot_validation
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from qdemo.io import atomic_path
-
-    colours = {"elite": "#2f6fde", "generator": "#e07a10", "photo": "#1a7f4b"}
-    fig, axes = plt.subplots(2, 3, figsize=(11, 7.2), sharex=True, sharey=True)
-    stimuli = result["stimuli"]
-    srcs = list(dict.fromkeys(x["source"] for x in stimuli))
-    for i, tgt in enumerate(TARGETS):
-        for k, d in enumerate(DIMS):
-            ax = axes[i, k]
-            ax.plot([-1, 1], [-1, 1], color="#999", lw=1, ls="--", zorder=0)
-            for src in srcs:
-                pts = [(x[tgt][k], x["human"][k]) for x in stimuli
-                       if x["source"] == src and math.isfinite(x[tgt][k])]
-                if pts:
-                    xs, ys = zip(*pts)
-                    ax.scatter(xs, ys, s=18, alpha=0.8, color=colours.get(src, "#666"), label=src)
-            a = result["agreement"]["all"][tgt][d]
-            r = "–" if a["r"] is None else f"{a['r']:+.2f}"
-            mae = "–" if a["mae"] is None else f"{a['mae']:.2f}"
-            ax.set_title(f"{d}: r {r}, MAE {mae}, n {a['n']}", fontsize=10)
-            ax.set_xlim(-1.05, 1.05)
-            ax.set_ylim(-1.05, 1.05)
-            ax.grid(alpha=0.25)
-            if k == 0:
-                ax.set_ylabel("human mean (SAM → [-1, 1])")
-            if i == 1:
-                ax.set_xlabel(f"{tgt}" + (" (proxy-trained)" if d == "dominance" else ""))
-            else:
-                ax.set_xlabel(tgt)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    for ax in axes.flat:
-        h, lab = ax.get_legend_handles_labels()
-        for hh, ll in zip(h, lab):
-            if ll not in labels:
-                handles.append(hh)
-                labels.append(ll)
-    if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
-    fig.suptitle(f"Human SAM ratings vs intended (top) and predicted (bottom) VAD — "
-                 f"{result['n_ratings']} ratings, {result['n_participants']} participant(s)", fontsize=11)
-    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    plot_validation(result, path, targets=TARGETS, dims=DIMS)
 
 
 def run_validate(db: str | os.PathLike, *, key: str | os.PathLike | None = None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qdemo.compare.experiments import grid_targets
+from qdemo.compare.generator_eval import grid_targets
 from qdemo.compare.metrics import FeatureSpace, frechet_distance, gaussian, mean_pairwise_distance
 
 
@@ -45,7 +45,7 @@ def test_grid_targets_spread():
 
 
 def test_photo_reference_range_floor_and_oracle():
-    from qdemo.compare.experiments import photo_reference
+    from qdemo.compare.generator_eval import photo_reference
 
     # photos rated only inside [-0.5, 0.5] x [-0.2, 0.2] by the critic
     v = np.linspace(-0.5, 0.5, 11)
@@ -67,7 +67,7 @@ def test_photo_reference_range_floor_and_oracle():
 def test_evaluate_generator_reports_the_photo_view():
     import torch
 
-    from qdemo.compare.experiments import evaluate_generator
+    from qdemo.compare.generator_eval import evaluate_generator
     from qdemo.emotion import TinyEmotionModel
     from qdemo.generator import Generator, GeneratorArch
 
@@ -82,7 +82,7 @@ def test_evaluate_generator_reports_the_photo_view():
     assert res["targets_in_photo_range"] == 16  # V, A in {-0.25, 0.25}, any D
     assert ref["range_floor_valence"] == pytest.approx(0.25 / 2, abs=0.01)
     # the restricted view is the plain error over exactly those targets' samples
-    from qdemo.compare.experiments import grid_targets
+    from qdemo.compare.generator_eval import grid_targets
     from qdemo.generator import generate
 
     cond = np.repeat(grid_targets(4), 2, axis=0)  # (128, 3)
@@ -94,3 +94,21 @@ def test_evaluate_generator_reports_the_photo_view():
     plain = evaluate_generator(gen, critic, None, None, targets_per_axis=4, per_target=2)
     assert plain["critic_error_va"] == pytest.approx(res["critic_error_va"])
     assert "photo_reference" not in plain
+
+
+def test_generator_evaluate_command_writes_what_it_prints(tiny_generator, photo_dir, tmp_path, capsys):
+    import json
+    import math
+
+    from qdemo.cli import main
+
+    rc = main(["generator", "evaluate", "--generator", str(tiny_generator), "--critic", "tiny:1", "--searcher",
+               "tiny:0", "--photos", str(photo_dir), "--cache-dir", str(tmp_path / "cache"), "--targets", "2",
+               "--per-target", "1", "--realism-photos", "0", "--device", "cpu", "--out", str(tmp_path / "ev")])
+    assert rc == 0
+    printed = json.loads(capsys.readouterr().out)
+    saved = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    assert saved.keys() == printed.keys()
+    assert saved["targets"] == 8 and saved["images"] == 8 and saved["photo_reference"]["photos"] == 24
+    for k in ("critic_error_va", "searcher_error_va", "realism_fid", "diversity", "nearest_photo_distance"):
+        assert math.isfinite(saved[k]) and saved[k] == pytest.approx(printed[k])

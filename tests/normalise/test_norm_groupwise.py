@@ -11,7 +11,7 @@ from PIL import Image
 from norm_helpers import make_groups
 from qdemo.errors import DataError, QdemoError
 from qdemo.normalise import NormaliseConfig, ShineOutput, collect, load_fixed, run_shine
-from qdemo.normalise import shine as shine_mod
+from qdemo.normalise import shine_groups as groups_mod
 from qdemo.normalise.data import ImageSet
 from qdemo.normalise.groupwise import (equalise_group, equalise_partitions, equalise_set, group_stats, groupings_of,
                                       set_targets)
@@ -94,7 +94,7 @@ def _cfg() -> NormaliseConfig:
 
 def test_run_shine_group_scope_writes_a_shine_folder_and_caches_groups(tmp_path, monkeypatch):
     images = collect(make_groups(tmp_path / "g", n_per_group=3))
-    real = shine_mod.group_match_task
+    real = groups_mod.group_match_task
     calls = []
 
     def flaky(*args):
@@ -103,7 +103,7 @@ def test_run_shine_group_scope_writes_a_shine_folder_and_caches_groups(tmp_path,
             raise KeyboardInterrupt  # Ctrl-C while the second group is equalised
         return real(*args)
 
-    monkeypatch.setattr(shine_mod, "group_match_task", flaky)
+    monkeypatch.setattr(groups_mod, "group_match_task", flaky)
     with pytest.raises(KeyboardInterrupt):
         run_shine(images, tmp_path / "out", _cfg(), backend="serial")
     assert not (tmp_path / "out" / "manifest.csv").exists()
@@ -113,7 +113,7 @@ def test_run_shine_group_scope_writes_a_shine_folder_and_caches_groups(tmp_path,
         calls.append(args[0])
         return real(*args)
 
-    monkeypatch.setattr(shine_mod, "group_match_task", counting)
+    monkeypatch.setattr(groups_mod, "group_match_task", counting)
     s = run_shine(images, tmp_path / "out", _cfg(), backend="serial")
     assert len(calls) == 1 and s["scope"] == "group" and s["n_images"] == 6 and s["n_groups"] == 2
     man = ShineOutput.read(tmp_path / "out")

@@ -19,6 +19,7 @@ from qdemo.normalise import (
 from qdemo.normalise.apply import apply_paths
 from qdemo.normalise.report import evaluate, run_report
 from qdemo.normalise.train import Trainer
+from qdemo.viz.normalise import plot_report
 
 
 def _cfg(steps: int = 4) -> NormaliseConfig:
@@ -155,7 +156,7 @@ def test_report_measures_spread_and_drift(shine_dir, tmp_path, tiny_model):
     path = save_generator(ident, tmp_path / "ident.safetensors")
     cfg = _cfg()
     res = run_report(shine_dir, {"identity": path}, tmp_path / "rep", cfg, chosen="identity", split="all",
-                     critic=tiny_model)
+                     critic=tiny_model, plot=plot_report)
     emo = res["groupings"]["emotion"]["variants"]
     assert emo["original"]["spread_index"] == pytest.approx(1.0)
     assert emo["identity"]["spread_index"] == pytest.approx(1.0, abs=0.05)
@@ -166,6 +167,15 @@ def test_report_measures_spread_and_drift(shine_dir, tmp_path, tiny_model):
     assert {"valence_tertiles", "arousal_tertiles"} <= set(res["groupings"])  # critic tertiles (unrated set)
     for f in ("report.json", "report.md", "summary.png", "lowlevel_emotion.png"):
         assert (tmp_path / "rep" / f).exists()
+    assert res["figures"] == [f"lowlevel_{g}.png" for g in res["groupings"]] + ["summary.png"]
+    assert "summary.png" in (tmp_path / "rep" / "report.md").read_text()
+    with Image.open(tmp_path / "rep" / "summary.png") as im:  # two bar charts, one bar per variant
+        rgb = np.asarray(im.convert("RGB")).astype(int)
+    blue = (abs(rgb - (31, 119, 180)).sum(axis=2) < 30).sum()  # tab:blue spread bars
+    red = (abs(rgb - (214, 39, 40)).sum(axis=2) < 30).sum()  # tab:red drift bars
+    assert blue > 500 and red > 100
+    bare = run_report(shine_dir, {}, tmp_path / "bare", cfg, split="all", critic=tiny_model)  # no plot handed in
+    assert bare["figures"] == [] and not list((tmp_path / "bare").glob("*.png"))
 
 
 def test_report_rejects_empty_or_single_groups(tiny_model):
@@ -231,7 +241,7 @@ def test_stats_loss_is_zero_for_equal_images_and_differentiable():
 
 
 def test_sweep_runs_one_model_per_lambda_and_caches_finished_runs(shine_dir, tmp_path):
-    from qdemo.normalise.train import run_sweep
+    from qdemo.normalise.sweep import run_sweep
 
     cfg = _cfg(steps=1)
     res = run_sweep(shine_dir, tmp_path / "sweep", cfg, [0, 10], backend="serial")

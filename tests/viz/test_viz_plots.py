@@ -12,9 +12,14 @@ from PIL import Image
 
 from qdemo.errors import DataError
 from qdemo.viz import (
-    heatmap_figure, load_run, montage_selection, plot_all, plot_critic_agreement, plot_heatmap_slices,
-    plot_metrics, plot_montage,
+    critic_agreement_figure, critic_agreement_levels, heatmap_figure, load_run, metrics_figure, montage_figure,
+    montage_selection, plot_all, plot_critic_agreement, plot_heatmap_slices, plot_metrics, plot_montage,
 )
+from qdemo.viz.agreement import AGREEMENT_CMAP
+from qdemo.viz.montage import MONTAGE_DPI
+
+WHITE = (255, 255, 255)
+SAVE_DPI = 110  # save_figure's default
 
 HEADER_3D = ["index", "cell_v", "cell_a", "cell_d", "objective", "valence", "arousal", "dominance",
              "valence_sd", "arousal_sd", "dominance_sd", "critic_valence", "critic_arousal",
@@ -94,6 +99,41 @@ def _pixel_at(fig, ax, x, y):
     return buf[int(round(h - py)), int(round(px))]
 
 
+def _png(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB")).astype(int)  # (H, W, 3)
+
+
+def _png_lookup(png: np.ndarray, fig, dpi: int):
+    """``at(ax, x, y)``: RGB of a PNG saved from ``fig`` at ``dpi``, at data coordinates (x, y) of ``ax``."""
+    fig.set_dpi(dpi)
+    fig.canvas.draw()  # lays the figure out at the PNG's resolution
+    assert abs(png.shape[1] - fig.get_figwidth() * dpi) <= 1  # the PNG is this figure's size
+
+    def at(ax, x, y) -> np.ndarray:
+        px, py = ax.transData.transform((x, y))
+        return png[int(round(png.shape[0] - py)), int(round(px))]
+
+    return at
+
+
+def _png_box(png: np.ndarray, fig, ax, dpi: int) -> np.ndarray:
+    """The pixels of a PNG saved from ``fig`` at ``dpi`` inside ``ax``'s plot area."""
+    fig.set_dpi(dpi)
+    fig.canvas.draw()
+    b = ax.get_window_extent()
+    h = png.shape[0]
+    return png[int(h - b.y1) + 2:int(h - b.y0) - 2, int(b.x0) + 2:int(b.x1) - 2]
+
+
+def _near(rgb, colour, tol=6) -> bool:
+    return bool(np.abs(np.asarray(rgb, float) - np.asarray(colour, float)).max() <= tol)
+
+
+def _cell_centre(k: int, n: int) -> float:
+    return -1 + (k + 0.5) * 2 / n
+
+
 def test_heatmap_panels_per_dominance_band_and_empty_cells(tmp_path):
     cells = (4, 3, 3)
     filled = [(0, 0, 0), (3, 2, 0), (1, 1, 1), (2, 0, 2)]
@@ -121,15 +161,36 @@ def test_heatmap_panels_per_dominance_band_and_empty_cells(tmp_path):
 
 
 def test_plot_heatmap_slices_writes_one_png_per_band(tmp_path):
-    run = make_run(tmp_path, cells=(5, 5, 4))
+    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+
+    cells = (5, 5, 4)
+    run = make_run(tmp_path, cells=cells)  # half of the 100 cells filled, at random
     paths = plot_heatmap_slices(run)
     names = sorted(p.name for p in paths)
     assert names == ["objective.png"] + [f"objective_d{k}.png" for k in range(4)]
-    for p in paths:
-        assert p.parent == run / "heatmaps"
-        with Image.open(p) as im:
-            assert im.size[0] > 200 and im.size[1] > 150
+    assert all(p.parent == run / "heatmaps" for p in paths)
     assert not list((run / "heatmaps").glob(".*.tmp"))  # atomic: no temp leftovers
+    data = load_run(run)
+    objective = {tuple(c): data.columns["objective"][i] for i, c in enumerate(data.cells.tolist())}
+    viridis = colormaps["viridis"]
+    for k in range(cells[2]):
+        png = _png(run / "heatmaps" / f"objective_d{k}.png")
+        fig = heatmap_figure(data, band=k)  # the figure that PNG was saved from
+        (ax,) = _panels(fig)
+        assert ax.get_xlabel().startswith("valence") and ax.get_ylabel().startswith("arousal")
+        n_k = sum(1 for c in objective if c[2] == k)
+        assert ax.get_title().startswith("dominance (proxy)") and f"{n_k}/25 cells filled" in ax.get_title()
+        at = _png_lookup(png, fig, SAVE_DPI)
+        for v in range(cells[0]):
+            for a in range(cells[1]):
+                rgb = at(ax, _cell_centre(v, cells[0]), _cell_centre(a, cells[1]))
+                if (v, a, k) in objective:  # drawn in the objective's viridis colour (scale 0-100)
+                    want = np.array(viridis(objective[(v, a, k)] / 100.0)[:3]) * 255
+                    assert _near(rgb, want), (v, a, k, rgb, want)
+                else:  # an empty cell stays blank
+                    assert tuple(rgb) == WHITE, (v, a, k, rgb)
+        plt.close(fig)
 
 
 def test_critic_agreement_heatmap_values(tmp_path):
@@ -148,6 +209,15 @@ def test_critic_agreement_heatmap_values(tmp_path):
     assert np.ma.getmaskarray(a0).sum() == 15 and np.ma.getmaskarray(a1).sum() == 15
     paths = plot_heatmap_slices(run, value="critic_agreement", slices=False)
     assert [p.name for p in paths] == ["critic_agreement.png"]
+    png = _png(paths[0])
+    p0, p1 = _panels(fig)
+    green = np.array(AGREEMENT_CMAP(2)[:3]) * 255  # same cell
+    red = np.array(AGREEMENT_CMAP(0)[:3]) * 255  # elsewhere
+    at = _png_lookup(png, fig, SAVE_DPI)
+    assert _near(at(p0, _cell_centre(0, 4), _cell_centre(0, 4)), green)
+    assert _near(at(p1, _cell_centre(1, 4), _cell_centre(2, 4)), red)
+    assert tuple(at(p0, _cell_centre(1, 4), _cell_centre(2, 4))) == WHITE
+    assert [t.get_text() for t in fig.axes[-1].get_yticklabels()] == ["elsewhere", "within one cell", "same cell"]
 
 
 def test_critic_agreement_without_critic_is_clear_error(tmp_path):
@@ -183,17 +253,33 @@ def test_montage_one_per_va_cell_best_over_dominance(tmp_path):
     assert set(montage_selection(data, max_per_axis=2)) == {(0, 0), (1, 0), (1, 1)}
     path = plot_montage(run)
     assert path == run / "montage.png"
-    with Image.open(path) as im:
-        arr = np.asarray(im.convert("RGB"))
-    # thumbnails are pure red/blue mixes with no green: they must show up in the montage
-    pure = (arr[..., 1] == 0) & ((arr[..., 0] > 0) | (arr[..., 2] > 0))
-    assert pure.sum() > 500
+    png = _png(path)
+    fig = montage_figure(data)  # the figure that PNG was saved from
+    ax = fig.axes[0]
+    assert len(ax.images) == 3 and "3 thumbnails" in fig._suptitle.get_text()
+    assert ax.get_xlabel().startswith("valence") and ax.get_ylabel().startswith("arousal")
+    at = _png_lookup(png, fig, MONTAGE_DPI)
+    for bv in range(4):
+        for ba in range(4):
+            rgb = at(ax, _cell_centre(bv, 4), _cell_centre(ba, 4))
+            if (bv, ba) in pick:  # the elite's thumbnail: red = its valence, blue = its arousal, no green
+                cv, ca = _cell_centre(bv, 4), _cell_centre(ba, 4)
+                assert _near(rgb, (int((cv + 1) * 127), 0, int((ca + 1) * 127)), tol=2), (bv, ba, rgb)
+            else:  # no elite: the plane's background
+                assert _near(rgb, (0xF4, 0xF4, 0xF4), tol=2), (bv, ba, rgb)
 
 
 def test_montage_missing_image_is_marked_not_fatal(tmp_path):
     run = make_run(tmp_path, cells=(3, 3, 2), filled=[(0, 0, 0), (1, 1, 1)])
-    next((run / "elites").glob("*.png")).unlink()
-    assert plot_montage(run).exists()
+    (run / "elites" / "cell_0.png").unlink()  # the elite of cell (0, 0, 0)
+    png = _png(plot_montage(run))
+    fig = montage_figure(load_run(run))
+    ax = fig.axes[0]
+    assert len(ax.images) == 1 and "1 image(s) missing (hatched)" in fig._suptitle.get_text()
+    (frame,) = [p for p in ax.patches if p.get_hatch() == "xx"]
+    assert frame.get_x() < _cell_centre(0, 3) < frame.get_x() + frame.get_width()
+    assert frame.get_y() < _cell_centre(0, 3) < frame.get_y() + frame.get_height()
+    assert _near(_png_lookup(png, fig, MONTAGE_DPI)(ax, 0.1, 0.1), (127, 0, 127), tol=2)  # cell (1, 1) drawn
     with pytest.raises(DataError, match="band"):
         plot_montage(run, band=5)
 
@@ -201,7 +287,21 @@ def test_montage_missing_image_is_marked_not_fatal(tmp_path):
 def test_metrics_plot(tmp_path):
     run = make_run(tmp_path)
     path = plot_metrics(run)
-    assert path == run / "metrics.png" and path.stat().st_size > 1000
+    assert path == run / "metrics.png"
+    fig = metrics_figure(run)  # the figure that PNG was saved from
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in panels] == ["qd_score", "qd_score_normalised", "coverage (%)", "best"]
+    i = np.arange(1, 11)
+    want = {"qd_score": 10.0 * i, "qd_score_normalised": 0.1 * i, "coverage (%)": 2.0 * i, "best": 50.0 + i}
+    png = _png(path)
+    for ax in panels:
+        (line,) = ax.get_lines()
+        np.testing.assert_allclose(line.get_xdata(), 64 * i)  # against evaluations
+        np.testing.assert_allclose(line.get_ydata(), want[ax.get_title()])
+        assert ax.get_xlabel() == "evaluations"
+        box = _png_box(png, fig, ax, SAVE_DPI)
+        blue = (np.abs(box - (31, 119, 180)).sum(axis=2) < 40).sum()  # the curve, in matplotlib's first colour
+        assert blue > 100, (ax.get_title(), blue)
     (run / "metrics.csv").write_text("iteration,qd_score\n", encoding="utf-8")
     with pytest.raises(DataError, match="no rows"):
         plot_metrics(run)
@@ -211,8 +311,25 @@ def test_critic_scatter(tmp_path):
     run = make_run(tmp_path)
     path = plot_critic_agreement(run)
     assert path == run / "critic_agreement.png"
-    with Image.open(path) as im:
-        assert im.size[0] > 600
+    data = load_run(run)
+    levels = critic_agreement_levels(data)
+    fig = critic_agreement_figure(data)  # the figure that PNG was saved from
+    png = _png(path)
+    assert len(fig.axes) == 3
+    for d, (ax, dim) in enumerate(zip(fig.axes, ("valence", "arousal", "dominance"))):
+        assert ax.get_xlabel() == f"searcher {dim} [-1, 1]" and ax.get_ylabel() == f"critic {dim} [-1, 1]"
+        assert ax.get_title().startswith(dim) and ax.get_title().endswith(f"n = {data.n}")
+        drawn = 0
+        for coll in ax.collections:  # one scatter per agreement level, in that level's colour
+            lev = next(k for k in range(3) if np.allclose(coll.get_facecolor()[0][:3], AGREEMENT_CMAP(k)[:3]))
+            sel = levels == lev
+            np.testing.assert_allclose(coll.get_offsets(), np.c_[data.columns[dim][sel],
+                                                                 data.columns[f"critic_{dim}"][sel]])
+            drawn += len(coll.get_offsets())
+        assert drawn == data.n  # every elite is a point
+        box = _png_box(png, fig, ax, SAVE_DPI)
+        assert (np.abs(box - 255).sum(axis=2) > 60).sum() > 5 * data.n  # the points show in the PNG
+    assert "critic confirms" in fig._suptitle.get_text()
 
 
 @pytest.mark.parametrize("content, match", [

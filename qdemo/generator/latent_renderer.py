@@ -7,6 +7,9 @@ frozen generator (the shipped checkpoint unless ``checkpoint`` is given) turns t
 images, differentiably, so CMA-MEGA can take gradients through it:
 
     qdemo evolve --renderer generator ...
+
+It lives in the generator package (it needs the generator; the render package must not
+import it) and is registered in :data:`qdemo.render.RENDERERS` by its "module:Class" string.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from qdemo.generator.weights_io import load_generator
 from qdemo.render.base import Renderer
 
 
@@ -29,8 +33,6 @@ class GeneratorLatentRenderer(Renderer):
                  with_condition: bool = True, condition: Sequence[float] = (0.0, 0.0, 0.0),
                  device: Any = "cpu", **_: Any):
         super().__init__()
-        from qdemo.generator.weights_io import load_generator
-
         self.generator = load_generator(checkpoint, device=device)  # frozen, eval mode
         self.resolution = int(resolution)
         self.seed = seed
