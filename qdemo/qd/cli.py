@@ -28,7 +28,7 @@ def register(subparsers) -> None:
     p.add_argument("--grid", choices=["vad", "va", "cvt"], help="3-D VAD grid, 2-D VA grid, or CVT over VAD")
     p.add_argument("--cells", help="cells per dimension, e.g. 10,10,5 (or CVT cell count)")
     p.add_argument("--emitter", help=" | ".join(EMITTERS))
-    p.add_argument("--renderer", help="cppn | pixels | fourier | generator (the shipped conditional generator's latent space)")
+    p.add_argument("--renderer", help="cppn | pixels | fourier | shapes | generator (the shipped conditional generator's latent space)")
     p.add_argument("--resolution", type=int, help="rendered image side in pixels")
     p.add_argument("--iterations", type=int, help="ask/tell iterations")
     p.add_argument("--batch-size", type=int, help="solutions scored per iteration")
