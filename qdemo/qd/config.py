@@ -46,12 +46,12 @@ class RendererConfig:
     """How a solution vector becomes an image."""
 
     name: str = "cppn"
-    """Registered renderer: cppn | pixels | fourier (see qdemo.render.RENDERERS)."""
+    """Registered renderer: cppn | pixels | fourier | shapes | generator (see qdemo.render.RENDERERS)."""
     resolution: int = 64
     """Side of the rendered images in pixels (the searcher resizes to its own input size)."""
     options: dict[str, Any] = field(default_factory=dict)
     """Renderer-specific keyword options, e.g. {grid: 8} for pixels, {max_freq: 4} for
-    fourier, {hidden: 8, layers: 2} for cppn."""
+    fourier, {hidden: 8, layers: 2} for cppn, {palette: bicolour, shapes: 9} for shapes."""
 
 
 @dataclass

@@ -46,6 +46,7 @@ RENDERERS: dict[str, str] = {
     "pixels": "qdemo.render.pixels:PixelRenderer",
     "fourier": "qdemo.render.fourier:FourierRenderer",
     "cppn": "qdemo.render.cppn:CPPNRenderer",
+    "shapes": "qdemo.render.shapes:ShapeRenderer",
     "generator": "qdemo.generator.latent_renderer:GeneratorLatentRenderer",  # lives with the generator
 }
 
