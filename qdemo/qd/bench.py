@@ -403,7 +403,7 @@ def qd_run_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: in
     _set_threads(threads)
     from qdemo.config import from_dict
     from qdemo.qd.config import EvolveConfig
-    from qdemo.qd.explorer import Explorer
+    from qdemo.runfolder.runner import run_evolve
 
     out = Path(run_dir)
     cfg = from_dict(EvolveConfig, cfg_dict, "evolve-bench qd")
@@ -411,13 +411,13 @@ def qd_run_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: in
     result = None
     if (out / "checkpoint").exists():  # interrupted before its result was cached: continue it
         try:
-            result = Explorer(cfg, device=device).run(out_dir=out, progress=False, resume=True)
+            result = run_evolve(cfg, device=device, out_dir=out, progress=False, resume=True)
         except QdemoError:
             result = None  # unusable checkpoint: start the run again below
     if result is None:
         if out.exists():
             shutil.rmtree(out)
-        result = Explorer(cfg, device=device).run(out_dir=out, progress=False)
+        result = run_evolve(cfg, device=device, out_dir=out, progress=False)
     wall = time.perf_counter() - t0
     metrics = {k: (float(v) if isinstance(v, (int, float)) and v is not None else v)
                for k, v in dict(result.metrics).items()}
@@ -823,7 +823,8 @@ def _scaling_child(cfg_dict: dict[str, Any], run_dir: str, device: str, threads:
     _set_threads(threads)
     from qdemo.config import from_dict
     from qdemo.qd.config import EvolveConfig
-    from qdemo.qd.explorer import Explorer
+    from qdemo.qd.build import build_search
+    from qdemo.runfolder.runner import run_evolve
 
     out = Path(run_dir)
     if out.exists():
@@ -839,14 +840,14 @@ def _scaling_child(cfg_dict: dict[str, Any], run_dir: str, device: str, threads:
     warm.checkpoint_every = 2
     t_warm = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="qdemo-warm-") as tmp:
-        Explorer(warm, device=device).run(out_dir=Path(tmp) / "warm", progress=False)
+        run_evolve(warm, device=device, out_dir=Path(tmp) / "warm", progress=False)
     t_warm = time.perf_counter() - t_warm
-    explorer = Explorer(cfg, device=device)  # models and renderer load here
+    search = build_search(cfg, device=device)  # models and renderer load here
     rss_start = _current_rss_mb()
     if trace:
         tracemalloc.start()
     t0, c0 = time.perf_counter(), time.process_time()
-    result = explorer.run(out_dir=out, progress=False)
+    result = run_evolve(cfg, search=search, out_dir=out, progress=False)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     traced = tracemalloc.get_traced_memory()[1] / 2**20 if trace else None
     if trace:
