@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from qdemo.qd import EvolveConfig, Explorer
+from qdemo.qd import EvolveConfig, build_search
+from qdemo.runfolder import run_evolve
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,11 +29,12 @@ def main(argv: list[str] | None = None) -> int:
         cfg.searcher, cfg.critic = "tiny", "tiny:1"
         cfg.renderer.resolution = 16
 
-    explorer = Explorer(cfg)
+    search = build_search(cfg)               # renderer, searcher, scorer, archives, scheduler -> explorer
+    explorer = search.explorer
     for _ in range(2):                       # drive it by hand for a few steps ...
-        row = explorer.ask_tell_step()
+        row = explorer.step()
         print(f"iteration {row['iteration']}: {row['num_elites']} cells, QD score {row['qd_score']:.1f}")
-    result = explorer.run(args.out, progress=False, force=True)   # ... then let it finish
+    result = run_evolve(cfg, search=search, out_dir=args.out, progress=False, force=True)   # ... then let it finish
     m = result.metrics
     print(f"{result.out_dir}: coverage {m['coverage']:.1%}, normalised QD {m['qd_score_normalised']:.2f}, "
           f"critic confirms {m['critic_confirmed']:.0%} (within one cell {m['critic_within_one_cell']:.0%})")

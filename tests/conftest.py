@@ -60,3 +60,20 @@ def image_dir(tmp_path: Path) -> Path:
         arr = (rng.random((24, 32, 3)) * 255).astype(np.uint8)
         Image.fromarray(arr, "RGB").save(folder / f"img{i}.png")
     return folder
+
+
+@pytest.fixture()
+def tiny_evolve_cfg(tmp_path: Path):
+    """``make(**overrides)`` -> a validated tiny EvolveConfig (tiny models, 16 px pixels renderer,
+    4x4x3 grid, 4 iterations of 8, checkpoints every 2, run folders under ``tmp_path``)."""
+    from qdemo.config import load_config
+    from qdemo.qd.config import EvolveConfig
+
+    def make(**over) -> "EvolveConfig":
+        base = {"iterations": 4, "batch_size": 8, "emitter.num_emitters": 2, "searcher": "tiny",
+                "critic": "tiny:1", "renderer.name": "pixels", "renderer.resolution": 16,
+                "grid.cells": [4, 4, 3], "out_root": str(tmp_path), "checkpoint_every": 2, "device": "cpu"}
+        base.update(over)
+        return load_config(EvolveConfig, None, base)
+
+    return make

@@ -140,17 +140,18 @@ def _evolve(args: argparse.Namespace) -> int:
 
 
 def _run(cfg, out: Path, *, resume: bool, force: bool, plots: bool, progress: bool) -> int:
-    from qdemo.qd.explorer import Explorer, RunInterrupted
+    from qdemo.qd.build import build_search
+    from qdemo.runfolder.runner import RunInterrupted, run_evolve
 
-    explorer = Explorer(cfg)
+    search = build_search(cfg)
     print(f"qdemo evolve: {cfg.grid.name} grid, {cfg.emitter.name} on {cfg.renderer.name} "
-          f"({explorer.renderer.solution_dim} parameters, {cfg.renderer.resolution} px), "
-          f"searcher {explorer.searcher.info.name}, device {explorer.device}, "
+          f"({search.renderer.solution_dim} parameters, {cfg.renderer.resolution} px), "
+          f"searcher {search.searcher.info.name}, device {search.device}, "
           f"{cfg.iterations} iterations x {cfg.batch_size} -> {out}", file=sys.stderr)
     try:
-        result = explorer.run(out, progress, resume=resume, force=force)
+        result = run_evolve(cfg, search=search, out_dir=out, progress=progress, resume=resume, force=force)
     except RunInterrupted as exc:
-        print(f"qdemo evolve: interrupted after iteration {explorer.iteration} — {exc}", file=sys.stderr)
+        print(f"qdemo evolve: interrupted after iteration {search.explorer.iteration} — {exc}", file=sys.stderr)
         return exc.exit_code
     figures = _plots(out) if plots else {}
     _report(result, figures)
@@ -196,7 +197,7 @@ def _report(result, figures: dict) -> None:
 
 
 def _confirm(args: argparse.Namespace) -> int:
-    from qdemo.qd.confirm import confirm_run
+    from qdemo.runfolder.confirm import confirm_run
 
     metrics = confirm_run(args.run_dir, critic=args.critic, device=args.device)
     print(f"critic: {_fmt(metrics['critic_confirmed'], True)} of elites in the same cell, "

@@ -1,23 +1,28 @@
 """Quality-diversity search over valence-arousal-dominance cells (pyribs).
 
-    from qdemo.qd import EvolveConfig, Explorer
-    result = Explorer(EvolveConfig(iterations=20, searcher="tiny", critic="tiny:1")).run("archives/demo")
+    from qdemo.qd import EvolveConfig, build_search
+    search = build_search(EvolveConfig(iterations=20, searcher="tiny", critic="tiny:1"))
+    search.explorer.step()
 
+Running a search to the end and writing its run folder is :func:`qdemo.runfolder.run_evolve`.
 Public names are re-exported lazily: importing ``qdemo.qd`` imports neither torch nor ribs.
 """
 
 from qdemo._lazy import lazy_exports
 
 __all__ = [
-    "EMITTERS", "GRIDS", "DatasetConfig", "EmitterConfig", "EvolveConfig", "Explorer", "GridConfig",
-    "ObjectiveConfig", "RendererConfig", "RunInterrupted", "RunResult", "ScoreBatch", "Scorer",
-    "build_renderer", "load_checkpoint", "run_evolve", "save_checkpoint", "total_variation",
+    "EMITTERS", "GRIDS", "TERMS", "VIEWS", "Agreement", "DatasetConfig", "EmitterConfig", "EvolveConfig",
+    "Explorer", "GridConfig", "Objective", "ObjectiveConfig", "RendererConfig", "ScoreBatch", "Scorer", "Search",
+    "Smoothness", "Term", "Views", "build_renderer", "build_scorer", "build_search", "critic_vad",
+    "total_variation",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "checkpoint": ("load_checkpoint", "save_checkpoint"),
+    "build": ("Search", "build_renderer", "build_scorer", "build_search"),
     "config": ("EMITTERS", "GRIDS", "DatasetConfig", "EmitterConfig", "EvolveConfig", "GridConfig",
                "ObjectiveConfig", "RendererConfig"),
-    "explorer": ("Explorer", "RunInterrupted", "RunResult", "build_renderer", "run_evolve"),
-    "scoring": ("ScoreBatch", "Scorer", "total_variation"),
+    "explorer": ("Explorer",),
+    "objective": ("TERMS", "Agreement", "Objective", "Smoothness", "Term", "total_variation"),
+    "scoring": ("ScoreBatch", "Scorer", "critic_vad"),
+    "views": ("VIEWS", "Views"),
 })

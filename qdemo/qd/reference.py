@@ -1,13 +1,13 @@
 """Reference coverage: real photos scored by the searcher, and the cells they occupy.
 
 The explorer should exceed the coverage of real photographs: if a few hundred photos
-already fill the cells an archive reaches, the search has not added anything.
+already fill the cells an archive reaches, the search has not added anything. Their
+cells are :func:`qdemo.qd.archive.coverage_of_points`; ``reference.csv`` in a run folder
+is written by :func:`qdemo.runfolder.writer.write_reference`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +18,7 @@ import torch
 from PIL import Image
 
 from qdemo.errors import DataError, QdemoError
-from qdemo.io import atomic_path, atomic_write_text, list_images, open_rgb
-from qdemo.qd.archive import coverage_of_points
+from qdemo.io import list_images, open_rgb
 from qdemo.qd.config import DatasetConfig
 
 
@@ -116,28 +115,3 @@ def score_reference(files: list[Path], scorer, *, resolution: int, batch: int = 
         raise QdemoError("no reference photo could be read: " + "; ".join(skipped[:3]))
     human = np.stack([rated[p] for p in kept]) if rated is not None else None
     return Reference(kept, np.concatenate(vads), np.concatenate(sds), skipped, human)
-
-
-def write_reference(run_dir: Path, ref: Reference, archive, *, measure_dim: int,
-                    thumbnails: bool = True) -> float:
-    """Write reference.csv (+ thumbnails) and return the fraction of cells the photos occupy."""
-    idx, cov = coverage_of_points(archive, ref.vad[:, :measure_dim])
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["source", "image", "index", "valence", "arousal", "dominance",
-                "valence_sd", "arousal_sd", "dominance_sd", "human_valence", "human_arousal", "human_dominance"])
-    for i, p in enumerate(ref.paths):
-        rel = ""
-        if thumbnails:
-            rel = f"reference/{i:04d}.jpg"
-            im = open_rgb(p)
-            im.thumbnail((128, 128))
-            with atomic_path(run_dir / rel) as tmp:
-                im.save(tmp, format="JPEG", quality=85)
-        human = ["" if ref.human is None or not np.isfinite(x) else f"{x:.6f}"
-                 for x in (ref.human[i] if ref.human is not None else [np.nan] * 3)]
-        w.writerow([str(p), rel, int(idx[i]), *[f"{x:.6f}" for x in ref.vad[i]],
-                    *[f"{x:.6f}" for x in ref.vad_sd[i]], *human])
-    atomic_write_text(run_dir / "reference.csv", out.getvalue())
-    return cov
-

@@ -9,7 +9,6 @@ Everything follows ``docs/formats.md``; nothing here is a model prediction.
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 from typing import Sequence
@@ -17,7 +16,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-DIMS = ("valence", "arousal", "dominance")
+from qdemo import DIMS
+from qdemo.runfolder import read_run
 
 
 def procedural_image(vad: Sequence[float], size: int = 64, seed: int = 0) -> Image.Image:
@@ -56,66 +56,84 @@ def make_demo_archive(
     image_size: int = 48,
     status: str = "complete",
 ) -> Path:
-    """Write a run folder ``out`` (format of ``qdemo evolve``) with seeded fake elites."""
-    out = Path(out)
-    (out / "elites").mkdir(parents=True, exist_ok=True)
+    """Write a run folder ``out`` (format of ``qdemo evolve``) with seeded fake elites.
+
+    Every file goes through the run-folder writer (:mod:`qdemo.runfolder.writer`), so the
+    columns are the explorer's and every write is atomic.
+    """
+    from qdemo.qd.config import EvolveConfig
+    from qdemo.runfolder.writer import (ArchiveTable, prepare_run_dir, write_archive, write_config,
+                                        write_elite_images, write_manifest, write_solutions)
+
+    out = prepare_run_dir(out, force=True)
     rng = np.random.default_rng(seed)
     cells = [int(c) for c in cells]
     ndim = len(cells)
-    ranges = [[-1.0, 1.0]] * ndim
-    header = ["index", "cell_v", "cell_a", "cell_d"][: 1 + ndim] + [
-        "objective", *DIMS, *(f"{d}_sd" for d in DIMS), *(f"critic_{d}" for d in DIMS),
-        "critic_same_cell", "critic_within_one", "image",
-    ]
-    rows, sols = [], []
+    el: dict[str, list] = {k: [] for k in ("index", "cells", "objective", "vad", "sd", "critic", "same", "within",
+                                           "images", "sols")}
     for coords in np.ndindex(*cells):
         if rng.random() > fill:
             continue
-        idx = int(np.ravel_multi_index(coords, cells))
         centre = [-1 + (c + 0.5) * 2 / n for c, n in zip(coords, cells)]
         vad = [float(np.clip(x + rng.normal(0, 0.05), -1, 1)) for x in centre] + [float(rng.uniform(-.5, .5))] * (3 - ndim)
-        sd = [float(rng.uniform(0.01, 0.2)) for _ in range(3)]
-        objective = float(np.clip(100 - 60 * rng.random() ** 2, 0, 100))
-        row: list = [idx, *coords, round(objective, 3), *[round(x, 4) for x in vad], *[round(s, 4) for s in sd]]
+        el["sd"].append([float(rng.uniform(0.01, 0.2)) for _ in range(3)])
+        el["objective"].append(float(np.clip(100 - 60 * rng.random() ** 2, 0, 100)))
         if critic:
             cv = [float(np.clip(x + rng.normal(0, 0.25), -1, 1)) for x in vad]
             ccell = [min(n - 1, max(0, int((x + 1) / 2 * n))) for x, n in zip(cv, cells)]
-            same = int(list(ccell) == list(coords))
-            within = int(all(abs(a - b) <= 1 for a, b in zip(ccell, coords)))
-            row += [round(x, 4) for x in cv] + [same, within]
-        else:
-            row += ["", "", "", "", ""]
-        rel = f"elites/cell_{idx}.png"
-        procedural_image(vad, image_size, seed=idx).save(out / rel)
-        row.append(rel)
-        rows.append(row)
-        sols.append(rng.normal(size=8))
-    _write_csv(out / "archive.csv", header, rows)
-    np.save(out / "solutions.npy", np.asarray(sols, dtype=np.float32).reshape(len(rows), 8))
-    n_cells = int(np.prod(cells))
-    manifest = {
+            el["critic"].append(cv)
+            el["same"].append(list(ccell) == list(coords))
+            el["within"].append(all(abs(a - b) <= 1 for a, b in zip(ccell, coords)))
+        idx = int(np.ravel_multi_index(coords, cells))
+        el["index"].append(idx)
+        el["cells"].append(list(coords))
+        el["vad"].append(vad)
+        el["images"].append(procedural_image(vad, image_size, seed=idx))
+        el["sols"].append(rng.normal(size=8))
+    n = len(el["index"])
+    images = write_elite_images(out, el["index"], el["images"])
+    write_archive(out, ArchiveTable(
+        index=np.asarray(el["index"], dtype=np.int64), cells=np.asarray(el["cells"], dtype=np.int64).reshape(n, ndim),
+        objective=np.asarray(el["objective"]), vad=np.asarray(el["vad"]).reshape(n, 3),
+        vad_sd=np.asarray(el["sd"]).reshape(n, 3), critic_vad=np.asarray(el["critic"]).reshape(n, 3) if critic else None,
+        critic_same_cell=np.asarray(el["same"]) if critic else None,
+        critic_within_one=np.asarray(el["within"]) if critic else None, image=images))
+    write_solutions(out, np.asarray(el["sols"], dtype=np.float32).reshape(n, 8))
+    write_manifest(out, _demo_manifest(cells, n, seed=seed, status=status, image_size=image_size))
+    write_config(out, EvolveConfig(seed=seed, name=out.name))
+    if reference:
+        _demo_reference(out, rng, cells, reference)
+    return out
+
+
+def _demo_reference(out: Path, rng: np.random.Generator, cells: list[int], n: int) -> None:
+    """``n`` procedural "photos" with random VAD as reference.csv + thumbnails."""
+    from qdemo.runfolder.writer import write_reference
+
+    vad = rng.uniform(-1, 1, (n, 3))  # (n, 3)
+    sd = rng.uniform(0.01, 0.2, (n, 3))  # (n, 3)
+    index = [int(np.ravel_multi_index([min(c - 1, int((x + 1) / 2 * c)) for x, c in zip(v, cells)], cells))
+             for v in vad]
+    photos = [procedural_image(v, 64, seed=1000 + k) for k, v in enumerate(vad)]
+    write_reference(out, [f"demo/photo_{k:03d}.jpg" for k in range(n)], vad, sd, index, images=photos)
+
+
+def _demo_manifest(cells: list[int], n: int, *, seed: int, status: str, image_size: int) -> dict:
+    from qdemo.runfolder.schema import METRIC_KEYS
+
+    ndim = len(cells)
+    models = {role: {"name": "demo", "sha256": None, "human_rated": ["valence", "arousal"], "proxy": ["dominance"]}
+              for role in ("searcher", "critic")}
+    metrics = dict.fromkeys(METRIC_KEYS)
+    metrics["coverage"] = n / int(np.prod(cells))
+    return {
         "qdemo_version": "demo", "versions": {}, "created": "2026-01-01T00:00:00Z", "status": status,
         "seed": seed, "command": "demo",
-        "grid": {"name": "vad" if ndim == 3 else "va", "dims": list(DIMS[:ndim]), "cells": cells, "ranges": ranges},
+        "grid": {"name": "vad" if ndim == 3 else "va", "dims": list(DIMS[:ndim]), "cells": cells,
+                 "ranges": [[-1.0, 1.0]] * ndim},
         "renderer": {"name": "demo", "solution_dim": 8, "resolution": image_size},
-        "emitter": "demo",
-        "models": {"searcher": {"name": "demo", "sha256": None, "human_rated": ["valence", "arousal"], "proxy": ["dominance"]},
-                   "critic": {"name": "demo", "sha256": None, "human_rated": ["valence", "arousal"], "proxy": ["dominance"]}},
-        "metrics": {"qd_score": None, "qd_score_normalised": None, "coverage": len(rows) / n_cells, "best": None,
-                    "evaluations": None, "critic_confirmed": None, "critic_within_one_cell": None, "dataset_coverage": None},
+        "emitter": "demo", "models": models, "metrics": metrics,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    (out / "config.yaml").write_text(f"seed: {seed}\n")
-    if reference:
-        (out / "reference").mkdir(exist_ok=True)
-        ref_rows = []
-        for k in range(reference):
-            vad = [float(x) for x in rng.uniform(-1, 1, 3)]
-            rel = f"reference/photo_{k:03d}.jpg"
-            procedural_image(vad, 64, seed=1000 + k).save(out / rel, quality=85)
-            ref_rows.append([rel, *[round(x, 4) for x in vad], f"photo {k}"])
-        _write_csv(out / "reference.csv", ["image", *DIMS, "name"], ref_rows)
-    return out
 
 
 def make_demo_compare(out: str | Path, archive: str | Path, *, k: int = 3, seed: int = 1) -> Path:
@@ -123,16 +141,15 @@ def make_demo_compare(out: str | Path, archive: str | Path, *, k: int = 3, seed:
     out, archive = Path(out), Path(archive)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    with open(archive / "archive.csv", newline="") as f:
-        elites = list(csv.DictReader(f))
+    run = read_run(archive, require=DIMS)
     rows = []
-    for e in elites:
-        target = [float(e[d]) for d in DIMS]
+    for i, index in enumerate(run.indices):
+        target = [run.value(d, i) for d in DIMS]
         for j in range(k):
             critic = [float(np.clip(x + rng.normal(0, 0.2), -1, 1)) for x in target]
-            rel = f"samples/{archive.name}_{e['index']}_{j}.png"
-            procedural_image(critic, 48, seed=int(e["index"]) * 10 + j + 7).save(out / rel)
-            rows.append([archive.name, e["index"], j, rel, *[round(x, 4) for x in critic], *[round(x, 4) for x in target]])
+            rel = f"samples/{archive.name}_{index}_{j}.png"
+            procedural_image(critic, 48, seed=index * 10 + j + 7).save(out / rel)
+            rows.append([archive.name, index, j, rel, *[round(x, 4) for x in critic], *[round(x, 4) for x in target]])
     _write_csv(out / "samples.csv", ["archive", "index", "k", "image", *(f"critic_{d}" for d in DIMS),
                                      *(f"target_{d}" for d in DIMS)], rows)
     (out / "summary.json").write_text("{}\n")

@@ -53,7 +53,7 @@ def qd_run_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: in
     set_threads(threads)
     from qdemo.config import from_dict
     from qdemo.qd.config import EvolveConfig
-    from qdemo.qd.explorer import Explorer
+    from qdemo.runfolder.runner import run_evolve
 
     out = Path(run_dir)
     cfg = from_dict(EvolveConfig, cfg_dict, "evolve-bench qd")
@@ -61,13 +61,13 @@ def qd_run_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: in
     result = None
     if (out / "checkpoint").exists():  # interrupted before its result was cached: continue it
         try:
-            result = Explorer(cfg, device=device).run(out_dir=out, progress=False, resume=True)
+            result = run_evolve(cfg, device=device, out_dir=out, progress=False, resume=True)
         except QdemoError:
             result = None  # unusable checkpoint: start the run again below
     if result is None:
         if out.exists():
             shutil.rmtree(out)
-        result = Explorer(cfg, device=device).run(out_dir=out, progress=False)
+        result = run_evolve(cfg, device=device, out_dir=out, progress=False)
     wall = time.perf_counter() - t0
     metrics = {k: (float(v) if isinstance(v, (int, float)) and v is not None else v)
                for k, v in dict(result.metrics).items()}

@@ -96,14 +96,14 @@ def _warm_up(cfg: Any, device: str) -> float:
     import copy
     import tempfile
 
-    from qdemo.qd.explorer import Explorer
+    from qdemo.runfolder.runner import run_evolve
 
     warm = copy.deepcopy(cfg)
     warm.iterations, warm.grid.cells, warm.critic, warm.save_elite_images = 2, [2, 2, 2], "none", False
     warm.checkpoint_every = 2
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="qdemo-warm-") as tmp:
-        Explorer(warm, device=device).run(out_dir=Path(tmp) / "warm", progress=False)
+        run_evolve(warm, device=device, out_dir=Path(tmp) / "warm", progress=False)
     return time.perf_counter() - t0
 
 
@@ -115,19 +115,20 @@ def _scaling_child(cfg_dict: dict[str, Any], run_dir: str, device: str, threads:
     set_threads(threads)
     from qdemo.config import from_dict
     from qdemo.qd.config import EvolveConfig
-    from qdemo.qd.explorer import Explorer
+    from qdemo.qd.build import build_search
+    from qdemo.runfolder.runner import run_evolve
 
     out = Path(run_dir)
     if out.exists():
         shutil.rmtree(out)
     cfg = from_dict(EvolveConfig, cfg_dict, "evolve-bench scaling")
     t_warm = _warm_up(cfg, device)
-    explorer = Explorer(cfg, device=device)  # models and renderer load here
+    search = build_search(cfg, device=device)  # models and renderer load here
     rss_start = _current_rss_mb()
     if trace:
         tracemalloc.start()
     t0, c0 = time.perf_counter(), time.process_time()
-    result = explorer.run(out_dir=out, progress=False)
+    result = run_evolve(cfg, search=search, out_dir=out, progress=False)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     traced = tracemalloc.get_traced_memory()[1] / 2**20 if trace else None
     if trace:

@@ -1,8 +1,11 @@
-"""Resumable checkpoints of an explorer run (qdemo's own format).
+"""Resumable checkpoints of an explorer run, ``<run>/checkpoint/`` (qdemo's own format).
+
+    save_search(run_dir, search)     # every checkpoint_every iterations and on Ctrl-C
+    load_search(run_dir, search)     # --resume: the explorer continues where it stopped
 
 pyribs has no save/load API, so the whole scheduler (archives, emitters, CMA-ES state,
-every numpy random generator) is pickled together with the explorer's counters. The file
-is never unpickled blindly:
+every numpy random generator) is pickled together with the explorer's counters
+(:meth:`qdemo.qd.explorer.Explorer.state`). The file is never unpickled blindly:
 
 * ``checkpoint/state.bin`` starts with a header line ``QDEMO-CHECKPOINT 1 <sha256>``;
   the SHA-256 of the payload is verified before anything is unpickled, so a truncated,
@@ -12,11 +15,13 @@ is never unpickled blindly:
   ``qdemo.qd``, and a few plain builtins; any other global (``os.system``, ``builtins.eval``, ...) is refused.
 
 Writes are atomic (temporary file + rename), so an interrupted save leaves the previous
-checkpoint intact.
+checkpoint intact. A checkpoint only resumes a search with the same :data:`SEARCH_KEYS` of
+the config, renderer size and searcher weights.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
 import io
 import pickle
@@ -25,11 +30,18 @@ from typing import Any
 
 import numpy as np
 
+from qdemo.config import to_dict
 from qdemo.errors import CheckpointError
 from qdemo.io import atomic_write_bytes, atomic_write_json
+from qdemo.qd.build import Search
+from qdemo.qd.config import EvolveConfig
+from qdemo.qd.models import model_sha256
+from qdemo.runfolder.schema import CHECKPOINT
 
 MAGIC = b"QDEMO-CHECKPOINT 1 "
 STATE = "state.bin"
+SEARCH_KEYS = ("seed", "batch_size", "searcher", "grid", "renderer", "emitter", "objective")
+"""Config fields that define the search itself: a checkpoint only resumes under the same ones."""
 
 _NUMPY_ALLOWED = {
     ("numpy", "dtype"), ("numpy", "ndarray"),
@@ -92,3 +104,37 @@ def load_checkpoint(folder: str | Path) -> dict[str, Any]:
     if not isinstance(state, dict) or "scheduler" not in state:
         raise CheckpointError(f"{path}: checkpoint does not hold an explorer state")
     return state
+
+
+def search_key(config: EvolveConfig) -> dict[str, Any]:
+    """The config's :data:`SEARCH_KEYS` as plain data."""
+    d = to_dict(config)
+    return {k: d[k] for k in SEARCH_KEYS}
+
+
+def save_search(run_dir: str | Path, search: Search) -> Path:
+    """Checkpoint ``search``'s explorer into ``run_dir/checkpoint``."""
+    ex = search.explorer
+    state = {**ex.state(), "search": search_key(search.config), "searcher_sha256": model_sha256(search.searcher),
+             "solution_dim": int(search.renderer.solution_dim)}
+    meta = {"iteration": ex.iteration, "evaluations": ex.evaluations,
+            "saved": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+    return save_checkpoint(Path(run_dir) / CHECKPOINT, state, meta)
+
+
+def load_search(run_dir: str | Path, search: Search) -> None:
+    """Continue ``search``'s explorer from ``run_dir/checkpoint``; CheckpointError when the
+    checkpoint belongs to another search (config, renderer size or searcher)."""
+    folder = Path(run_dir) / CHECKPOINT
+    state = load_checkpoint(folder)
+    new = search_key(search.config)
+    if state.get("search") != new:
+        old = state.get("search") or {}
+        diff = [k for k in SEARCH_KEYS if old.get(k) != new.get(k)]
+        raise CheckpointError(f"{folder}: written with a different configuration "
+                              f"({', '.join(diff) or 'unknown'} differ); resume with the run's own config.yaml")
+    if state.get("solution_dim") != search.renderer.solution_dim:
+        raise CheckpointError(f"{folder}: solution size {state.get('solution_dim')} does not match the renderer")
+    if state.get("searcher_sha256") != model_sha256(search.searcher):
+        raise CheckpointError(f"{folder}: the searcher's weights differ from the ones this run started with")
+    search.explorer.load_state(state)

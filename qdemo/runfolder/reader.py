@@ -7,8 +7,9 @@ every elite in a cell::
     run = read_run("archives/demo", require=("objective", "image"))
     run.grid.cells, run.n, run.coords[0], run.value("objective", 0), run.image_path(0)
 
-Standard library only (no numpy, torch or ribs): the web server and ``qdemo --help`` stay
-light. Every problem is a :class:`~qdemo.errors.DataError` naming the file (and line) and
+Standard library only (no numpy, torch or ribs; :func:`read_solutions` imports numpy when
+called): the web server and ``qdemo --help`` stay light. Columns and file names come from
+:mod:`qdemo.runfolder.schema`, shared with the writer. Every problem is a :class:`~qdemo.errors.DataError` naming the file (and line) and
 what is wrong; nothing is ever written here.
 
 Placement of an elite: on a regular grid (``vad``, ``va``) its ``cell_v, cell_a[, cell_d]``
@@ -29,21 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from qdemo import DIMS
 from qdemo.errors import DataError
+from qdemo.runfolder.grid import RunGrid, parse_grid
+from qdemo.runfolder.schema import CELL_COLUMNS, MANIFEST, NUMERIC_COLUMNS, SOLUTIONS, TABLE
 
-MANIFEST = "manifest.json"
-TABLE = "archive.csv"
-GRID_NAMES = ("vad", "va", "cvt")
-CELL_COLUMNS = ("cell_v", "cell_a", "cell_d")
-"""archive.csv columns holding the integer cell coordinate along valence, arousal, dominance."""
-SD_COLUMNS = tuple(f"{d}_sd" for d in DIMS)
-CRITIC_COLUMNS = tuple(f"critic_{d}" for d in DIMS)
-FLAG_COLUMNS = ("critic_same_cell", "critic_within_one")
-NUMERIC_COLUMNS = ("index", *CELL_COLUMNS, "objective", *DIMS, *SD_COLUMNS, *CRITIC_COLUMNS, *FLAG_COLUMNS)
-"""Columns of archive.csv that must hold numbers (or be empty); any other column is text."""
-DISPLAY_CELLS = (10, 10, 5)
-"""Display grid for CVT archives (no regular grid): elites binned by their searcher VAD."""
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -116,70 +106,7 @@ def read_csv_table(path: str | os.PathLike, *, required: Sequence[str] = ()) -> 
     return CsvTable(path, header, body, body_lines)
 
 
-# --------------------------------------------------------------------------- manifest and grid
-
-@dataclass
-class RunGrid:
-    """The cell grid of a run (from ``manifest.json`` ``grid``), all lists for JSON."""
-
-    name: str
-    """'vad', 'va' or 'cvt'."""
-    dims: list[str]
-    """Measure names in order, e.g. ['valence', 'arousal', 'dominance']."""
-    cells: list[int]
-    """Cells per dimension (for CVT: the display grid the elites are binned into)."""
-    ranges: list[tuple[float, float]]
-    """(low, high) per dimension on the canonical scale."""
-    binned: bool = False
-    """True for CVT: no regular grid, elites placed by their searcher measures."""
-
-    @property
-    def ndim(self) -> int:
-        return len(self.dims)
-
-    @property
-    def size(self) -> int:
-        return math.prod(self.cells)
-
-    def centre(self, coords: Sequence[int]) -> list[float]:
-        """Centre of the cell ``coords`` on the canonical scale."""
-        return [lo + (int(c) + 0.5) * (hi - lo) / n for c, (lo, hi), n in zip(coords, self.ranges, self.cells)]
-
-    def cell_of(self, value: Any, d: int) -> Any:
-        """Cell coordinate along dimension ``d`` of a measure value (clipped into the grid)."""
-        lo, hi = self.ranges[d]
-        c = math.floor((float(value) - lo) / (hi - lo) * self.cells[d])
-        return min(max(c, 0), self.cells[d] - 1)
-
-    def locate(self, values: Sequence[float | None]) -> list[int] | None:
-        """The cell holding the point ``values`` (None when a value is missing)."""
-        out = []
-        for d in range(self.ndim):
-            x = values[d] if d < len(values) else None
-            if x is None or not math.isfinite(x):
-                return None
-            out.append(RunGrid.cell_of(self, x, d))
-        return out
-
-    def unravel(self, index: int) -> list[int]:
-        """Cell coordinates of a flat index (C order)."""
-        out = []
-        for n in reversed(self.cells):
-            index, c = divmod(index, n)
-            out.append(c)
-        return out[::-1]
-
-    def ravel(self, coords: Sequence[int]) -> int:
-        """Flat index of cell coordinates (C order)."""
-        index = 0
-        for c, n in zip(coords, self.cells):
-            index = index * n + int(c)
-        return index
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "dims": list(self.dims), "cells": list(self.cells),
-                "ranges": [list(r) for r in self.ranges], "binned": self.binned}
-
+# --------------------------------------------------------------------------- manifest
 
 def read_manifest(run_dir: str | os.PathLike) -> dict[str, Any]:
     """``run_dir/manifest.json`` as a dict; DataError when missing or not a JSON object."""
@@ -196,41 +123,6 @@ def read_manifest(run_dir: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(manifest, dict):
         raise DataError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
     return manifest
-
-
-def _counts(cells: Any, n: int) -> bool:
-    return (isinstance(cells, list) and len(cells) == n
-            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in cells))
-
-
-def parse_grid(manifest: dict[str, Any], source: str | os.PathLike = MANIFEST) -> RunGrid:
-    """The manifest's ``grid`` validated; ``source`` names the file in messages."""
-    g = manifest.get("grid")
-    if not isinstance(g, dict):
-        raise DataError(f"{source}: missing 'grid' (expected {{name, dims, cells, ranges}})")
-    name = str(g.get("name") or "vad")
-    if name not in GRID_NAMES:
-        raise DataError(f"{source}: grid.name must be one of {', '.join(GRID_NAMES)}, got {name!r}")
-    dims = g.get("dims") or list(DIMS[:2] if name == "va" else DIMS)
-    if (not isinstance(dims, list) or not 1 <= len(dims) <= 3 or any(d not in DIMS for d in dims)
-            or len(set(dims)) != len(dims)):
-        raise DataError(f"{source}: grid.dims must list some of {list(DIMS)} once each, got {dims!r}")
-    cells = g.get("cells")
-    binned = name == "cvt"
-    if binned and not _counts(cells, len(dims)):
-        cells = list(DISPLAY_CELLS[: len(dims)])  # CVT centroids: a display grid to bin them on
-    if not _counts(cells, len(dims)):
-        raise DataError(f"{source}: grid.cells must be {len(dims)} positive integers, got {cells!r}")
-    raw = g.get("ranges") or [[-1.0, 1.0]] * len(dims)
-    try:
-        ranges = [(float(lo), float(hi)) for lo, hi in raw]
-    except (TypeError, ValueError):
-        raise DataError(f"{source}: grid.ranges must be [[lo, hi], ...], got {raw!r}") from None
-    if len(ranges) != len(dims) or any(not (math.isfinite(lo) and math.isfinite(hi) and lo < hi)
-                                       for lo, hi in ranges):
-        raise DataError(f"{source}: grid.ranges must be {len(dims)} finite [lo, hi] with lo < hi, got {raw!r}")
-    return RunGrid(name=name, dims=list(dims), cells=list(cells), ranges=ranges, binned=binned)
-
 
 # --------------------------------------------------------------------------- the run folder
 
@@ -403,8 +295,20 @@ def read_run(path: str | os.PathLike, *, require: Sequence[str] = (), check_imag
     return run
 
 
-__all__ = [
-    "CELL_COLUMNS", "CRITIC_COLUMNS", "DISPLAY_CELLS", "FLAG_COLUMNS", "GRID_NAMES", "MANIFEST", "NUMERIC_COLUMNS",
-    "SD_COLUMNS", "TABLE", "CsvTable", "RunFolder", "RunGrid", "parse_grid", "proxy_dims", "read_csv_table",
-    "read_manifest", "read_run",
-]
+def read_solutions(path: str | os.PathLike):
+    """``solutions.npy`` of a run folder: (N, dim) array, rows in archive.csv's order.
+
+    Imports numpy when called (the rest of this module is standard library only)."""
+    import numpy as np
+
+    file = Path(path) / SOLUTIONS
+    if not file.is_file():
+        raise DataError(f"{file}: missing (is {Path(path)} a run folder written by `qdemo evolve`?)")
+    try:
+        return np.load(file, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{file}: unreadable ({exc})") from None
+
+
+__all__ = ["CsvTable", "RunFolder", "proxy_dims", "read_csv_table", "read_manifest",
+           "read_run", "read_solutions"]

@@ -1,0 +1,115 @@
+"""Build an explorer and its collaborators from an :class:`EvolveConfig`.
+
+    search = build_search(cfg)                 # validates cfg, loads the searcher
+    search.explorer.step()                     # the ask/tell loop (qdemo.qd.explorer)
+    search.renderer, search.scorer, search.archives, search.scheduler
+
+The order is fixed (renderer, searcher, scorer, archives, scheduler), so a seeded config
+gives the same search every time. Running it and writing its run folder is
+:func:`qdemo.runfolder.run_evolve`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from qdemo.device import resolve_device
+from qdemo.emotion.base import EmotionModel
+from qdemo.errors import ConfigError
+from qdemo.qd.archive import Archives, build_archives, grid_ranges
+from qdemo.qd.config import EvolveConfig
+from qdemo.qd.emitters import build_scheduler, default_learning_rate, is_dqd
+from qdemo.qd.explorer import Explorer
+from qdemo.qd.models import load_emotion_model
+from qdemo.qd.objective import Objective
+from qdemo.qd.scoring import Scorer
+from qdemo.qd.views import Views
+from qdemo.render.base import Renderer, make_renderer
+
+
+@dataclass
+class Search:
+    """An explorer and the collaborators it was built from (all on ``device``)."""
+
+    config: EvolveConfig
+    """The validated config."""
+    device: torch.device
+    """Where rendering and scoring run."""
+    renderer: Renderer
+    """solutions (B, dim) -> images (B, 3, R, R)."""
+    searcher: EmotionModel
+    """The model the search optimises."""
+    scorer: Scorer
+    """renderer -> views -> searcher -> objective and measures, one batched call."""
+    explorer: Explorer
+    """The ask/tell loop over the scheduler and archives."""
+    learning_rate: float
+    """The archive learning rate (CMA-MAE's alpha; 1.0 = plain elitist archive)."""
+
+    @property
+    def archives(self) -> Archives:
+        return self.explorer.archives
+
+    @property
+    def chunk(self) -> int:
+        return self.scorer.chunk
+
+
+def build_renderer(config: EvolveConfig) -> Renderer:
+    """The renderer named in the config (option errors become ConfigError)."""
+    rc = config.renderer
+    try:
+        return make_renderer(rc.name, resolution=rc.resolution, seed=config.seed, **rc.options)
+    except TypeError as exc:
+        raise ConfigError(f"renderer.options {rc.options}: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def score_chunk(config: EvolveConfig, device: torch.device) -> int:
+    """Images per searcher call: ``config.score_chunk``, or 16 on CPU and 256 on a GPU."""
+    return config.score_chunk or (16 if device.type == "cpu" else 256)
+
+
+def load_model(spec: str, *, role: str, device: torch.device) -> Optional[EmotionModel]:
+    """The emotion model ``spec`` names ('searcher', 'critic', 'tiny[:SEED]', a path) in eval
+    mode on ``device``; None for 'none'."""
+    if str(spec).strip().lower() == "none":
+        return None
+    return load_emotion_model(spec, role=role, device=device).to(device).eval()
+
+
+def build_scorer(config: EvolveConfig, renderer: Renderer, searcher: EmotionModel, *, chunk: int) -> Scorer:
+    """The config's objective and views over ``renderer`` and ``searcher``."""
+    return Scorer(renderer, searcher, objective=Objective.from_config(config.objective),
+                  views=Views(config.objective.views), ranges=grid_ranges(config.grid), chunk=chunk)
+
+
+def build_search(config: EvolveConfig, *, searcher: Optional[EmotionModel] = None,
+                 device: str | torch.device = "auto") -> Search:
+    """Validate ``config`` and build its explorer.
+
+    ``searcher``: the model to optimise against; None loads ``config.searcher``.
+    ``device``: 'auto' defers to ``config.device``; anything else overrides it.
+    """
+    config.validate()
+    dev = resolve_device(config.device if str(device) == "auto" else device)
+    renderer = build_renderer(config).to(dev)
+    model = searcher if searcher is not None else load_model(config.searcher, role="searcher", device=dev)
+    if model is None:
+        raise ConfigError("searcher: 'none' is not a model; the search needs one (e.g. 'searcher' or 'tiny')")
+    model = model.to(dev).eval()
+    scorer = build_scorer(config, renderer, model, chunk=score_chunk(config, dev))
+    x0 = np.asarray(renderer.initial_solution())  # (dim,)
+    lr = default_learning_rate(config.emitter)
+    archives = build_archives(config.grid, renderer.solution_dim, learning_rate=lr,
+                              threshold_min=config.emitter.threshold_min, seed=config.seed)
+    scheduler = build_scheduler(config.emitter, archives, x0, batch_size=config.batch_size, seed=config.seed,
+                                renderer=config.renderer.name)
+    explorer = Explorer(scheduler, scorer, archives, dqd=is_dqd(config.emitter))
+    return Search(config=config, device=dev, renderer=renderer, searcher=model, scorer=scorer,
+                  explorer=explorer, learning_rate=lr)

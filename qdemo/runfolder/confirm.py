@@ -1,0 +1,105 @@
+"""Critic confirmation: does an independent model put each elite in the same cell?
+
+An image that fools only the searcher is a fooling image, not an emotional one; the critic
+(other backbone, resolution or data) re-scores every elite. :func:`confirm_elites` does it
+at the end of ``qdemo evolve``; :func:`confirm_run` (``qdemo confirm RUN``) does it later on
+a finished run folder, filling archive.csv's critic columns and the manifest's metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from qdemo.config import load_config
+from qdemo.device import resolve_device
+from qdemo.emotion.base import EmotionModel
+from qdemo.errors import DataError
+from qdemo.qd.archive import build_archives, cell_agreement
+from qdemo.qd.build import build_renderer, load_model
+from qdemo.qd.config import EvolveConfig
+from qdemo.qd.models import describe_model
+from qdemo.qd.scoring import critic_vad
+from qdemo.render.base import Renderer
+from qdemo.runfolder.reader import read_manifest, read_run, read_solutions
+from qdemo.runfolder.schema import CONFIG, CRITIC_COLUMNS, FLAG_COLUMNS, MANIFEST, SOLUTIONS, TABLE
+from qdemo.runfolder.writer import critic_columns, update_archive_columns, write_manifest
+
+
+@dataclass
+class Confirmation:
+    """The critic's verdict on N elites."""
+
+    vad: np.ndarray
+    """(N, 3) the critic's mean VAD."""
+    same: np.ndarray
+    """(N,) bool: the critic puts the elite in its cell."""
+    within: np.ndarray
+    """(N,) bool: ... in its cell or a neighbouring one."""
+
+    @property
+    def confirmed(self) -> Optional[float]:
+        """Fraction of elites in the same cell (None without elites)."""
+        return float(self.same.mean()) if len(self.same) else None
+
+    @property
+    def within_one(self) -> Optional[float]:
+        """Fraction of elites within one cell (None without elites)."""
+        return float(self.within.mean()) if len(self.within) else None
+
+
+def confirm_elites(renderer: Renderer, critic: EmotionModel, archive, indices: np.ndarray, solutions: np.ndarray,
+                   *, measure_dim: int, chunk: int = 64) -> Confirmation:
+    """Render ``solutions`` (N, dim), score them with ``critic`` and compare its cells with the
+    elites' cells ``indices`` (N,) in ``archive`` (measures: the first ``measure_dim`` of VAD)."""
+    vad = critic_vad(renderer.eval(), critic, np.asarray(solutions, dtype=np.float32), chunk=chunk)  # (N, 3)
+    same, within = cell_agreement(archive, np.asarray(indices, dtype=np.int64), vad[:, :measure_dim])
+    return Confirmation(vad, same, within)
+
+
+def _check_files(run_dir: Path) -> None:
+    for name in (CONFIG, MANIFEST, TABLE, SOLUTIONS):
+        if not (run_dir / name).exists():
+            raise DataError(f"{run_dir / name}: missing (is {run_dir} a finished qdemo evolve run?)")
+
+
+def confirm_run(run_dir: str | Path, *, critic: Optional[str | EmotionModel] = None,
+                device: str = "auto", chunk: int = 64) -> dict[str, Any]:
+    """Fill the critic columns of ``run_dir/archive.csv`` and the manifest's critic metrics.
+
+    ``critic``: a model, a spec ('critic', 'tiny:1', a path) or None for the run's config
+    ('none' there means the shipped critic). Returns the updated manifest metrics.
+    """
+    run_dir = Path(run_dir)
+    _check_files(run_dir)
+    cfg = load_config(EvolveConfig, run_dir / CONFIG)
+    dev = resolve_device(device)
+    spec = critic if isinstance(critic, str) else cfg.critic
+    if isinstance(critic, EmotionModel):
+        model = critic.to(dev).eval()
+    else:
+        spec = "critic" if str(spec).lower() == "none" else spec
+        model = load_model(spec, role="critic", device=dev)
+    run = read_run(run_dir, require=(*CRITIC_COLUMNS, *FLAG_COLUMNS))
+    sols = read_solutions(run_dir)  # (N, dim)
+    if len(sols) != run.n:
+        raise DataError(f"{run_dir / SOLUTIONS}: {len(sols)} rows but {TABLE} has {run.n}")
+    renderer = build_renderer(cfg).to(dev)
+    if sols.ndim != 2 or sols.shape[1] != renderer.solution_dim:
+        raise DataError(f"{run_dir / SOLUTIONS}: shape {sols.shape} does not fit the "
+                        f"{cfg.renderer.name} renderer ({renderer.solution_dim} parameters)")
+    # geometry only: the same archive the run used (CVT centroids are seeded)
+    archive = build_archives(cfg.grid, renderer.solution_dim, seed=cfg.seed).archive
+    verdict = confirm_elites(renderer, model, archive, np.asarray(run.indices), sols,
+                             measure_dim=cfg.grid.measure_dim, chunk=chunk)
+    update_archive_columns(run_dir, critic_columns(verdict.vad, verdict.same, verdict.within))
+    manifest = read_manifest(run_dir)
+    metrics = manifest.setdefault("metrics", {})
+    metrics["critic_confirmed"] = verdict.confirmed
+    metrics["critic_within_one_cell"] = verdict.within_one
+    manifest.setdefault("models", {})["critic"] = describe_model(model, str(spec))
+    write_manifest(run_dir, manifest)
+    return metrics

@@ -1,0 +1,93 @@
+"""What ``manifest.json`` of an explorer run says (keys: docs/formats.md), built from the search itself.
+
+Every entry is read from the objects that ran: the renderer describes itself, the models
+their weights, the objective its terms (:meth:`qdemo.qd.objective.Objective.describe`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from typing import Any, Optional
+
+import numpy as np
+import torch
+
+import qdemo
+from qdemo.emotion.base import EmotionModel
+from qdemo.qd.archive import grid_dims, grid_ranges
+from qdemo.qd.build import Search
+from qdemo.qd.explorer import Explorer
+from qdemo.qd.models import describe_model
+from qdemo.runfolder.schema import METRIC_KEYS, STATUSES
+
+
+def now() -> str:
+    """The time now, UTC, ISO 8601 to the second."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries the result depends on."""
+    import ribs
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "ribs": ribs.__version__,
+            "numpy": np.__version__}
+
+
+def empty_metrics() -> dict[str, Any]:
+    """Every metric of :data:`~qdemo.runfolder.schema.METRIC_KEYS`, not computed yet (None)."""
+    return {k: None for k in METRIC_KEYS}
+
+
+def search_metrics(explorer: Explorer) -> dict[str, Any]:
+    """The search's metrics now (critic and reference-photo metrics None)."""
+    m = empty_metrics()
+    row = explorer.stats()
+    m.update({k: row[k] for k in ("qd_score", "qd_score_normalised", "coverage", "best")})
+    m["evaluations"] = explorer.evaluations
+    return m
+
+
+def _grid(search: Search) -> dict[str, Any]:
+    g = search.config.grid
+    return {"name": g.name, "dims": grid_dims(g),
+            "cells": list(g.cells[: g.measure_dim]) if g.name != "cvt" else [int(g.cvt_cells)],
+            "ranges": grid_ranges(g).tolist()}
+
+
+def _emitter_settings(search: Search) -> dict[str, Any]:
+    cfg = search.config
+    steps = cfg.emitter.gradient_steps(cfg.renderer.name) if search.explorer.dqd else ()
+    return {"num_emitters": cfg.emitter.num_emitters, "batch_size": cfg.batch_size, "sigma": cfg.emitter.sigma,
+            "archive_learning_rate": search.learning_rate, **dict(zip(("grad_lr", "grad_sigma"), steps))}
+
+
+def build_manifest(search: Search, *, status: str, metrics: dict[str, Any], critic: Optional[EmotionModel],
+                   created: Optional[str], command: str, notes: list[str]) -> dict[str, Any]:
+    """manifest.json of ``search`` now; ``critic`` None until one is loaded."""
+    if status not in STATUSES:
+        raise ValueError(f"status {status!r}: one of {', '.join(STATUSES)}")
+    cfg, ex = search.config, search.explorer
+    return {
+        "qdemo_version": qdemo.__version__,
+        "versions": versions(),
+        "created": created,
+        "updated": now(),
+        "status": status,
+        "seed": cfg.seed,
+        "command": command,
+        "grid": _grid(search),
+        "renderer": search.renderer.describe(),
+        "emitter": cfg.emitter.name,
+        "emitter_settings": _emitter_settings(search),
+        "models": {"searcher": describe_model(search.searcher, cfg.searcher),
+                   "critic": describe_model(critic, cfg.critic)},
+        "objective": search.scorer.objective.describe(),
+        "views": search.scorer.views.describe(),
+        "device": str(search.device),
+        "iterations": ex.iteration,
+        "wall_s": round(ex.wall_s, 2),
+        "metrics": metrics,
+        "notes": list(notes),
+    }

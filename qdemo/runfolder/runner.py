@@ -1,0 +1,239 @@
+"""The ``qdemo evolve`` core: build -> explorer -> checkpoints -> outputs -> confirm.
+
+    from qdemo.qd import EvolveConfig
+    from qdemo.runfolder import run_evolve
+    result = run_evolve(EvolveConfig(iterations=50))      # archives/vad-cma-mae-cppn-s0/
+    result.metrics["coverage"]
+
+The explorer (:mod:`qdemo.qd.explorer`) steps until ``config.iterations``; a checkpoint and
+metrics.csv are written every ``checkpoint_every`` iterations and when SIGINT / SIGTERM
+stops the run (:class:`RunInterrupted`). ``resume=True`` continues from the last checkpoint
+and ends with the archive an uninterrupted run would have. At the end the elites are
+written, confirmed by the critic, and the reference photos scored (docs/evolve.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+import numpy as np
+import torch
+
+from qdemo.emotion.base import EmotionModel
+from qdemo.errors import DataError
+from qdemo.qd.archive import cell_coords, coverage_of_points
+from qdemo.qd.build import Search, build_search, load_model
+from qdemo.qd.config import EvolveConfig
+from qdemo.runfolder.checkpoint import load_search, save_search
+from qdemo.runfolder.confirm import Confirmation, confirm_elites
+from qdemo.runfolder.manifest import build_manifest, empty_metrics, now, search_metrics
+from qdemo.runfolder.reader import read_manifest
+from qdemo.runfolder.schema import elite_image
+from qdemo.runfolder.writer import (ArchiveTable, prepare_run_dir, write_archive, write_config, write_elite_images,
+                                    write_history, write_manifest, write_reference, write_solutions)
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_evolve` returns."""
+
+    out_dir: Path
+    """The run folder."""
+    metrics: dict[str, Any]
+    """The manifest's metrics (qd_score, coverage, critic_confirmed, ...)."""
+    status: str = "complete"
+    notes: list[str] = field(default_factory=list)
+    """Human-readable remarks (skipped reference photos, missing critic, ...)."""
+
+
+class RunInterrupted(Exception):
+    """The run was stopped by a signal after saving a checkpoint (exit code 128 + signum)."""
+
+    def __init__(self, signum: int, out_dir: Path) -> None:
+        self.signum = int(signum)
+        self.out_dir = Path(out_dir)
+        self.exit_code = 128 + self.signum
+        name = signal.Signals(self.signum).name
+        super().__init__(f"{name}: checkpoint saved in {self.out_dir}/checkpoint; "
+                         f"continue with: qdemo evolve --resume {self.out_dir}")
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[dict[str, int]]:
+    """Turn SIGINT / SIGTERM into a flag checked between iterations (main thread only)."""
+    flag: dict[str, int] = {}
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, _frame):  # noqa: ANN001
+        if "signum" in flag and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: give up at once
+        flag["signum"] = signum
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+class EvolveRun:
+    """One run of a built search into its run folder.
+
+    Args:
+        search: the explorer and its collaborators (:func:`qdemo.qd.build.build_search`).
+        out_dir: the run folder.
+        critic: the independent re-scorer; None loads ``config.critic`` at the end ('none'
+            skips confirmation).
+        command: the command line recorded in the manifest (default: this process's).
+    """
+
+    def __init__(self, search: Search, out_dir: str | Path, *, critic: Optional[EmotionModel] = None,
+                 command: Optional[str] = None) -> None:
+        self.search = search
+        self.config = search.config
+        self.out = Path(out_dir)
+        self.critic = critic
+        self.command = command or " ".join([Path(sys.argv[0]).name] + sys.argv[1:])
+        self.created: Optional[str] = now()
+        self.notes: list[str] = []
+
+    def run(self, *, resume: bool = False, force: bool = False, progress: bool = True) -> RunResult:
+        """Search to ``config.iterations``, then write, confirm and score the reference photos."""
+        ex = self.search.explorer
+        if resume:
+            load_search(self.out, self.search)
+            with contextlib.suppress(DataError, KeyError):
+                self.created = read_manifest(self.out)["created"]
+        else:
+            prepare_run_dir(self.out, force=force)
+        write_config(self.out, self.config)
+        self.write_manifest("running", empty_metrics())
+        with stop_on_signals() as stop:
+            self._search(stop, progress=progress)
+            if "signum" in stop:
+                save_search(self.out, self.search)
+                self.write_outputs()
+                self.write_manifest("interrupted", search_metrics(ex))
+                raise RunInterrupted(stop["signum"], self.out)
+        save_search(self.out, self.search)
+        try:
+            metrics = self.finish(progress=progress)
+        except KeyboardInterrupt:  # Ctrl-C during confirmation: the search itself is saved
+            self.write_manifest("interrupted", search_metrics(ex))
+            raise RunInterrupted(signal.SIGINT, self.out) from None
+        return RunResult(self.out, metrics, "complete", list(self.notes))
+
+    def _search(self, stop: dict[str, int], *, progress: bool) -> None:
+        from tqdm import tqdm
+
+        cfg, ex = self.config, self.search.explorer
+        bar = tqdm(total=cfg.iterations, initial=min(ex.iteration, cfg.iterations), desc=self.out.name,
+                   disable=not progress, unit="it", dynamic_ncols=True)
+        t_start = time.perf_counter()
+        try:
+            while ex.iteration < cfg.iterations and "signum" not in stop:
+                if cfg.max_minutes > 0 and time.perf_counter() - t_start > 60.0 * cfg.max_minutes:
+                    self.notes.append(f"stopped by max_minutes={cfg.max_minutes} after "
+                                      f"{ex.iteration} of {cfg.iterations} iterations")
+                    break
+                row = ex.step()
+                bar.update(1)
+                bar.set_postfix(cells=row["num_elites"], cov=f"{row['coverage']:.1%}",
+                                qd=f"{row['qd_score_normalised']:.1f}", refresh=False)
+                if ex.iteration % cfg.checkpoint_every == 0:
+                    save_search(self.out, self.search)
+                    write_history(self.out, ex.history)
+        finally:
+            bar.close()
+
+    def finish(self, *, progress: bool = False) -> dict[str, Any]:
+        """Confirm with the critic, score the reference photos, write the outputs and manifest."""
+        verdict = self.confirm()
+        dataset_cov = self.reference(progress=progress)
+        self.write_outputs(verdict)
+        metrics = search_metrics(self.search.explorer)
+        if verdict is not None:
+            metrics["critic_confirmed"], metrics["critic_within_one_cell"] = verdict.confirmed, verdict.within_one
+        metrics["dataset_coverage"] = dataset_cov
+        self.write_manifest("complete", metrics)
+        return metrics
+
+    def confirm(self) -> Optional[Confirmation]:
+        """Re-score every elite with the critic (None without a critic)."""
+        s = self.search
+        if self.critic is None:
+            self.critic = load_model(self.config.critic, role="critic", device=s.device)
+        if self.critic is None:
+            self.notes.append("critic confirmation skipped (critic: none)")
+            return None
+        el = s.explorer.elites()
+        return confirm_elites(s.renderer, self.critic.to(s.device).eval(), s.explorer.archive, el["index"],
+                              el["solution"], measure_dim=self.config.grid.measure_dim, chunk=s.chunk)
+
+    def reference(self, *, progress: bool) -> Optional[float]:
+        """Score the reference photos, write reference.csv; the fraction of cells they occupy."""
+        from qdemo.qd.reference import reference_set, score_reference
+
+        dc, s = self.config.dataset, self.search
+        if dc.path is None:
+            return None
+        if not Path(dc.path).expanduser().exists() and not dc.required:
+            self.notes.append(f"reference photos skipped: {dc.path} not found")
+            return None
+        files, ratings = reference_set(dc, seed=self.config.seed)
+        ref = score_reference(files, s.scorer, resolution=max(s.searcher.resolution, 32), batch=s.chunk,
+                              progress=progress, ratings=ratings)
+        if ref.skipped:
+            self.notes.append(f"{len(ref.skipped)} unreadable reference photo(s) skipped, e.g. {ref.skipped[0]}")
+        idx, cov = coverage_of_points(s.explorer.archive, ref.vad[:, : self.config.grid.measure_dim])
+        write_reference(self.out, ref.paths, ref.vad, ref.vad_sd, idx, human=ref.human, thumbnails=dc.thumbnails)
+        return cov
+
+    def write_outputs(self, verdict: Optional[Confirmation] = None) -> None:
+        """archive.csv, solutions.npy, elites/*.png, metrics.csv (atomic writes)."""
+        ex, save_images = self.search.explorer, self.config.save_elite_images
+        el = ex.elites()
+        idx = el["index"].astype(np.int64)  # (N,)
+        if save_images and len(idx):
+            write_elite_images(self.out, idx, self.search.scorer.render(el["solution"]).cpu())  # (N, 3, R, R)
+        write_solutions(self.out, el["solution"])
+        write_archive(self.out, ArchiveTable(
+            index=idx, cells=cell_coords(ex.archive, idx), objective=el["objective"], vad=el["vad"],
+            vad_sd=el["vad_sd"], critic_vad=verdict.vad if verdict else None,
+            critic_same_cell=verdict.same if verdict else None, critic_within_one=verdict.within if verdict else None,
+            image=[elite_image(i) for i in idx] if save_images else None))
+        write_history(self.out, ex.history)
+
+    def write_manifest(self, status: str, metrics: dict[str, Any]) -> None:
+        write_manifest(self.out, build_manifest(self.search, status=status, metrics=metrics, critic=self.critic,
+                                                created=self.created, command=self.command, notes=self.notes))
+
+
+def run_evolve(config: EvolveConfig, *, search: Optional[Search] = None, searcher: Optional[EmotionModel] = None,
+               critic: Optional[EmotionModel] = None, device: str | torch.device = "auto",
+               out_dir: str | Path | None = None, resume: bool = False, force: bool = False,
+               progress: bool = True, command: Optional[str] = None) -> RunResult:
+    """Run ``config`` into its run folder (``out_dir``, default ``config.run_dir()``).
+
+    ``search``: this config's search already built (and perhaps stepped by hand); None
+    builds it with ``searcher`` (None: ``config.searcher``) on ``device``. ``critic``: the
+    re-scoring model (None: ``config.critic``). ``resume`` continues from
+    ``out_dir/checkpoint``; otherwise an existing run folder is only replaced with ``force``.
+    Raises :class:`RunInterrupted` after saving a checkpoint when SIGINT/SIGTERM arrives.
+    """
+    if search is None:
+        search = build_search(config, searcher=searcher, device=device)
+    elif search.config is not config:
+        raise ValueError("run_evolve: search was built from another config")
+    out = Path(out_dir) if out_dir is not None else config.run_dir()
+    return EvolveRun(search, out, critic=critic, command=command).run(resume=resume, force=force, progress=progress)

@@ -1,0 +1,74 @@
+"""What a run folder ``archives/<run>/`` holds: file names and table columns, defined once.
+
+The reader (:mod:`qdemo.runfolder.reader`) and the writer (:mod:`qdemo.runfolder.writer`)
+both take the columns of ``archive.csv``, ``metrics.csv`` and ``reference.csv`` and the
+manifest's metric keys from here (docs/formats.md describes them). Standard library only.
+"""
+
+from __future__ import annotations
+
+from qdemo import DIMS
+
+# ----------------------------------------------------------------------------- files
+MANIFEST = "manifest.json"
+TABLE = "archive.csv"
+METRICS = "metrics.csv"
+SOLUTIONS = "solutions.npy"
+CONFIG = "config.yaml"
+REFERENCE = "reference.csv"
+CHECKPOINT = "checkpoint"
+"""Folder of the resumable checkpoint (``state.bin`` + ``meta.json``)."""
+ELITES = "elites"
+REFERENCE_THUMBS = "reference"
+RUN_MARKERS = (MANIFEST, CHECKPOINT, CONFIG)
+"""Any of these in a folder makes it a run folder (which ``--force`` may replace)."""
+
+
+def elite_image(index: int) -> str:
+    """Path of the PNG of the elite in cell ``index``, relative to the run folder."""
+    return f"{ELITES}/cell_{int(index)}.png"
+
+
+def reference_thumb(i: int) -> str:
+    """Path of reference photo ``i``'s thumbnail, relative to the run folder."""
+    return f"{REFERENCE_THUMBS}/{int(i):04d}.jpg"
+
+
+# ----------------------------------------------------------------------------- archive.csv
+GRID_NAMES = ("vad", "va", "cvt")
+CELL_COLUMNS = ("cell_v", "cell_a", "cell_d")
+"""archive.csv columns holding the integer cell coordinate along valence, arousal, dominance."""
+SD_COLUMNS = tuple(f"{d}_sd" for d in DIMS)
+CRITIC_COLUMNS = tuple(f"critic_{d}" for d in DIMS)
+FLAG_COLUMNS = ("critic_same_cell", "critic_within_one")
+IMAGE_COLUMN = "image"
+INT_COLUMNS = ("index", *CELL_COLUMNS, *FLAG_COLUMNS)
+"""Columns written as whole numbers."""
+NUMERIC_COLUMNS = ("index", *CELL_COLUMNS, "objective", *DIMS, *SD_COLUMNS, *CRITIC_COLUMNS, *FLAG_COLUMNS)
+"""Columns of archive.csv that must hold numbers (or be empty); any other column is text."""
+
+
+def archive_columns(cell_dims: int) -> list[str]:
+    """The header of archive.csv: ``cell_dims`` cell columns (0 for CVT archives, which have no grid)."""
+    if not 0 <= cell_dims <= len(CELL_COLUMNS):
+        raise ValueError(f"cell_dims={cell_dims}: expected 0..{len(CELL_COLUMNS)}")
+    return ["index", *CELL_COLUMNS[:cell_dims], "objective", *DIMS, *SD_COLUMNS, *CRITIC_COLUMNS,
+            *FLAG_COLUMNS, IMAGE_COLUMN]
+
+
+# ----------------------------------------------------------------------------- metrics.csv, manifest
+HISTORY_COLUMNS = ("iteration", "evaluations", "num_elites", "coverage", "qd_score", "qd_score_normalised",
+                   "best", "mean_objective", "wall_s")
+"""metrics.csv: one row per iteration."""
+METRIC_KEYS = ("qd_score", "qd_score_normalised", "coverage", "best", "evaluations", "critic_confirmed",
+               "critic_within_one_cell", "dataset_coverage")
+"""manifest.json ``metrics`` (null where not computed)."""
+STATUSES = ("running", "interrupted", "complete")
+"""manifest.json ``status``."""
+DISPLAY_CELLS = (10, 10, 5)
+"""Display grid for CVT archives (no regular grid): elites binned by their searcher VAD."""
+
+# ----------------------------------------------------------------------------- reference.csv
+REFERENCE_COLUMNS = ("source", "image", "index", *DIMS, *SD_COLUMNS, *(f"human_{d}" for d in DIMS))
+"""reference.csv: photo path, thumbnail (relative, or empty), cell index, searcher VAD and
+spread, human ratings on the canonical scale (empty where not rated)."""
