@@ -1,6 +1,6 @@
 """``qdemo evolve-bench throughput|qd|scaling|reach`` (registered by qdemo.cli).
 
-Each mode's options are the fields of its config dataclass (qdemo.qd.bench.*), derived by
+Each mode's options are the fields of its config dataclass (qdemo.bench.*), derived by
 qdemo.flags; the command prints a table, writes ``<out>/<mode>.json`` and ``.md`` and, for
 qd and reach, draws a plot with qdemo.viz.bench_plots.
 """
@@ -13,22 +13,22 @@ from typing import Any
 
 from qdemo.flags import Flag, add_flags
 
-THROUGHPUT = ("qdemo.qd.bench.throughput:ThroughputConfig", (
+THROUGHPUT = ("qdemo.bench.throughput:ThroughputConfig", (
     Flag("searcher"), Flag("renderer"), Flag("device"), Flag("resolution"), Flag("batch_sizes"), Flag("repeats"),
     Flag("single_images"), Flag("grad", "--no-grad", value=False), Flag("threads"), Flag("seed"),
 ))
-QD = ("qdemo.qd.bench.qd:QDBenchConfig", (
+QD = ("qdemo.bench.qd:QDBenchConfig", (
     Flag("searcher"), Flag("renderer"), Flag("device"), Flag("critic"), Flag("emitters"), Flag("seeds"),
     Flag("first_seed"), Flag("budget"), Flag("batch_size"), Flag("dataset", metavar="DIR"),
     Flag("dataset_max_images"), Flag("overrides", "--set", repeat=True, metavar="KEY=VALUE"), Flag("threads"),
     Flag("ray_address"), Flag("num_cpus"), Flag("backend", "--serial", value="serial"),
 ))
-SCALING = ("qdemo.qd.bench.scaling:ScalingConfig", (
+SCALING = ("qdemo.bench.scaling:ScalingConfig", (
     Flag("searcher"), Flag("renderer"), Flag("device"), Flag("critic"), Flag("emitter"), Flag("grid_sizes"),
     Flag("batch_sizes"), Flag("batch_size"), Flag("iterations"), Flag("threads"),
     Flag("tracemalloc", "--no-tracemalloc", value=False),
 ))
-REACH = ("qdemo.qd.bench.reach:ReachConfig", (
+REACH = ("qdemo.bench.reach:ReachConfig", (
     Flag("searcher"), Flag("device"), Flag("critic"), Flag("cells"), Flag("steps"), Flag("lr"), Flag("chunk"),
     Flag("seed"), Flag("threads"),
 ))
@@ -72,7 +72,7 @@ def _config(args: argparse.Namespace):
 
 
 def _finish(out: Path, mode: str, res: dict[str, Any], md: str) -> int:
-    from qdemo.qd.bench.common import write_outputs
+    from qdemo.bench.common import write_outputs
 
     paths = write_outputs(out, mode, res, md)
     print(md)
@@ -81,14 +81,14 @@ def _finish(out: Path, mode: str, res: dict[str, Any], md: str) -> int:
 
 
 def _cmd_throughput(args: argparse.Namespace) -> int:
-    from qdemo.qd.bench.throughput import bench_throughput, throughput_markdown
+    from qdemo.bench.throughput import bench_throughput, throughput_markdown
 
     res = bench_throughput(_config(args), progress=not args.no_progress)
     return _finish(Path(args.out), "throughput", res, throughput_markdown(res))
 
 
 def _cmd_qd(args: argparse.Namespace) -> int:
-    from qdemo.qd.bench.qd import bench_qd, qd_markdown
+    from qdemo.bench.qd import bench_qd, qd_markdown
     from qdemo.viz.bench_plots import qd_plot
 
     out = Path(args.out) / "qd"
@@ -100,7 +100,7 @@ def _cmd_qd(args: argparse.Namespace) -> int:
 
 
 def _cmd_reach(args: argparse.Namespace) -> int:
-    from qdemo.qd.bench.reach import bench_reach, reach_markdown
+    from qdemo.bench.reach import bench_reach, reach_markdown
     from qdemo.viz.bench_plots import reach_plot
 
     out = Path(args.out) / "reach"
@@ -112,7 +112,7 @@ def _cmd_reach(args: argparse.Namespace) -> int:
 
 
 def _cmd_scaling(args: argparse.Namespace) -> int:
-    from qdemo.qd.bench.scaling import bench_scaling, scaling_markdown
+    from qdemo.bench.scaling import bench_scaling, scaling_markdown
 
     out = Path(args.out) / "scaling"
     res = bench_scaling(_config(args), out_dir=out, progress=not args.no_progress)

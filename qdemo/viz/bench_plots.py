@@ -1,6 +1,6 @@
 """Plots of the explorer benchmarks (``qdemo evolve-bench qd`` and ``reach``), from their result dicts.
 
-    res = bench_qd(cfg, out_dir=out)          # qdemo.qd.bench.qd
+    res = bench_qd(cfg, out_dir=out)          # qdemo.bench.qd
     qd_plot(res, out / "qd.png")
 
 They run headless (matplotlib's Agg backend) and write the PNG atomically.

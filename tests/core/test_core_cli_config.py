@@ -159,12 +159,12 @@ def test_normalise(elsewhere, monkeypatch, capsys):
 
 
 def test_benches_say_they_use_built_in_defaults(elsewhere, monkeypatch, capsys):
-    import qdemo.qd.bench.throughput as throughput
+    import qdemo.bench.throughput as throughput
 
     got: dict = {}
     monkeypatch.setattr(throughput, "bench_throughput", _keep(got, "cfg", None))
     monkeypatch.setattr(throughput, "throughput_markdown", lambda res: "table")
-    monkeypatch.setattr("qdemo.qd.bench.common.write_outputs",
+    monkeypatch.setattr("qdemo.bench.common.write_outputs",
                         lambda out, mode, res, md: {"json": "t.json", "md": "t.md"})
     assert main(["evolve-bench", "throughput", "--batch-sizes", "2,4", "--no-grad"]) == 0
     assert "qdemo evolve-bench throughput: config: built-in defaults (no config file)" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""`qdemo evolve-bench throughput|qd|scaling` (qdemo.qd.bench) on a tiny model and a tiny budget.
+"""`qdemo evolve-bench throughput|qd|scaling` (qdemo.bench) on a tiny model and a tiny budget.
 
 Only the structure and sanity of the figures are checked (finite, positive, consistent
 ratios); no timing is asserted.
@@ -18,10 +18,10 @@ import pytest
 
 from qdemo.cli.bench import register as register_bench
 from qdemo.errors import QdemoError
-from qdemo.qd.bench.qd import QDBenchConfig, bench_qd, qd_markdown, summarise_qd
-from qdemo.qd.bench.qd_tasks import at_budget, qd_reference_task
-from qdemo.qd.bench.scaling import ScalingConfig, bench_scaling, scaling_markdown
-from qdemo.qd.bench.throughput import ThroughputConfig, bench_throughput, throughput_markdown
+from qdemo.bench.qd import QDBenchConfig, bench_qd, qd_markdown, summarise_qd
+from qdemo.bench.qd_tasks import at_budget, qd_reference_task
+from qdemo.bench.scaling import ScalingConfig, bench_scaling, scaling_markdown
+from qdemo.bench.throughput import ThroughputConfig, bench_throughput, throughput_markdown
 from qdemo.viz.bench_plots import qd_plot
 
 TINY_RUN = ["grid.cells=[3,3,2]", "renderer.resolution=16", "emitter.num_emitters=2"]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from qdemo.errors import QdemoError
-from qdemo.qd.bench.reach import ReachConfig, bench_reach, reach_markdown
+from qdemo.bench.reach import ReachConfig, bench_reach, reach_markdown
 from qdemo.viz.bench_plots import reach_plot
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from qdemo.errors import QdemoError
-from qdemo.qd.bench.common import cells_of, load_model, set_threads, va_coverage_of_cells
+from qdemo.bench.common import cells_of, load_model, set_threads, va_coverage_of_cells
 
 
 def va_coverage_of_run(run_dir: Path, cells: Sequence[int], ranges: Sequence[Sequence[float]]) -> float:

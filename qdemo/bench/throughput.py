@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Optional
 
 from qdemo.errors import QdemoError
-from qdemo.qd.bench.common import (
+from qdemo.bench.common import (
     TARGETS, env_info, load_average, load_model, md_table, set_threads, sync_for,
 )
 

@@ -4,15 +4,15 @@ Benchmarks are commands that print figures (medians and ratios measured in one r
 never timed tests. Each mode writes ``<out>/<mode>.json`` and ``<out>/<mode>.md`` (the
 command line, qdemo.cli.bench, also draws ``qd.png`` / ``reach.png`` with qdemo.viz):
 
-- :mod:`~qdemo.qd.bench.throughput`: end-to-end scored images/s against the bare searcher
+- :mod:`~qdemo.bench.throughput`: end-to-end scored images/s against the bare searcher
   forward pass and against scoring one image at a time.
-- :mod:`~qdemo.qd.bench.qd`: seeds x emitters at a fixed evaluation budget (cached Ray
-  tasks, :mod:`~qdemo.qd.bench.qd_tasks`), against random search, MAP-Elites and real photos.
-- :mod:`~qdemo.qd.bench.scaling`: wall time and peak memory as the grid and the batch grow.
-- :mod:`~qdemo.qd.bench.reach`: how much of the VA grid any image can reach (free pixels).
-- :mod:`~qdemo.qd.bench.common`: helpers shared by them.
+- :mod:`~qdemo.bench.qd`: seeds x emitters at a fixed evaluation budget (cached Ray
+  tasks, :mod:`~qdemo.bench.qd_tasks`), against random search, MAP-Elites and real photos.
+- :mod:`~qdemo.bench.scaling`: wall time and peak memory as the grid and the batch grow.
+- :mod:`~qdemo.bench.reach`: how much of the VA grid any image can reach (free pixels).
+- :mod:`~qdemo.bench.common`: helpers shared by them.
 
-Public names are re-exported lazily: importing ``qdemo.qd.bench`` imports neither torch nor ribs.
+Public names are re-exported lazily: importing ``qdemo.bench`` imports neither torch nor ribs.
 """
 
 from qdemo._lazy import lazy_exports

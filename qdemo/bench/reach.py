@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from qdemo.errors import QdemoError
-from qdemo.qd.bench.common import cells_of, env_info, load_model, set_threads
+from qdemo.bench.common import cells_of, env_info, load_model, set_threads
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from qdemo.errors import QdemoError
-from qdemo.qd.bench.common import env_info, md_table, set_threads
+from qdemo.bench.common import env_info, md_table, set_threads
 
 
 @dataclass
@@ -66,7 +66,7 @@ def scaling_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: O
         spec, result = Path(tmp) / "spec.json", Path(tmp) / "result.json"
         atomic_write_json(spec, {"cfg": cfg_dict, "run_dir": run_dir, "device": device, "threads": threads,
                                  "trace": trace, "result": str(result)})
-        proc = subprocess.run([sys.executable, "-m", "qdemo.qd.bench.scaling", "scaling-child", str(spec)],
+        proc = subprocess.run([sys.executable, "-m", "qdemo.bench.scaling", "scaling-child", str(spec)],
                               capture_output=True, text=True)
         if proc.returncode != 0 or not result.exists():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
@@ -234,4 +234,4 @@ if __name__ == "__main__":  # the fresh process of one scaling run
         _res = _scaling_child(_spec["cfg"], _spec["run_dir"], _spec["device"], _spec["threads"], _spec["trace"])
         atomic_write_json(_spec["result"], _res)
     else:
-        raise SystemExit("usage: python -m qdemo.qd.bench.scaling scaling-child SPEC.json (internal)")
+        raise SystemExit("usage: python -m qdemo.bench.scaling scaling-child SPEC.json (internal)")

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from qdemo.errors import QdemoError
-from qdemo.qd.bench.common import TARGETS, cache_key, env_info, md_table, mean_sd
-from qdemo.qd.bench.qd_tasks import at_budget, qd_reference_task, qd_run_task
+from qdemo.bench.common import TARGETS, cache_key, env_info, md_table, mean_sd
+from qdemo.bench.qd_tasks import at_budget, qd_reference_task, qd_run_task
 
 QD_EMITTERS = ("random", "map-elites", "cma-me", "cma-mae", "cma-mega", "cma-maega")
 """Emitters compared by the qd benchmark by default (random sampling is the baseline)."""
