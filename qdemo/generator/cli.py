@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from qdemo.emotion.specs import MODEL_SPEC_HELP
 from qdemo.errors import QdemoError
 
 
@@ -68,8 +69,8 @@ def register(subparsers) -> None:
 
     e = sub.add_parser("evaluate", help="critic error to requested VAD over a spread target grid, and realism")
     e.add_argument("--generator", help="generator weights; default: the shipped one")
-    e.add_argument("--critic", default="shipped", help="shipped | tiny[:seed] | PATH")
-    e.add_argument("--searcher", default="shipped", help="shipped | tiny[:seed] | PATH")
+    e.add_argument("--critic", default="shipped", help=f"critic: {MODEL_SPEC_HELP}")
+    e.add_argument("--searcher", default="shipped", help=f"searcher: {MODEL_SPEC_HELP}")
     e.add_argument("--photos", action="append", help="real photo folders for realism (default: OASIS + Emotion6)")
     e.add_argument("--cache-dir", default="../cache/generator", help="photo/feature cache (default: %(default)s)")
     e.add_argument("--targets", type=int, default=5, help="targets per axis (default: %(default)s)")
@@ -87,7 +88,7 @@ def register(subparsers) -> None:
     w.add_argument("--steps", type=int, help="training steps per run (overrides the config)")
     w.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a training config field for every run (repeatable)")
-    w.add_argument("--critic", default="shipped", help="critic for the evaluation: shipped | tiny[:seed] | PATH")
+    w.add_argument("--critic", default="shipped", help=f"critic for the evaluation: {MODEL_SPEC_HELP}")
     w.add_argument("--targets", type=int, default=5, help="evaluation targets per axis (V x A x D grid; default: %(default)s)")
     w.add_argument("--per-target", type=int, default=4, help="samples per evaluation target (default: %(default)s)")
     w.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")
@@ -154,13 +155,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     from qdemo.compare.metrics import photo_subset, real_feature_space
     from qdemo.device import resolve_device
     from qdemo.generator.data import load_photo_tensor, score_photos
-    from qdemo.generator.weights_io import load_generator, load_scorer
+    from qdemo.emotion.zoo import load_emotion_model
+    from qdemo.generator.weights_io import load_generator
     from qdemo.io import atomic_write_json
 
     device = resolve_device(args.device)
     gen = load_generator(args.generator, device=device)
-    critic = load_scorer(args.critic, "critic", device=device)
-    searcher = load_scorer(args.searcher, "searcher", device=device)
+    critic = load_emotion_model(args.critic, role="critic", device=device)
+    searcher = load_emotion_model(args.searcher, role="searcher", device=device)
     photos_src = args.photos or ["../shared/datasets/oasis/images", "../shared/datasets/emotion6/images"]
     photos, _ = load_photo_tensor(photos_src, gen.resolution, cache_dir=args.cache_dir)
     space = real_feature_space(photos, critic, n=args.realism_photos, cache_dir=args.cache_dir, tag=f"{gen.resolution}")

@@ -219,7 +219,8 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
     the variant the targets are judged on (fixed before looking: Zhang & Kim's lambda 20).
     """
     from qdemo.normalise.shine import ShineOutput
-    from qdemo.normalise.train import load_emotion, splits_of
+    from qdemo.emotion.zoo import load_emotion_model
+    from qdemo.normalise.train import splits_of
     from qdemo.normalise.weights import load_generator
 
     out = Path(out)
@@ -270,7 +271,7 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
                   *((proposal[i:i + 16].to(device),) if g.conditioned else ())).cpu()
                 for i in range(0, len(idx), 16)])
         gen_info[name] = info
-    critic = critic if critic is not None else load_emotion(cfg.report.critic, device)
+    critic = critic if critic is not None else load_emotion_model(cfg.report.critic, role="critic", device=device)
     groups = [shine.groups[i] for i in idx]
     targets = shine.targets[idx] if np.isfinite(shine.targets[idx]).any() else None
     res = evaluate(variants, groups, targets, critic, cfg)

@@ -80,7 +80,7 @@ def _env(device: Any) -> dict[str, Any]:
 
 
 def _load_searcher(spec: str, device: Any, role: str = "searcher"):
-    from qdemo.qd.models import load_emotion_model
+    from qdemo.emotion.zoo import load_emotion_model
 
     return load_emotion_model(spec, role=role, device=device)
 

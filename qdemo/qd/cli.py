@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from qdemo.emotion.specs import MODEL_SPEC_HELP  # standard library only
 from qdemo.qd.config import EMITTERS  # names only: no torch or ribs
 
 DEFAULT_CONFIG = "configs/evolve.yaml"
@@ -42,8 +43,8 @@ def register(subparsers) -> None:
     p.add_argument("--dataset-format", choices=["auto", "oasis", "emotion6", "csv", "folder"],
                    help="rated set (read with its ratings) or a plain folder of images")
     p.add_argument("--no-dataset", action="store_true", help="skip the reference photos")
-    p.add_argument("--searcher", metavar="PATH", help="searcher weights ('searcher' = shipped, 'tiny' = test model)")
-    p.add_argument("--critic", metavar="PATH", help="critic weights ('critic' = shipped, 'none' = skip)")
+    p.add_argument("--searcher", metavar="SPEC", help=f"searcher: {MODEL_SPEC_HELP}")
+    p.add_argument("--critic", metavar="SPEC", help=f"critic: {MODEL_SPEC_HELP} | none (skip confirmation)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config field, e.g. --set emitter.sigma=0.3 (repeatable)")
     p.add_argument("--no-plots", action="store_true", help="skip heatmaps, montage and metric plots")
@@ -55,7 +56,7 @@ def register(subparsers) -> None:
                               description="Re-score every elite of a run folder with the critic, store the "
                                           "critic's VAD in archive.csv and update the manifest metrics.")
     c.add_argument("run_dir", metavar="RUN_DIR")
-    c.add_argument("--critic", metavar="PATH", help="critic weights (default: the run's config, 'critic' = shipped)")
+    c.add_argument("--critic", metavar="SPEC", help=f"critic (default: the run's config): {MODEL_SPEC_HELP}")
     c.add_argument("--device", default="auto")
     c.add_argument("--no-plots", action="store_true")
     c.set_defaults(func=_confirm)

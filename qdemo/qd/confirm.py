@@ -18,7 +18,7 @@ from qdemo.errors import DataError
 from qdemo.io import atomic_write_json, atomic_write_text
 from qdemo.qd.archive import build_archives, cell_agreement
 from qdemo.qd.config import EvolveConfig
-from qdemo.qd.models import describe_model, load_emotion_model
+from qdemo.emotion.zoo import describe_model, load_emotion_model
 from qdemo.runfolder import read_csv_table
 
 

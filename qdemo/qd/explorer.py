@@ -43,7 +43,7 @@ from qdemo.qd.archive import build_archives, cell_agreement, cell_coords, grid_d
 from qdemo.qd.checkpoint import load_checkpoint, save_checkpoint
 from qdemo.qd.config import EvolveConfig
 from qdemo.qd.emitters import build_scheduler, default_learning_rate, is_dqd
-from qdemo.qd.models import describe_model, load_emotion_model, model_sha256
+from qdemo.emotion.zoo import describe_model, load_emotion_model, model_sha256
 from qdemo.qd.scoring import Scorer
 from qdemo.render.base import Renderer, make_renderer
 
