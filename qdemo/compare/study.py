@@ -36,7 +36,7 @@ def _spread(n_total: int, n: int, rng: np.random.Generator) -> np.ndarray:
 def _photo_ratings(paths: list[Path]) -> dict[str, tuple[float, float, float]]:
     """Human VAD (canonical scale; NaN where unrated) of photos from a known rated set, else {}.
 
-    Uses the emotion area's loaders (``load_oasis``, ``load_emotion6``) on the photo folder
+    Uses the emotion area's loaders (``load_oasis``, ``load_emotion6``, ``load_bass``) on the photo folder
     and its parents; a folder that is not such a set simply yields no ratings.
     """
     try:
@@ -48,7 +48,7 @@ def _photo_ratings(paths: list[Path]) -> dict[str, tuple[float, float, float]]:
     for p in paths:
         roots.update([p.parent, p.parent.parent, p.parent.parent.parent])
     out: dict[str, tuple[float, float, float]] = {}
-    for name in ("load_oasis", "load_emotion6"):
+    for name in ("load_oasis", "load_emotion6", "load_bass"):
         loader = getattr(ds, name, None)
         if loader is None:
             continue
@@ -74,9 +74,10 @@ def export_study(
     import torch.nn.functional as F
 
     from qdemo.device import resolve_device
+    from qdemo.emotion.zoo import load_emotion_model
     from qdemo.generator.data import collect_photos, square_resize
     from qdemo.generator.sample import generate
-    from qdemo.generator.weights_io import load_generator, load_scorer
+    from qdemo.generator.weights_io import load_generator
     from qdemo.io import atomic_write_text, load_image, open_rgb, save_png
 
     if size < 16:
@@ -87,7 +88,7 @@ def export_study(
     run = read_archive(archive)
     rng = np.random.default_rng(seed)
     dev = resolve_device(device)
-    crit = load_scorer(critic, "critic", device=dev)
+    crit = load_emotion_model(critic, role="critic", device=dev)
 
     items: list[dict[str, Any]] = []  # image (3, size, size), source, intended, origin
 
