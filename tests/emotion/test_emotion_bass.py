@@ -156,7 +156,8 @@ def test_wrong_or_missing_columns(tmp_path: Path):
     oasis_like = tmp_path / "o"
     oasis_like.mkdir()
     (oasis_like / "BASS_data.csv").write_text("Theme,Valence_mean,Arousal_mean\nSun 1,5,4\n")
-    with pytest.raises(DataError, match=r"missing column for file .*found: 'Theme'"):
+    with pytest.raises(DataError, match=r"not a BASS ratings table: missing column\(s\) file_name, val_mean_us, "
+                                        r"aro_mean_us, val_mean_ch, aro_mean_ch .*found: 'Theme'"):
         load_bass(oasis_like)
     head_only = tmp_path / "h"
     head_only.mkdir()

@@ -48,9 +48,9 @@ def bass_stem(file_name: str) -> str:
 
 def _columns(table: Table) -> dict[str, int | None]:
     """Positions of the file, US, CN, keyword and source columns; DataError naming what is absent."""
-    cols: dict[str, int | None] = {"file": find_column(table, ["file_name"], role="file")}
+    cols: dict[str, int | None] = {}
     absent = []
-    for key, name in [*(("us_" + d, c) for d, c in TARGET_COLUMNS.items()),
+    for key, name in [("file", "file_name"), *(("us_" + d, c) for d, c in TARGET_COLUMNS.items()),
                       *(("cn_" + d, c) for d, c in SECOND_COLUMNS.items())]:
         cols[key] = find_column(table, [name], role=name, required=False)
         if cols[key] is None:
