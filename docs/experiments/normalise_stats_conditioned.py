@@ -36,7 +36,8 @@ from qdemo.normalise.lowlevel import stats_loss
 from qdemo.normalise.models import GeneratorSpec, UNetGenerator, init_weights
 from qdemo.normalise.report import evaluate
 from qdemo.normalise.shine import ShineOutput
-from qdemo.normalise.train import _u8, load_emotion, load_pairs, splits_of
+from qdemo.emotion.zoo import load_emotion_model
+from qdemo.normalise.train import _u8, load_pairs, splits_of
 
 KQ, KR = 16, 16  # quantiles and radial bins in the condition vector
 
@@ -162,7 +163,7 @@ def main() -> None:
                   f"(photo itself: {float(F.l1_loss(x, y)):.4f}), {time.time() - t0:.0f} s")
             acc = []
     net.eval()
-    critic = load_emotion(cfg.report.critic)
+    critic = load_emotion_model(cfg.report.critic, role="critic", device="cpu")
     for split in ("val", "test"):
         p = load_pairs(shine, sp[split])
         arr, groups = arrays(p), list(p.groups)

@@ -58,7 +58,7 @@ def load_average() -> Optional[float]:
 
 def load_model(spec: str, device: Any, role: str = "searcher"):
     """An emotion model by spec ('searcher', 'critic', 'tiny', a file), on ``device``."""
-    from qdemo.qd.models import load_emotion_model
+    from qdemo.emotion.zoo import load_emotion_model
 
     return load_emotion_model(spec, role=role, device=device)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from qdemo.emotion.specs import MODEL_SPEC_HELP
 from qdemo.errors import QdemoError
 from qdemo.flags import Flag, add_config_options, add_flags
 
@@ -48,7 +49,7 @@ def register(subparsers) -> None:
     s.add_argument("--n-generator", type=int, default=0, help="generator samples (one per chosen cell; 0 = as many as elites)")
     s.add_argument("--n-photos", type=int, default=0, help="photos to include (0 = as many as elites)")
     s.add_argument("--size", type=int, default=256, help="side of every stimulus in pixels, so size gives nothing away (default: %(default)s)")
-    s.add_argument("--critic", default="shipped", help="critic for the predicted VAD: shipped | tiny[:seed] | PATH")
+    s.add_argument("--critic", default="shipped", help=f"critic for the predicted VAD: {MODEL_SPEC_HELP}")
     s.add_argument("--seed", type=int, default=0, help="shuffle / selection seed (default: %(default)s)")
     s.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     s.add_argument("--out", required=True, help="stimulus folder to create")

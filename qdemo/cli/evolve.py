@@ -11,6 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from qdemo.emotion.specs import MODEL_SPEC_HELP  # standard library only
 from qdemo.flags import Flag, add_config_options, add_flags
 from qdemo.qd.config import GRIDS  # names only: no torch or ribs
 
@@ -62,7 +63,7 @@ def register(subparsers) -> None:
                               description="Re-score every elite of a run folder with the critic, store the "
                                           "critic's VAD in archive.csv and update the manifest metrics.")
     c.add_argument("run_dir", metavar="RUN_DIR")
-    c.add_argument("--critic", metavar="PATH", help="critic weights (default: the run's config, 'critic' = shipped)")
+    c.add_argument("--critic", metavar="SPEC", help=f"critic (default: the run's config): {MODEL_SPEC_HELP}")
     c.add_argument("--device", default="auto")
     c.add_argument("--no-plots", action="store_true")
     c.set_defaults(func=_confirm)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 
+from qdemo.emotion.specs import MODEL_SPEC_HELP
 from qdemo.errors import QdemoError
 from qdemo.flags import Flag, add_config_options, add_flags
 
@@ -73,8 +74,8 @@ def register(subparsers) -> None:
 
     e = sub.add_parser("evaluate", help="critic error to requested VAD over a spread target grid, and realism")
     e.add_argument("--generator", help="generator weights; default: the shipped one")
-    e.add_argument("--critic", default="shipped", help="shipped | tiny[:seed] | PATH")
-    e.add_argument("--searcher", default="shipped", help="shipped | tiny[:seed] | PATH")
+    e.add_argument("--critic", default="shipped", help=f"critic: {MODEL_SPEC_HELP}")
+    e.add_argument("--searcher", default="shipped", help=f"searcher: {MODEL_SPEC_HELP}")
     e.add_argument("--photos", action="append", help="real photo folders for realism (default: OASIS + Emotion6)")
     e.add_argument("--cache-dir", default="../cache/generator", help="photo/feature cache (default: %(default)s)")
     e.add_argument("--targets", type=int, default=5, help="targets per axis (default: %(default)s)")
@@ -90,7 +91,7 @@ def register(subparsers) -> None:
     w.add_argument("--lambdas", default="0,10,20,100", help="comma list of lambda_emo (default: %(default)s)")
     w.add_argument("--seeds", default="0", help="comma list of seeds (default: %(default)s)")
     add_flags(w, CONFIG, (Flag("steps", note="Every run of the sweep."),))
-    w.add_argument("--critic", default="shipped", help="critic for the evaluation: shipped | tiny[:seed] | PATH")
+    w.add_argument("--critic", default="shipped", help=f"critic for the evaluation: {MODEL_SPEC_HELP}")
     w.add_argument("--targets", type=int, default=5, help="evaluation targets per axis (V x A x D grid; default: %(default)s)")
     w.add_argument("--per-target", type=int, default=4, help="samples per evaluation target (default: %(default)s)")
     w.add_argument("--ray-address", help="join this Ray cluster instead of starting a local one")

@@ -1,7 +1,7 @@
 """``qdemo regressor ...``: the emotion model (registered by qdemo.cli).
 
     qdemo regressor train   --config configs/regressor.yaml [--set key=value ...]
-    qdemo regressor eval    --data DIR --format oasis|emotion6|csv [--json OUT.json]
+    qdemo regressor eval    --data DIR --format oasis|emotion6|bass|csv [--json OUT.json]
     qdemo regressor predict PATH... [--role searcher|critic] [--out FILE.csv]
     qdemo regressor explain IMAGE --out FILE.png [--method gradcam|smoothgrad]
     qdemo regressor bench   [--batches 1,16,64,256] [--resolutions 64,96,128,224]
@@ -63,13 +63,13 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("eval", help="metrics of the model on a rated set")
     p.add_argument("--data", required=True, help="data folder (or CSV file)")
-    p.add_argument("--format", default="auto", choices=("auto", "oasis", "emotion6", "csv"))
+    p.add_argument("--format", default="auto", choices=("auto", "oasis", "emotion6", "bass", "csv"))
     p.add_argument("--scale", help="native rating scale of a CSV set, e.g. 1,9 (required for csv)")
     p.add_argument("--image-root", help="folder the CSV's file names are relative to")
     p.add_argument("--on-missing", choices=("raise", "skip"), default="raise",
                    help="images named in the CSV but absent: stop (default) or skip with a count")
     p.add_argument("--on-nan", choices=("raise", "mask"), default="raise",
-                   help="empty/NaN ratings in a CSV: stop (default) or mask that dimension")
+                   help="empty/NaN ratings in a CSV or BASS table: stop (default) or mask that dimension")
     p.add_argument("--json", metavar="OUT.json", help="also write the metrics as JSON")
     _add_model_args(p)
     p.add_argument("--both", action="store_true", help="evaluate searcher and critic")
@@ -148,6 +148,8 @@ def _cmd_eval(args) -> int:
         kw.update({"scale": args.scale, "on_nan": args.on_nan})
         if args.image_root:
             kw["image_root"] = args.image_root
+    if args.format == "bass":
+        kw["on_nan"] = args.on_nan
     rated = load_dataset(args.data, args.format, **kw)
     roles = ["searcher", "critic"] if args.both else [args.role]
     out = {}

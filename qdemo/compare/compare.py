@@ -42,13 +42,14 @@ def compare_chunk(
 
     from qdemo.device import resolve_device
     from qdemo.generator.sample import generate
-    from qdemo.generator.weights_io import load_generator, load_scorer
+    from qdemo.emotion.zoo import load_emotion_model
+    from qdemo.generator.weights_io import load_generator
     from qdemo.io import load_image, save_png
 
     torch.set_num_threads(max(1, int(os.environ.get("QDEMO_TASK_THREADS", "1"))))
     device = resolve_device(cfg["device"])
-    critic = load_scorer(cfg["critic"], "critic", device=device)
-    searcher = load_scorer(cfg["searcher"], "searcher", device=device)
+    critic = load_emotion_model(cfg["critic"], role="critic", device=device)
+    searcher = load_emotion_model(cfg["searcher"], role="searcher", device=device)
     gen = load_generator(generator_path, device=device)
     space = FeatureSpace.load(space_file)
     k = int(cfg["samples_per_cell"])
@@ -87,10 +88,10 @@ def build_feature_space(cfg: CompareConfig, out: Path, *, progress: bool = True)
     from qdemo.device import resolve_device
     from qdemo.compare.metrics import real_feature_space
     from qdemo.generator.data import load_photo_tensor
-    from qdemo.generator.weights_io import load_scorer
+    from qdemo.emotion.zoo import load_emotion_model
 
     device = resolve_device(cfg.device)
-    critic = load_scorer(cfg.critic, "critic", device=device)
+    critic = load_emotion_model(cfg.critic, role="critic", device=device)
     photos, _ = load_photo_tensor(cfg.photos, cfg.photo_resolution, cache_dir=cfg.cache_dir, progress=progress)
     space = real_feature_space(photos, critic, n=cfg.realism_photos, seed=0, dim=cfg.pca_dim, cache_dir=cfg.cache_dir,
                                tag=f"{cfg.photo_resolution}", progress=progress)

@@ -26,7 +26,8 @@ def train_and_evaluate(run_cfg: dict[str, Any], critic: str, space_file: str, ta
 
     from qdemo.config import from_dict
     from qdemo.generator.train import GeneratorConfig, train
-    from qdemo.generator.weights_io import load_generator, load_scorer
+    from qdemo.emotion.zoo import load_emotion_model
+    from qdemo.generator.weights_io import load_generator
 
     torch.set_num_threads(max(1, int(os.environ.get("QDEMO_TASK_THREADS", "1"))))
     cfg = from_dict(GeneratorConfig, run_cfg, "sweep run")
@@ -35,8 +36,8 @@ def train_and_evaluate(run_cfg: dict[str, Any], critic: str, space_file: str, ta
     path = train(cfg, resume=ckpt.exists(), progress=False)
     gen = load_generator(path, device=cfg.device if cfg.device != "auto" else "cpu")
     dev = next(gen.parameters()).device
-    crit = load_scorer(critic, "critic", device=dev)
-    srch = load_scorer(cfg.searcher, "searcher", device=dev)
+    crit = load_emotion_model(critic, role="critic", device=dev)
+    srch = load_emotion_model(cfg.searcher, role="searcher", device=dev)
     space = FeatureSpace.load(space_file) if space_file else None
     result = evaluate_generator(gen, crit, srch, space, targets_per_axis=targets_per_axis, per_target=per_target,
                                 seed=cfg.seed)
@@ -62,7 +63,7 @@ def run_lambda_sweep(
     from qdemo.config import load_config, to_dict
     from qdemo.generator.data import load_photo_tensor, score_photos
     from qdemo.generator.train import GeneratorConfig
-    from qdemo.generator.weights_io import load_scorer
+    from qdemo.emotion.zoo import load_emotion_model
     from qdemo.parallel import run_tasks
 
     out = Path(out)
@@ -70,9 +71,9 @@ def run_lambda_sweep(
     base = load_config(GeneratorConfig, config, dict(overrides or {}))
     # Shared preparation, once: photo cache, searcher labels, the critic's feature space.
     photos, _ = load_photo_tensor(base.photos, base.resolution, cache_dir=base.cache_dir, progress=progress)
-    searcher = load_scorer(base.searcher, "searcher", device="cpu")
+    searcher = load_emotion_model(base.searcher, role="searcher", device="cpu")
     score_photos(photos, searcher, cache_dir=base.cache_dir, tag=f"{base.resolution}", progress=progress)
-    crit = load_scorer(critic, "critic", device="cpu")
+    crit = load_emotion_model(critic, role="critic", device="cpu")
     space_file = out / "real_features.npz"
     real_feature_space(photos, crit, n=realism_photos, cache_dir=base.cache_dir, tag=f"{base.resolution}",
                        progress=progress).save(space_file)

@@ -134,13 +134,14 @@ def run_generator_evaluation(
     """
     from qdemo.device import resolve_device
     from qdemo.generator.data import load_photo_tensor, score_photos
-    from qdemo.generator.weights_io import load_generator, load_scorer
+    from qdemo.emotion.zoo import load_emotion_model
+    from qdemo.generator.weights_io import load_generator
     from qdemo.io import atomic_write_json
 
     dev = resolve_device(device)
     gen = load_generator(generator, device=dev)
-    crit = load_scorer(critic, "critic", device=dev)
-    srch = load_scorer(searcher, "searcher", device=dev)
+    crit = load_emotion_model(critic, role="critic", device=dev)
+    srch = load_emotion_model(searcher, role="searcher", device=dev)
     photos_src = photos or list(DEFAULT_PHOTOS)
     photo_t, _ = load_photo_tensor(photos_src, gen.resolution, cache_dir=cache_dir)
     space = real_feature_space(photo_t, crit, n=realism_photos, cache_dir=cache_dir, tag=f"{gen.resolution}")

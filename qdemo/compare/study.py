@@ -36,7 +36,7 @@ def _spread(n_total: int, n: int, rng: np.random.Generator) -> np.ndarray:
 def _photo_ratings(paths: list[Path]) -> dict[str, tuple[float, float, float]]:
     """Human VAD (canonical scale; NaN where unrated) of photos from a known rated set, else {}.
 
-    Uses the emotion area's loaders (``load_oasis``, ``load_emotion6``) on the photo folder
+    Uses the emotion area's loaders (``load_oasis``, ``load_emotion6``, ``load_bass``) on the photo folder
     and its parents; a folder that is not such a set simply yields no ratings.
     """
     try:
@@ -48,7 +48,7 @@ def _photo_ratings(paths: list[Path]) -> dict[str, tuple[float, float, float]]:
     for p in paths:
         roots.update([p.parent, p.parent.parent, p.parent.parent.parent])
     out: dict[str, tuple[float, float, float]] = {}
-    for name in ("load_oasis", "load_emotion6"):
+    for name in ("load_oasis", "load_emotion6", "load_bass"):
         loader = getattr(ds, name, None)
         if loader is None:
             continue
@@ -145,7 +145,7 @@ def export_study(
     import torch
 
     from qdemo.device import resolve_device
-    from qdemo.generator.weights_io import load_scorer
+    from qdemo.emotion.zoo import load_emotion_model
     from qdemo.io import load_image
 
     if size < 16:
@@ -156,7 +156,7 @@ def export_study(
     run = read_archive(archive)
     rng = np.random.default_rng(seed)
     dev = resolve_device(device)
-    crit = load_scorer(critic, "critic", device=dev)
+    crit = load_emotion_model(critic, role="critic", device=dev)
     chosen = [run.cells[i] for i in _spread(len(run.cells), n_elites, rng)]
     items: list[dict[str, Any]] = [  # image (3, size, size), source, intended, origin
         {"image": _fit(load_image(cell.image), size), "source": "elite", "intended": cell.target,

@@ -51,7 +51,7 @@ def predict_files(model, paths: list[Path], *, batch_size: int = 32, on_error: s
     import torch
     from tqdm import tqdm
 
-    from qdemo.emotion.train import _resize
+    from qdemo.emotion.views import resize_square
     from qdemo.io import load_image
 
     if on_error not in ("skip", "raise"):
@@ -83,7 +83,7 @@ def predict_files(model, paths: list[Path], *, batch_size: int = 32, on_error: s
                 raise
             skipped.append((str(p), str(exc).split(": ", 1)[-1]))
             continue
-        batch.append((p, _resize(img, model.resolution)))
+        batch.append((p, resize_square(img, model.resolution)))
         if len(batch) >= batch_size:
             flush()
     flush()

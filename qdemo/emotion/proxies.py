@@ -1,11 +1,13 @@
 """Word-norm proxies for dimensions no image set rates (dominance).
 
-Neither OASIS nor Emotion6 has dominance ratings. The documented proxy is the word norm
-of what an image shows:
+Neither OASIS, Emotion6 nor BASS has dominance ratings. The documented proxy is the word
+norm of what an image shows:
 
 * OASIS: the mean norm of the theme's words ("Car crash" -> mean of *car* and *crash*);
 * Emotion6: the image's 7-way emotion distribution weighted by the norms of the emotion
-  words (anger, disgust, fear, joy, sadness, surprise, neutral).
+  words (anger, disgust, fear, joy, sadness, surprise, neutral);
+* BASS: the mean norm of the image's keywords ("crash, harm, car crash"), each keyword the
+  mean of its covered words, over the keywords covered.
 
 Norms come from Warriner, Kuperman & Brysbaert (2013; 1–9) with the NRC-VAD lexicon
 (Mohammad 2018; 0–1) as fallback for words Warriner lacks; both are mapped to the
@@ -24,9 +26,11 @@ from typing import Sequence
 import numpy as np
 
 from qdemo import DIMS
-from qdemo.emotion.datasets import EMOTIONS, RatedSet, _find_column, read_table
+from qdemo.emotion.datasets.cells import find_column as _find_column
+from qdemo.emotion.datasets.ratedset import EMOTIONS, RatedSet
 from qdemo.emotion.scale import NRC, WARRINER, to_canonical
 from qdemo.errors import DataError
+from qdemo.tables import read_table
 
 WARRINER_FILE = "Ratings_Warriner_et_al.csv"
 NRC_FILE = "NRC-VAD-Lexicon.txt"
@@ -104,7 +108,7 @@ class WordNorms:
         wpath = root / WARRINER_FILE
         if not wpath.exists():
             raise DataError(f"{root}: word norms not found (expected {WARRINER_FILE})")
-        t = read_table(wpath)
+        t = read_table(wpath, strip=False)
         cw = _find_column(t, ["Word"], role="word")
         cv = _find_column(t, ["V.Mean.Sum"], role="valence")
         ca = _find_column(t, ["A.Mean.Sum"], role="arousal")
@@ -121,7 +125,7 @@ class WordNorms:
         nrc = {}
         npath = root / NRC_FILE
         if use_nrc and npath.exists():
-            t = read_table(npath, delimiter="\t")
+            t = read_table(npath, delimiter="\t", strip=False)
             if len(t.header) == 4 and _find_column(t, ["Word"], role="word", required=False) is None:
                 # headerless variant of the lexicon: the first line is data
                 t.rows.insert(0, t.header)
@@ -206,6 +210,28 @@ def emotion_word_norms(rated_set: RatedSet, norms: WordNorms) -> tuple[np.ndarra
     return out, used
 
 
+def keyword_word_norms(rated_set: RatedSet, norms: WordNorms) -> tuple[np.ndarray, dict[str, PhraseNorm | None]]:
+    """(N, 3) canonical word norms of each image's keywords (comma-separated phrases, BASS):
+    the mean over its covered keywords of each keyword's norm (the mean of its covered words);
+    NaN where no keyword is covered. Also the lookup of every distinct keyword."""
+    if rated_set.keywords is None:
+        raise DataError(f"{rated_set.name}: no keywords; the keyword proxy needs them")
+    per_kw: dict[str, PhraseNorm | None] = {}
+    out = np.full((len(rated_set), 3), np.nan, dtype=np.float64)
+    for i, text in enumerate(rated_set.keywords):
+        vecs = []
+        for kw in (k.strip().lower() for k in str(text).split(",")):
+            if not kw:
+                continue
+            if kw not in per_kw:
+                per_kw[kw] = norms.phrase(kw)
+            if per_kw[kw] is not None:
+                vecs.append(per_kw[kw].vad)
+        if vecs:
+            out[i] = np.mean(vecs, axis=0)
+    return out, per_kw
+
+
 def _fill(rated_set: RatedSet, proxy: np.ndarray, dims: Sequence[str], how: str, overwrite: bool,
           details: dict) -> RatedSet:
     out = rated_set.subset(np.arange(len(rated_set)))
@@ -256,15 +282,33 @@ def emotion6_proxy(rated_set: RatedSet, norms: WordNorms, *, dims: Sequence[str]
     return _fill(rated_set, vad, dims, _how("emotion-words", lexicons), overwrite, {"words": used})
 
 
+def keyword_proxy(rated_set: RatedSet, norms: WordNorms, *, dims: Sequence[str] = ("dominance",),
+                  overwrite: bool = False) -> RatedSet:
+    """A copy of ``rated_set`` (with keywords, BASS) with ``dims`` filled from the word norms of
+    each image's keywords (:func:`keyword_word_norms`); images with no covered keyword keep
+    NaN (masked in training). ``sources[dim]`` says e.g. ``"proxy:warriner+nrc-keywords"``;
+    ``info["proxy"][dim]`` holds the coverage (images and distinct keywords covered)."""
+    vad, per_kw = keyword_word_norms(rated_set, norms)
+    found = [pn for pn in per_kw.values() if pn is not None]
+    lexicons = set().union(*[pn.lexicons for pn in found] or [set()])
+    details = {"keywords_covered": len(found), "keywords_total": len(per_kw),
+               "keywords_nrc_only": sum(1 for pn in found if pn.lexicons == {"nrc"}),
+               "images_without_keywords": int(sum(1 for k in rated_set.keywords if not str(k).strip()))}
+    return _fill(rated_set, vad, dims, _how("keywords", lexicons), overwrite, details)
+
+
 def add_proxies(rated_set: RatedSet, norms: WordNorms, *, dims: Sequence[str] = ("dominance",)) -> RatedSet:
     """Fill missing ``dims`` with the proxy that fits the set: emotion words when it has an
-    emotion distribution (Emotion6), theme words when images share group labels (OASIS);
+    emotion distribution (Emotion6), its keywords when it has them (BASS), theme words when
+    images share group labels (OASIS);
     otherwise the set is returned unchanged (the dimension stays masked)."""
     todo = [d for d in dims if rated_set.sources.get(d) == "missing"]
     if not todo:
         return rated_set
     if rated_set.emotion_dist is not None:
         return emotion6_proxy(rated_set, norms, dims=todo)
+    if rated_set.keywords is not None:
+        return keyword_proxy(rated_set, norms, dims=todo)
     if len(np.unique(rated_set.groups)) < len(rated_set):
         return oasis_theme_proxy(rated_set, norms, dims=todo)
     return rated_set
@@ -281,7 +325,8 @@ def proxy_validity(rated_set: RatedSet, proxy_vad: np.ndarray) -> dict[str, dict
     return {d: res[d] for d in DIMS if human[DIMS.index(d)]}
 
 
-def proxy_report(norms: WordNorms, *, oasis: RatedSet | None = None, emotion6: RatedSet | None = None) -> dict:
+def proxy_report(norms: WordNorms, *, oasis: RatedSet | None = None, emotion6: RatedSet | None = None,
+                 bass: RatedSet | None = None) -> dict:
     """Coverage and validity of the word-norm proxies (the numbers in docs/emotion-data.md).
 
     Validity: the proxy's valence / arousal against the human image ratings (the proxy's
@@ -310,6 +355,11 @@ def proxy_report(norms: WordNorms, *, oasis: RatedSet | None = None, emotion6: R
             "source": filled.sources["dominance"],
             "dominance_summary": _col_stats(filled.targets[:, 2]),
         }
+    if bass is not None:
+        vad, _ = keyword_word_norms(bass, norms)
+        filled = keyword_proxy(bass, norms)
+        out["bass"] = {"coverage": filled.info["proxy"]["dominance"], "validity_keywords": proxy_validity(bass, vad),
+                       "source": filled.sources["dominance"], "dominance_summary": _col_stats(filled.targets[:, 2])}
     return out
 
 
@@ -326,14 +376,14 @@ def _main(argv: Sequence[str] | None = None) -> int:
     import argparse
     import json
 
-    from qdemo.emotion.datasets import load_emotion6, load_oasis
+    from qdemo.emotion.datasets import load_bass, load_emotion6, load_oasis
     from qdemo.errors import QdemoError
     from qdemo.io import atomic_write_json
 
     ap = argparse.ArgumentParser(prog="python -m qdemo.emotion.proxies",
                                  description="Coverage and validity of the word-norm dominance proxies.")
     ap.add_argument("--datasets", default="../shared/datasets",
-                    help="folder holding oasis/, emotion6/ and word-norms/")
+                    help="folder holding oasis/, emotion6/, bass/ and word-norms/")
     ap.add_argument("--json", default=None, help="write the report here (atomic)")
     args = ap.parse_args(argv)
     root = Path(args.datasets)
@@ -341,7 +391,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
         norms = WordNorms.load(root / "word-norms")
         oasis = load_oasis(root / "oasis") if (root / "oasis").exists() else None
         e6 = load_emotion6(root / "emotion6") if (root / "emotion6").exists() else None
-        rep = proxy_report(norms, oasis=oasis, emotion6=e6)
+        bass = load_bass(root / "bass") if (root / "bass").exists() else None
+        rep = proxy_report(norms, oasis=oasis, emotion6=e6, bass=bass)
     except QdemoError as exc:
         print(f"qdemo: error: {exc}")
         return 2
@@ -351,8 +402,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["PhraseNorm", "WordNorms", "add_proxies", "emotion6_proxy", "emotion_word_norms",
-           "lemma_candidates", "oasis_theme_proxy", "proxy_report", "proxy_validity", "theme_word_norms", "tokenize"]
+__all__ = ["PhraseNorm", "WordNorms", "add_proxies", "emotion6_proxy", "emotion_word_norms", "keyword_proxy",
+           "keyword_word_norms", "lemma_candidates", "oasis_theme_proxy", "proxy_report", "proxy_validity",
+           "theme_word_norms", "tokenize"]
 
 
 if __name__ == "__main__":

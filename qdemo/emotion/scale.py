@@ -21,6 +21,8 @@ EMOTION6: Scale = (1.0, 9.0)
 """Emotion6 (Peng et al. 2015): valence/arousal on 1–9."""
 SAM: Scale = (1.0, 9.0)
 """Self-Assessment Manikin 1–9 (IAPS, NAPS-style sets)."""
+BASS: Scale = (1.0, 9.0)
+"""BASS (Kawai, Lukács & Ansorge 2021): 9-point valence and arousal scales, 5 neutral."""
 NRC: Scale = (0.0, 1.0)
 """NRC-VAD lexicon (Mohammad 2018): 0–1."""
 WARRINER: Scale = (1.0, 9.0)
@@ -31,6 +33,7 @@ CANONICAL: Scale = (-1.0, 1.0)
 NAMED_SCALES: dict[str, Scale] = {
     "oasis": OASIS,
     "emotion6": EMOTION6,
+    "bass": BASS,
     "sam": SAM,
     "sam9": SAM,
     "nrc": NRC,
@@ -102,6 +105,6 @@ def to_sam9(x: ArrayLike) -> np.ndarray:
 
 
 __all__ = [
-    "CANONICAL", "EMOTION6", "NAMED_SCALES", "NRC", "OASIS", "SAM", "Scale", "WARRINER",
+    "BASS", "CANONICAL", "EMOTION6", "NAMED_SCALES", "NRC", "OASIS", "SAM", "Scale", "WARRINER",
     "from_canonical", "parse_scale", "to_canonical", "to_sam9",
 ]

@@ -10,22 +10,29 @@ from that file and refuses a different one. ``full=True`` stores every tensor.
 
     model = load_model("searcher")            # shipped weights, eval mode, frozen
     model = load_model(path="my.safetensors") # a model trained with `qdemo regressor train`
+
+Every other area names a model by a spec string and loads it with :func:`load_emotion_model`
+(the one spec syntax, :mod:`qdemo.emotion.specs`; ``docs/emotion-model.md``)::
+
+    model = load_emotion_model("critic", role="critic", device="cpu")
+    model = load_emotion_model("tiny:3", role="searcher")          # untrained test model
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
+from qdemo.emotion.specs import ROLES, parse_model_spec
 from qdemo.errors import CheckpointError
 from qdemo.io import atomic_path, atomic_write_json, sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-ROLES = ("searcher", "critic")
 FORMAT = "qdemo-vad-regressor/2"  # 2: per-member statistics, heads and fine-tuned units
 
 
@@ -207,5 +214,67 @@ def shipped_weights_info() -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["ROLES", "WEIGHTS_DIR", "load_model", "load_model_file", "read_metadata", "save_model",
-           "shipped_path", "shipped_weights_info"]
+# ----------------------------------------------------------------------------- by spec
+
+
+def load_emotion_model(spec: str | os.PathLike | None, *, role: str = "searcher",
+                       device: str | torch.device = "cpu"):
+    """The emotion model named by ``spec``, frozen, in eval mode, on ``device``.
+
+    ``spec`` (:data:`qdemo.emotion.specs.MODEL_SPEC_HELP`): ``"searcher"`` / ``"critic"`` (the
+    shipped weights of that model), ``"shipped"`` or None (the shipped model of ``role``),
+    ``"tiny"`` / ``"tiny:SEED"`` (an untrained :class:`~qdemo.emotion.base.TinyEmotionModel`, for
+    tests) or a path to a weights file written by ``qdemo regressor train``. ``role``
+    ('searcher' or 'critic') is the job the model does for the caller. A malformed spec raises
+    :class:`~qdemo.errors.ConfigError`, a missing or foreign file :class:`CheckpointError`.
+    """
+    kind, what = parse_model_spec(spec, role)
+    if kind == "tiny":
+        from qdemo.emotion.base import TinyEmotionModel
+
+        model = TinyEmotionModel(seed=what)
+        model.info.role = role
+    elif kind == "shipped":
+        model = load_model(what, device=device)
+    elif what.exists():
+        model = load_model(role, path=what, device=device)
+    else:
+        raise CheckpointError(f"--{role} {what}: model file not found (use 'searcher', 'critic', 'shipped', "
+                              f"'tiny[:SEED]' or a path to a .safetensors file)")
+    model = model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def model_sha256(model) -> str:
+    """The weights file's SHA-256 when the model knows it, else a hash of its parameters."""
+    info = getattr(model, "info", None)
+    extra: dict[str, Any] = getattr(info, "extra", {}) or {}
+    for key in ("sha256", "weights_sha256"):
+        if isinstance(extra.get(key), str):
+            return extra[key]
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def describe_model(model, spec: str) -> Optional[dict[str, Any]]:
+    """What a run manifest says about a model (None for no model)."""
+    if model is None:
+        return None
+    info = getattr(model, "info", None)
+    return {
+        "name": getattr(info, "name", type(model).__name__),
+        "spec": spec,
+        "sha256": model_sha256(model),
+        "resolution": int(getattr(model, "resolution", 0)),
+        "human_rated": list(getattr(info, "human_rated", ("valence", "arousal"))),
+        "proxy": list(getattr(info, "proxy", ("dominance",))),
+    }
+
+
+__all__ = ["WEIGHTS_DIR", "describe_model", "load_emotion_model", "load_model",
+           "load_model_file", "model_sha256", "read_metadata", "save_model", "shipped_path", "shipped_weights_info"]

@@ -8,7 +8,7 @@ from qdemo._lazy import lazy_exports
 __all__ = [
     "DEFAULT_WEIGHTS", "DiffAugment", "Discriminator", "Generator", "GeneratorArch", "GeneratorConfig",
     "GeneratorLatentRenderer",
-    "generate", "load_generator", "load_scorer", "save_generator", "train", "va_sweep",
+    "generate", "load_generator", "save_generator", "train", "va_sweep",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
@@ -17,5 +17,5 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "models": ("DiffAugment", "Discriminator", "Generator", "GeneratorArch"),
     "sample": ("generate", "va_sweep"),
     "train": ("train",),
-    "weights_io": ("DEFAULT_WEIGHTS", "load_generator", "load_scorer", "save_generator"),
+    "weights_io": ("DEFAULT_WEIGHTS", "load_generator", "save_generator"),
 })

@@ -32,7 +32,8 @@ from qdemo.generator.config import GeneratorConfig
 from qdemo.generator.data import load_photo_tensor, model_key, score_photos
 from qdemo.generator.models import DiffAugment, Discriminator, Generator, GeneratorArch
 from qdemo.generator.sample import image_grid, va_sweep_conditions
-from qdemo.generator.weights_io import load_scorer, save_generator
+from qdemo.emotion.zoo import load_emotion_model
+from qdemo.generator.weights_io import save_generator
 from qdemo.io import atomic_path, atomic_write_text
 
 
@@ -78,7 +79,7 @@ class GeneratorTrainer:
         self.gen = torch.Generator().manual_seed(cfg.seed + 1)  # data order, z, c
         self.augment = DiffAugment(cfg.augment, seed=cfg.seed + 2) if cfg.augment else None
         self.emo_augment = DiffAugment(cfg.emo_augment, seed=cfg.seed + 4) if cfg.emo_augment else None
-        self.searcher = searcher if searcher is not None else load_scorer(cfg.searcher, "searcher", device=self.device)
+        self.searcher = searcher if searcher is not None else load_emotion_model(cfg.searcher, role="searcher", device=self.device)
         self.searcher = self.searcher.to(self.device).eval()
         for p in self.searcher.parameters():
             p.requires_grad_(False)

@@ -1,4 +1,4 @@
-"""Loading emotion scorers by spec, and saving / loading generator weights.
+"""Saving and loading generator weights (emotion models load through ``qdemo.emotion.zoo.load_emotion_model``).
 
 Generator weights are a safetensors file (the EMA generator's state dict) with a JSON
 file of the same stem beside it (architecture + training facts). The default checkpoint
@@ -24,35 +24,6 @@ DEFAULT_WEIGHTS = WEIGHTS_DIR / "generator.safetensors"
 
 class MissingWeightsError(CheckpointError, FileNotFoundError):
     """A generator weights file that should exist does not (a QdemoError and a FileNotFoundError)."""
-
-
-def load_scorer(spec: str | os.PathLike | None, role: str = "searcher", *, device: Any = "cpu") -> torch.nn.Module:
-    """An emotion model, frozen and in eval mode.
-
-    ``spec``: ``"shipped"`` / ``None`` -> the shipped ``role`` weights
-    (:func:`qdemo.emotion.load_model`); ``"tiny"`` or ``"tiny:SEED"`` -> a seeded
-    :class:`~qdemo.emotion.TinyEmotionModel` (tests); anything else -> a weights path.
-    """
-    spec_s = "shipped" if spec is None else str(spec)
-    if spec_s.startswith("tiny"):
-        from qdemo.emotion import TinyEmotionModel
-
-        seed = int(spec_s.split(":", 1)[1]) if ":" in spec_s else 0
-        model = TinyEmotionModel(seed=seed)
-    else:
-        try:
-            from qdemo.emotion import load_model
-        except ImportError:
-            raise QdemoError(
-                f"the shipped {role} is not available in this installation (qdemo.emotion.load_model missing); "
-                f"pass a model with --{role} PATH or 'tiny'"
-            ) from None
-        path = None if spec_s == "shipped" else spec_s
-        model = load_model(role, path, device=device)
-    model = model.to(device).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
 
 
 def save_generator(generator: Generator, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:

@@ -250,7 +250,7 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
     command hands in :func:`qdemo.viz.normalise.plot_report`); without it none are drawn.
     """
     from qdemo.normalise.shine_files import ShineOutput
-    from qdemo.normalise.train import load_emotion
+    from qdemo.emotion.zoo import load_emotion_model
     from qdemo.normalise.weights import load_generator
 
     out = Path(out)
@@ -268,7 +268,7 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
     proposal = _group_variants(shine, idx, orig, variants, cfg, any(g.conditioned for g, _ in loaded.values()),
                                split, shine_dir)
     gen_info = _generator_variants(loaded, models, variants, proposal, device)
-    critic = critic if critic is not None else load_emotion(cfg.report.critic, device)
+    critic = critic if critic is not None else load_emotion_model(cfg.report.critic, role="critic", device=device)
     groups = [shine.groups[i] for i in idx]
     targets = shine.targets[idx] if np.isfinite(shine.targets[idx]).any() else None
     res = evaluate(variants, groups, targets, critic, cfg)

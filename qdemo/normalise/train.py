@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from qdemo.config import save_config, to_dict
+from qdemo.emotion.zoo import load_emotion_model
 from qdemo.errors import CheckpointError, DataError, QdemoError
 from qdemo.io import atomic_path, atomic_write_json, atomic_write_text, save_png
 
@@ -43,32 +44,6 @@ from qdemo.normalise.weights import save_generator
 
 RESUME_IGNORES = ("steps", "sample_every", "checkpoint_every", "log_every", "threads")
 """Train settings that may change between a run and its resumption."""
-
-
-def load_emotion(name: str, device: torch.device | str = "cpu"):
-    """The frozen emotion model: 'searcher' / 'critic' (shipped weights) or 'tiny' (tests)."""
-    if name == "tiny":
-        from qdemo.emotion import TinyEmotionModel
-
-        model = TinyEmotionModel(seed=0)
-    elif name in ("searcher", "critic"):
-        try:
-            from qdemo.emotion import load_model
-        except ImportError:
-            try:
-                from qdemo.emotion.zoo import load_model
-            except ImportError:
-                load_model = None
-        if load_model is None:
-            raise QdemoError("qdemo.emotion.load_model is not available yet (no shipped emotion weights); "
-                             "use --set train.emotion_model=tiny only for testing")
-        model = load_model(name, device=device)
-    else:
-        raise QdemoError(f"emotion model {name!r}: use 'searcher', 'critic' or 'tiny'")
-    model = model.to(device).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
 
 
 @torch.no_grad()
@@ -370,7 +345,7 @@ class Trainer:
         use_emo = t.lambda_emo > 0
         if self.emotion is None:
             try:
-                self.emotion = load_emotion(t.emotion_model, self.device)
+                self.emotion = load_emotion_model(t.emotion_model, role="searcher", device=self.device)
             except QdemoError as exc:
                 if use_emo:
                     raise
@@ -395,4 +370,4 @@ class Trainer:
         return summary
 
 
-__all__ = ["Trainer", "load_emotion", "predict_vad", "load_pairs", "split_of", "splits_of", "Pairs", "TrainConfig"]
+__all__ = ["Trainer", "predict_vad", "load_pairs", "split_of", "splits_of", "Pairs", "TrainConfig"]

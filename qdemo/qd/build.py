@@ -24,7 +24,7 @@ from qdemo.qd.archive import Archives, build_archives, grid_ranges
 from qdemo.qd.config import EvolveConfig
 from qdemo.qd.emitters import build_scheduler, default_learning_rate, is_dqd
 from qdemo.qd.explorer import Explorer
-from qdemo.qd.models import load_emotion_model
+from qdemo.emotion.zoo import load_emotion_model
 from qdemo.qd.objective import Objective
 from qdemo.qd.scoring import Scorer
 from qdemo.qd.views import Views

@@ -45,7 +45,7 @@ def reference_images(cfg: DatasetConfig, *, seed: int) -> list[Path]:
 def reference_set(cfg: DatasetConfig, *, seed: int) -> tuple[list[Path], Optional[np.ndarray]]:
     """The (seeded subset of) photos named by the dataset config, and their human VAD ratings.
 
-    Rated sets ('oasis', 'emotion6', 'csv', or 'auto' recognising them) are read with
+    Rated sets ('oasis', 'emotion6', 'csv', or 'auto' recognising them, BASS too) are read with
     :func:`qdemo.emotion.load_dataset` (ratings on the canonical scale, NaN where not
     rated); 'folder' (or 'auto' on any other folder) takes every image under ``path``.
     """
@@ -56,8 +56,9 @@ def reference_set(cfg: DatasetConfig, *, seed: int) -> tuple[list[Path], Optiona
         raise DataError(f"--dataset {root}: not found")
     fmt = cfg.format
     if fmt == "auto":
-        rated = root.is_file() or (root / "OASIS.csv").exists() or (root / "ground_truth.txt").exists()
-        fmt = "rated" if rated else "folder"
+        from qdemo.emotion.datasets import is_rated_set
+
+        fmt = "rated" if is_rated_set(root) else "folder"
     ratings: Optional[np.ndarray] = None
     if fmt == "folder":
         if not root.is_dir():

@@ -35,7 +35,7 @@ from qdemo.errors import CheckpointError
 from qdemo.io import atomic_write_bytes, atomic_write_json
 from qdemo.qd.build import Search
 from qdemo.qd.config import EvolveConfig
-from qdemo.qd.models import model_sha256
+from qdemo.emotion.zoo import model_sha256
 from qdemo.runfolder.schema import CHECKPOINT
 
 MAGIC = b"QDEMO-CHECKPOINT 1 "

@@ -21,7 +21,7 @@ from qdemo.errors import DataError
 from qdemo.qd.archive import build_archives, cell_agreement
 from qdemo.qd.build import build_renderer, load_model
 from qdemo.qd.config import EvolveConfig
-from qdemo.qd.models import describe_model
+from qdemo.emotion.zoo import describe_model
 from qdemo.qd.scoring import critic_vad
 from qdemo.render.base import Renderer
 from qdemo.runfolder.reader import read_manifest, read_run, read_solutions

@@ -18,7 +18,7 @@ from qdemo.emotion.base import EmotionModel
 from qdemo.qd.archive import grid_dims, grid_ranges
 from qdemo.qd.build import Search
 from qdemo.qd.explorer import Explorer
-from qdemo.qd.models import describe_model
+from qdemo.emotion.zoo import describe_model
 from qdemo.runfolder.schema import METRIC_KEYS, STATUSES
 
 

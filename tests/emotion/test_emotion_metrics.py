@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from qdemo.emotion.lowlevel import (
-    LOWLEVEL_FEATURE_NAMES, lowlevel_feature_matrix, lowlevel_features, ridge_cv, ridge_fit_predict,
-    spectral_slope,
+    LOWLEVEL_FEATURE_NAMES, lowlevel_feature_matrix, lowlevel_features, spectral_slope,
 )
 from qdemo.emotion.metrics import (
     concordance, distribution_metrics, format_metrics_table, pearson_r, regression_metrics,
 )
+from qdemo.emotion.ridge import ridge_cv, ridge_fit_predict
 from qdemo.emotion.splits import grouped_kfold, kfold
 
 
@@ -170,7 +170,7 @@ def test_kfold_partition():
 def test_lowlevel_baseline_command_on_a_tiny_csv(tmp_path, capsys):
     from PIL import Image
 
-    from qdemo.emotion.lowlevel import _main
+    from qdemo.emotion.lowlevel.command import main as _main
 
     rng = np.random.default_rng(0)
     lines = ["file,valence,arousal,group"]

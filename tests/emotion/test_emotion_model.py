@@ -293,7 +293,7 @@ def test_torchvision_backbone_with_user_weights(tmp_path):
 
 
 def test_ridge_members_recover_a_linear_relation():
-    from qdemo.emotion.train import RidgeFitter, predict_heads
+    from qdemo.emotion.ridge import RidgeFitter, predict_heads
 
     rng = np.random.default_rng(0)
     n, f = 300, 20

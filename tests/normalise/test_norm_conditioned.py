@@ -88,9 +88,9 @@ def test_training_targets_are_the_group_equalisation_of_the_training_split_only(
 
 
 def test_emotion_loss_moves_the_output_off_the_proposal_towards_the_original_emotion(shine_dir, tmp_path):
-    from qdemo.normalise.train import load_emotion
+    from qdemo.emotion.zoo import load_emotion_model
 
-    emo = load_emotion("tiny")
+    emo = load_emotion_model("tiny", role="searcher")
     moved, loss = {}, {}
     for lam in (0.0, 100.0):
         cfg = _cfg(steps=6, lambda_emo=lam)

@@ -220,10 +220,10 @@ def test_yaml_config_matches_the_defaults():
 
 
 def test_emotion_model_names_are_checked():
-    from qdemo.normalise.train import load_emotion
+    from qdemo.emotion.zoo import load_emotion_model
 
     with pytest.raises(QdemoError, match="use 'searcher'"):
-        load_emotion("imagenet")
+        load_emotion_model("imagenet", role="searcher")
 
 
 def test_stats_loss_is_zero_for_equal_images_and_differentiable():
