@@ -16,7 +16,7 @@ import sys
 
 from qdemo.flags import Flag, add_config_options, add_flags
 
-CONFIG = "qdemo.emotion.train:RegressorConfig"
+CONFIG = "qdemo.emotion.train.config:RegressorConfig"
 FLAGS = (
     Flag("data.oasis", "--oasis", metavar="DIR"),
     Flag("data.emotion6", "--emotion6", metavar="DIR"),

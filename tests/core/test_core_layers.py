@@ -31,12 +31,7 @@ LAYER = {"base": 0, "emotion": 1, "render": 2, "generator": 3, "normalise": 3, "
 APART = {"generator", "normalise"}
 """Areas of one layer that must not import each other."""
 
-KNOWN = {
-    # Violations that remain after the cli / bench / layering step (helper wt-cli); other helpers
-    # are fixing these in emotion/, compare/, generator/, render/, normalise/ and qd/ at the same
-    # time. This list must shrink to empty: an entry that no longer occurs fails the test too.
-    "cycle: qdemo.emotion.evaluate <-> qdemo.emotion.train",
-}
+KNOWN: set[str] = set()
 """Allowlisted violations: "upward: SRC -> DST" and "cycle: A <-> B <-> ..." (sorted)."""
 
 KNOWN_PLOTTING: set[str] = set()

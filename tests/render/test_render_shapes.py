@@ -11,7 +11,7 @@ import torch
 import qdemo.render.shapes as shapes_mod
 from qdemo.errors import ConfigError
 from qdemo.qd.config import EvolveConfig
-from qdemo.qd.explorer import build_renderer
+from qdemo.qd.build import build_renderer
 from qdemo.render import make_renderer
 from qdemo.render.shapes import ShapeRenderer
 
