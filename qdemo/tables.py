@@ -1,4 +1,4 @@
-"""The one reader of delimited text tables (CSV / TSV) in qdemo.
+"""The one reader of delimited text tables (CSV / TSV) in qdemo, and the one CSV formatter.
 
 Real files arrive with ``\\r``, ``\\n`` or ``\\r\\n`` line endings, a UTF-8 byte-order mark,
 Windows (cp1252) text, commas, tabs or semicolons, stray spaces and blank lines.
@@ -8,6 +8,10 @@ line). Standard library only: the base layer, usable by every area and by ``qdem
 
     table = read_table("ratings.csv", required=("file",))
     table.header, table.rows[0], table.lines[0], table.column("file"), table.dicts()
+
+Tables that qdemo wrote itself (run folders, comparisons, study folders, logs) are read back
+strictly by :func:`read_output_table`; every CSV qdemo writes is formatted by
+:func:`table_text` (header first, ``\\n`` line endings) and written atomically by the caller.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from qdemo.errors import DataError
 
@@ -69,8 +73,7 @@ def _decode(path: Path, data: bytes, encodings: Sequence[str]) -> str:
         except UnicodeDecodeError:
             continue
     names = [e.replace("-sig", "").replace("utf-8", "UTF-8") for e in encodings]
-    what = names[0] if len(names) == 1 else "neither " + " nor ".join(names)
-    raise DataError(f"{path}: not a text file ({what})")
+    raise DataError(f"{path}: not {' or '.join(names)} text")
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -169,4 +172,40 @@ def read_table(path: str | os.PathLike, *, delimiter: str | None = None, require
     return table
 
 
-__all__ = ["DELIMITERS", "Table", "read_table", "sniff_delimiter"]
+def read_output_table(path: str | os.PathLike, *, required: Sequence[str] = ()) -> Table:
+    """Read back a CSV that qdemo wrote (:func:`table_text`), strictly: comma-separated UTF-8
+    (BOM and any line endings accepted), unique column names, every row as long as the header.
+
+    An empty file gives an empty table unless columns are ``required``. Anything else is a
+    damaged or foreign file: :class:`DataError` naming the file (and line).
+    """
+    return read_table(path, delimiter=",", required=required, ragged="error", unique_header=True,
+                      encodings=("utf-8-sig",), allow_empty=True)
+
+
+def table_text(header: Sequence[str], rows: Iterable[Sequence[Any] | Mapping[str, Any]], *,
+               extra: str = "error") -> str:
+    """A CSV as text: ``header`` then one line per row, ``\\n`` line endings (the one CSV formatter).
+
+    A row is a sequence in ``header`` order or a mapping ``{column: value}`` (missing columns
+    are written empty). ``extra``: what to do with a mapping's keys outside ``header``:
+    ``"error"`` (ValueError) or ``"ignore"``. Values are written as ``str()`` writes them
+    (``None`` as an empty cell). Write the text with :func:`qdemo.io.atomic_write_text`.
+    """
+    if extra not in ("error", "ignore"):
+        raise ValueError(f"extra must be 'error' or 'ignore', got {extra!r}")
+    header = list(header)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for row in rows:
+        if isinstance(row, Mapping):
+            unknown = [k for k in row if k not in header] if extra == "error" else []
+            if unknown:
+                raise ValueError(f"row has column(s) not in the header: {', '.join(map(str, unknown))}")
+            row = [row.get(h, "") for h in header]
+        w.writerow(row)
+    return buf.getvalue()
+
+
+__all__ = ["DELIMITERS", "Table", "read_output_table", "read_table", "sniff_delimiter", "table_text"]

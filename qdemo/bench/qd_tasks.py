@@ -5,7 +5,6 @@ Each is a Ray task (:func:`qdemo.parallel.run_tasks`) whose result is cached on 
 
 from __future__ import annotations
 
-import csv
 import shutil
 import time
 from pathlib import Path
@@ -13,22 +12,21 @@ from typing import Any, Sequence
 
 from qdemo.errors import QdemoError
 from qdemo.bench.common import cells_of, load_model, set_threads, va_coverage_of_cells
+from qdemo.runfolder.reader import read_history, read_run
 
 
 def va_coverage_of_run(run_dir: Path, cells: Sequence[int], ranges: Sequence[Sequence[float]]) -> float:
     """Fraction of the run's valence x arousal cells holding at least one elite (any dominance)."""
-    path = run_dir / "archive.csv"
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
+    cols = read_run(run_dir).columns
+    if not cols["index"]:
         return 0.0
     nv, na = int(cells[0]), int(cells[1])
-    if "cell_v" in rows[0] and "cell_a" in rows[0] and rows[0]["cell_v"] != "":
-        cv = [int(float(r["cell_v"])) for r in rows]
-        ca = [int(float(r["cell_a"])) for r in rows]
+    if "cell_v" in cols and "cell_a" in cols:
+        cv = [int(x) for x in cols["cell_v"]]
+        ca = [int(x) for x in cols["cell_a"]]
     else:  # CVT: bin the measures on the V-A grid
-        cv = cells_of([r["valence"] for r in rows], *ranges[0], nv)
-        ca = cells_of([r["arousal"] for r in rows], *ranges[1], na)
+        cv = cells_of(cols["valence"], *ranges[0], nv)
+        ca = cells_of(cols["arousal"], *ranges[1], na)
     return va_coverage_of_cells(cv, ca, nv, na)
 
 
@@ -36,16 +34,16 @@ def at_budget(run_dir: Path, budget: int) -> dict[str, float]:
     """The run's normalised QD score and coverage at the last iteration whose evaluations
     (gradient evaluations included) do not exceed ``budget``: the equal-budget comparison.
     Empty when the run folder has no metrics.csv."""
-    path = run_dir / "metrics.csv"
-    if not path.exists():
+    history = read_history(run_dir, missing_ok=True)
+    if history is None:
         return {}
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [r for r in csv.DictReader(f) if float(r["evaluations"]) <= budget]
-    if not rows:
+    within = [i for i, e in enumerate(history["evaluations"]) if e <= budget]
+    if not within:
         return {"qd_score_normalised_at_budget": 0.0, "coverage_at_budget": 0.0, "evaluations_at_budget": 0.0}
-    last = rows[-1]
-    return {"qd_score_normalised_at_budget": float(last["qd_score_normalised"]),
-            "coverage_at_budget": float(last["coverage"]), "evaluations_at_budget": float(last["evaluations"])}
+    last = within[-1]
+    return {"qd_score_normalised_at_budget": float(history["qd_score_normalised"][last]),
+            "coverage_at_budget": float(history["coverage"][last]),
+            "evaluations_at_budget": float(history["evaluations"][last])}
 
 
 def qd_run_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from qdemo.compare.generator_eval import evaluate_generator, grid_targets, photo
 from qdemo.compare.metrics import FeatureSpace, real_feature_space
 from qdemo.errors import QdemoError
 from qdemo.io import atomic_write_text
+from qdemo.tables import table_text
 
 
 def train_and_evaluate(run_cfg: dict[str, Any], critic: str, space_file: str, targets_per_axis: int,
@@ -91,15 +92,8 @@ def run_lambda_sweep(
     rows = [results[k] for k in tasks]
     if not rows:
         raise QdemoError("sweep: no runs")
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=SWEEP_COLUMNS, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{r[k]:.4f}" if isinstance(r.get(k), float) else r.get(k, "")) for k in SWEEP_COLUMNS})
-    atomic_write_text(out / "sweep.csv", buf.getvalue())
+    table = ([f"{r[k]:.4f}" if isinstance(r.get(k), float) else r.get(k, "") for k in SWEEP_COLUMNS] for r in rows)
+    atomic_write_text(out / "sweep.csv", table_text(SWEEP_COLUMNS, table))
     md = ["| lambda_emo | seed | steps | train s | critic err V | critic err A | critic err V+A | critic err D (proxy) "
           "| searcher err V+A | FID-like | diversity |", "|" + "---:|" * 11]
     for r in rows:

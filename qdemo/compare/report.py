@@ -15,8 +15,6 @@ Metric definitions (all judged by the critic unless said otherwise):
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from pathlib import Path
 from typing import Any, Sequence
@@ -28,6 +26,7 @@ from qdemo.compare.archive_io import ArchiveRun
 from qdemo.compare.config import CompareConfig
 from qdemo.compare.metrics import FeatureSpace, cell_error, mean_pairwise_distance, within
 from qdemo.io import atomic_write_json, atomic_write_text
+from qdemo.tables import table_text
 
 # metric -> (label, lower is better)
 METRICS: dict[str, tuple[str, bool]] = {
@@ -42,12 +41,8 @@ METRICS: dict[str, tuple[str, bool]] = {
 
 
 def _csv_text(rows: list[dict[str, Any]], fields: Sequence[str]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in r.items()})
-    return buf.getvalue()
+    """cells.csv / samples.csv text: floats with 5 significant digits."""
+    return table_text(fields, ({k: (f"{v:.5g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows))
 
 
 def _winner(name: str, explorer: float, generator: float) -> str:

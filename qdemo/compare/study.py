@@ -10,8 +10,6 @@ nor the file says where it came from. ``key.csv`` holds the truth (docs/formats.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import numpy as np
 from qdemo import DIMS
 from qdemo.compare.archive_io import read_archive
 from qdemo.errors import QdemoError
+from qdemo.tables import table_text
 
 KEY_FIELDS = ["stimulus_id", "source", "intended_valence", "intended_arousal", "intended_dominance",
               "predicted_valence", "predicted_arousal", "predicted_dominance", "origin"]
@@ -106,14 +105,6 @@ def _photo_items(photos: str | os.PathLike, n: int, size: int, rng: np.random.Ge
     return items
 
 
-def _csv_text(rows: list[dict[str, Any]], fields: list[str]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
-
-
 def _write_study(items: list[dict[str, Any]], pred: np.ndarray, order: np.ndarray, out: Path) -> None:
     """``stimuli/sNNNN.png`` in the shuffled ``order``, ``stimuli.csv`` and the hidden ``key.csv``."""
     from qdemo.io import atomic_write_text, save_png
@@ -132,8 +123,8 @@ def _write_study(items: list[dict[str, Any]], pred: np.ndarray, order: np.ndarra
             row[f"intended_{d}"] = "" if v is None or not np.isfinite(v) else f"{v:.4f}"
             row[f"predicted_{d}"] = f"{pred[i, j]:.4f}"
         key_rows.append(row)
-    atomic_write_text(out / "stimuli.csv", _csv_text(stim_rows, ["stimulus_id", "file"]))
-    atomic_write_text(out / "key.csv", _csv_text(key_rows, KEY_FIELDS))
+    atomic_write_text(out / "stimuli.csv", table_text(["stimulus_id", "file"], stim_rows))
+    atomic_write_text(out / "key.csv", table_text(KEY_FIELDS, key_rows))
 
 
 def export_study(

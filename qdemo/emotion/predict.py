@@ -8,8 +8,6 @@ model) and ``error`` (empty when the file was scored). Files that could not be r
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from pathlib import Path
 from typing import Iterable
@@ -18,6 +16,7 @@ import numpy as np
 
 from qdemo import DIMS
 from qdemo.errors import DataError
+from qdemo.tables import table_text
 
 PREDICT_COLUMNS = ("path", *DIMS, *(f"{d}_sd" for d in DIMS), "error")
 """Columns of the predict CSV, for scored and unreadable files alike."""
@@ -93,14 +92,8 @@ def predict_files(model, paths: list[Path], *, batch_size: int = 32, on_error: s
 def rows_to_csv(rows: list[dict], skipped: Iterable[tuple[str, str]] = ()) -> str:
     """CSV text with :data:`PREDICT_COLUMNS` (6 decimals): scored rows, then the ``skipped``
     (path, reason) files with empty numbers and the reason in ``error``."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=PREDICT_COLUMNS, restval="", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()})
-    for path, why in skipped:
-        w.writerow({"path": path, "error": why})
-    return buf.getvalue()
+    scored = [{k: (f"{v:.6f}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+    return table_text(PREDICT_COLUMNS, [*scored, *({"path": path, "error": why} for path, why in skipped)])
 
 
 def summarise(rows: list[dict]) -> str:

@@ -16,7 +16,6 @@ only: loaded with ``weights_only=True``) and, at the end, ``generator.safetensor
 from __future__ import annotations
 
 import copy
-import csv
 import io
 import time
 from pathlib import Path
@@ -35,6 +34,7 @@ from qdemo.generator.sample import image_grid, va_sweep_conditions
 from qdemo.emotion.zoo import load_emotion_model
 from qdemo.generator.weights_io import save_generator
 from qdemo.io import atomic_path, atomic_write_text
+from qdemo.tables import read_output_table, table_text
 
 
 def _state_bytes(obj: dict[str, Any]) -> bytes:
@@ -247,15 +247,11 @@ class _RunFiles:
         self.log_path = out / "log.csv"
         self.rows: list[dict[str, Any]] = []
         if resume and self.log_path.exists():  # keep the rows up to the checkpoint's step
-            with open(self.log_path, newline="", encoding="utf-8") as f:
-                self.rows = [r for r in csv.DictReader(f) if int(r["step"]) <= trainer.step]
+            log = read_output_table(self.log_path, required=("step",))
+            self.rows = [r for r in log.dicts() if int(r["step"]) <= trainer.step]
 
     def write_log(self) -> None:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=LOG_FIELDS)
-        w.writeheader()
-        w.writerows(self.rows)
-        atomic_write_text(self.log_path, buf.getvalue())
+        atomic_write_text(self.log_path, table_text(LOG_FIELDS, self.rows))
 
     def checkpoint(self) -> None:
         from qdemo.io import atomic_write_bytes

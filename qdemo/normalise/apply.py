@@ -14,8 +14,6 @@ It needs at least two groups, and holds the whole set in memory.
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -27,6 +25,7 @@ from qdemo.errors import DataError
 from qdemo.io import atomic_write_json, atomic_write_text, is_image_path, list_images, save_png
 
 from qdemo.normalise.data import load_batch, to_tensor
+from qdemo.tables import table_text
 
 
 def is_archive_run(path: Path) -> bool:
@@ -137,11 +136,7 @@ def apply_paths(g: torch.nn.Module, paths: Sequence[str | Path], out: str | Path
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["source", "output"])
-    w.writerows(rows)
-    atomic_write_text(out / "apply.csv", buf.getvalue())
+    atomic_write_text(out / "apply.csv", table_text(["source", "output"], rows))
     summary = {"n_images": n_done, "n_skipped": len(skipped), "skipped": skipped, "size": size, "fit": fit,
                "condition": "group" if conditioned else "none",
                "seconds": round(seconds, 3), "images_per_s": n_done / seconds if seconds > 0 else None}

@@ -7,9 +7,7 @@ before anything is written, the manifest writer, and :class:`ShineOutput`, its r
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +17,11 @@ import numpy as np
 
 from qdemo.errors import DataError, QdemoError
 from qdemo.io import atomic_write_text
-
 from qdemo.normalise.data import ImageSet
+from qdemo.tables import read_output_table, table_text
+
+MANIFEST_COLUMNS = ("source", "group", "output", "valence", "arousal", "dominance")
+"""manifest.csv: source photo, its group, output image (relative), human VAD (empty where unrated)."""
 
 
 def shards(n: int, size: int) -> list[list[int]]:
@@ -68,11 +69,7 @@ def write_manifest(images: ImageSet, ok: Sequence[int], names: dict[int, Path], 
         t = images.targets[i] if images.targets is not None else [float("nan")] * 3
         rows.append([str(images.paths[i]), images.groups[i], f"images/{names[i].as_posix()}",
                      *(("" if not np.isfinite(x) else f"{float(x):.6f}") for x in t)])
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["source", "group", "output", "valence", "arousal", "dominance"])
-    w.writerows(rows)
-    atomic_write_text(out / "manifest.csv", buf.getvalue())
+    atomic_write_text(out / "manifest.csv", table_text(MANIFEST_COLUMNS, rows))
 
 
 @dataclass
@@ -94,11 +91,7 @@ class ShineOutput:
         if not man.exists() or not js.exists():
             raise DataError(f"{root}: not a SHINE output folder (no manifest.csv / shine.json); "
                             f"make one with `qdemo normalise shine --out {root}`")
-        with open(man, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        need = {"source", "group", "output", "valence", "arousal", "dominance"}
-        if not rows or not need <= set(rows[0]):
-            raise DataError(f"{man}: expected columns {', '.join(sorted(need))}")
+        rows = read_output_table(man, required=MANIFEST_COLUMNS).dicts()
 
         def num(x: str) -> float:
             return float(x) if x.strip() else float("nan")

@@ -19,8 +19,6 @@ Re-running the same command continues from the checkpoint.
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from qdemo.normalise.pairs import Pairs, load_pairs, split_of, splits_of
 from qdemo.normalise.shine_files import ShineOutput
 from qdemo.normalise.views import apply_view, draw_view
 from qdemo.normalise.weights import save_generator
+from qdemo.tables import table_text
 
 RESUME_IGNORES = ("steps", "sample_every", "checkpoint_every", "log_every", "threads")
 """Train settings that may change between a run and its resumption."""
@@ -175,12 +174,8 @@ class Trainer:
     def _write_metrics(self) -> None:
         if not self.metrics:
             return
-        buf = io.StringIO()
         names = list(dict.fromkeys(k for row in self.metrics for k in row))
-        w = csv.DictWriter(buf, fieldnames=names, restval="", lineterminator="\n")
-        w.writeheader()
-        w.writerows(self.metrics)
-        atomic_write_text(self.out / "metrics.csv", buf.getvalue())
+        atomic_write_text(self.out / "metrics.csv", table_text(names, self.metrics))
 
     def _G(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """G on photos x, given their targets y (the proposal a group-conditioned G starts from)."""

@@ -9,31 +9,33 @@
 - :mod:`~qdemo.runfolder.manifest`: what ``manifest.json`` of a run says.
 - :mod:`~qdemo.runfolder.runner`: :func:`run_evolve`, the ``qdemo evolve`` core.
 
-Reading stays light: the schema, grid and reader are imported here (standard library only);
-the writer, checkpoint, confirm and runner names (numpy, torch, ribs) on first use.
+Every public name is re-exported lazily (qdemo._lazy), as in the other subpackages:
+importing ``qdemo.runfolder`` imports nothing else; the schema, grid and reader names stay
+standard library only when used, the writer, checkpoint, confirm and runner ones bring numpy,
+torch and ribs.
 """
 
 from qdemo._lazy import lazy_exports
-from qdemo.runfolder.grid import RunGrid, parse_grid
-from qdemo.runfolder.reader import (CsvTable, RunFolder, proxy_dims, read_csv_table, read_manifest, read_run,
-                                    read_solutions)
-from qdemo.runfolder.schema import (CELL_COLUMNS, CRITIC_COLUMNS, DISPLAY_CELLS, FLAG_COLUMNS, GRID_NAMES,
-                                    HISTORY_COLUMNS, MANIFEST, METRIC_KEYS, NUMERIC_COLUMNS, SD_COLUMNS, TABLE,
-                                    archive_columns)
-
-_LAZY = {
-    "checkpoint": ("load_checkpoint", "load_search", "save_checkpoint", "save_search"),
-    "confirm": ("Confirmation", "confirm_elites", "confirm_run"),
-    "runner": ("EvolveRun", "RunInterrupted", "RunResult", "run_evolve"),
-    "writer": ("ArchiveTable", "prepare_run_dir", "update_archive_columns", "write_archive", "write_config",
-               "write_elite_images", "write_history", "write_manifest", "write_reference", "write_solutions"),
-}
 
 __all__ = [
     "CELL_COLUMNS", "CRITIC_COLUMNS", "DISPLAY_CELLS", "FLAG_COLUMNS", "GRID_NAMES", "HISTORY_COLUMNS", "MANIFEST",
-    "METRIC_KEYS", "NUMERIC_COLUMNS", "SD_COLUMNS", "TABLE", "CsvTable", "RunFolder", "RunGrid", "archive_columns",
-    "parse_grid", "proxy_dims", "read_csv_table", "read_manifest", "read_run", "read_solutions",
-    *(name for names in _LAZY.values() for name in names),
+    "METRIC_KEYS", "NUMERIC_COLUMNS", "SD_COLUMNS", "TABLE", "ArchiveTable", "Confirmation", "EvolveRun",
+    "RunFolder", "RunGrid", "RunInterrupted", "RunResult", "archive_columns", "confirm_elites", "confirm_run",
+    "load_checkpoint", "load_search", "parse_grid", "prepare_run_dir", "proxy_dims", "read_history",
+    "read_manifest", "read_reference", "read_run", "read_solutions", "run_evolve", "save_checkpoint",
+    "save_search", "update_archive_columns", "write_archive", "write_config", "write_elite_images",
+    "write_history", "write_manifest", "write_reference", "write_solutions",
 ]
 
-__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "checkpoint": ("load_checkpoint", "load_search", "save_checkpoint", "save_search"),
+    "confirm": ("Confirmation", "confirm_elites", "confirm_run"),
+    "grid": ("RunGrid", "parse_grid"),
+    "reader": ("RunFolder", "proxy_dims", "read_history", "read_manifest", "read_reference", "read_run",
+               "read_solutions"),
+    "runner": ("EvolveRun", "RunInterrupted", "RunResult", "run_evolve"),
+    "schema": ("CELL_COLUMNS", "CRITIC_COLUMNS", "DISPLAY_CELLS", "FLAG_COLUMNS", "GRID_NAMES", "HISTORY_COLUMNS",
+               "MANIFEST", "METRIC_KEYS", "NUMERIC_COLUMNS", "SD_COLUMNS", "TABLE", "archive_columns"),
+    "writer": ("ArchiveTable", "prepare_run_dir", "update_archive_columns", "write_archive", "write_config",
+               "write_elite_images", "write_history", "write_manifest", "write_reference", "write_solutions"),
+})

@@ -9,8 +9,9 @@ every elite in a cell::
 
 Standard library only (no numpy, torch or ribs; :func:`read_solutions` imports numpy when
 called): the web server and ``qdemo --help`` stay light. Columns and file names come from
-:mod:`qdemo.runfolder.schema`, shared with the writer. Every problem is a :class:`~qdemo.errors.DataError` naming the file (and line) and
-what is wrong; nothing is ever written here.
+:mod:`qdemo.runfolder.schema`, shared with the writer; the tables are parsed by
+:func:`qdemo.tables.read_output_table`. Every problem is a :class:`~qdemo.errors.DataError`
+naming the file (and line) and what is wrong; nothing is ever written here.
 
 Placement of an elite: on a regular grid (``vad``, ``va``) its ``cell_v, cell_a[, cell_d]``
 columns, which must be whole numbers inside the grid and agree with its flat ``index``
@@ -22,7 +23,6 @@ CVT archives have no regular grid: elites are binned by their measures on a disp
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -32,78 +32,11 @@ from typing import Any, Sequence
 
 from qdemo.errors import DataError
 from qdemo.runfolder.grid import RunGrid, parse_grid
-from qdemo.runfolder.schema import CELL_COLUMNS, MANIFEST, NUMERIC_COLUMNS, SOLUTIONS, TABLE
+from qdemo.runfolder.schema import (CELL_COLUMNS, HISTORY_COLUMNS, MANIFEST, METRICS, NUMERIC_COLUMNS, REFERENCE,
+                                    SOLUTIONS, TABLE)
+from qdemo.tables import Table, read_output_table
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-# --------------------------------------------------------------------------- CSV
-
-@dataclass
-class CsvTable:
-    """A CSV file as stripped strings: ``header`` and equally long ``rows``."""
-
-    path: Path
-    header: list[str]
-    rows: list[list[str]]
-    lines: list[int]
-    """Line number in the file of each row (for messages; blank lines are skipped)."""
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def column(self, name: str) -> list[str]:
-        j = self.header.index(name)
-        return [r[j] for r in self.rows]
-
-    def dicts(self) -> list[dict[str, str]]:
-        """Rows as ``{column: value}`` (unnamed columns dropped)."""
-        named = [(j, h) for j, h in enumerate(self.header) if h]
-        return [{h: r[j] for j, h in named} for r in self.rows]
-
-
-def read_csv_table(path: str | os.PathLike, *, required: Sequence[str] = ()) -> CsvTable:
-    """Read a CSV file: UTF-8 with or without BOM, any line endings, blank lines skipped.
-
-    Raises :class:`DataError` for a missing or unreadable file, an empty file when columns
-    are ``required``, missing ``required`` columns, duplicate column names and rows whose
-    number of fields differs from the header's.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: missing")
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            for row in reader:
-                if any(cell.strip() for cell in row):
-                    rows.append([cell.strip() for cell in row])
-                    lines.append(reader.line_num)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text ({exc})") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: malformed CSV ({exc})") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if not rows:
-        if required:
-            raise DataError(f"{path}: empty file (expected a header row with {', '.join(required)})")
-        return CsvTable(path, [], [], [])
-    header, body, body_lines = rows[0], rows[1:], lines[1:]
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(map(repr, missing))} "
-                        f"(found: {', '.join(h for h in header if h) or 'nothing'})")
-    named = [h for h in header if h]
-    dup = sorted({h for h in named if named.count(h) > 1})
-    if dup:
-        raise DataError(f"{path}: duplicate column(s) {', '.join(map(repr, dup))}")
-    for r, line in zip(body, body_lines):
-        if len(r) != len(header):
-            raise DataError(f"{path}: line {line} has {len(r)} fields, the header has {len(header)}")
-    return CsvTable(path, header, body, body_lines)
 
 
 # --------------------------------------------------------------------------- manifest
@@ -195,13 +128,14 @@ def proxy_dims(manifest: dict[str, Any]) -> list[str]:
     return list(proxy) if isinstance(proxy, (list, tuple)) else []
 
 
-def _parse_columns(table: CsvTable) -> dict[str, list[Any]]:
+def _parse_columns(table: Table, numeric: Sequence[str] = NUMERIC_COLUMNS) -> dict[str, list[Any]]:
+    """{column: values}: the ``numeric`` columns as floats (NaN where empty), others as text."""
     out: dict[str, list[Any]] = {}
     for j, col in enumerate(table.header):
         if not col:
             continue
         cells = [r[j] for r in table.rows]
-        if col not in NUMERIC_COLUMNS:
+        if col not in numeric:
             out[col] = cells
             continue
         values = []
@@ -214,7 +148,7 @@ def _parse_columns(table: CsvTable) -> dict[str, list[Any]]:
     return out
 
 
-def _place(table: CsvTable, cols: dict[str, list[Any]], grid: RunGrid, notes: list[str]) -> list[list[int]]:
+def _place(table: Table, cols: dict[str, list[Any]], grid: RunGrid, notes: list[str]) -> list[list[int]]:
     path, n = table.path, len(table)
     cell_cols = list(CELL_COLUMNS[: grid.ndim])
     if not grid.binned and all(c in cols for c in cell_cols):
@@ -271,7 +205,7 @@ def read_run(path: str | os.PathLike, *, require: Sequence[str] = (), check_imag
         raise DataError(f"{table_path}: missing (no {TABLE}; {hint})")
     manifest = read_manifest(run_dir)
     grid = parse_grid(manifest, manifest_path)
-    table = read_csv_table(table_path, required=("index", *(c for c in require if c != "index")))
+    table = read_output_table(table_path, required=("index", *(c for c in require if c != "index")))
     cols = _parse_columns(table)
     seen: dict[int, int] = {}
     for x, text, line in zip(cols["index"], table.column("index"), table.lines):
@@ -295,6 +229,24 @@ def read_run(path: str | os.PathLike, *, require: Sequence[str] = (), check_imag
     return run
 
 
+def read_history(run_dir: str | os.PathLike, *, missing_ok: bool = False) -> dict[str, list[Any]] | None:
+    """``run_dir/metrics.csv``: {column: one value per iteration}, the :data:`HISTORY_COLUMNS` as
+    floats (NaN where empty), other columns as text. ``None`` when the file is missing and
+    ``missing_ok``; else DataError naming the file (also for a non-number in a numeric column).
+    """
+    path = Path(run_dir) / METRICS
+    if missing_ok and not path.is_file():
+        return None
+    return _parse_columns(read_output_table(path), HISTORY_COLUMNS)
+
+
+def read_reference(run_dir: str | os.PathLike) -> list[dict[str, str]]:
+    """Rows of ``run_dir/reference.csv`` (real photos scored by the searcher) as ``{column: text}``;
+    empty when the run has none. Columns: :data:`~qdemo.runfolder.schema.REFERENCE_COLUMNS`."""
+    path = Path(run_dir) / REFERENCE
+    return read_output_table(path).dicts() if path.is_file() else []
+
+
 def read_solutions(path: str | os.PathLike):
     """``solutions.npy`` of a run folder: (N, dim) array, rows in archive.csv's order.
 
@@ -310,5 +262,5 @@ def read_solutions(path: str | os.PathLike):
         raise DataError(f"{file}: unreadable ({exc})") from None
 
 
-__all__ = ["CsvTable", "RunFolder", "proxy_dims", "read_csv_table", "read_manifest",
-           "read_run", "read_solutions"]
+__all__ = ["RunFolder", "proxy_dims", "read_history", "read_manifest", "read_reference", "read_run",
+           "read_solutions"]

@@ -15,8 +15,6 @@ decimals elsewhere, and as empty cells where missing (None or NaN).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 import shutil
@@ -30,10 +28,10 @@ from PIL import Image
 from qdemo.config import save_config
 from qdemo.errors import DataError, QdemoError
 from qdemo.io import atomic_path, atomic_write_json, atomic_write_text, open_rgb, tensor_to_pil
-from qdemo.runfolder.reader import read_csv_table
 from qdemo.runfolder.schema import (CHECKPOINT, CONFIG, CRITIC_COLUMNS, FLAG_COLUMNS, HISTORY_COLUMNS,
                                     INT_COLUMNS, MANIFEST, METRICS, NUMERIC_COLUMNS, REFERENCE, REFERENCE_COLUMNS,
                                     RUN_MARKERS, SOLUTIONS, TABLE, archive_columns, elite_image, reference_thumb)
+from qdemo.tables import read_output_table, table_text
 
 
 def format_cell(column: str, value: Any) -> str:
@@ -49,12 +47,7 @@ def format_cell(column: str, value: Any) -> str:
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> Path:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(list(header))
-    for row in rows:
-        w.writerow([format_cell(c, v) for c, v in zip(header, row)])
-    atomic_write_text(path, buf.getvalue())
+    atomic_write_text(path, table_text(header, ([format_cell(c, v) for c, v in zip(header, row)] for row in rows)))
     return path
 
 
@@ -117,7 +110,7 @@ def update_archive_columns(run_dir: str | os.PathLike, values: Mapping[str, Sequ
     unknown = [c for c in values if c not in known]
     if unknown:
         raise QdemoError(f"{path}: not archive.csv columns: {', '.join(unknown)}")
-    table = read_csv_table(path, required=("index", *values))
+    table = read_output_table(path, required=("index", *values))
     for col, vals in values.items():
         if len(vals) != len(table):
             raise DataError(f"{path}: {len(vals)} values for column {col!r} but the table has {len(table)} rows")
@@ -138,12 +131,8 @@ def critic_columns(vad: np.ndarray, same: np.ndarray, within: np.ndarray) -> dic
 
 def write_history(run_dir: str | os.PathLike, history: Sequence[Mapping[str, Any]]) -> Path:
     """Write ``run_dir/metrics.csv``: one row per iteration (:data:`~qdemo.runfolder.schema.HISTORY_COLUMNS`)."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(HISTORY_COLUMNS), lineterminator="\n")
-    w.writeheader()
-    for row in history:
-        w.writerow({k: row.get(k, "") for k in HISTORY_COLUMNS})
-    atomic_write_text(Path(run_dir) / METRICS, buf.getvalue())
+    rows = ([row.get(k, "") for k in HISTORY_COLUMNS] for row in history)
+    atomic_write_text(Path(run_dir) / METRICS, table_text(HISTORY_COLUMNS, rows))
     return Path(run_dir) / METRICS
 
 

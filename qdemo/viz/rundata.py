@@ -18,14 +18,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from qdemo.errors import DataError
-from qdemo.runfolder import (
-    CELL_COLUMNS, CRITIC_COLUMNS, NUMERIC_COLUMNS, RunGrid, proxy_dims, read_csv_table, read_run,
-)
+from qdemo.runfolder import CELL_COLUMNS, CRITIC_COLUMNS, NUMERIC_COLUMNS, RunGrid, proxy_dims, read_history, read_run
 from qdemo.runfolder import read_manifest as load_manifest
+from qdemo.runfolder.schema import METRICS
 
 TEXT_COLUMNS = ("image",)
 __all__ = ["CELL_COLUMNS", "CRITIC_COLUMNS", "Grid", "RunData", "dense_grid", "from_sam9", "load_manifest",
-           "load_metrics", "load_run", "read_csv_columns", "to_sam9"]
+           "load_metrics", "load_run", "to_sam9"]
 
 
 def to_sam9(x: Any) -> Any:
@@ -84,13 +83,14 @@ class RunData:
         return proxy_dims(self.manifest)
 
 
-def _column_array(path: Path, lines: Sequence[int], col: str, cells: Sequence[Any], *, text: bool,
+def _column_array(path: Path, lines: Sequence[int] | None, col: str, cells: Sequence[Any], *, text: bool,
                   strict: bool) -> np.ndarray:
-    """One CSV column as floats (empty -> NaN), or as text (``text``, or non-numbers without ``strict``)."""
+    """One table column as floats (empty -> NaN), or as text (``text``, or non-numbers without
+    ``strict``). ``lines``: file line of each cell, for the message of a ``strict`` column."""
     if text:
         return np.asarray(list(cells), dtype=object)
     values = []
-    for cell, line in zip(cells, lines):
+    for k, cell in enumerate(cells):
         if isinstance(cell, float):
             values.append(cell)
             continue
@@ -99,24 +99,9 @@ def _column_array(path: Path, lines: Sequence[int], col: str, cells: Sequence[An
         except ValueError:
             if not strict:
                 return np.asarray(list(cells), dtype=object)
-            raise DataError(f"{path}: line {line}, column {col!r}: not a number ({cell!r})") from None
+            line = f"line {lines[k]}, " if lines is not None else ""
+            raise DataError(f"{path}: {line}column {col!r}: not a number ({cell!r})") from None
     return np.asarray(values, dtype=np.float64)
-
-
-def read_csv_columns(path: Path, *, required: tuple[str, ...] = (),
-                     text: tuple[str, ...] = TEXT_COLUMNS, strict: bool = True) -> dict[str, np.ndarray]:
-    """Read a CSV into float columns (empty -> NaN); ``text`` columns stay strings.
-
-    Handles a UTF-8 BOM and any line endings. Raises DataError for a missing file,
-    missing ``required`` columns, ragged rows and non-numeric values (with
-    ``strict=False`` a column holding non-numbers is kept as text instead).
-    """
-    table = read_csv_table(path, required=required)
-    if not table.header:
-        raise DataError(f"{path}: empty file (expected a header row)")
-    return {col: _column_array(table.path, table.lines, col, [r[j] for r in table.rows], text=col in text,
-                               strict=strict)
-            for j, col in enumerate(table.header) if col}
 
 
 def load_run(run_dir: str | os.PathLike) -> RunData:
@@ -159,9 +144,9 @@ def dense_grid(run: RunData, values: np.ndarray, *, reduce: str = "max") -> np.n
 
 
 def load_metrics(run_dir: str | os.PathLike) -> dict[str, np.ndarray]:
-    """``metrics.csv`` of a run as float columns (at least one row)."""
-    path = Path(run_dir) / "metrics.csv"
-    cols = read_csv_columns(path, text=(), strict=False)
-    if not cols or len(next(iter(cols.values()))) == 0:
+    """``metrics.csv`` of a run (:func:`qdemo.runfolder.read_history`) as float columns (at least one row)."""
+    path = Path(run_dir) / METRICS
+    history = read_history(run_dir)
+    if not history or len(next(iter(history.values()))) == 0:
         raise DataError(f"{path}: no rows (the run has not finished an iteration yet)")
-    return cols
+    return {c: _column_array(path, None, c, v, text=False, strict=False) for c, v in history.items()}

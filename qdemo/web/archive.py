@@ -18,8 +18,10 @@ from typing import Any
 
 from qdemo import DIMS
 from qdemo.errors import DataError
-from qdemo.runfolder import RunFolder, proxy_dims, read_csv_table, read_run
+from qdemo.runfolder import RunFolder, proxy_dims, read_reference, read_run
 from qdemo.runfolder import RunGrid as Grid
+from qdemo.runfolder.schema import MANIFEST, REFERENCE, TABLE
+from qdemo.tables import read_output_table
 
 ARCHIVE_REQUIRED = ("index", "objective", "valence", "arousal", "image")
 SAMPLES_REQUIRED = ("archive", "index", "image")
@@ -42,11 +44,6 @@ def _num(value: Any) -> float | None:
 
 def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
-
-
-def read_csv(path: Path, required: tuple[str, ...]) -> list[dict[str, str]]:
-    """Rows of a CSV as dicts (:func:`qdemo.runfolder.read_csv_table`); DataError naming the file."""
-    return read_csv_table(path, required=required).dicts()
 
 
 @dataclass
@@ -72,7 +69,7 @@ class RunArchive:
 
     def _files_stamp(self) -> tuple:
         out = []
-        for name in ("archive.csv", "manifest.json", "reference.csv"):
+        for name in (TABLE, MANIFEST, REFERENCE):
             try:
                 st = (self.root / name).stat()
                 out.append((st.st_mtime_ns, st.st_size))
@@ -124,10 +121,8 @@ class RunArchive:
         }
 
     def _read_photos(self) -> list[dict[str, Any]]:
-        path = self.root / "reference.csv"
-        if not path.is_file():
-            return []
-        rows = read_csv(path, ())
+        path = self.root / REFERENCE
+        rows = read_reference(self.root)
         if not rows:
             return []
         cols = rows[0].keys()
@@ -200,7 +195,7 @@ class Samples:
         if not csv_path.is_file():
             raise DataError(f"{root}: not a comparison folder (no samples.csv)")
         out = cls(root=root.resolve())
-        table = read_csv_table(csv_path, required=SAMPLES_REQUIRED)
+        table = read_output_table(csv_path, required=SAMPLES_REQUIRED)
         for lineno, row in zip(table.lines, table.dicts()):
             idx = _num(row.get("index"))
             if idx is None or idx != int(idx):
@@ -224,4 +219,4 @@ class Samples:
         return self.by_cell.get((archive, index), [])
 
 
-__all__ = ["DIMS", "Grid", "RunArchive", "Samples", "read_csv"]
+__all__ = ["DIMS", "Grid", "RunArchive", "Samples"]

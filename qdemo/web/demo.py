@@ -8,7 +8,6 @@ Everything follows ``docs/formats.md``; nothing here is a model prediction.
 
 from __future__ import annotations
 
-import csv
 import math
 from pathlib import Path
 from typing import Sequence
@@ -18,6 +17,7 @@ from PIL import Image
 
 from qdemo import DIMS
 from qdemo.runfolder import read_run
+from qdemo.tables import table_text
 
 
 def procedural_image(vad: Sequence[float], size: int = 64, seed: int = 0) -> Image.Image:
@@ -39,10 +39,9 @@ def procedural_image(vad: Sequence[float], size: int = 64, seed: int = 0) -> Ima
 
 
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
+    from qdemo.io import atomic_write_text  # torch: only when a demo folder is written
+
+    atomic_write_text(path, table_text(header, rows))
 
 
 def make_demo_archive(

@@ -12,9 +12,7 @@ participant, so a resumed session continues the same order) and ``ratings``.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
 import os
 import random
@@ -27,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from qdemo.errors import DataError
+from qdemo.tables import read_output_table, table_text
 from qdemo.web.params import ParamError, parse_whole
 from qdemo.web.safepath import PathRefused, resolve_under
 
@@ -90,11 +89,9 @@ def load_stimuli(folder: str | os.PathLike) -> list[Stimulus]:
     listing = root / "stimuli.csv"
     out: list[Stimulus] = []
     if listing.is_file():
-        from qdemo.web.archive import read_csv
-
-        rows = read_csv(listing, ("stimulus_id", "file"))
+        table = read_output_table(listing, required=("stimulus_id", "file"))
         seen: set[str] = set()
-        for lineno, row in enumerate(rows, start=2):
+        for lineno, row in zip(table.lines, table.dicts()):
             sid, rel = row["stimulus_id"].strip(), row["file"].strip()
             if not sid or not STIMULUS_ID_RE.fullmatch(sid):
                 raise DataError(f"{listing}: line {lineno}: invalid stimulus_id {sid!r}")
@@ -325,15 +322,13 @@ def export_csv(db: str | os.PathLike, out: str | os.PathLike) -> int:
         rows = store.all_ratings()
     finally:
         store.close()
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(EXPORT_COLUMNS)
+    lines = []
     for r in rows:
         canon = [float(to_canonical(r[d], *SAM)) for d in DIMS]  # (x - 5) / 4
-        w.writerow([r["participant"], r["stimulus_id"], r["position"], r["valence"], r["arousal"],
-                    r["dominance"], *canon, "" if r["rt_ms"] is None else round(r["rt_ms"], 1),
-                    r["created"], r["updated"], r["revisions"]])
-    atomic_write_text(out, buf.getvalue())
+        lines.append([r["participant"], r["stimulus_id"], r["position"], r["valence"], r["arousal"],
+                      r["dominance"], *canon, "" if r["rt_ms"] is None else round(r["rt_ms"], 1),
+                      r["created"], r["updated"], r["revisions"]])
+    atomic_write_text(out, table_text(EXPORT_COLUMNS, lines))
     return len(rows)
 
 

@@ -11,7 +11,7 @@ Needs Debian's Chromium (``/usr/bin/chromium``) and the ``playwright`` package; 
 from __future__ import annotations
 
 import argparse
-import csv
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -35,12 +35,15 @@ def _shrink(path: Path) -> None:
 
 def _best_cell(run: Path) -> tuple[float, float, float] | None:
     """Searcher VAD of the run's best elite (to preselect a cell)."""
-    with open(run / "archive.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r.get("objective")]
-    if not rows:
+    from qdemo.runfolder import read_run
+
+    folder = read_run(run, require=("objective", "valence", "arousal"))
+    if not folder.n:
         return None
-    r = max(rows, key=lambda r: float(r["objective"]))
-    return float(r["valence"]), float(r["arousal"]), float(r.get("dominance") or 0.0)
+    best = max(range(folder.n), key=lambda i: folder.value("objective", i))
+    dominance = folder.value("dominance", best)  # NaN without a dominance column
+    return (folder.value("valence", best), folder.value("arousal", best),
+            dominance if math.isfinite(dominance) else 0.0)
 
 
 def take(out: Path, archives: list[Path], compare: list[Path], stimuli: Path | None, work: Path) -> list[Path]:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from qdemo.errors import DataError
-from qdemo.web.archive import read_csv
+from qdemo.tables import read_output_table
 from qdemo.web.ratings import DIMS, RatingStore
 
 TARGETS = ("intended", "predicted")
@@ -161,7 +161,7 @@ def run_validate(db: str | os.PathLike, *, key: str | os.PathLike | None = None,
     key = Path(key)
     if not key.is_file():
         raise DataError(f"{key}: key file not found")
-    key_rows = read_csv(key, ("stimulus_id", "source"))
+    key_rows = read_output_table(key, required=("stimulus_id", "source")).dicts()
     if not ratings:
         raise DataError(f"{db}: no ratings yet")
     result = validate(ratings, key_rows)

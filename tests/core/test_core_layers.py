@@ -71,8 +71,9 @@ def _lazy_exports(package: str) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "lazy_exports" and len(node.args) == 2 \
-                and isinstance(node.args[1], ast.Dict):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "lazy_exports":
+            assert len(node.args) == 2 and isinstance(node.args[1], ast.Dict), \
+                f"{path}: write the lazy_exports map as a dict literal in the call (this test reads it)"
             for k, v in zip(node.args[1].keys, node.args[1].values):
                 if isinstance(k, ast.Constant) and isinstance(v, (ast.Tuple, ast.List)):
                     out.update({e.value: f"{package}.{k.value}" for e in v.elts if isinstance(e, ast.Constant)})

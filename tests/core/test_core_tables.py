@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qdemo.errors import DataError
-from qdemo.tables import read_table
+from qdemo.tables import read_output_table, read_table, table_text
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
@@ -74,5 +74,47 @@ def test_bad_files_name_the_file(tmp_path: Path):
     latin = tmp_path / "l.csv"
     latin.write_bytes("name\ncaf\xe9\n".encode("cp1252"))
     assert read_table(latin).rows == [["caf\xe9"]]
-    with pytest.raises(DataError, match=r"l\.csv: not a text file \(UTF-8\)"):
+    with pytest.raises(DataError, match=r"l\.csv: not UTF-8 text"):
         read_table(latin, encodings=("utf-8-sig",))
+    undefined = tmp_path / "u.csv"
+    undefined.write_bytes(b"name\n\x81\x8d\n")  # bytes that neither UTF-8 nor cp1252 defines
+    with pytest.raises(DataError, match=r"u\.csv: not UTF-8 or cp1252 text"):
+        read_table(undefined)
+
+
+def test_output_tables_are_read_back_strictly(tmp_path: Path):
+    """What qdemo wrote is read back exactly; anything else is named as damaged."""
+    p = tmp_path / "t.csv"
+    p.write_bytes(b"\xef\xbb\xbf a , b \r\n\r\n1, x \r\n2,y\r\n")
+    t = read_output_table(p, required=("a", "b"))
+    assert t.header == ["a", "b"] and t.lines == [3, 4] and t.dicts() == [{"a": "1", "b": "x"}, {"a": "2", "b": "y"}]
+    p.write_text("a;b\n1;2\n")
+    assert read_output_table(p).header == ["a;b"]  # comma only: no sniffing
+    p.write_text("a,b\n1\n")
+    with pytest.raises(DataError, match=r"t\.csv: line 2 has 1 fields, the header has 2"):
+        read_output_table(p)
+    p.write_text("a,a\n1,2\n")
+    with pytest.raises(DataError, match=r"duplicate column\(s\) 'a'"):
+        read_output_table(p)
+    p.write_bytes("a\ncaf\xe9\n".encode("cp1252"))
+    with pytest.raises(DataError, match=r"t\.csv: not UTF-8 text"):
+        read_output_table(p)
+    p.write_text("")
+    assert read_output_table(p).rows == []
+    with pytest.raises(DataError, match=r"empty file \(expected a header row with a\)"):
+        read_output_table(p, required=("a",))
+    with pytest.raises(DataError, match=r"none\.csv: missing"):
+        read_output_table(tmp_path / "none.csv")
+
+
+def test_table_text_round_trips(tmp_path: Path):
+    rows = [["x, with comma", 1.5, None], {"a": 'say "hi"', "c": 3}, ("multi\nline", "", 0)]
+    text = table_text(["a", "b", "c"], rows)
+    assert text.startswith("a,b,c\n") and "\r" not in text
+    p = tmp_path / "t.csv"
+    p.write_text(text, encoding="utf-8")
+    t = read_output_table(p)
+    assert t.rows == [["x, with comma", "1.5", ""], ['say "hi"', "", "3"], ["multi\nline", "", "0"]]
+    with pytest.raises(ValueError, match="not in the header: z"):
+        table_text(["a"], [{"a": 1, "z": 2}])
+    assert table_text(["a"], [{"a": 1, "z": 2}], extra="ignore") == "a\n1\n"

@@ -9,8 +9,9 @@ import pytest
 
 from qdemo.emotion import TinyEmotionModel
 from qdemo.errors import DataError
-from qdemo.runfolder import CRITIC_COLUMNS, FLAG_COLUMNS, read_csv_table, run_evolve
+from qdemo.runfolder import CRITIC_COLUMNS, FLAG_COLUMNS, run_evolve
 from qdemo.runfolder.confirm import confirm_run
+from qdemo.tables import read_output_table
 
 
 @pytest.fixture()
@@ -19,10 +20,10 @@ def unconfirmed(tiny_evolve_cfg):
 
 
 def test_confirm_fills_only_the_critic_columns(unconfirmed):
-    before = read_csv_table(unconfirmed / "archive.csv")
+    before = read_output_table(unconfirmed / "archive.csv")
     assert all(v == "" for c in CRITIC_COLUMNS for v in before.column(c))
     metrics = confirm_run(unconfirmed, critic="tiny:1", device="cpu")
-    after = read_csv_table(unconfirmed / "archive.csv")
+    after = read_output_table(unconfirmed / "archive.csv")
     assert after.header == before.header and len(after) == len(before) > 0
     for col in before.header:
         if col in (*CRITIC_COLUMNS, *FLAG_COLUMNS):

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from qdemo.errors import DataError
-from qdemo.runfolder import RunGrid, read_csv_table, read_manifest, read_run
+from qdemo.runfolder import RunGrid, read_history, read_manifest, read_reference, read_run
 
 HEADER = ["index", "cell_v", "cell_a", "cell_d", "objective", "valence", "arousal", "dominance",
           "valence_sd", "arousal_sd", "dominance_sd", "critic_valence", "critic_arousal", "critic_dominance",
@@ -220,16 +220,24 @@ def test_missing_or_corrupt_elite_image(tmp_path):
         read_run(path, check_images=True)
 
 
-def test_csv_table_lines_and_dicts(tmp_path):
-    path = tmp_path / "t.csv"
-    path.write_bytes(b"\xef\xbb\xbf a , b \r\n\r\n1, x \r\n2,y\r\n")
-    table = read_csv_table(path, required=("a", "b"))
-    assert table.header == ["a", "b"] and table.lines == [3, 4] and len(table) == 2
-    assert table.dicts() == [{"a": "1", "b": "x"}, {"a": "2", "b": "y"}] and table.column("b") == ["x", "y"]
-    path.write_text("")
-    assert read_csv_table(path).rows == []
-    with pytest.raises(DataError, match=r"none\.csv: missing"):
-        read_csv_table(tmp_path / "none.csv")
+def test_history_and_reference(tmp_path):
+    run = write_run(tmp_path)
+    assert read_history(run, missing_ok=True) is None and read_reference(run) == []
+    with pytest.raises(DataError, match=r"metrics\.csv: missing"):
+        read_history(run)
+    (run / "metrics.csv").write_bytes(b"\xef\xbb\xbfiteration,evaluations,coverage,note\r\n1,10,0.25,a\r\n\r\n2,20,,b\r\n")
+    hist = read_history(run)
+    assert hist["iteration"] == [1.0, 2.0] and hist["evaluations"] == [10.0, 20.0] and hist["note"] == ["a", "b"]
+    assert hist["coverage"][0] == 0.25 and math.isnan(hist["coverage"][1])
+    (run / "metrics.csv").write_text("iteration,coverage\n1,0.1\n2,lots\n")
+    with pytest.raises(DataError, match=r"metrics\.csv: line 3, column 'coverage': not a number \('lots'\)"):
+        read_history(run)
+    (run / "reference.csv").write_text("source,image,index,valence\nphotos/a.jpg,reference/0000.jpg,3,0.5\n")
+    assert read_reference(run) == [{"source": "photos/a.jpg", "image": "reference/0000.jpg", "index": "3",
+                                    "valence": "0.5"}]
+    (run / "reference.csv").write_text("source,image\na.jpg\n")
+    with pytest.raises(DataError, match=r"reference\.csv: line 2 has 1 fields, the header has 2"):
+        read_reference(run)
 
 
 def test_compare_viz_and_web_read_the_same_cells(tmp_path):

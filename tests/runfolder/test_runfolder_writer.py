@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from qdemo.errors import DataError, QdemoError
-from qdemo.runfolder import archive_columns, read_csv_table, read_run
+from qdemo.runfolder import archive_columns, read_reference, read_run
 from qdemo.runfolder.writer import (ArchiveTable, format_cell, prepare_run_dir, update_archive_columns,
                                     write_archive, write_elite_images, write_manifest)
+from qdemo.tables import read_output_table
 
 
 def _table(n=3, cells=True, critic=False) -> ArchiveTable:
@@ -58,11 +59,11 @@ def test_archive_round_trip_through_the_reader(tmp_path, critic):
 
 def test_cvt_and_va_tables_have_the_schema_columns(tmp_path):
     write_archive(tmp_path, _table(cells=False))
-    assert read_csv_table(tmp_path / "archive.csv").header == archive_columns(0)
+    assert read_output_table(tmp_path / "archive.csv").header == archive_columns(0)
     t = _table()
     t.cells = t.cells[:, :2]
     write_archive(tmp_path, t)
-    assert read_csv_table(tmp_path / "archive.csv").header == archive_columns(2)
+    assert read_output_table(tmp_path / "archive.csv").header == archive_columns(2)
 
 
 def test_a_failed_write_leaves_the_previous_file(tmp_path):
@@ -125,20 +126,21 @@ def test_the_web_demo_writes_through_the_writer(tmp_path):
     from qdemo.web.demo import make_demo_archive, make_demo_compare
 
     run = make_demo_archive(tmp_path / "demo", cells=(3, 3, 2), seed=1, reference=4, image_size=8)
-    assert read_csv_table(run / "archive.csv").header == archive_columns(3)
+    assert read_output_table(run / "archive.csv").header == archive_columns(3)
     folder = read_run(run, require=("objective", "image"), check_images=True)
     assert folder.n > 0 and json.loads((run / "manifest.json").read_text())["metrics"]["coverage"] == folder.n / 18
-    ref = read_csv_table(run / "reference.csv")
-    assert ref.header[:3] == ["source", "image", "index"] and len(ref) == 4
-    assert all((run / r).is_file() for r in ref.column("image"))
+    ref = read_reference(run)
+    assert list(ref[0])[:3] == ["source", "image", "index"] and len(ref) == 4
+    assert all((run / r["image"]).is_file() for r in ref)
     va = make_demo_archive(tmp_path / "va", cells=(4, 4), seed=2, critic=False, reference=0, image_size=8)
-    assert read_csv_table(va / "archive.csv").header == archive_columns(2)
-    samples = read_csv_table(make_demo_compare(tmp_path / "cmp", run, k=2) / "samples.csv")
+    assert read_output_table(va / "archive.csv").header == archive_columns(2)
+    samples = read_output_table(make_demo_compare(tmp_path / "cmp", run, k=2) / "samples.csv")
     assert len(samples) == 2 * folder.n
 
 
 def test_reading_stays_light():
-    code = ("import sys, qdemo.runfolder\nfrom qdemo.runfolder import read_run, TABLE, archive_columns\n"
+    code = ("import sys, qdemo.runfolder\nfrom qdemo.runfolder import read_run, read_history, read_reference, TABLE, "
+            "archive_columns\n"
             "print(sorted(m for m in ('numpy', 'torch', 'PIL', 'ribs', 'yaml') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
