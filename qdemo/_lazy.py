@@ -3,11 +3,15 @@
 A subpackage lists its public names per submodule; nothing is imported until a name is
 first used, so ``qdemo --help`` does not pay for torch, ribs, ray or matplotlib::
 
-    __all__ = ["Explorer", "run_evolve"]
-    __getattr__, __dir__ = lazy_exports(__name__, {"explorer": ("Explorer", "run_evolve")})
+    __all__ = ["Explorer", "Search", "build_search"]
+    __getattr__, __dir__ = lazy_exports(__name__, {"build": ("Search", "build_search"),
+                                                   "explorer": ("Explorer",)})
 
 ``from qdemo.qd import Explorer`` imports ``qdemo.qd.explorer`` then; an unknown name
-still raises :class:`AttributeError`. Only the standard library is imported here.
+still raises :class:`AttributeError`. Only the standard library is imported here. Write the
+map as a dict literal in the call: tests/core/test_core_layers.py reads it to resolve
+``from qdemo.qd import Explorer`` to the submodule, and tests/core/test_core_startup.py
+checks that every subpackage re-exports this way.
 """
 
 from __future__ import annotations

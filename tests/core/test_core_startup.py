@@ -7,12 +7,18 @@ import importlib
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
 HEAVY = ("torch", "torchvision", "ribs", "ray", "matplotlib", "pandas", "scipy", "sklearn")
-PACKAGES = ("qdemo.emotion", "qdemo.render", "qdemo.qd", "qdemo.generator", "qdemo.compare",
-            "qdemo.normalise", "qdemo.web", "qdemo.viz")
+ROOT = Path(__file__).resolve().parents[2] / "qdemo"
+NOT_LAZY = {"qdemo", "qdemo.cli"}
+"""Packages without re-exports: the top package (version, DIMS) and the command line (tested by --help)."""
+PACKAGES = tuple(sorted(".".join(p.parent.relative_to(ROOT.parent).parts) for p in ROOT.rglob("__init__.py")
+                        if ".".join(p.parent.relative_to(ROOT.parent).parts) not in NOT_LAZY))
+"""Every subpackage of qdemo (found on disk, so a new one cannot be forgotten): each re-exports
+its public names lazily (qdemo._lazy), none eagerly."""
 
 
 def _heavy_loaded_after(code: str) -> list[str]:
@@ -33,8 +39,23 @@ def test_building_the_parser_and_help_import_nothing_heavy():
     assert _heavy_loaded_after(code) == []
 
 
+def test_every_subpackage_is_checked():
+    for name in ("qdemo.runfolder", "qdemo.bench", "qdemo.emotion.datasets", "qdemo.viz"):
+        assert name in PACKAGES
+
+
 def test_importing_every_subpackage_imports_nothing_heavy():
     assert _heavy_loaded_after("import " + ", ".join(PACKAGES)) == []
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_importing_a_subpackage_imports_none_of_its_submodules(package):
+    """Re-exports are lazy: ``import qdemo.<pkg>`` runs only its ``__init__`` (and qdemo._lazy)."""
+    code = (f"import sys, {package}\n"
+            f"print(','.join(sorted(m for m in sys.modules if m.startswith('{package}.'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"{package} imports {out.stdout.strip()} eagerly"
 
 
 def test_the_probe_does_see_heavy_imports():
