@@ -40,6 +40,39 @@ class GridConfig:
     def measure_dim(self) -> int:
         return 2 if self.name == "va" else 3
 
+    def validate(self) -> None:
+        """Raise ConfigError for an unknown grid, bad cell counts or ranges (part of EvolveConfig.validate)."""
+        if self.name not in GRIDS:
+            raise ConfigError(f"grid.name {self.name!r}: unknown grid; valid grids: {', '.join(GRIDS)}")
+        m = self.measure_dim
+        if self.name != "cvt":
+            if len(self.cells) < m:
+                raise ConfigError(f"grid.cells {self.cells}: grid {self.name!r} needs {m} cell counts")
+            if any(c < 1 for c in self.cells[:m]):
+                raise ConfigError(f"grid.cells {self.cells}: every cell count must be >= 1")
+        elif self.cvt_cells < 2 or self.cvt_samples < self.cvt_cells:
+            raise ConfigError(f"grid.cvt_cells={self.cvt_cells}, grid.cvt_samples={self.cvt_samples}: "
+                              "need 2 <= cvt_cells <= cvt_samples")
+        if len(self.ranges) < m:
+            raise ConfigError(f"grid.ranges {self.ranges}: grid {self.name!r} needs {m} [low, high] ranges")
+        for dim, rg in zip(("valence", "arousal", "dominance"), self.ranges[:m]):
+            _check_range(dim, rg)
+
+
+def _check_range(dim: str, rg: list[float]) -> None:
+    """ConfigError unless ``rg`` is [low, high] with -1 <= low < high <= 1."""
+    if len(rg) != 2:
+        raise ConfigError(f"grid.ranges for {dim}: expected [low, high], got {rg}")
+    lo, hi = float(rg[0]), float(rg[1])
+    if not lo < hi:
+        raise ConfigError(f"grid.ranges for {dim}: impossible range [{lo}, {hi}] (low must be < high)")
+    if lo < -1.0 or hi > 1.0:
+        raise ConfigError(
+            f"grid.ranges for {dim}: [{lo}, {hi}] reaches outside the emotion scale [-1, 1]; the "
+            f"emotion models output every dimension on [-1, 1] ((rating - mid) / half range), so cells "
+            f"beyond it can never be filled and would count as empty coverage. Use a range within "
+            f"[-1, 1], e.g. [-1, 1] or [-0.5, 0.5]")
+
 
 @dataclass
 class RendererConfig:
@@ -131,6 +164,47 @@ class EmitterConfig:
                 raise ConfigError(f"emitter.{key}={value!r} (renderer {renderer!r}): must be a number > 0")
             out.append(float(value))
         return out[0], out[1]
+
+    def validate(self, *, batch_size: int, renderer: str) -> None:
+        """Raise ConfigError for an unknown emitter or pool, bad step sizes, or a ``batch_size``
+        the emitters cannot share (part of EvolveConfig.validate; ``renderer``: its name)."""
+        if self.name not in EMITTERS:
+            raise ConfigError(f"emitter.name {self.name!r}: unknown emitter; valid emitters: {', '.join(EMITTERS)}")
+        self._validate_pools()
+        if self.num_emitters < 1:
+            raise ConfigError(f"emitter.num_emitters={self.num_emitters}: must be >= 1")
+        if batch_size < self.num_emitters or batch_size % self.num_emitters:
+            raise ConfigError(f"batch_size={batch_size}: must be a positive multiple of "
+                              f"emitter.num_emitters={self.num_emitters}")
+        if any(k.startswith("cma") for k in self.kinds()) and batch_size // self.num_emitters < 2:
+            raise ConfigError(f"batch_size={batch_size}: CMA-ES needs >= 2 solutions per emitter")
+        if self.restart_rule not in (None, "basic", "no_improvement"):
+            raise ConfigError(f"emitter.restart_rule {self.restart_rule!r}: use basic or no_improvement")
+        if self.sigma <= 0:
+            raise ConfigError(f"emitter.sigma={self.sigma}: must be > 0")
+        for name, table in self.grad_defaults.items():
+            if not isinstance(table, dict) or set(table) - {"grad_lr", "grad_sigma"}:
+                raise ConfigError(f"emitter.grad_defaults.{name}: expected a mapping with grad_lr and/or "
+                                  f"grad_sigma, got {table!r}")
+        if any(k in GRADIENT_EMITTERS for k in self.kinds()):
+            self.gradient_steps(renderer)  # raises ConfigError for missing or bad step sizes
+        if self.learning_rate is not None and not 0.0 <= self.learning_rate <= 1.0:
+            raise ConfigError(f"emitter.learning_rate={self.learning_rate}: must lie in [0, 1]")
+
+    def _validate_pools(self) -> None:
+        """The kinds named in ``bandit_pool`` (always) and ``hybrid_pool`` (for hybrid) can be pooled."""
+        for p in self.bandit_pool:
+            if p not in EMITTERS or p in ("bandit", "random", "cma-mae", *GRADIENT_EMITTERS):
+                raise ConfigError(f"emitter.bandit_pool: {p!r} cannot be pooled; use map-elites, iso-line, cma-me")
+        if self.name != "hybrid":
+            return
+        if not self.hybrid_pool:
+            raise ConfigError("emitter.hybrid_pool is empty: name the emitters to run side by side, "
+                              "e.g. [cma-maega, map-elites]")
+        for p in self.hybrid_pool:
+            if p not in EMITTERS or p in ("bandit", "hybrid", "random"):
+                valid = [k for k in EMITTERS if k not in ("bandit", "hybrid", "random")]
+                raise ConfigError(f"emitter.hybrid_pool: {p!r} cannot be mixed; use {', '.join(valid)}")
 
 
 @dataclass
@@ -225,65 +299,8 @@ class EvolveConfig:
 
     def validate(self) -> None:
         """Raise ConfigError for values no run can use (names, ranges, sizes)."""
-        g, e = self.grid, self.emitter
-        if g.name not in GRIDS:
-            raise ConfigError(f"grid.name {g.name!r}: unknown grid; valid grids: {', '.join(GRIDS)}")
-        m = g.measure_dim
-        if g.name != "cvt":
-            if len(g.cells) < m:
-                raise ConfigError(f"grid.cells {g.cells}: grid {g.name!r} needs {m} cell counts")
-            if any(c < 1 for c in g.cells[:m]):
-                raise ConfigError(f"grid.cells {g.cells}: every cell count must be >= 1")
-        elif g.cvt_cells < 2 or g.cvt_samples < g.cvt_cells:
-            raise ConfigError(f"grid.cvt_cells={g.cvt_cells}, grid.cvt_samples={g.cvt_samples}: "
-                              "need 2 <= cvt_cells <= cvt_samples")
-        if len(g.ranges) < m:
-            raise ConfigError(f"grid.ranges {g.ranges}: grid {g.name!r} needs {m} [low, high] ranges")
-        dims = ("valence", "arousal", "dominance")
-        for dim, rg in zip(dims, g.ranges[:m]):
-            if len(rg) != 2:
-                raise ConfigError(f"grid.ranges for {dim}: expected [low, high], got {rg}")
-            lo, hi = float(rg[0]), float(rg[1])
-            if not lo < hi:
-                raise ConfigError(f"grid.ranges for {dim}: impossible range [{lo}, {hi}] (low must be < high)")
-            if lo < -1.0 or hi > 1.0:
-                raise ConfigError(
-                    f"grid.ranges for {dim}: [{lo}, {hi}] reaches outside the emotion scale [-1, 1]; the "
-                    f"emotion models output every dimension on [-1, 1] ((rating - mid) / half range), so cells "
-                    f"beyond it can never be filled and would count as empty coverage. Use a range within "
-                    f"[-1, 1], e.g. [-1, 1] or [-0.5, 0.5]")
-        if e.name not in EMITTERS:
-            raise ConfigError(f"emitter.name {e.name!r}: unknown emitter; valid emitters: {', '.join(EMITTERS)}")
-        for p in e.bandit_pool:
-            if p not in EMITTERS or p in ("bandit", "random", "cma-mae", *GRADIENT_EMITTERS):
-                raise ConfigError(f"emitter.bandit_pool: {p!r} cannot be pooled; use map-elites, iso-line, cma-me")
-        if e.num_emitters < 1:
-            raise ConfigError(f"emitter.num_emitters={e.num_emitters}: must be >= 1")
-        if e.name == "hybrid":
-            if not e.hybrid_pool:
-                raise ConfigError("emitter.hybrid_pool is empty: name the emitters to run side by side, "
-                                  "e.g. [cma-maega, map-elites]")
-            for p in e.hybrid_pool:
-                if p not in EMITTERS or p in ("bandit", "hybrid", "random"):
-                    valid = [k for k in EMITTERS if k not in ("bandit", "hybrid", "random")]
-                    raise ConfigError(f"emitter.hybrid_pool: {p!r} cannot be mixed; use {', '.join(valid)}")
-        if self.batch_size < e.num_emitters or self.batch_size % e.num_emitters:
-            raise ConfigError(f"batch_size={self.batch_size}: must be a positive multiple of "
-                              f"emitter.num_emitters={e.num_emitters}")
-        if any(k.startswith("cma") for k in e.kinds()) and self.batch_size // e.num_emitters < 2:
-            raise ConfigError(f"batch_size={self.batch_size}: CMA-ES needs >= 2 solutions per emitter")
-        if e.restart_rule not in (None, "basic", "no_improvement"):
-            raise ConfigError(f"emitter.restart_rule {e.restart_rule!r}: use basic or no_improvement")
-        if e.sigma <= 0:
-            raise ConfigError(f"emitter.sigma={e.sigma}: must be > 0")
-        for name, table in e.grad_defaults.items():
-            if not isinstance(table, dict) or set(table) - {"grad_lr", "grad_sigma"}:
-                raise ConfigError(f"emitter.grad_defaults.{name}: expected a mapping with grad_lr and/or "
-                                  f"grad_sigma, got {table!r}")
-        if any(k in GRADIENT_EMITTERS for k in e.kinds()):
-            e.gradient_steps(self.renderer.name)  # raises ConfigError for missing or bad step sizes
-        if e.learning_rate is not None and not 0.0 <= e.learning_rate <= 1.0:
-            raise ConfigError(f"emitter.learning_rate={e.learning_rate}: must lie in [0, 1]")
+        self.grid.validate()
+        self.emitter.validate(batch_size=self.batch_size, renderer=self.renderer.name)
         if self.iterations < 0:
             raise ConfigError(f"iterations={self.iterations}: must be >= 0")
         if self.score_chunk < 0:
