@@ -58,6 +58,25 @@ def _load_cached(path: Path) -> Any | None:
         return None  # missing or damaged cache entry: recompute
 
 
+def _run_on_ray(fn: Callable[..., Any], todo: Mapping[str, Sequence[Any]], done: Callable[[str, Any], None],
+                bar: Any, *, cpus_per_task: float, max_retries: int) -> None:
+    """Submit every task of ``todo`` to Ray (started already); ``done(key, result)`` as each finishes."""
+    import ray
+
+    remote = ray.remote(num_cpus=cpus_per_task, max_retries=max_retries, retry_exceptions=True)(fn)
+    refs = {remote.remote(*args): key for key, args in todo.items()}
+    pending = list(refs)
+    while pending:
+        ready, pending = ray.wait(pending, num_returns=1)
+        for ref in ready:
+            try:
+                value = ray.get(ref)
+            except ray.exceptions.RayError as exc:
+                raise QdemoError(f"task {refs[ref]!r} failed after {max_retries} retries: {exc}") from None
+            done(refs[ref], value)
+            bar.update(1)
+
+
 def run_tasks(
     fn: Callable[..., Any],
     tasks: Mapping[str, Sequence[Any]],
@@ -82,14 +101,9 @@ def run_tasks(
         if not _KEY_RE.match(key):
             raise ValueError(f"task key {key!r}: use letters, digits and _.=,+- only")
     cache = Path(cache_dir) if cache_dir is not None else None
-    results: dict[str, Any] = {}
-    todo: dict[str, Sequence[Any]] = {}
-    for key, args in tasks.items():
-        cached = _load_cached(cache / f"{key}.json") if cache else None
-        if cached is not None:
-            results[key] = cached
-        else:
-            todo[key] = args
+    cached = {key: _load_cached(cache / f"{key}.json") for key in tasks} if cache is not None else {}
+    results: dict[str, Any] = {key: value for key, value in cached.items() if value is not None}
+    todo = {key: args for key, args in tasks.items() if key not in results}
     if not todo:
         return {k: results[k] for k in tasks}
 
@@ -105,23 +119,8 @@ def run_tasks(
                 done(key, fn(*args))
                 bar.update(1)
         else:
-            import ray
-
             init_ray(address, num_cpus)
-            remote = ray.remote(num_cpus=cpus_per_task, max_retries=max_retries, retry_exceptions=True)(fn)
-            refs = {remote.remote(*args): key for key, args in todo.items()}
-            pending = list(refs)
-            while pending:
-                ready, pending = ray.wait(pending, num_returns=1)
-                for ref in ready:
-                    try:
-                        value = ray.get(ref)
-                    except ray.exceptions.RayError as exc:
-                        raise QdemoError(
-                            f"task {refs[ref]!r} failed after {max_retries} retries: {exc}"
-                        ) from None
-                    done(refs[ref], value)
-                    bar.update(1)
+            _run_on_ray(fn, todo, done, bar, cpus_per_task=cpus_per_task, max_retries=max_retries)
     finally:
         bar.close()
     return {k: results[k] for k in tasks}

@@ -31,7 +31,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "ridge": ("RidgeFitter", "ridge_cv", "ridge_fit_predict"),
     "metrics": ("bootstrap_ci", "describe_sources", "distribution_metrics", "format_metrics_table",
                 "regression_metrics"),
-    "proxies": ("WordNorms", "add_proxies", "emotion6_proxy", "keyword_proxy", "oasis_theme_proxy", "proxy_validity"),
+    "proxies": ("add_proxies", "emotion6_proxy", "keyword_proxy", "oasis_theme_proxy", "proxy_validity"),
+    "wordnorms": ("WordNorms",),
     "scale": ("from_canonical", "to_canonical", "to_sam9"),
     "splits": ("assert_no_group_leak", "default_folds", "grouped_kfold", "stratified_kfold"),
     # --- the VAD regressor

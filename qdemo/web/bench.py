@@ -22,49 +22,63 @@ import time
 from pathlib import Path
 
 
-def _run_once(raters: int, ratings: int, work: Path) -> dict[str, float]:
+def _image_folder(work: Path, n: int) -> Path:
+    """``work/imgs`` with ``n`` tiny seeded PNGs (made once)."""
     import numpy as np
     from PIL import Image
-
-    from qdemo.web.rate import RateApp
-    from qdemo.web.server import Server
 
     folder = work / "imgs"
     if not folder.exists():
         folder.mkdir()
         rng = np.random.default_rng(0)
-        for i in range(ratings):
+        for i in range(n):
             Image.fromarray((rng.random((4, 4, 3)) * 255).astype(np.uint8)).save(folder / f"i{i:04d}.png")
+    return folder
+
+
+def _rate(host: str, port: int, k: int, ratings: int, barrier: threading.Barrier) -> tuple[list[float], list[str]]:
+    """Rater ``k``: opens a session, waits for the others, posts ``ratings`` ratings; (latencies s, errors)."""
+    conn = http.client.HTTPConnection(host, port, timeout=60)
+    latencies: list[float] = []
+    errors: list[str] = []
+    try:
+        conn.request("POST", "/api/session", json.dumps({"participant": f"r{k}"}),
+                     {"Content-Type": "application/json"})
+        conn.getresponse().read()
+        barrier.wait()
+        for pos in range(ratings):
+            body = json.dumps({"participant": f"r{k}", "position": pos, "valence": 1 + pos % 9,
+                               "arousal": 1 + k % 9, "dominance": 5})
+            t0 = time.perf_counter()
+            conn.request("POST", "/api/rate", body, {"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            resp.read()
+            latencies.append(time.perf_counter() - t0)
+            if resp.status != 200:
+                errors.append(f"r{k}: HTTP {resp.status}")
+    finally:
+        conn.close()
+    return latencies, errors
+
+
+def _run_once(raters: int, ratings: int, work: Path) -> dict[str, float]:
+    from qdemo.web.rate import RateApp
+    from qdemo.web.server import Server
+
+    folder = _image_folder(work, ratings)
     db = work / f"bench_{time.time_ns()}.sqlite"
     latencies: list[float] = []
-    lock = threading.Lock()
     errors: list[str] = []
+    lock = threading.Lock()
     barrier = threading.Barrier(raters + 1)
     with Server(RateApp(folder, db)) as srv:
         host, port = srv.httpd.server_address[:2]
 
         def rater(k: int) -> None:
-            conn = http.client.HTTPConnection(host, port, timeout=60)
-            mine = []
-            try:
-                conn.request("POST", "/api/session", json.dumps({"participant": f"r{k}"}),
-                             {"Content-Type": "application/json"})
-                conn.getresponse().read()
-                barrier.wait()
-                for pos in range(ratings):
-                    body = json.dumps({"participant": f"r{k}", "position": pos, "valence": 1 + pos % 9,
-                                       "arousal": 1 + k % 9, "dominance": 5})
-                    t0 = time.perf_counter()
-                    conn.request("POST", "/api/rate", body, {"Content-Type": "application/json"})
-                    resp = conn.getresponse()
-                    resp.read()
-                    mine.append(time.perf_counter() - t0)
-                    if resp.status != 200:
-                        errors.append(f"r{k}: HTTP {resp.status}")
-            finally:
-                conn.close()
-                with lock:
-                    latencies.extend(mine)
+            mine, bad = _rate(host, port, k, ratings, barrier)
+            with lock:
+                latencies.extend(mine)
+                errors.extend(bad)
 
         threads = [threading.Thread(target=rater, args=(k,)) for k in range(raters)]
         for t in threads:
@@ -74,13 +88,7 @@ def _run_once(raters: int, ratings: int, work: Path) -> dict[str, float]:
         for t in threads:
             t.join()
         wall = time.perf_counter() - t0
-    con = sqlite3.connect(db)
-    n = con.execute("SELECT COUNT(*) FROM ratings").fetchone()[0]
-    distinct = con.execute("SELECT COUNT(DISTINCT participant || '/' || stimulus_id) FROM ratings").fetchone()[0]
-    con.close()
-    if errors or n != raters * ratings or distinct != n:
-        raise SystemExit(f"bench: FAILED: {len(errors)} errors, {n} rows, {distinct} distinct "
-                         f"(expected {raters * ratings})")
+    _check_db(db, raters * ratings, errors)
     latencies.sort()
     return {
         "wall_s": wall,
@@ -88,6 +96,17 @@ def _run_once(raters: int, ratings: int, work: Path) -> dict[str, float]:
         "latency_median_ms": 1000 * statistics.median(latencies),
         "latency_p95_ms": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
     }
+
+
+def _check_db(db: Path, expected: int, errors: list[str]) -> None:
+    """SystemExit unless ``db`` holds ``expected`` distinct ratings and no request failed."""
+    con = sqlite3.connect(db)
+    n = con.execute("SELECT COUNT(*) FROM ratings").fetchone()[0]
+    distinct = con.execute("SELECT COUNT(DISTINCT participant || '/' || stimulus_id) FROM ratings").fetchone()[0]
+    con.close()
+    if errors or n != expected or distinct != n:
+        raise SystemExit(f"bench: FAILED: {len(errors)} errors, {n} rows, {distinct} distinct "
+                         f"(expected {expected})")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,6 @@ import re
 import sys
 import threading
 from dataclasses import dataclass, field
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable
@@ -164,92 +163,102 @@ class App:
         return file_response(STATIC_DIR, name, cache=False)
 
 
-def make_handler(app: App, *, quiet: bool = True) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "qdemo"
-        sys_version = ""
+class _Handler(BaseHTTPRequestHandler):
+    """Serves one :class:`App` (bound by :func:`make_handler`): every request becomes a
+    :class:`Request` for ``app.dispatch``; errors become JSON answers, a bug a 500."""
 
-        def log_message(self, fmt: str, *args: Any) -> None:  # noqa: D401
-            if not quiet:
-                sys.stderr.write("%s - %s\n" % (self.address_string(), fmt % args))
+    protocol_version = "HTTP/1.1"
+    server_version = "qdemo"
+    sys_version = ""
+    app: App
+    quiet: bool = True
 
-        def _handle(self, method: str) -> None:
+    def log_message(self, fmt: str, *args: Any) -> None:  # noqa: D401
+        if not self.quiet:
+            sys.stderr.write("%s - %s\n" % (self.address_string(), fmt % args))
+
+    def _read_request(self, method: str) -> Request:
+        """The request (path, query, body), or HTTPError for a bad path, body size or Host."""
+        try:
+            parts = urlsplit(self.path)
+        except ValueError:  # e.g. '//[' (an unclosed IPv6 bracket)
+            self.close_connection = True
+            raise HTTPError(400, "malformed request path") from None
+        length = self.headers.get("Content-Length")
+        body = b""
+        if length:
             try:
-                try:
-                    parts = urlsplit(self.path)
-                except ValueError:  # e.g. '//[' (an unclosed IPv6 bracket)
-                    self.close_connection = True
-                    raise HTTPError(400, "malformed request path") from None
-                length = self.headers.get("Content-Length")
-                body = b""
-                if length:
-                    try:
-                        n = parse_index(length.strip(), "Content-Length", digits=18)
-                    except ParamError as exc:
-                        self.close_connection = True  # the body's end is unknown
-                        raise HTTPError(400, str(exc)) from None
-                    if n > MAX_BODY:
-                        self.close_connection = True
-                        raise HTTPError(413, f"request body too large ({n} > {MAX_BODY} bytes)")
-                    body = self.rfile.read(n)
-                elif self.headers.get("Transfer-Encoding"):
-                    self.close_connection = True
-                    raise HTTPError(411, "send a Content-Length")
-                allowed = getattr(self.server, "allowed_hosts", None)
-                if allowed is not None and (self.headers.get("Host") or "").lower() not in allowed:
-                    self.close_connection = True
-                    raise HTTPError(403, "refused: unexpected Host header (this server answers only "
-                                         "to its own loopback address)")
-                req = Request(method, parts.path, parse_qs(parts.query), body, self.headers)
-                resp = app.dispatch(req)
-            except HTTPError as exc:
-                resp = json_response({"error": exc.message}, status=exc.status)
+                n = parse_index(length.strip(), "Content-Length", digits=18)
             except ParamError as exc:
-                resp = json_response({"error": str(exc)}, status=400)
-            except Exception as exc:  # a bug: report it, keep serving
-                import traceback
-
-                traceback.print_exc()
-                resp = json_response({"error": f"internal error: {type(exc).__name__}: {exc}"}, 500)
-            self._send(resp, head=(method == "HEAD"))
-
-        def _send(self, resp: Response, head: bool = False) -> None:
-            try:
-                self.send_response(resp.status)
-                self.send_header("Content-Type", resp.content_type)
-                self.send_header("Content-Length", str(len(resp.body)))
-                self.send_header("X-Content-Type-Options", "nosniff")
-                self.send_header("Referrer-Policy", "no-referrer")
-                self.send_header(
-                    "Content-Security-Policy",
-                    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                    "connect-src 'self'",
-                )
-                for k, v in resp.headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                if not head:
-                    self.wfile.write(resp.body)
-            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True  # the body's end is unknown
+                raise HTTPError(400, str(exc)) from None
+            if n > MAX_BODY:
                 self.close_connection = True
+                raise HTTPError(413, f"request body too large ({n} > {MAX_BODY} bytes)")
+            body = self.rfile.read(n)
+        elif self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            raise HTTPError(411, "send a Content-Length")
+        allowed = getattr(self.server, "allowed_hosts", None)
+        if allowed is not None and (self.headers.get("Host") or "").lower() not in allowed:
+            self.close_connection = True
+            raise HTTPError(403, "refused: unexpected Host header (this server answers only "
+                                 "to its own loopback address)")
+        return Request(method, parts.path, parse_qs(parts.query), body, self.headers)
 
-        def do_GET(self) -> None:
-            self._handle("GET")
+    def _handle(self, method: str) -> None:
+        try:
+            resp = self.app.dispatch(self._read_request(method))
+        except HTTPError as exc:
+            resp = json_response({"error": exc.message}, status=exc.status)
+        except ParamError as exc:
+            resp = json_response({"error": str(exc)}, status=400)
+        except Exception as exc:  # a bug: report it, keep serving
+            import traceback
 
-        def do_HEAD(self) -> None:
-            self._handle("HEAD")
+            traceback.print_exc()
+            resp = json_response({"error": f"internal error: {type(exc).__name__}: {exc}"}, 500)
+        self._send(resp, head=(method == "HEAD"))
 
-        def do_POST(self) -> None:
-            self._handle("POST")
+    def _send(self, resp: Response, head: bool = False) -> None:
+        try:
+            self.send_response(resp.status)
+            self.send_header("Content-Type", resp.content_type)
+            self.send_header("Content-Length", str(len(resp.body)))
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("Referrer-Policy", "no-referrer")
+            self.send_header(
+                "Content-Security-Policy",
+                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                "connect-src 'self'",
+            )
+            for k, v in resp.headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            if not head:
+                self.wfile.write(resp.body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
-        def do_PUT(self) -> None:
-            self._handle("PUT")
+    def do_GET(self) -> None:
+        self._handle("GET")
 
-        def do_DELETE(self) -> None:
-            self._handle("DELETE")
+    def do_HEAD(self) -> None:
+        self._handle("HEAD")
 
-    return Handler
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PUT(self) -> None:
+        self._handle("PUT")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+
+def make_handler(app: App, *, quiet: bool = True) -> type[BaseHTTPRequestHandler]:
+    """A request-handler class serving ``app`` (``quiet``: no access log on stderr)."""
+    return type("Handler", (_Handler,), {"app": app, "quiet": quiet})
 
 
 class _HTTPServer(ThreadingHTTPServer):
