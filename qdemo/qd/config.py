@@ -232,9 +232,9 @@ class DatasetConfig:
     path: Optional[str] = None
     """Folder of images (or a dataset root such as ../shared/datasets/oasis); None: no reference."""
     format: str = "auto"
-    """'auto' (a rated set if recognised: OASIS.csv, ground_truth.txt or a CSV file; else
-    every image under `path`), 'oasis', 'emotion6', 'csv' (read by qdemo.emotion.load_dataset)
-    or 'folder'."""
+    """'auto' (a rated set if recognised: OASIS.csv, ground_truth.txt, BASS_data.csv or a CSV
+    file; else every image under `path`), 'oasis', 'emotion6', 'bass', 'csv' (read by
+    qdemo.emotion.load_dataset) or 'folder'."""
     max_images: int = 400
     """Score at most this many photos (a seeded subset), to bound the time."""
     thumbnails: bool = True
@@ -314,7 +314,9 @@ class EvolveConfig:
             raise ConfigError("objective: agreement_weight and prior_weight must be >= 0, not both 0")
         if o.tv_scale <= 0:
             raise ConfigError(f"objective.tv_scale={o.tv_scale}: must be > 0")
-        if self.dataset.format not in ("auto", "oasis", "emotion6", "csv", "folder"):
-            raise ConfigError(f"dataset.format {self.dataset.format!r}: use auto, oasis, emotion6, csv or folder")
+        from qdemo.emotion.datasets.dispatch import FORMATS  # the rated-set formats, defined once
+
+        if self.dataset.format not in (*FORMATS, "folder"):
+            raise ConfigError(f"dataset.format {self.dataset.format!r}: use {', '.join(FORMATS)} or folder")
         if self.renderer.resolution < 8:
             raise ConfigError(f"renderer.resolution={self.renderer.resolution}: must be >= 8")

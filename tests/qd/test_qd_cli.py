@@ -82,6 +82,19 @@ def test_grid_ranges_must_lie_on_the_models_scale(ranges, ok):
     assert str(exc.value).startswith(f"grid.ranges for {dim}:")
 
 
+@pytest.mark.parametrize("fmt", ["auto", "oasis", "emotion6", "bass", "csv", "folder"])
+def test_every_rated_set_format_is_a_dataset_format(fmt):
+    """The reference photos take every format qdemo.emotion.load_dataset reads, and 'folder'."""
+    from qdemo.emotion.datasets.dispatch import FORMATS
+    from qdemo.errors import ConfigError
+    from qdemo.qd.config import DatasetConfig, EvolveConfig
+
+    assert fmt in (*FORMATS, "folder")
+    EvolveConfig(dataset=DatasetConfig(format=fmt)).validate()
+    with pytest.raises(ConfigError, match=r"dataset.format 'iaps': use auto, oasis, emotion6, bass, csv or folder"):
+        EvolveConfig(dataset=DatasetConfig(format="iaps")).validate()
+
+
 def test_cli_confirm_fills_critic_columns(tmp_path, capsys):
     assert main(["evolve", *TINY, "--iterations", "2", "--critic", "none", "--out", str(tmp_path),
                  "--name", "nc", "--no-plots"]) == 0
