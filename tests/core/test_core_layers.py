@@ -19,6 +19,7 @@ render's Renderer) and is registered in render's table by a "module:Class" strin
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -233,3 +234,19 @@ def test_function_level_relative_and_lazy_imports_are_read(tmp_path, monkeypatch
 ])
 def test_layer_of(module, expected):
     assert area(module) == expected
+
+
+def test_architecture_doc_shows_these_layers_and_every_package():
+    """docs/architecture.md draws the layer order enforced here and names every package."""
+    doc = (ROOT.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    (line,) = [ln.strip() for ln in doc.splitlines() if ln.strip().startswith("base <")]
+    drawn = [[a.strip() for a in level.split("|")] for level in line.split("<")]
+    by_level: dict[int, set[str]] = {}
+    for name, level in LAYER.items():
+        by_level.setdefault(level, set()).add(name)
+    assert [set(level) for level in drawn] == [by_level[k] for k in sorted(by_level)], line
+    packages = {p.parent.name for p in ROOT.glob("*/__init__.py")}
+    assert packages <= set(LAYER) and all(f"`{p}/`" in doc for p in packages)
+    for path in sorted(set(re.findall(r"`((?:qdemo|tests)/[\w/.]+?|[\w/]+\.py)`", doc))):
+        found = any(p.exists() for p in (ROOT.parent / path, ROOT.parent / f"{path}.py", ROOT / path))
+        assert found, f"docs/architecture.md names {path}, which does not exist"
