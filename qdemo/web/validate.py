@@ -14,7 +14,6 @@ norms), and the intended dominance of photos is usually missing (OASIS has none)
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
