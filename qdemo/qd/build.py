@@ -23,6 +23,7 @@ from qdemo.errors import ConfigError
 from qdemo.qd.archive import Archives, build_archives, grid_ranges
 from qdemo.qd.config import EvolveConfig
 from qdemo.qd.emitters import build_scheduler, default_learning_rate, is_dqd
+from qdemo.qd.emotions import SlotMeasures, require_distribution
 from qdemo.qd.explorer import Explorer
 from qdemo.emotion.zoo import load_emotion_model
 from qdemo.qd.objective import Objective
@@ -84,9 +85,14 @@ def load_model(spec: str, *, role: str, device: torch.device) -> Optional[Emotio
 
 
 def build_scorer(config: EvolveConfig, renderer: Renderer, searcher: EmotionModel, *, chunk: int) -> Scorer:
-    """The config's objective and views over ``renderer`` and ``searcher``."""
+    """The config's objective and views over ``renderer`` and ``searcher`` (and, for grid
+    'emotions', its slots: the searcher must have a distribution head)."""
+    slots = None
+    if config.grid.name == "emotions":
+        require_distribution(searcher, role="searcher", spec=str(config.searcher))
+        slots = SlotMeasures.from_config(config.grid)
     return Scorer(renderer, searcher, objective=Objective.from_config(config.objective),
-                  views=Views(config.objective.views), ranges=grid_ranges(config.grid), chunk=chunk)
+                  views=Views(config.objective.views), ranges=grid_ranges(config.grid), chunk=chunk, slots=slots)
 
 
 def build_search(config: EvolveConfig, *, searcher: Optional[EmotionModel] = None,
