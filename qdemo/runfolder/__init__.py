@@ -17,21 +17,23 @@ from qdemo._lazy import lazy_exports
 from qdemo.runfolder.grid import RunGrid, parse_grid
 from qdemo.runfolder.reader import (CsvTable, RunFolder, proxy_dims, read_csv_table, read_manifest, read_run,
                                     read_solutions)
-from qdemo.runfolder.schema import (CELL_COLUMNS, CRITIC_COLUMNS, DISPLAY_CELLS, FLAG_COLUMNS, GRID_NAMES,
-                                    HISTORY_COLUMNS, MANIFEST, METRIC_KEYS, NUMERIC_COLUMNS, SD_COLUMNS, TABLE,
+from qdemo.runfolder.schema import (CELL_COLUMNS, CRITIC_COLUMNS, CRITIC_EMOTION_COLUMNS, DISPLAY_CELLS,
+                                    DIST_COLUMNS, EMOTION_COLUMN, FLAG_COLUMNS, GRID_NAMES, HISTORY_COLUMNS, MANIFEST,
+                                    METRIC_KEYS, NUMERIC_COLUMNS, SD_COLUMNS, SLOT_CELL_COLUMNS, TABLE,
                                     archive_columns)
 
 _LAZY = {
     "checkpoint": ("load_checkpoint", "load_search", "save_checkpoint", "save_search"),
-    "confirm": ("Confirmation", "confirm_elites", "confirm_run"),
+    "confirm": ("Confirmation", "confirm_elites", "confirm_run", "emotion_report"),
     "runner": ("EvolveRun", "RunInterrupted", "RunResult", "run_evolve"),
     "writer": ("ArchiveTable", "prepare_run_dir", "update_archive_columns", "write_archive", "write_config",
                "write_elite_images", "write_history", "write_manifest", "write_reference", "write_solutions"),
 }
 
 __all__ = [
-    "CELL_COLUMNS", "CRITIC_COLUMNS", "DISPLAY_CELLS", "FLAG_COLUMNS", "GRID_NAMES", "HISTORY_COLUMNS", "MANIFEST",
-    "METRIC_KEYS", "NUMERIC_COLUMNS", "SD_COLUMNS", "TABLE", "CsvTable", "RunFolder", "RunGrid", "archive_columns",
+    "CELL_COLUMNS", "CRITIC_COLUMNS", "CRITIC_EMOTION_COLUMNS", "DISPLAY_CELLS", "DIST_COLUMNS", "EMOTION_COLUMN",
+    "FLAG_COLUMNS", "GRID_NAMES", "HISTORY_COLUMNS", "MANIFEST", "METRIC_KEYS", "NUMERIC_COLUMNS", "SD_COLUMNS",
+    "SLOT_CELL_COLUMNS", "TABLE", "CsvTable", "RunFolder", "RunGrid", "archive_columns",
     "parse_grid", "proxy_dims", "read_csv_table", "read_manifest", "read_run", "read_solutions",
     *(name for names in _LAZY.values() for name in names),
 ]

@@ -16,6 +16,7 @@ Placement of an elite: on a regular grid (``vad``, ``va``) its ``cell_v, cell_a[
 columns, which must be whole numbers inside the grid and agree with its flat ``index``
 (``numpy.unravel_index(index, cells)``, C order as pyribs' GridArchive); without those
 columns, the cell containing its searcher measures (noted in :attr:`RunFolder.notes`).
+An emotions archive's elites are placed by their ``cell_slot[, cell_band]`` columns (required).
 CVT archives have no regular grid: elites are binned by their measures on a display grid
 (``grid.cells`` of the manifest when it lists one count per dimension, else 10 x 10 x 5).
 """
@@ -32,7 +33,7 @@ from typing import Any, Sequence
 
 from qdemo.errors import DataError
 from qdemo.runfolder.grid import RunGrid, parse_grid
-from qdemo.runfolder.schema import CELL_COLUMNS, MANIFEST, NUMERIC_COLUMNS, SOLUTIONS, TABLE
+from qdemo.runfolder.schema import MANIFEST, NUMERIC_COLUMNS, SOLUTIONS, TABLE
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -216,7 +217,10 @@ def _parse_columns(table: CsvTable) -> dict[str, list[Any]]:
 
 def _place(table: CsvTable, cols: dict[str, list[Any]], grid: RunGrid, notes: list[str]) -> list[list[int]]:
     path, n = table.path, len(table)
-    cell_cols = list(CELL_COLUMNS[: grid.ndim])
+    cell_cols = list(grid.cell_columns)
+    if grid.is_slots and not all(c in cols for c in cell_cols):
+        raise DataError(f"{path}: missing column(s) {', '.join(repr(c) for c in cell_cols if c not in cols)} "
+                        f"(an emotions archive places its elites by slot; found: {', '.join(cols)})")
     if not grid.binned and all(c in cols for c in cell_cols):
         coords = []
         for i in range(n):
