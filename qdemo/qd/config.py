@@ -129,7 +129,8 @@ class EmitterConfig:
     restart_rule: Optional[str] = None
     """CMA-ES restart rule for cma-* emitters: 'no_improvement', 'basic' or None ('basic' for
     cma-mae / cma-maega as in the pyribs CMA-MAE tutorial, 'no_improvement' for cma-me /
-    cma-mega)."""
+    cma-mega; 'no_improvement' for every kind on grid 'emotions', whose few slots a converged
+    CMA-ES otherwise stops exploring: measured, docs/evolve.md)."""
     bandit_pool: list[str] = field(default_factory=lambda: ["map-elites", "iso-line", "cma-me"])
     """bandit: emitter kinds in the pool; `num_emitters` of each, `num_emitters` active."""
     bandit_zeta: float = 0.05

@@ -16,7 +16,7 @@ import torch
 import qdemo
 from qdemo.emotion.base import EmotionModel
 from qdemo.qd.archive import grid_cells, grid_dims, grid_ranges
-from qdemo.qd.build import Search
+from qdemo.qd.build import Search, effective_emitter
 from qdemo.qd.explorer import Explorer
 from qdemo.emotion.zoo import describe_model
 from qdemo.runfolder.schema import METRIC_KEYS, STATUSES
@@ -61,8 +61,12 @@ def _grid(search: Search) -> dict[str, Any]:
 def _emitter_settings(search: Search) -> dict[str, Any]:
     cfg = search.config
     steps = cfg.emitter.gradient_steps(cfg.renderer.name) if search.explorer.dqd else ()
-    return {"num_emitters": cfg.emitter.num_emitters, "batch_size": cfg.batch_size, "sigma": cfg.emitter.sigma,
-            "archive_learning_rate": search.learning_rate, **dict(zip(("grad_lr", "grad_sigma"), steps))}
+    out = {"num_emitters": cfg.emitter.num_emitters, "batch_size": cfg.batch_size, "sigma": cfg.emitter.sigma,
+           "archive_learning_rate": search.learning_rate, **dict(zip(("grad_lr", "grad_sigma"), steps))}
+    restart = effective_emitter(cfg).restart_rule
+    if restart != cfg.emitter.restart_rule:  # a grid's own default (emotions)
+        out["restart_rule"] = restart
+    return out
 
 
 def build_manifest(search: Search, *, status: str, metrics: dict[str, Any], critic: Optional[EmotionModel],

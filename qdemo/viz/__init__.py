@@ -19,10 +19,11 @@ __all__ = [
     "heatmap_figure", "heatmap_values", "load_manifest", "load_metrics", "load_run", "metrics_figure",
     "montage_figure", "montage_selection", "plot_all", "plot_critic_agreement", "plot_heatmap_slices",
     "plot_metrics", "plot_montage", "plot_slots", "save_figure", "slot_montage_figure", "slot_strip_figure",
-    "emotion_agreement_figure", "EMOTION_COLORS",
+    "emotion_agreement_figure", "EMOTION_COLORS", "plot_categories",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
+    "categories": ("plot_categories",),
     "agreement": ("critic_agreement_figure", "critic_agreement_levels", "plot_critic_agreement"),
     "curves": ("metrics_figure", "plot_metrics"),
     "heatmaps": ("HEATMAP_VALUES", "heatmap_figure", "heatmap_values", "plot_heatmap_slices"),
