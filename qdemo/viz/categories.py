@@ -22,9 +22,18 @@ from qdemo.viz.slots import EMOTION_COLORS  # noqa: E402
 from qdemo.viz.style import add_sam_axes, save_figure  # noqa: E402
 
 
-def _plane(ax: Any, title: str) -> None:
-    ax.set_xlim(-1, 1)
-    ax.set_ylim(-1, 1)
+def _limit(data: dict[str, Any]) -> float:
+    """Half-width of the VA panels: every point and human mean inside, at least 0.5, at most 1."""
+    pts = [data[k] for k in ("slot_searcher", "slot_critic", "vad_searcher", "vad_critic")]
+    pts.append(np.asarray(list(data["human"].values()), dtype=np.float64).reshape(-1, 2))
+    allp = np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in pts])
+    allp = allp[np.isfinite(allp).all(axis=1)]
+    return float(np.clip(1.15 * np.abs(allp).max(), 0.5, 1.0)) if len(allp) else 1.0
+
+
+def _plane(ax: Any, title: str, lim: float = 1.0) -> None:
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
     ax.axhline(0, color="#cccccc", lw=0.6, zorder=0)
     ax.axvline(0, color="#cccccc", lw=0.6, zorder=0)
     ax.set_aspect("equal", adjustable="box")
@@ -86,14 +95,13 @@ def _bars(ax: Any, s: dict[str, Any]) -> None:
     for i, (_, val, _) in enumerate(items):
         ax.text(i, (val or 0) + 0.02, "–" if val is None else f"{val:.0%}", ha="center", fontsize=7.5)
     ax.set_xticks(x, [t for t, *_ in items], fontsize=6.5)
-    ax.axhline(c["chance"], xmin=0.02, xmax=0.48, color="#555555", ls="--", lw=0.8)
-    ax.text(-0.45, c["chance"] + 0.015, f"chance {c['chance']:.0%}", fontsize=6.5, color="#555555", zorder=4,
-            bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.8))
+    ax.axhline(c["chance"], xmin=0.02, xmax=0.48, color="#555555", ls="--", lw=0.9,
+               label=f"chance of the critic's top emotion: {c['chance']:.0%}")
     held = c.get("critic_heldout_accuracy")
     if held is not None:
-        ax.axhline(held, xmin=0.02, xmax=0.48, color="#d7301f", ls=":", lw=1.0)
-        ax.text(-0.45, held + 0.015, f"critic on Emotion6 photos {held:.0%}", fontsize=6.5, color="#d7301f", zorder=4,
-                bbox=dict(boxstyle="square,pad=0.1", fc="white", ec="none", alpha=0.8))
+        ax.axhline(held, xmin=0.02, xmax=0.48, color="#d7301f", ls=":", lw=1.2,
+                   label=f"critic's accuracy on held-out Emotion6 photos: {held:.0%}")
+    ax.legend(fontsize=6.5, loc="upper left")
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("fraction of elites", fontsize=8)
     ax.tick_params(axis="y", labelsize=7)
@@ -104,14 +112,15 @@ def plot_categories(data: dict[str, Any], path: str | os.PathLike) -> Path:
     """Three panels: the categorical elites on the VA plane (searcher -> critic, human Emotion6
     means as stars), the VAD grid's elites on the same plane, and the critic's confirmation of each."""
     fig, axes = plt.subplots(1, 3, figsize=(16.5, 5.6), gridspec_kw={"width_ratios": [1, 1, 0.85]})
-    names = data["names"]
-    _plane(axes[0], f"categorical: {names[0]}\nsearcher (filled) → critic (hollow; solid ring = agrees)")
+    names, lim = data["names"], _limit(data)
+    _plane(axes[0], f"categorical: {names[0]}\nsearcher (filled) → critic (hollow; solid ring = agrees)", lim)
     _slot_panel(axes[0], data)
-    _plane(axes[1], f"continuous: {names[1]}\nelites at their searcher VA")
+    _plane(axes[1], f"continuous: {names[1]}\nelites at their searcher VA", lim)
     _vad_panel(axes[1], data)
     _bars(axes[2], data["summary"])
     human = "stars: human mean of the Emotion6 photos of each emotion" if data["human"] else "no human means"
-    fig.suptitle(f"Categorical vs continuous emotion on the valence–arousal plane ({human})", fontsize=10)
+    zoom = "" if lim >= 1.0 else f"; both planes show [{-lim:.2f}, {lim:.2f}]"
+    fig.suptitle(f"Categorical vs continuous emotion on the valence–arousal plane ({human}{zoom})", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path, dpi=110)
 

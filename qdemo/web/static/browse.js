@@ -112,6 +112,11 @@ function selectedFor(p) {
 }
 function drawSlots(p, d, ctx) {
   const g = d.grid, { W, H, cw, ch, bands } = slotGeom(g), mode = state.mode, [lo, hi] = state.ranges[mode] || [0, 1];
+  const tall = Math.ceil(M.top + H + M.bottom), dpr = window.devicePixelRatio || 1, cv = p.canvas;
+  if (cv.height !== tall * dpr) {   // the strip is only as tall as its slots
+    cv.height = tall * dpr; cv.style.height = tall + "px"; ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  }
+  ctx.clearRect(0, 0, SIZE, tall);
   ctx.fillStyle = "#eceef2"; ctx.fillRect(M.left, M.top, W, H);
   for (const e of d.cells) {
     const b = e.coords.length > 1 ? e.coords[1] : 0;
@@ -147,8 +152,8 @@ function drawSlots(p, d, ctx) {
   drawLegend(p);
 }
 function slotAt(p, ev) {
-  const r = p.canvas.getBoundingClientRect();
-  const x = (ev.clientX - r.left) * SIZE / r.width - M.left, y = (ev.clientY - r.top) * SIZE / r.height - M.top;
+  const r = p.canvas.getBoundingClientRect(), tall = p.canvas.height / (window.devicePixelRatio || 1);
+  const x = (ev.clientX - r.left) * SIZE / r.width - M.left, y = (ev.clientY - r.top) * tall / r.height - M.top;
   const g = state.data[p.i].grid, { W, H, cw, ch, bands } = slotGeom(g);
   if (x < 0 || y < 0 || x >= W || y >= H) return null;
   return { s: Math.floor(x / cw), b: bands - 1 - Math.floor(y / ch) };
@@ -435,8 +440,9 @@ async function main() {
     if (m.coverage !== null && m.coverage !== undefined) bits.push(`coverage ${(100 * m.coverage).toFixed(1)}%`);
     if (m.qd_score_normalised !== null && m.qd_score_normalised !== undefined) bits.push(`QD ${m.qd_score_normalised.toFixed(2)}`);
     const share = x => (x <= 1 ? `${(100 * x).toFixed(1)}%` : String(x));
-    if (m.critic_confirmed !== null && m.critic_confirmed !== undefined) bits.push(`critic confirmed ${share(m.critic_confirmed)}`);
-    if (m.critic_within_one_cell !== null && m.critic_within_one_cell !== undefined) bits.push(`within one cell ${share(m.critic_within_one_cell)}`);
+    const slots = a.grid && a.grid.name === "emotions";   // its critic agreement is the line above
+    if (!slots && m.critic_confirmed !== null && m.critic_confirmed !== undefined) bits.push(`critic confirmed ${share(m.critic_confirmed)}`);
+    if (!slots && m.critic_within_one_cell !== null && m.critic_within_one_cell !== undefined) bits.push(`within one cell ${share(m.critic_within_one_cell)}`);
     $(".meta", root).textContent = bits.join(" · ");
     $("#panels").append(root);
     const p = { i, root, canvas: $("canvas.heatmap", root) };
