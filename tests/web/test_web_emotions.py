@@ -10,7 +10,7 @@ import pytest
 
 from qdemo.web import BrowseApp
 
-M_LEFT, M_TOP, PLOT_W = 48, 10, 440 - 48 - 10  # strip geometry (browse.js slotGeom)
+M_LEFT, M_TOP, PLOT_W = 48, 10, 440 - 48 - 10  # strip geometry (browse_slots.js slotGeom)
 
 
 def _rows(run: Path) -> list[dict[str, str]]:
