@@ -2,6 +2,7 @@
 
     qdemo compare ARCHIVE... [--generator CKPT] --out DIR [--ray-address ADDR]
     qdemo export-study --archive RUN [--generator CKPT] [--photos DIR] --out DIR
+    qdemo compare-categories RUN_EMOTIONS RUN_VAD --out DIR [--emotion6 DIR]
 """
 
 from __future__ import annotations
@@ -55,6 +56,19 @@ def register(subparsers) -> None:
     s.add_argument("--out", required=True, help="stimulus folder to create")
     s.set_defaults(func=_export_study)
 
+    k = subparsers.add_parser(
+        "compare-categories", help="an emotions archive beside a VAD grid on the valence-arousal plane",
+        description="Place the elites of a `qdemo evolve --grid emotions` run on the valence-arousal plane by "
+                    "both models' VAD, next to a VAD-grid run's elites, beside the human mean VA of the Emotion6 "
+                    "photos of each emotion; report how often the critic confirms each representation's elites. "
+                    "Reads the two run folders only (no model is loaded). See docs/evolve.md.")
+    k.add_argument("emotions_run", metavar="RUN_EMOTIONS", help="run folder of `qdemo evolve --grid emotions`")
+    k.add_argument("vad_run", metavar="RUN_VAD", help="run folder of `qdemo evolve --grid vad` (or va, cvt)")
+    k.add_argument("--out", required=True, help="folder for report.md, summary.json, categories.csv and the figure")
+    k.add_argument("--emotion6", metavar="DIR", help="the Emotion6 folder for the human means (default: "
+                                                     "shared/datasets/emotion6 beside the clone, skipped if absent)")
+    k.set_defaults(func=_compare_categories)
+
 
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
@@ -75,6 +89,24 @@ def _compare(args: argparse.Namespace) -> int:
                           backend="serial" if args.serial else "ray", progress=not args.no_progress)
     for m, v in summary["all"]["metrics"].items():
         print(f"{m:24s} explorer {v['explorer']:.4g}  generator {v['generator']:.4g}  winner {v['winner']}")
+    print(f"report: {Path(args.out) / 'report.md'}")
+    return 0
+
+
+def _compare_categories(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from qdemo.compare.categories import compare_categories
+
+    s = compare_categories(args.emotions_run, args.vad_run, args.out, emotion6=args.emotion6)
+    c, v = s["categorical"], s["continuous"]
+    pct = lambda x: "n/a" if x is None else f"{100 * x:.1f}%"  # noqa: E731
+    print(f"categorical: critic's top emotion = slot for {pct(c['critic_match'])} of {c['elites']} elites "
+          f"(chance {pct(c['chance'])}, critic on Emotion6 photos {pct(c['critic_heldout_accuracy'])})")
+    print(f"continuous:  critic in the same cell for {pct(v['critic_same_cell'])}, within one cell "
+          f"{pct(v['critic_within_one'])} of {v['elites']} elites")
+    for n in s["notes"]:
+        print(f"note: {n}")
     print(f"report: {Path(args.out) / 'report.md'}")
     return 0
 

@@ -1,6 +1,6 @@
 """``qdemo evolve``, ``qdemo confirm`` (registered by qdemo.cli).
 
-    qdemo evolve [--grid vad|va|cvt] [--emitter NAME] [--renderer NAME] [--iterations N] ...
+    qdemo evolve [--grid vad|va|cvt|emotions] [--emitter NAME] [--renderer NAME] [--iterations N] ...
     qdemo evolve --resume archives/<run>
     qdemo confirm archives/<run> [--critic PATH]
 """
@@ -18,6 +18,7 @@ from qdemo.qd.config import GRIDS  # names only: no torch or ribs
 CONFIG = "qdemo.qd.config:EvolveConfig"
 FLAGS = (
     Flag("grid.name", "--grid", choices=GRIDS),
+    Flag("grid.slots", "--slots", metavar="EMOTIONS"),
     Flag("emitter.name", "--emitter"),
     Flag("renderer.name", "--renderer"),
     Flag("renderer.resolution", "--resolution"),
@@ -181,7 +182,9 @@ def _report(result, figures: dict) -> None:
         f"done: {m['evaluations']} images scored; {_fmt(m['coverage'], True)} of cells filled, "
         f"normalised QD score {_fmt(m['qd_score_normalised'])} (0-100), best objective {_fmt(m['best'])}",
     ]
-    if m.get("critic_confirmed") is not None:
+    if m.get("critic_emotion_match") is not None:
+        lines += _emotion_lines(out)
+    elif m.get("critic_confirmed") is not None:
         lines.append(f"critic: {_fmt(m['critic_confirmed'], True)} of elites in the same cell, "
                      f"{_fmt(m['critic_within_one_cell'], True)} within one cell "
                      f"(the rest may fool only the searcher: see critic_same_cell in archive.csv)")
@@ -197,12 +200,30 @@ def _report(result, figures: dict) -> None:
     print("\n".join(lines))
 
 
+def _emotion_lines(out: Path) -> list[str]:
+    """An emotions run's critic agreement, overall and per slot, beside chance and the critic's held-out accuracy."""
+    from qdemo.runfolder import read_manifest
+
+    e = read_manifest(out).get("emotions") or {}
+    held = e.get("critic_heldout_accuracy")
+    ref = f"chance {_fmt(e.get('chance'), True)}" + (
+        f", the critic's held-out accuracy on Emotion6 photos {_fmt(held, True)}" if held is not None else "")
+    per = e.get("critic_match_by_slot") or {}
+    slots = ", ".join(f"{k} {_fmt(v['match'], True)}" if v.get("match") is not None else f"{k} empty"
+                      for k, v in per.items())
+    return [f"critic: its top emotion is the slot's for {_fmt(e.get('critic_match'), True)} of elites ({ref})",
+            f"  per slot: {slots}"]
+
+
 def _confirm(args: argparse.Namespace) -> int:
     from qdemo.runfolder.confirm import confirm_run
 
     metrics = confirm_run(args.run_dir, critic=args.critic, device=args.device)
-    print(f"critic: {_fmt(metrics['critic_confirmed'], True)} of elites in the same cell, "
-          f"{_fmt(metrics['critic_within_one_cell'], True)} within one cell; updated {args.run_dir}/archive.csv")
+    if metrics.get("critic_emotion_match") is not None:
+        print("\n".join(_emotion_lines(Path(args.run_dir))) + f"\nupdated {args.run_dir}/archive.csv")
+    else:
+        print(f"critic: {_fmt(metrics['critic_confirmed'], True)} of elites in the same cell, "
+              f"{_fmt(metrics['critic_within_one_cell'], True)} within one cell; updated {args.run_dir}/archive.csv")
     if not args.no_plots:
         for name, paths in _plots(Path(args.run_dir)).items():
             for p in paths[:6]:

@@ -1,4 +1,5 @@
-"""qdemo.compare: explorer elites vs generator samples (Ray), experiment grids, study export.
+"""qdemo.compare: explorer elites vs generator samples (Ray), experiment grids, study export, and
+categorical (emotion slots) vs continuous (VAD grid) archives.
 
 Public names are re-exported here, lazily (importing ``qdemo.compare`` imports no torch or ray).
 """
@@ -6,12 +7,13 @@ Public names are re-exported here, lazily (importing ``qdemo.compare`` imports n
 from qdemo._lazy import lazy_exports
 
 __all__ = [
-    "ArchiveRun", "CompareConfig", "FeatureSpace", "evaluate_generator", "export_study", "frechet_distance",
+    "ArchiveRun", "CompareConfig", "FeatureSpace", "compare_categories", "evaluate_generator", "export_study", "frechet_distance",
     "mean_pairwise_distance", "read_archive", "run_compare", "run_generator_evaluation", "run_lambda_sweep",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "archive_io": ("ArchiveRun", "read_archive"),
+    "categories": ("compare_categories",),
     "compare": ("run_compare",),
     "config": ("CompareConfig",),
     "experiments": ("run_lambda_sweep",),

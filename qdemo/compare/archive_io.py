@@ -75,6 +75,10 @@ def read_archive(path: str | os.PathLike) -> ArchiveRun:
     """Read ``manifest.json`` + ``archive.csv`` (and check the elite PNGs); :class:`DataError` naming what is wrong."""
     run = read_run(path, require=("image",), check_images=True)
     grid = run.grid
+    if grid.is_slots:
+        raise DataError(f"{run.path}: an emotions archive has emotion slots, not VAD cells to compare with "
+                        f"generator samples or to export as intended VAD; compare it with a VAD grid using "
+                        f"`qdemo compare-categories {run.path} RUN_VAD --out DIR`")
     cells: list[ArchiveCell] = []
     for i, index in enumerate(run.indices):
         # centre of the index's cell on a regular grid; a CVT elite's own measures (finite: read_run placed it by them)

@@ -105,6 +105,24 @@ class EmotionModel(nn.Module):
         return self.embed(self.prepare(images))
 
     @property
+    def has_distribution(self) -> bool:
+        """Whether the model also predicts the 7-way emotion distribution over
+        :data:`qdemo.EMOTIONS` (:meth:`predict_with_distribution`)."""
+        return False
+
+    def members_and_distribution(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, 3, r, r) in [0, 1] -> ((B, K, 3) member predictions, (B, 7) emotion distribution).
+
+        Models with a distribution head override this (one forward pass for both)."""
+        raise ValueError(f"emotion model {self.info.name!r} has no emotion-distribution head")
+
+    def predict_with_distribution(self, images: torch.Tensor) -> tuple[VADPrediction, torch.Tensor]:
+        """``(predict(images), (B, 7) emotion distribution)`` for (B, 3, H, W) images in [0, 1];
+        ValueError for a model without a distribution head (:attr:`has_distribution`)."""
+        m, dist = self.members_and_distribution(self.prepare(images))  # (B, K, 3), (B, 7)
+        return self._prediction(m), dist
+
+    @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
 

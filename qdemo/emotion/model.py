@@ -27,11 +27,12 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from qdemo import DIMS
+from qdemo import DIMS, EMOTIONS
 from qdemo.emotion.backbones import Backbone, build_backbone
 from qdemo.emotion.base import EmotionModel, ModelInfo
 
-EMOTION_NAMES = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
+EMOTION_NAMES = EMOTIONS
+"""The 7 emotions of the distribution head, in its output order (:data:`qdemo.EMOTIONS`)."""
 
 
 @dataclass
@@ -192,6 +193,14 @@ class VADRegressor(EmotionModel):
     def members_and_embed(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.standardise(self.raw_features(images))  # (B, K, F), one backbone pass for both
         return self.heads(z), z.mean(dim=1)
+
+    @property
+    def has_distribution(self) -> bool:  # type: ignore[override]
+        return self.dist_weight is not None
+
+    def members_and_distribution(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        z = self.standardise(self.raw_features(images))  # (B, K, F), one backbone pass for both
+        return self.heads(z), self.dist_probs(z)  # (B, K, 3), (B, 7)
 
     def emotion_distribution(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) in [0, 1] -> (B, 7) probabilities over :data:`EMOTION_NAMES`."""

@@ -13,10 +13,12 @@ from typing import Optional
 import numpy as np
 from ribs.archives import ArchiveBase, CVTArchive, GridArchive
 
-from qdemo import DIMS
+from qdemo import DIMS, EMOTIONS
 from qdemo.qd.config import GridConfig
 
 EXTRA_FIELDS = {"vad": ((3,), np.float64), "vad_sd": ((3,), np.float64)}
+SLOT_FIELDS = {**EXTRA_FIELDS, "dist": ((len(EMOTIONS),), np.float64)}
+"""Extra fields of an emotions archive: also the searcher's emotion distribution (7,)."""
 
 
 @dataclass
@@ -35,11 +37,22 @@ class Archives:
 
 def grid_ranges(cfg: GridConfig) -> np.ndarray:
     """(m, 2) float ranges of the measures used by this grid."""
+    if cfg.name == "emotions":  # slot in [0, S], then the intensity band range
+        return np.asarray([[0.0, float(len(cfg.slot_names()))], [float(x) for x in cfg.intensity_range]][: cfg.measure_dim])
     return np.asarray([[float(lo), float(hi)] for lo, hi in cfg.ranges[: cfg.measure_dim]])
 
 
 def grid_dims(cfg: GridConfig) -> list[str]:
+    if cfg.name == "emotions":
+        return ["emotion", "intensity"][: cfg.measure_dim]
     return list(DIMS[: cfg.measure_dim])
+
+
+def grid_cells(cfg: GridConfig) -> list[int]:
+    """Cells per measure of a regular grid (slots[, bands] for 'emotions')."""
+    if cfg.name == "emotions":
+        return [len(cfg.slot_names()), int(cfg.intensity_bands)][: cfg.measure_dim]
+    return [int(c) for c in cfg.cells[: cfg.measure_dim]]
 
 
 def _make_one(cfg: GridConfig, solution_dim: int, *, learning_rate: Optional[float],
@@ -52,8 +65,8 @@ def _make_one(cfg: GridConfig, solution_dim: int, *, learning_rate: Optional[flo
         return CVTArchive(solution_dim=solution_dim, centroids=cfg.cvt_cells, ranges=ranges,
                           samples=cfg.cvt_samples, seed=seed, nearest_neighbors="brute_force",
                           extra_fields=EXTRA_FIELDS, **kw)
-    return GridArchive(solution_dim=solution_dim, dims=list(cfg.cells[: cfg.measure_dim]), ranges=ranges,
-                       seed=seed, extra_fields=EXTRA_FIELDS, **kw)
+    return GridArchive(solution_dim=solution_dim, dims=grid_cells(cfg), ranges=ranges, seed=seed,
+                       extra_fields=SLOT_FIELDS if cfg.name == "emotions" else EXTRA_FIELDS, **kw)
 
 
 def build_archives(cfg: GridConfig, solution_dim: int, *, learning_rate: float = 1.0,

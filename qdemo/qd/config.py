@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from qdemo import EMOTIONS
 from qdemo.errors import ConfigError
 
-GRIDS = ("vad", "va", "cvt")
+GRIDS = ("vad", "va", "cvt", "emotions")
 EMITTERS = ("random", "map-elites", "iso-line", "cma-me", "cma-mae", "cma-mega", "cma-maega", "bandit", "hybrid")
 GRADIENT_EMITTERS = ("cma-mega", "cma-maega")
 """Emitters that ask for objective and measure gradients (DQD: the renderer must be differentiable)."""
@@ -24,7 +25,9 @@ class GridConfig:
 
     name: str = "vad"
     """'vad': 3-D grid over (valence, arousal, dominance); 'va': 2-D grid over (valence,
-    arousal); 'cvt': centroidal Voronoi tessellation over (V, A, D) with `cvt_cells` cells."""
+    arousal); 'cvt': centroidal Voronoi tessellation over (V, A, D) with `cvt_cells` cells;
+    'emotions': one slot per discrete emotion of the searcher's distribution head (`slots`,
+    optionally x `intensity_bands`; docs/evolve.md)."""
     cells: list[int] = field(default_factory=lambda: [10, 10, 5])
     """Cells per measure (V, A, D); 'va' uses the first two."""
     ranges: list[list[float]] = field(default_factory=lambda: [[-1.0, 1.0], [-1.0, 1.0], [-1.0, 1.0]])
@@ -35,9 +38,21 @@ class GridConfig:
     """Number of Voronoi cells for grid 'cvt'."""
     cvt_samples: int = 20000
     """Uniform samples used by k-means to place the CVT centroids (seeded)."""
+    slots: list[str] = field(default_factory=list)
+    """Grid 'emotions': the emotions that get a slot, by name (anger, disgust, fear, joy, sadness,
+    surprise, neutral); empty = all 7. An image goes to the slot of its most probable emotion
+    among these."""
+    intensity_bands: int = 1
+    """Grid 'emotions': bands of the searcher's probability of the slot's emotion, per slot
+    (1 = a 1-D archive with one elite per emotion)."""
+    intensity_range: list[float] = field(default_factory=lambda: [0.0, 1.0])
+    """Grid 'emotions': [low, high] of that probability, split into `intensity_bands` equal
+    bands (within [0, 1]; probabilities outside land in the edge bands)."""
 
     @property
     def measure_dim(self) -> int:
+        if self.name == "emotions":
+            return 2 if self.intensity_bands > 1 else 1
         return 2 if self.name == "va" else 3
 
     def validate(self) -> None:
@@ -45,7 +60,9 @@ class GridConfig:
         if self.name not in GRIDS:
             raise ConfigError(f"grid.name {self.name!r}: unknown grid; valid grids: {', '.join(GRIDS)}")
         m = self.measure_dim
-        if self.name != "cvt":
+        if self.name == "emotions":
+            self.validate_slots()
+        elif self.name != "cvt":
             if len(self.cells) < m:
                 raise ConfigError(f"grid.cells {self.cells}: grid {self.name!r} needs {m} cell counts")
             if any(c < 1 for c in self.cells[:m]):
@@ -57,6 +74,26 @@ class GridConfig:
             raise ConfigError(f"grid.ranges {self.ranges}: grid {self.name!r} needs {m} [low, high] ranges")
         for dim, rg in zip(("valence", "arousal", "dominance"), self.ranges[:m]):
             _check_range(dim, rg)
+
+
+    def slot_names(self) -> list[str]:
+        """Grid 'emotions': the slots' emotions in order (`slots`, or all of :data:`qdemo.EMOTIONS`)."""
+        return list(self.slots) if self.slots else list(EMOTIONS)
+
+    def validate_slots(self) -> None:
+        """ConfigError for unknown or repeated slot names and impossible intensity bands."""
+        unknown = [s for s in self.slots if s not in EMOTIONS]
+        if unknown:
+            raise ConfigError(f"grid.slots: unknown emotion(s) {', '.join(map(repr, unknown))}; valid slots: "
+                              f"{', '.join(EMOTIONS)} (the emotions of the models' distribution head)")
+        if len(set(self.slots)) != len(self.slots):
+            raise ConfigError(f"grid.slots {self.slots}: each emotion may be listed once")
+        if self.intensity_bands < 1:
+            raise ConfigError(f"grid.intensity_bands={self.intensity_bands}: must be >= 1")
+        rg = self.intensity_range
+        if len(rg) != 2 or not 0.0 <= float(rg[0]) < float(rg[1]) <= 1.0:
+            raise ConfigError(f"grid.intensity_range {rg}: expected [low, high] with 0 <= low < high <= 1 "
+                              f"(a probability)")
 
 
 def _check_range(dim: str, rg: list[float]) -> None:
@@ -128,7 +165,8 @@ class EmitterConfig:
     restart_rule: Optional[str] = None
     """CMA-ES restart rule for cma-* emitters: 'no_improvement', 'basic' or None ('basic' for
     cma-mae / cma-maega as in the pyribs CMA-MAE tutorial, 'no_improvement' for cma-me /
-    cma-mega)."""
+    cma-mega; 'no_improvement' for every kind on grid 'emotions', whose few slots a converged
+    CMA-ES otherwise stops exploring: measured, docs/evolve.md)."""
     bandit_pool: list[str] = field(default_factory=lambda: ["map-elites", "iso-line", "cma-me"])
     """bandit: emitter kinds in the pool; `num_emitters` of each, `num_emitters` active."""
     bandit_zeta: float = 0.05

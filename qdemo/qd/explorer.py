@@ -64,11 +64,11 @@ class Explorer:
         if self.dqd:
             sols = self.scheduler.ask_dqd()  # (E, dim): one gradient point per gradient emitter
             sb = self.scorer.score(sols, grad=True)
-            self.scheduler.tell_dqd(sb.objective, sb.measures, sb.jacobian, vad=sb.vad, vad_sd=sb.vad_sd)
+            self.scheduler.tell_dqd(sb.objective, sb.measures, sb.jacobian, **sb.fields())
             self.evaluations += len(sols)
         sols = self.scheduler.ask()  # (B, dim)
         sb = self.scorer.score(sols)
-        self.scheduler.tell(sb.objective, sb.measures, vad=sb.vad, vad_sd=sb.vad_sd)
+        self.scheduler.tell(sb.objective, sb.measures, **sb.fields())
         self.evaluations += len(sols)
         self.iteration += 1
         self.wall_s += time.perf_counter() - t0
@@ -93,7 +93,7 @@ class Explorer:
 
     def elites(self) -> dict[str, np.ndarray]:
         """The reported archive's elites, sorted by cell index: index (N,), solution (N, dim),
-        objective (N,), measures (N, m), vad (N, 3), vad_sd (N, 3), ..."""
+        objective (N,), measures (N, m), vad (N, 3), vad_sd (N, 3)[, dist (N, 7) for an emotions grid], ..."""
         data = self.archive.data()
         order = np.argsort(data["index"], kind="stable")
         return {k: np.asarray(v)[order] for k, v in data.items()}

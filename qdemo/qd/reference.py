@@ -35,6 +35,8 @@ class Reference:
     """Files that could not be read (name + reason)."""
     human: Optional[np.ndarray] = None
     """(N, 3) human ratings on the canonical scale (NaN where not rated), for rated sets."""
+    dist: Optional[np.ndarray] = None
+    """(N, 7) searcher emotion distribution (scorers of an emotions grid only)."""
 
 
 def reference_images(cfg: DatasetConfig, *, seed: int) -> list[Path]:
@@ -84,16 +86,18 @@ def score_reference(files: list[Path], scorer, *, resolution: int, batch: int = 
     """Score photos (squashed to ``resolution`` squares, as the models resize) with ``scorer``."""
     from tqdm import tqdm
 
-    vads, sds, kept, skipped = [], [], [], []
+    vads, sds, dists, kept, skipped = [], [], [], [], []
     buf: list[torch.Tensor] = []
     bufp: list[Path] = []
+    slots = getattr(scorer, "slots", None) is not None
 
     def flush() -> None:
         if not buf:
             return
-        _, v, s = scorer.score_images(torch.stack(buf))
+        _, v, s, *d = scorer.score_images(torch.stack(buf), with_distribution=slots)
         vads.append(v)
         sds.append(s)
+        dists.extend(d)
         kept.extend(bufp)
         buf.clear()
         bufp.clear()
@@ -115,4 +119,5 @@ def score_reference(files: list[Path], scorer, *, resolution: int, batch: int = 
     if not kept:
         raise QdemoError("no reference photo could be read: " + "; ".join(skipped[:3]))
     human = np.stack([rated[p] for p in kept]) if rated is not None else None
-    return Reference(kept, np.concatenate(vads), np.concatenate(sds), skipped, human)
+    return Reference(kept, np.concatenate(vads), np.concatenate(sds), skipped, human,
+                     dist=np.concatenate(dists) if dists else None)

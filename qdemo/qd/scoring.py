@@ -12,6 +12,11 @@ the renderer, the views and the searcher with autograd, on the unclipped measure
 images in a batch are independent, the gradient of the batch sum of each output w.r.t. the
 solutions gives every row's gradient, so 1 + m backward passes give the full
 ``(B, 1 + m, dim)`` Jacobian.
+
+An emotions grid (``slots``, :class:`~qdemo.qd.emotions.SlotMeasures`) also reads the
+searcher's emotion distribution in the same forward pass: its measures are the slot (and
+intensity band), its objective ``p(slot emotion) * objective``, and the Jacobian's measure
+rows are the gradients of the slots' differentiable surrogate.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import torch
 
 from qdemo.emotion.base import EmotionModel
 from qdemo.qd.config import ObjectiveConfig
+from qdemo.qd.emotions import SlotMeasures
 from qdemo.qd.objective import Objective, member_spread, total_variation
 from qdemo.qd.views import VIEWS, Views
 from qdemo.render.base import Renderer
@@ -45,6 +51,15 @@ class ScoreBatch:
     """(B, 3) standard deviation over the searcher's members (x views)."""
     jacobian: Optional[np.ndarray] = None
     """(B, 1 + m, dim) d(objective, measures)/d(solution), when asked for."""
+    dist: Optional[np.ndarray] = None
+    """(B, 7) searcher emotion distribution (emotions grids only)."""
+
+    def fields(self) -> dict[str, np.ndarray]:
+        """The archive's extra fields of these solutions (``vad``, ``vad_sd``[, ``dist``])."""
+        out = {"vad": self.vad, "vad_sd": self.vad_sd}
+        if self.dist is not None:
+            out["dist"] = self.dist
+        return out
 
 
 class Scorer:
@@ -59,10 +74,13 @@ class Scorer:
             else identity only.
         ranges: (m, 2) grid ranges used to clip the measures.
         chunk: at most this many images per searcher call.
+        slots: an emotions grid's measures (the searcher needs a distribution head); None:
+            the VAD measures.
     """
 
     def __init__(self, renderer: Renderer, searcher: EmotionModel, *, objective: Objective | ObjectiveConfig,
-                 ranges: np.ndarray, views: Optional[Views] = None, chunk: int = 64) -> None:
+                 ranges: np.ndarray, views: Optional[Views] = None, chunk: int = 64,
+                 slots: Optional[SlotMeasures] = None) -> None:
         if isinstance(objective, ObjectiveConfig):
             views = views if views is not None else Views(objective.views)
             objective = Objective.from_config(objective)
@@ -75,15 +93,34 @@ class Scorer:
         self.ranges = np.asarray(ranges, dtype=np.float64)  # (m, 2)
         self.measure_dim = len(self.ranges)
         self.chunk = max(1, int(chunk))
+        self.slots = slots
         self.device = next(iter(searcher.parameters())).device
         self.evaluations = 0
 
     def outputs(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, 3, H, W) -> objective (B,), VAD mean (B, 3), VAD sd (B, 3), all differentiable."""
-        members = self.searcher.predict(self.views(images)).members  # (V*B, K, 3)
-        members = self.views.regroup(members, images.shape[0])  # (B, V*K, 3)
+        return self._outputs(images)[:3]
+
+    def _outputs(self, images: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """:meth:`outputs` and the emotion distribution (B, 7) over the views (None without slots)."""
+        b = images.shape[0]
+        dist = None
+        if self.slots is None:
+            members = self.searcher.predict(self.views(images)).members  # (V*B, K, 3)
+        else:
+            pred, dist = self.searcher.predict_with_distribution(self.views(images))  # ..., (V*B, 7)
+            members, dist = pred.members, dist.view(len(self.views), b, -1).mean(dim=0)  # (B, 7)
+        members = self.views.regroup(members, b)  # (B, V*K, 3)
         mean = members.mean(dim=1)  # (B, 3)
-        return self.objective(images, members), mean, member_spread(members)
+        objective = self.objective(images, members)  # (B,)
+        if dist is not None:
+            objective = self.slots.weigh(objective, dist)
+        return objective, mean, member_spread(members), dist
+
+    def describe_objective(self) -> str:
+        """The objective as manifest.json records it (with the emotion slots' weighting)."""
+        text = self.objective.describe()
+        return text if self.slots is None else f"{self.slots.describe()}; {text}"
 
     def render(self, solutions: np.ndarray | torch.Tensor) -> torch.Tensor:
         """(B, dim) -> (B, 3, R, R) on the device, without gradients."""
@@ -92,18 +129,27 @@ class Scorer:
             return torch.cat([self.renderer(x[i:i + self.chunk]) for i in range(0, len(x), self.chunk)]) \
                 if len(x) else torch.empty(0, 3, self.renderer.resolution, self.renderer.resolution)
 
-    def score_images(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Score ready images (B, 3, H, W) in [0, 1]: objective (B,), vad (B, 3), vad_sd (B, 3)."""
-        objs, vads, sds = [], [], []
+    def score_images(self, images: torch.Tensor, *, with_distribution: bool = False) -> tuple[np.ndarray, ...]:
+        """Score ready images (B, 3, H, W) in [0, 1]: objective (B,), vad (B, 3), vad_sd (B, 3)
+        (and, ``with_distribution`` on an emotions grid, the distribution (B, 7))."""
+        objs, vads, sds, dists = [], [], [], []
         with torch.no_grad():
             for i in range(0, len(images), self.chunk):
-                o, v, s = self.outputs(images[i:i + self.chunk].to(self.device))
+                o, v, s, d = self._outputs(images[i:i + self.chunk].to(self.device))
                 objs.append(o.double().cpu())
                 vads.append(v.double().cpu())
                 sds.append(s.double().cpu())
+                if d is not None:
+                    dists.append(d.double().cpu())
         if not objs:
-            return np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3))
-        return torch.cat(objs).numpy(), torch.cat(vads).numpy(), torch.cat(sds).numpy()
+            out: tuple[np.ndarray, ...] = (np.zeros(0), np.zeros((0, 3)), np.zeros((0, 3)))
+            return out + (np.zeros((0, 7)),) if with_distribution else out
+        out = (torch.cat(objs).numpy(), torch.cat(vads).numpy(), torch.cat(sds).numpy())
+        if with_distribution:
+            if not dists:
+                raise ValueError("score_images(with_distribution=True) needs an emotions grid's scorer (slots)")
+            out += (torch.cat(dists).numpy(),)
+        return out
 
     def clip_measures(self, vad: np.ndarray) -> np.ndarray:
         """(B, 3) -> (B, m) first m dims clipped into the grid ranges."""
@@ -111,16 +157,17 @@ class Scorer:
         return np.clip(m, self.ranges[:, 0], self.ranges[:, 1])
 
     def _jacobian_chunk(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(b, dim) -> objective (b,), vad (b, 3), sd (b, 3), Jacobian (b, 1 + m, dim)."""
+        """(b, dim) -> objective (b,), vad (b, 3), sd (b, 3), dist (b, 7) or None, Jacobian (b, 1 + m, dim)."""
         x = x.detach().clone().requires_grad_(True)
         with torch.enable_grad():
-            obj, vad, sd = self.outputs(self.renderer(x))
-            outs = [obj] + [vad[:, d] for d in range(self.measure_dim)]  # 1 + m of (b,)
+            obj, vad, sd, dist = self._outputs(self.renderer(x))
+            measures = vad if dist is None else self.slots.surrogate(dist)  # (b, >= m)
+            outs = [obj] + [measures[:, d] for d in range(self.measure_dim)]  # 1 + m of (b,)
             rows = []
             for k, out in enumerate(outs):
                 (g,) = torch.autograd.grad(out.sum(), x, retain_graph=k < len(outs) - 1)
                 rows.append(g)  # (b, dim)
-        return obj, vad, sd, torch.stack(rows, dim=1)  # ..., (b, 1 + m, dim)
+        return obj, vad, sd, dist, torch.stack(rows, dim=1)  # ..., (b, 1 + m, dim)
 
     def score(self, solutions: np.ndarray, *, grad: bool = False) -> ScoreBatch:
         """Score a batch (B, dim) of solutions in one call; ``grad`` adds the Jacobian."""
@@ -130,27 +177,32 @@ class Scorer:
         if n == 0:
             empty = np.zeros((0, 3))
             return ScoreBatch(np.zeros(0), np.zeros((0, self.measure_dim)), empty, empty,
-                              np.zeros((0, 1 + self.measure_dim, solutions.shape[-1])) if grad else None)
+                              np.zeros((0, 1 + self.measure_dim, solutions.shape[-1])) if grad else None,
+                              dist=None if self.slots is None else np.zeros((0, 7)))
         x_all = torch.as_tensor(solutions, dtype=torch.float32, device=self.device)  # (B, dim)
-        objs, vads, sds, jacs = [], [], [], []
+        objs, vads, sds, jacs, dists = [], [], [], [], []
         for i in range(0, n, self.chunk):
             x = x_all[i:i + self.chunk]
             if grad:
-                obj, vad, sd, jac = self._jacobian_chunk(x)
+                obj, vad, sd, dist, jac = self._jacobian_chunk(x)
                 jacs.append(jac.double().cpu())
             else:
                 with torch.no_grad():
-                    obj, vad, sd = self.outputs(self.renderer(x))
+                    obj, vad, sd, dist = self._outputs(self.renderer(x))
             objs.append(obj.detach().double().cpu())
             vads.append(vad.detach().double().cpu())
             sds.append(sd.detach().double().cpu())
+            if dist is not None:
+                dists.append(dist.detach().double().cpu())
         vad_np = torch.cat(vads).numpy()
+        dist_np = torch.cat(dists).numpy() if dists else None
         return ScoreBatch(
             objective=torch.cat(objs).numpy(),
-            measures=self.clip_measures(vad_np),
+            measures=self.clip_measures(vad_np) if dist_np is None else self.slots.measures(dist_np),
             vad=vad_np,
             vad_sd=torch.cat(sds).numpy(),
             jacobian=torch.cat(jacs).numpy() if grad else None,
+            dist=dist_np,
         )
 
 

@@ -18,10 +18,10 @@ torch and ribs.
 from qdemo._lazy import lazy_exports
 
 __all__ = [
-    "CELL_COLUMNS", "CRITIC_COLUMNS", "DISPLAY_CELLS", "FLAG_COLUMNS", "GRID_NAMES", "HISTORY_COLUMNS", "MANIFEST",
-    "METRIC_KEYS", "NUMERIC_COLUMNS", "SD_COLUMNS", "TABLE", "ArchiveTable", "Confirmation", "EvolveRun",
+    "CELL_COLUMNS", "CRITIC_COLUMNS", "CRITIC_EMOTION_COLUMNS", "DISPLAY_CELLS", "DIST_COLUMNS", "EMOTION_COLUMN", "FLAG_COLUMNS", "GRID_NAMES", "HISTORY_COLUMNS", "MANIFEST",
+    "METRIC_KEYS", "NUMERIC_COLUMNS", "SD_COLUMNS", "SLOT_CELL_COLUMNS", "TABLE", "ArchiveTable", "Confirmation", "EvolveRun",
     "RunFolder", "RunGrid", "RunInterrupted", "RunResult", "archive_columns", "confirm_elites", "confirm_run",
-    "load_checkpoint", "load_search", "parse_grid", "prepare_run_dir", "proxy_dims", "read_history",
+    "emotion_report", "load_checkpoint", "load_search", "parse_grid", "prepare_run_dir", "proxy_dims", "read_history",
     "read_manifest", "read_reference", "read_run", "read_solutions", "run_evolve", "save_checkpoint",
     "save_search", "update_archive_columns", "write_archive", "write_config", "write_elite_images",
     "write_history", "write_manifest", "write_reference", "write_solutions",
@@ -29,13 +29,14 @@ __all__ = [
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "checkpoint": ("load_checkpoint", "load_search", "save_checkpoint", "save_search"),
-    "confirm": ("Confirmation", "confirm_elites", "confirm_run"),
+    "confirm": ("Confirmation", "confirm_elites", "confirm_run", "emotion_report"),
     "grid": ("RunGrid", "parse_grid"),
     "reader": ("RunFolder", "proxy_dims", "read_history", "read_manifest", "read_reference", "read_run",
                "read_solutions"),
     "runner": ("EvolveRun", "RunInterrupted", "RunResult", "run_evolve"),
-    "schema": ("CELL_COLUMNS", "CRITIC_COLUMNS", "DISPLAY_CELLS", "FLAG_COLUMNS", "GRID_NAMES", "HISTORY_COLUMNS",
-               "MANIFEST", "METRIC_KEYS", "NUMERIC_COLUMNS", "SD_COLUMNS", "TABLE", "archive_columns"),
+    "schema": ("CELL_COLUMNS", "CRITIC_COLUMNS", "CRITIC_EMOTION_COLUMNS", "DISPLAY_CELLS", "DIST_COLUMNS",
+               "EMOTION_COLUMN", "FLAG_COLUMNS", "GRID_NAMES", "HISTORY_COLUMNS", "MANIFEST", "METRIC_KEYS",
+               "NUMERIC_COLUMNS", "SD_COLUMNS", "SLOT_CELL_COLUMNS", "TABLE", "archive_columns"),
     "writer": ("ArchiveTable", "prepare_run_dir", "update_archive_columns", "write_archive", "write_config",
                "write_elite_images", "write_history", "write_manifest", "write_reference", "write_solutions"),
 })

@@ -4,6 +4,11 @@ An image that fools only the searcher is a fooling image, not an emotional one; 
 (other backbone, resolution or data) re-scores every elite. :func:`confirm_elites` does it
 at the end of ``qdemo evolve``; :func:`confirm_run` (``qdemo confirm RUN``) does it later on
 a finished run folder, filling archive.csv's critic columns and the manifest's metrics.
+
+On an emotions archive the critic's own distribution head re-scores each elite too: it
+confirms an elite when its most probable emotion is the slot's (:mod:`qdemo.qd.emotions`),
+and the manifest's ``emotions`` block reports that per slot, beside chance (1/7) and the
+critic's held-out accuracy on Emotion6 photos (:func:`emotion_report`).
 """
 
 from __future__ import annotations
@@ -18,14 +23,17 @@ from qdemo.config import load_config
 from qdemo.device import resolve_device
 from qdemo.emotion.base import EmotionModel
 from qdemo.errors import DataError
-from qdemo.qd.archive import build_archives, cell_agreement
+from qdemo.qd.archive import build_archives, cell_agreement, cell_coords
 from qdemo.qd.build import build_renderer, load_model
 from qdemo.qd.config import EvolveConfig
 from qdemo.emotion.zoo import describe_model
+from qdemo.qd.emotions import (CHANCE, SlotAgreement, SlotMeasures, critic_scores, heldout_emotion_accuracy,
+                               per_slot_match, require_distribution, slot_agreement)
 from qdemo.qd.scoring import critic_vad
 from qdemo.render.base import Renderer
 from qdemo.runfolder.reader import read_manifest, read_run, read_solutions
-from qdemo.runfolder.schema import CONFIG, CRITIC_COLUMNS, FLAG_COLUMNS, MANIFEST, SOLUTIONS, TABLE
+from qdemo.runfolder.schema import (CONFIG, CRITIC_COLUMNS, CRITIC_EMOTION_COLUMNS, EMOTION_COLUMN, FLAG_COLUMNS,
+                                    MANIFEST, SOLUTIONS, TABLE)
 from qdemo.runfolder.writer import critic_columns, update_archive_columns, write_manifest
 
 
@@ -39,6 +47,21 @@ class Confirmation:
     """(N,) bool: the critic puts the elite in its cell."""
     within: np.ndarray
     """(N,) bool: ... in its cell or a neighbouring one."""
+    slots: Optional[SlotAgreement] = None
+    """Emotions archive: the critic's distribution-head verdict (top emotion, match)."""
+
+    @property
+    def emotion_match(self) -> Optional[float]:
+        """Emotions archive: fraction of elites whose critic top emotion is the slot's (None otherwise)."""
+        return float(self.slots.match.mean()) if self.slots is not None and len(self.slots.match) else None
+
+    def columns(self) -> dict[str, Any]:
+        """{archive.csv column: N values} of the critic's columns."""
+        if self.slots is None:
+            return critic_columns(self.vad, self.same, self.within)
+        a = self.slots
+        return critic_columns(self.vad, self.same, self.within, emotion=a.emotions, p=a.top_p, p_slot=a.p_slot,
+                              match=a.match)
 
     @property
     def confirmed(self) -> Optional[float]:
@@ -52,12 +75,41 @@ class Confirmation:
 
 
 def confirm_elites(renderer: Renderer, critic: EmotionModel, archive, indices: np.ndarray, solutions: np.ndarray,
-                   *, measure_dim: int, chunk: int = 64) -> Confirmation:
+                   *, measure_dim: int, chunk: int = 64, slots: Optional[SlotMeasures] = None) -> Confirmation:
     """Render ``solutions`` (N, dim), score them with ``critic`` and compare its cells with the
-    elites' cells ``indices`` (N,) in ``archive`` (measures: the first ``measure_dim`` of VAD)."""
-    vad = critic_vad(renderer.eval(), critic, np.asarray(solutions, dtype=np.float32), chunk=chunk)  # (N, 3)
-    same, within = cell_agreement(archive, np.asarray(indices, dtype=np.int64), vad[:, :measure_dim])
-    return Confirmation(vad, same, within)
+    elites' cells ``indices`` (N,) in ``archive`` (measures: the first ``measure_dim`` of VAD).
+
+    ``slots``: an emotions archive's slots; the critic's distribution head then decides
+    (ConfigError for a critic without one)."""
+    sols = np.asarray(solutions, dtype=np.float32)
+    indices = np.asarray(indices, dtype=np.int64)
+    if slots is None:
+        vad = critic_vad(renderer.eval(), critic, sols, chunk=chunk)  # (N, 3)
+        same, within = cell_agreement(archive, indices, vad[:, :measure_dim])
+        return Confirmation(vad, same, within)
+    require_distribution(critic, role="critic")
+    vad, dist = critic_scores(renderer.eval(), critic, sols, chunk=chunk)  # (N, 3), (N, 7)
+    cells = cell_coords(archive, indices) if len(indices) else np.zeros((0, slots.measure_dim), np.int64)
+    verdict = slot_agreement(slots, cells, dist)
+    return Confirmation(vad, verdict.same, verdict.within, slots=verdict)
+
+
+def emotion_report(slots: SlotMeasures, elite_emotions: list[str], verdict: Optional[Confirmation],
+                   critic: Optional[EmotionModel]) -> dict[str, Any]:
+    """manifest.json ``emotions``: the slots, the critic's top-emotion agreement overall and per
+    slot (None before confirmation), chance (1/7) and the critic's held-out accuracy on Emotion6."""
+    match = verdict.slots.match if verdict is not None and verdict.slots is not None else None
+    return {
+        "slots": list(slots.names),
+        "intensity_bands": slots.bands,
+        "filled": sorted(set(elite_emotions), key=slots.names.index),
+        "critic_match": verdict.emotion_match if verdict is not None else None,
+        "critic_match_by_slot": per_slot_match(slots.names, elite_emotions, match) if match is not None else None,
+        "chance": CHANCE,
+        "critic_heldout_accuracy": heldout_emotion_accuracy(critic),
+        "critic_heldout_source": "roles.<role>.distribution_cv.emotion6.max_emotion_accuracy of "
+                                 "qdemo/emotion/weights/metrics.json (None: not a shipped model)",
+    }
 
 
 def _check_files(run_dir: Path) -> None:
@@ -83,7 +135,9 @@ def confirm_run(run_dir: str | Path, *, critic: Optional[str | EmotionModel] = N
     else:
         spec = "critic" if str(spec).lower() == "none" else spec
         model = load_model(spec, role="critic", device=dev)
-    run = read_run(run_dir, require=(*CRITIC_COLUMNS, *FLAG_COLUMNS))
+    slots = SlotMeasures.from_config(cfg.grid) if cfg.grid.name == "emotions" else None
+    extra = (EMOTION_COLUMN, *CRITIC_EMOTION_COLUMNS) if slots is not None else ()
+    run = read_run(run_dir, require=(*CRITIC_COLUMNS, *FLAG_COLUMNS, *extra))
     sols = read_solutions(run_dir)  # (N, dim)
     if len(sols) != run.n:
         raise DataError(f"{run_dir / SOLUTIONS}: {len(sols)} rows but {TABLE} has {run.n}")
@@ -94,12 +148,15 @@ def confirm_run(run_dir: str | Path, *, critic: Optional[str | EmotionModel] = N
     # geometry only: the same archive the run used (CVT centroids are seeded)
     archive = build_archives(cfg.grid, renderer.solution_dim, seed=cfg.seed).archive
     verdict = confirm_elites(renderer, model, archive, np.asarray(run.indices), sols,
-                             measure_dim=cfg.grid.measure_dim, chunk=chunk)
-    update_archive_columns(run_dir, critic_columns(verdict.vad, verdict.same, verdict.within))
+                             measure_dim=cfg.grid.measure_dim, chunk=chunk, slots=slots)
+    update_archive_columns(run_dir, verdict.columns())
     manifest = read_manifest(run_dir)
     metrics = manifest.setdefault("metrics", {})
     metrics["critic_confirmed"] = verdict.confirmed
     metrics["critic_within_one_cell"] = verdict.within_one
+    if slots is not None:
+        metrics["critic_emotion_match"] = verdict.emotion_match
+        manifest["emotions"] = emotion_report(slots, list(run.columns[EMOTION_COLUMN]), verdict, model)
     manifest.setdefault("models", {})["critic"] = describe_model(model, str(spec))
     write_manifest(run_dir, manifest)
     return metrics

@@ -2,19 +2,23 @@
 
 Standard library only. :func:`parse_grid` validates a manifest's grid; :class:`RunGrid`
 places elites (C-order flat indices as pyribs' GridArchive, measures clipped into the grid).
-CVT archives have no regular grid: their elites are binned on a display grid.
+CVT archives have no regular grid: their elites are binned on a display grid. An emotions
+archive's grid is one slot per emotion (``slots``), optionally x intensity bands.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from qdemo import DIMS
+from qdemo import DIMS, EMOTIONS
 from qdemo.errors import DataError
-from qdemo.runfolder.schema import DISPLAY_CELLS, GRID_NAMES, MANIFEST
+from qdemo.runfolder.schema import CELL_COLUMNS, DISPLAY_CELLS, GRID_NAMES, MANIFEST, SLOT_CELL_COLUMNS
+
+SLOT_DIMS = ("emotion", "intensity")
+"""The measures of an emotions grid: the slot, then (optionally) the intensity band."""
 
 
 @dataclass
@@ -22,7 +26,7 @@ class RunGrid:
     """The cell grid of a run (from ``manifest.json`` ``grid``), all lists for JSON."""
 
     name: str
-    """'vad', 'va' or 'cvt'."""
+    """'vad', 'va', 'cvt' or 'emotions'."""
     dims: list[str]
     """Measure names in order, e.g. ['valence', 'arousal', 'dominance']."""
     cells: list[int]
@@ -31,10 +35,22 @@ class RunGrid:
     """(low, high) per dimension on the canonical scale."""
     binned: bool = False
     """True for CVT: no regular grid, elites placed by their searcher measures."""
+    slots: list[str] = field(default_factory=list)
+    """Emotions grid: the emotion of each slot, in order (empty for VAD grids)."""
 
     @property
     def ndim(self) -> int:
         return len(self.dims)
+
+    @property
+    def is_slots(self) -> bool:
+        """True for an emotions archive (cells are emotion slots, not VAD cells)."""
+        return self.name == "emotions"
+
+    @property
+    def cell_columns(self) -> tuple[str, ...]:
+        """archive.csv columns of the cell coordinates."""
+        return (SLOT_CELL_COLUMNS if self.is_slots else CELL_COLUMNS)[: self.ndim]
 
     @property
     def size(self) -> int:
@@ -76,8 +92,11 @@ class RunGrid:
         return index
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "dims": list(self.dims), "cells": list(self.cells),
-                "ranges": [list(r) for r in self.ranges], "binned": self.binned}
+        out = {"name": self.name, "dims": list(self.dims), "cells": list(self.cells),
+               "ranges": [list(r) for r in self.ranges], "binned": self.binned}
+        if self.is_slots:
+            out["slots"] = list(self.slots)
+        return out
 
 
 def _counts(cells: Any, n: int) -> bool:
@@ -93,6 +112,8 @@ def parse_grid(manifest: dict[str, Any], source: str | os.PathLike = MANIFEST) -
     name = str(g.get("name") or "vad")
     if name not in GRID_NAMES:
         raise DataError(f"{source}: grid.name must be one of {', '.join(GRID_NAMES)}, got {name!r}")
+    if name == "emotions":
+        return _parse_slots(g, source)
     dims = g.get("dims") or list(DIMS[:2] if name == "va" else DIMS)
     if (not isinstance(dims, list) or not 1 <= len(dims) <= 3 or any(d not in DIMS for d in dims)
             or len(set(dims)) != len(dims)):
@@ -114,4 +135,30 @@ def parse_grid(manifest: dict[str, Any], source: str | os.PathLike = MANIFEST) -
     return RunGrid(name=name, dims=list(dims), cells=list(cells), ranges=ranges, binned=binned)
 
 
-__all__ = ["RunGrid", "parse_grid"]
+def _parse_slots(g: dict[str, Any], source: str | os.PathLike) -> RunGrid:
+    """An emotions grid: ``slots`` (emotion names), dims ['emotion'(, 'intensity')], cells [S(, bands)]."""
+    slots = g.get("slots")
+    if (not isinstance(slots, list) or not slots or any(s not in EMOTIONS for s in slots)
+            or len(set(slots)) != len(slots)):
+        raise DataError(f"{source}: an emotions grid needs grid.slots, distinct names of {', '.join(EMOTIONS)}; "
+                        f"got {slots!r}")
+    cells = g.get("cells") or [len(slots)]
+    if not (isinstance(cells, list) and 1 <= len(cells) <= 2 and _counts(cells, len(cells))
+            and cells[0] == len(slots)):
+        raise DataError(f"{source}: grid.cells of an emotions grid must be [{len(slots)}] or [{len(slots)}, bands] "
+                        f"(one cell per slot), got {cells!r}")
+    dims = g.get("dims") or list(SLOT_DIMS[: len(cells)])
+    if dims != list(SLOT_DIMS[: len(cells)]):
+        raise DataError(f"{source}: grid.dims of an emotions grid must be {list(SLOT_DIMS[: len(cells)])}, got {dims!r}")
+    raw = g.get("ranges") or [[0.0, float(len(slots))], [0.0, 1.0]][: len(cells)]
+    try:
+        ranges = [(float(lo), float(hi)) for lo, hi in raw]
+    except (TypeError, ValueError):
+        raise DataError(f"{source}: grid.ranges must be [[lo, hi], ...], got {raw!r}") from None
+    if len(ranges) != len(cells) or any(not (math.isfinite(lo) and math.isfinite(hi) and lo < hi)
+                                        for lo, hi in ranges):
+        raise DataError(f"{source}: grid.ranges must be {len(cells)} finite [lo, hi] with lo < hi, got {raw!r}")
+    return RunGrid(name="emotions", dims=list(dims), cells=list(cells), ranges=ranges, slots=list(slots))
+
+
+__all__ = ["SLOT_DIMS", "RunGrid", "parse_grid"]

@@ -15,8 +15,8 @@ import torch
 
 import qdemo
 from qdemo.emotion.base import EmotionModel
-from qdemo.qd.archive import grid_dims, grid_ranges
-from qdemo.qd.build import Search
+from qdemo.qd.archive import grid_cells, grid_dims, grid_ranges
+from qdemo.qd.build import Search, effective_emitter
 from qdemo.qd.explorer import Explorer
 from qdemo.emotion.zoo import describe_model
 from qdemo.runfolder.schema import METRIC_KEYS, STATUSES
@@ -51,25 +51,33 @@ def search_metrics(explorer: Explorer) -> dict[str, Any]:
 
 def _grid(search: Search) -> dict[str, Any]:
     g = search.config.grid
-    return {"name": g.name, "dims": grid_dims(g),
-            "cells": list(g.cells[: g.measure_dim]) if g.name != "cvt" else [int(g.cvt_cells)],
-            "ranges": grid_ranges(g).tolist()}
+    out = {"name": g.name, "dims": grid_dims(g), "cells": grid_cells(g) if g.name != "cvt" else [int(g.cvt_cells)],
+           "ranges": grid_ranges(g).tolist()}
+    if g.name == "emotions":
+        out["slots"] = g.slot_names()
+    return out
 
 
 def _emitter_settings(search: Search) -> dict[str, Any]:
     cfg = search.config
     steps = cfg.emitter.gradient_steps(cfg.renderer.name) if search.explorer.dqd else ()
-    return {"num_emitters": cfg.emitter.num_emitters, "batch_size": cfg.batch_size, "sigma": cfg.emitter.sigma,
-            "archive_learning_rate": search.learning_rate, **dict(zip(("grad_lr", "grad_sigma"), steps))}
+    out = {"num_emitters": cfg.emitter.num_emitters, "batch_size": cfg.batch_size, "sigma": cfg.emitter.sigma,
+           "archive_learning_rate": search.learning_rate, **dict(zip(("grad_lr", "grad_sigma"), steps))}
+    restart = effective_emitter(cfg).restart_rule
+    if restart != cfg.emitter.restart_rule:  # a grid's own default (emotions)
+        out["restart_rule"] = restart
+    return out
 
 
 def build_manifest(search: Search, *, status: str, metrics: dict[str, Any], critic: Optional[EmotionModel],
-                   created: Optional[str], command: str, notes: list[str]) -> dict[str, Any]:
-    """manifest.json of ``search`` now; ``critic`` None until one is loaded."""
+                   created: Optional[str], command: str, notes: list[str],
+                   emotions: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+    """manifest.json of ``search`` now; ``critic`` None until one is loaded; ``emotions``: an
+    emotions archive's report (:func:`qdemo.runfolder.confirm.emotion_report`)."""
     if status not in STATUSES:
         raise ValueError(f"status {status!r}: one of {', '.join(STATUSES)}")
     cfg, ex = search.config, search.explorer
-    return {
+    out = {
         "qdemo_version": qdemo.__version__,
         "versions": versions(),
         "created": created,
@@ -83,7 +91,7 @@ def build_manifest(search: Search, *, status: str, metrics: dict[str, Any], crit
         "emitter_settings": _emitter_settings(search),
         "models": {"searcher": describe_model(search.searcher, cfg.searcher),
                    "critic": describe_model(critic, cfg.critic)},
-        "objective": search.scorer.objective.describe(),
+        "objective": search.scorer.describe_objective(),
         "views": search.scorer.views.describe(),
         "device": str(search.device),
         "iterations": ex.iteration,
@@ -91,3 +99,6 @@ def build_manifest(search: Search, *, status: str, metrics: dict[str, Any], crit
         "metrics": metrics,
         "notes": list(notes),
     }
+    if emotions is not None:
+        out["emotions"] = emotions
+    return out

@@ -17,6 +17,7 @@ Placement of an elite: on a regular grid (``vad``, ``va``) its ``cell_v, cell_a[
 columns, which must be whole numbers inside the grid and agree with its flat ``index``
 (``numpy.unravel_index(index, cells)``, C order as pyribs' GridArchive); without those
 columns, the cell containing its searcher measures (noted in :attr:`RunFolder.notes`).
+An emotions archive's elites are placed by their ``cell_slot[, cell_band]`` columns (required).
 CVT archives have no regular grid: elites are binned by their measures on a display grid
 (``grid.cells`` of the manifest when it lists one count per dimension, else 10 x 10 x 5).
 """
@@ -150,7 +151,10 @@ def _parse_columns(table: Table, numeric: Sequence[str] = NUMERIC_COLUMNS) -> di
 
 def _place(table: Table, cols: dict[str, list[Any]], grid: RunGrid, notes: list[str]) -> list[list[int]]:
     path, n = table.path, len(table)
-    cell_cols = list(CELL_COLUMNS[: grid.ndim])
+    cell_cols = list(grid.cell_columns)
+    if grid.is_slots and not all(c in cols for c in cell_cols):
+        raise DataError(f"{path}: missing column(s) {', '.join(repr(c) for c in cell_cols if c not in cols)} "
+                        f"(an emotions archive places its elites by slot; found: {', '.join(cols)})")
     if not grid.binned and all(c in cols for c in cell_cols):
         coords = []
         for i in range(n):

@@ -32,7 +32,8 @@ from qdemo.qd.archive import cell_coords, coverage_of_points
 from qdemo.qd.build import Search, build_search, load_model
 from qdemo.qd.config import EvolveConfig
 from qdemo.runfolder.checkpoint import load_search, save_search
-from qdemo.runfolder.confirm import Confirmation, confirm_elites
+from qdemo.qd.emotions import require_distribution
+from qdemo.runfolder.confirm import Confirmation, confirm_elites, emotion_report
 from qdemo.runfolder.manifest import build_manifest, empty_metrics, now, search_metrics
 from qdemo.runfolder.reader import read_manifest
 from qdemo.runfolder.schema import elite_image
@@ -106,10 +107,12 @@ class EvolveRun:
         self.command = command or " ".join([Path(sys.argv[0]).name] + sys.argv[1:])
         self.created: Optional[str] = now()
         self.notes: list[str] = []
+        self.emotions: Optional[dict[str, Any]] = None  # an emotions archive's report, after confirmation
 
     def run(self, *, resume: bool = False, force: bool = False, progress: bool = True) -> RunResult:
         """Search to ``config.iterations``, then write, confirm and score the reference photos."""
         ex = self.search.explorer
+        self.check_critic()  # before anything is written
         if resume:
             load_search(self.out, self.search)
             with contextlib.suppress(DataError, KeyError):
@@ -156,6 +159,15 @@ class EvolveRun:
         finally:
             bar.close()
 
+    def check_critic(self) -> None:
+        """An emotions archive needs a critic with a distribution head: load it now and refuse
+        one without (ConfigError), before the search runs."""
+        if self.search.scorer.slots is None or str(self.config.critic).strip().lower() == "none":
+            return
+        if self.critic is None:
+            self.critic = load_model(self.config.critic, role="critic", device=self.search.device)
+        require_distribution(self.critic, role="critic", spec=str(self.config.critic))
+
     def finish(self, *, progress: bool = False) -> dict[str, Any]:
         """Confirm with the critic, score the reference photos, write the outputs and manifest."""
         verdict = self.confirm()
@@ -164,9 +176,20 @@ class EvolveRun:
         metrics = search_metrics(self.search.explorer)
         if verdict is not None:
             metrics["critic_confirmed"], metrics["critic_within_one_cell"] = verdict.confirmed, verdict.within_one
+            metrics["critic_emotion_match"] = verdict.emotion_match
         metrics["dataset_coverage"] = dataset_cov
+        slots = self.search.scorer.slots
+        if slots is not None:
+            emotions = [slots.names[c] for c in self.elite_cells()[:, 0]]
+            self.emotions = emotion_report(slots, emotions, verdict, self.critic)
         self.write_manifest("complete", metrics)
         return metrics
+
+    def elite_cells(self) -> np.ndarray:
+        """(N, m) cell coordinates of the elites, in cell order."""
+        ex = self.search.explorer
+        idx = ex.elites()["index"].astype(np.int64)
+        return cell_coords(ex.archive, idx) if len(idx) else np.zeros((0, self.config.grid.measure_dim), np.int64)
 
     def confirm(self) -> Optional[Confirmation]:
         """Re-score every elite with the critic (None without a critic)."""
@@ -178,7 +201,8 @@ class EvolveRun:
             return None
         el = s.explorer.elites()
         return confirm_elites(s.renderer, self.critic.to(s.device).eval(), s.explorer.archive, el["index"],
-                              el["solution"], measure_dim=self.config.grid.measure_dim, chunk=s.chunk)
+                              el["solution"], measure_dim=self.config.grid.measure_dim, chunk=s.chunk,
+                              slots=s.scorer.slots)
 
     def reference(self, *, progress: bool) -> Optional[float]:
         """Score the reference photos, write reference.csv; the fraction of cells they occupy."""
@@ -195,7 +219,9 @@ class EvolveRun:
                               progress=progress, ratings=ratings)
         if ref.skipped:
             self.notes.append(f"{len(ref.skipped)} unreadable reference photo(s) skipped, e.g. {ref.skipped[0]}")
-        idx, cov = coverage_of_points(s.explorer.archive, ref.vad[:, : self.config.grid.measure_dim])
+        measures = (ref.vad[:, : self.config.grid.measure_dim] if s.scorer.slots is None
+                    else s.scorer.slots.measures(ref.dist))  # an emotions grid: the photos' slots
+        idx, cov = coverage_of_points(s.explorer.archive, measures)
         write_reference(self.out, ref.paths, ref.vad, ref.vad_sd, idx, human=ref.human, thumbnails=dc.thumbnails)
         return cov
 
@@ -207,16 +233,26 @@ class EvolveRun:
         if save_images and len(idx):
             write_elite_images(self.out, idx, self.search.scorer.render(el["solution"]).cpu())  # (N, 3, R, R)
         write_solutions(self.out, el["solution"])
-        write_archive(self.out, ArchiveTable(
+        table = ArchiveTable(
             index=idx, cells=cell_coords(ex.archive, idx), objective=el["objective"], vad=el["vad"],
             vad_sd=el["vad_sd"], critic_vad=verdict.vad if verdict else None,
             critic_same_cell=verdict.same if verdict else None, critic_within_one=verdict.within if verdict else None,
-            image=[elite_image(i) for i in idx] if save_images else None))
+            image=[elite_image(i) for i in idx] if save_images else None)
+        slots = self.search.scorer.slots
+        if slots is not None:  # an emotions archive: slot emotion, distributions, the critic's emotion
+            table.emotion = [slots.names[c] for c in self.elite_cells()[:, 0]]
+            table.dist = el["dist"]
+            if verdict is not None and verdict.slots is not None:
+                a = verdict.slots
+                table.critic_emotion, table.critic_p, table.critic_p_slot, table.critic_match = (
+                    a.emotions, a.top_p, a.p_slot, a.match)
+        write_archive(self.out, table)
         write_history(self.out, ex.history)
 
     def write_manifest(self, status: str, metrics: dict[str, Any]) -> None:
         write_manifest(self.out, build_manifest(self.search, status=status, metrics=metrics, critic=self.critic,
-                                                created=self.created, command=self.command, notes=self.notes))
+                                                created=self.created, command=self.command, notes=self.notes,
+                                                emotions=self.emotions))
 
 
 def run_evolve(config: EvolveConfig, *, search: Optional[Search] = None, searcher: Optional[EmotionModel] = None,

@@ -7,7 +7,7 @@ manifest's metric keys from here (docs/formats.md describes them). Standard libr
 
 from __future__ import annotations
 
-from qdemo import DIMS
+from qdemo import DIMS, EMOTIONS
 
 # ----------------------------------------------------------------------------- files
 MANIFEST = "manifest.json"
@@ -35,25 +35,45 @@ def reference_thumb(i: int) -> str:
 
 
 # ----------------------------------------------------------------------------- archive.csv
-GRID_NAMES = ("vad", "va", "cvt")
+GRID_NAMES = ("vad", "va", "cvt", "emotions")
 CELL_COLUMNS = ("cell_v", "cell_a", "cell_d")
 """archive.csv columns holding the integer cell coordinate along valence, arousal, dominance."""
+SLOT_CELL_COLUMNS = ("cell_slot", "cell_band")
+"""... of an emotions archive: the slot (position in the manifest's ``grid.slots``) and intensity band."""
 SD_COLUMNS = tuple(f"{d}_sd" for d in DIMS)
 CRITIC_COLUMNS = tuple(f"critic_{d}" for d in DIMS)
 FLAG_COLUMNS = ("critic_same_cell", "critic_within_one")
 IMAGE_COLUMN = "image"
-INT_COLUMNS = ("index", *CELL_COLUMNS, *FLAG_COLUMNS)
+EMOTION_COLUMN = "emotion"
+"""Emotions archive: the elite's slot emotion (text)."""
+DIST_COLUMNS = tuple(f"p_{e}" for e in EMOTIONS)
+"""Emotions archive: the searcher's emotion distribution, one column per emotion."""
+CRITIC_EMOTION_COLUMNS = ("critic_emotion", "critic_p", "critic_p_slot", "critic_match")
+"""Emotions archive: the critic's most probable emotion (text), its probability, the critic's
+probability of the slot's emotion and whether its top emotion is the slot's (0/1)."""
+INT_COLUMNS = ("index", *CELL_COLUMNS, *SLOT_CELL_COLUMNS, *FLAG_COLUMNS, "critic_match")
 """Columns written as whole numbers."""
-NUMERIC_COLUMNS = ("index", *CELL_COLUMNS, "objective", *DIMS, *SD_COLUMNS, *CRITIC_COLUMNS, *FLAG_COLUMNS)
+NUMERIC_COLUMNS = ("index", *CELL_COLUMNS, *SLOT_CELL_COLUMNS, "objective", *DIMS, *SD_COLUMNS, *DIST_COLUMNS,
+                   *CRITIC_COLUMNS, "critic_p", "critic_p_slot", "critic_match", *FLAG_COLUMNS)
 """Columns of archive.csv that must hold numbers (or be empty); any other column is text."""
 
 
-def archive_columns(cell_dims: int) -> list[str]:
-    """The header of archive.csv: ``cell_dims`` cell columns (0 for CVT archives, which have no grid)."""
-    if not 0 <= cell_dims <= len(CELL_COLUMNS):
-        raise ValueError(f"cell_dims={cell_dims}: expected 0..{len(CELL_COLUMNS)}")
-    return ["index", *CELL_COLUMNS[:cell_dims], "objective", *DIMS, *SD_COLUMNS, *CRITIC_COLUMNS,
+def archive_columns(cell_dims: int, *, emotions: bool = False) -> list[str]:
+    """The header of archive.csv: ``cell_dims`` cell columns (0 for CVT archives, which have no
+    grid); ``emotions``: an emotions archive's (slot cells, slot emotion, distributions)."""
+    cells = SLOT_CELL_COLUMNS if emotions else CELL_COLUMNS
+    if not 0 <= cell_dims <= len(cells):
+        raise ValueError(f"cell_dims={cell_dims}: expected 0..{len(cells)}")
+    if emotions:
+        return ["index", *cells[:cell_dims], "objective", EMOTION_COLUMN, *DIST_COLUMNS, *DIMS, *SD_COLUMNS,
+                *CRITIC_COLUMNS, *CRITIC_EMOTION_COLUMNS, *FLAG_COLUMNS, IMAGE_COLUMN]
+    return ["index", *cells[:cell_dims], "objective", *DIMS, *SD_COLUMNS, *CRITIC_COLUMNS,
             *FLAG_COLUMNS, IMAGE_COLUMN]
+
+
+def all_archive_columns() -> set[str]:
+    """Every column any archive.csv may have (what :func:`~qdemo.runfolder.writer.update_archive_columns` accepts)."""
+    return set(archive_columns(len(CELL_COLUMNS))) | set(archive_columns(len(SLOT_CELL_COLUMNS), emotions=True))
 
 
 # ----------------------------------------------------------------------------- metrics.csv, manifest
@@ -61,8 +81,8 @@ HISTORY_COLUMNS = ("iteration", "evaluations", "num_elites", "coverage", "qd_sco
                    "best", "mean_objective", "wall_s")
 """metrics.csv: one row per iteration."""
 METRIC_KEYS = ("qd_score", "qd_score_normalised", "coverage", "best", "evaluations", "critic_confirmed",
-               "critic_within_one_cell", "dataset_coverage")
-"""manifest.json ``metrics`` (null where not computed)."""
+               "critic_within_one_cell", "dataset_coverage", "critic_emotion_match")
+"""manifest.json ``metrics`` (null where not computed; ``critic_emotion_match``: emotions grids only)."""
 STATUSES = ("running", "interrupted", "complete")
 """manifest.json ``status``."""
 DISPLAY_CELLS = (10, 10, 5)

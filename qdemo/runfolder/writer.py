@@ -25,12 +25,13 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 from PIL import Image
 
+from qdemo import DIMS
 from qdemo.config import save_config
 from qdemo.errors import DataError, QdemoError
 from qdemo.io import atomic_path, atomic_write_json, atomic_write_text, open_rgb, tensor_to_pil
-from qdemo.runfolder.schema import (CHECKPOINT, CONFIG, CRITIC_COLUMNS, FLAG_COLUMNS, HISTORY_COLUMNS,
-                                    INT_COLUMNS, MANIFEST, METRICS, NUMERIC_COLUMNS, REFERENCE, REFERENCE_COLUMNS,
-                                    RUN_MARKERS, SOLUTIONS, TABLE, archive_columns, elite_image, reference_thumb)
+from qdemo.runfolder.schema import (CHECKPOINT, CONFIG, CRITIC_COLUMNS, CRITIC_EMOTION_COLUMNS, DIST_COLUMNS,
+                                    EMOTION_COLUMN, FLAG_COLUMNS, HISTORY_COLUMNS, IMAGE_COLUMN, INT_COLUMNS, MANIFEST, METRICS, NUMERIC_COLUMNS, REFERENCE, REFERENCE_COLUMNS,
+                                    RUN_MARKERS, SOLUTIONS, TABLE, all_archive_columns, archive_columns, elite_image, reference_thumb)
 from qdemo.tables import read_output_table, table_text
 
 
@@ -73,22 +74,44 @@ class ArchiveTable:
     """(N,) bool: ... in the same or a neighbouring cell."""
     image: Optional[Sequence[str]] = None
     """(N,) PNG paths relative to the run folder (empty: none); None: no images."""
+    emotion: Optional[Sequence[str]] = None
+    """Emotions archive: (N,) the slot emotion of each elite; None: a VAD archive."""
+    dist: Optional[np.ndarray] = None
+    """Emotions archive: (N, 7) the searcher's emotion distribution."""
+    critic_emotion: Optional[Sequence[str]] = None
+    """Emotions archive: (N,) the critic's most probable emotion; None until confirmation."""
+    critic_p: Optional[np.ndarray] = None
+    """(N,) its probability."""
+    critic_p_slot: Optional[np.ndarray] = None
+    """(N,) the critic's probability of the slot's emotion."""
+    critic_match: Optional[np.ndarray] = None
+    """(N,) bool: the critic's top emotion is the slot's."""
 
     def header(self) -> list[str]:
-        return archive_columns(0 if self.cells is None else np.shape(self.cells)[1])
+        return archive_columns(0 if self.cells is None else np.shape(self.cells)[1], emotions=self.emotion is not None)
 
     def rows(self) -> list[list[Any]]:
         """Row values in :meth:`header` order (unformatted)."""
-        n = len(self.index)
-        none3 = [None, None, None]
+        header = self.header()
+        cell_cols = header[1:1 + (0 if self.cells is None else np.shape(self.cells)[1])]
+        per_dim = {"": self.vad, "_sd": self.vad_sd}
         out = []
-        for i in range(n):
-            flags = [None if f is None else f[i] for f in (self.critic_same_cell, self.critic_within_one)]
-            out.append([
-                self.index[i], *(list(self.cells[i]) if self.cells is not None else []), self.objective[i],
-                *self.vad[i], *self.vad_sd[i], *(self.critic_vad[i] if self.critic_vad is not None else none3),
-                *flags, self.image[i] if self.image is not None else "",
-            ])
+        for i in range(len(self.index)):
+            row: dict[str, Any] = {"index": self.index[i], "objective": self.objective[i],
+                                   IMAGE_COLUMN: self.image[i] if self.image is not None else ""}
+            row.update(zip(cell_cols, list(self.cells[i]) if self.cells is not None else []))
+            for suffix, arr in per_dim.items():
+                row.update({f"{d}{suffix}": arr[i][k] for k, d in enumerate(DIMS)})
+            if self.critic_vad is not None:
+                row.update(zip(CRITIC_COLUMNS, self.critic_vad[i]))
+            for col, arr in (*zip(FLAG_COLUMNS, (self.critic_same_cell, self.critic_within_one)),
+                             (EMOTION_COLUMN, self.emotion), *zip(CRITIC_EMOTION_COLUMNS, (
+                                 self.critic_emotion, self.critic_p, self.critic_p_slot, self.critic_match))):
+                if arr is not None:
+                    row[col] = arr[i]
+            if self.dist is not None:
+                row.update(zip(DIST_COLUMNS, self.dist[i]))
+            out.append([row.get(c) for c in header])
         return out
 
 
@@ -106,7 +129,7 @@ def update_archive_columns(run_dir: str | os.PathLike, values: Mapping[str, Sequ
     missing or a column's length differs from the table's.
     """
     path = Path(run_dir) / TABLE
-    known = set(archive_columns(3))
+    known = all_archive_columns()
     unknown = [c for c in values if c not in known]
     if unknown:
         raise QdemoError(f"{path}: not archive.csv columns: {', '.join(unknown)}")
@@ -122,10 +145,15 @@ def update_archive_columns(run_dir: str | os.PathLike, values: Mapping[str, Sequ
     return _write_csv(path, header, [[row[h] for h in header] for row in rows])
 
 
-def critic_columns(vad: np.ndarray, same: np.ndarray, within: np.ndarray) -> dict[str, Any]:
-    """{column: values} of the critic columns for :func:`update_archive_columns`: vad (N, 3), same / within (N,)."""
+def critic_columns(vad: np.ndarray, same: np.ndarray, within: np.ndarray, *, emotion: Optional[Sequence[str]] = None,
+                   p: Optional[np.ndarray] = None, p_slot: Optional[np.ndarray] = None,
+                   match: Optional[np.ndarray] = None) -> dict[str, Any]:
+    """{column: values} of the critic columns for :func:`update_archive_columns`: vad (N, 3), same / within (N,);
+    an emotions archive adds the critic's top emotion (N,), its probability, that of the slot and the match."""
     cols: dict[str, Any] = {c: np.asarray(vad)[:, d] for d, c in enumerate(CRITIC_COLUMNS)}
     cols.update(zip(FLAG_COLUMNS, (np.asarray(same), np.asarray(within))))
+    if emotion is not None:
+        cols.update(zip(CRITIC_EMOTION_COLUMNS, (list(emotion), np.asarray(p), np.asarray(p_slot), np.asarray(match))))
     return cols
 
 

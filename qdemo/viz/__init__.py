@@ -18,10 +18,12 @@ __all__ = [
     "Grid", "HEATMAP_VALUES", "RunData", "critic_agreement_figure", "critic_agreement_levels", "dense_grid",
     "heatmap_figure", "heatmap_values", "load_manifest", "load_metrics", "load_run", "metrics_figure",
     "montage_figure", "montage_selection", "plot_all", "plot_critic_agreement", "plot_heatmap_slices",
-    "plot_metrics", "plot_montage", "save_figure",
+    "plot_metrics", "plot_montage", "plot_slots", "save_figure", "slot_montage_figure", "slot_strip_figure",
+    "emotion_agreement_figure", "EMOTION_COLORS", "plot_categories",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
+    "categories": ("plot_categories",),
     "agreement": ("critic_agreement_figure", "critic_agreement_levels", "plot_critic_agreement"),
     "curves": ("metrics_figure", "plot_metrics"),
     "heatmaps": ("HEATMAP_VALUES", "heatmap_figure", "heatmap_values", "plot_heatmap_slices"),
@@ -29,4 +31,5 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "plots": ("plot_all",),
     "rundata": ("Grid", "RunData", "dense_grid", "load_manifest", "load_metrics", "load_run"),
     "style": ("save_figure",),
+    "slots": ("EMOTION_COLORS", "emotion_agreement_figure", "plot_slots", "slot_montage_figure", "slot_strip_figure"),
 })

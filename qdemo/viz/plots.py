@@ -6,6 +6,9 @@ called by ``qdemo evolve`` at the end of a run, by comparisons and by the browse
 
     from qdemo.viz import plot_all
     plot_all("archives/my-run")   # heatmaps/, montage.png, metrics.png, critic_agreement.png
+
+An emotions archive (``--grid emotions``) gets its own figures (:mod:`qdemo.viz.slots`) under
+the same names.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from qdemo.viz.curves import metrics_figure, plot_metrics
 from qdemo.viz.heatmaps import HEATMAP_VALUES, heatmap_figure, heatmap_values, plot_heatmap_slices
 from qdemo.viz.montage import montage_figure, montage_selection, plot_montage
 from qdemo.viz.rundata import load_run
+from qdemo.viz.slots import plot_slots
 from qdemo.viz.style import EMPTY_COLOR, save_figure
 
 log = logging.getLogger(__name__)
@@ -35,7 +39,9 @@ def plot_all(run_dir: str | os.PathLike) -> dict[str, list[Path]]:
     """
     run = load_run(run_dir)  # raises for a broken archive: nothing else can be drawn
     out: dict[str, list[Path]] = {}
-    if run.grid.ndim >= 2:
+    if run.grid.is_slots:  # an emotions archive: slot strip, slot montage, the critic's emotions
+        out = plot_slots(run.run_dir)
+    elif run.grid.ndim >= 2:
         out["heatmaps"] = plot_heatmap_slices(run.run_dir, value="objective")
         if run.has_critic():
             out["heatmaps"] += plot_heatmap_slices(run.run_dir, value="critic_agreement", slices=False)
@@ -46,7 +52,7 @@ def plot_all(run_dir: str | os.PathLike) -> dict[str, list[Path]]:
             out["metrics"] = [plot_metrics(run.run_dir)]
         except DataError as exc:
             log.warning("metrics plot skipped: %s", exc)
-    if run.has_critic():
+    if run.has_critic() and not run.grid.is_slots:
         out["critic_agreement"] = [plot_critic_agreement(run.run_dir)]
     return out
 

@@ -18,11 +18,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from qdemo.errors import DataError
-from qdemo.runfolder import CELL_COLUMNS, CRITIC_COLUMNS, NUMERIC_COLUMNS, RunGrid, proxy_dims, read_history, read_run
+from qdemo.runfolder import CELL_COLUMNS, CRITIC_COLUMNS, EMOTION_COLUMN, NUMERIC_COLUMNS, RunGrid, proxy_dims, read_history, read_run
 from qdemo.runfolder import read_manifest as load_manifest
 from qdemo.runfolder.schema import METRICS
 
-TEXT_COLUMNS = ("image",)
+TEXT_COLUMNS = ("image", EMOTION_COLUMN, "critic_emotion")
 __all__ = ["CELL_COLUMNS", "CRITIC_COLUMNS", "Grid", "RunData", "dense_grid", "from_sam9", "load_manifest",
            "load_metrics", "load_run", "to_sam9"]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qdemo import DIMS
+from qdemo import DIMS, EMOTIONS
 from qdemo.errors import DataError
 from qdemo.runfolder import RunFolder, proxy_dims, read_reference, read_run
 from qdemo.runfolder import RunGrid as Grid
@@ -24,6 +24,8 @@ from qdemo.runfolder.schema import MANIFEST, REFERENCE, TABLE
 from qdemo.tables import read_output_table
 
 ARCHIVE_REQUIRED = ("index", "objective", "valence", "arousal", "image")
+SLOT_REQUIRED = ("emotion",)
+"""... and of an emotions archive."""
 SAMPLES_REQUIRED = ("archive", "index", "image")
 NEAREST_PHOTOS = 4
 
@@ -84,6 +86,8 @@ class RunArchive:
             if stamp == self._stamp:
                 return
             folder = read_run(self.root, require=ARCHIVE_REQUIRED)
+            if folder.grid.is_slots:
+                folder = read_run(self.root, require=ARCHIVE_REQUIRED + SLOT_REQUIRED)
             self.manifest, self.grid = folder.manifest, folder.grid
             self.elites = {index: self._elite(folder, i) for i, index in enumerate(folder.indices)}
             self.photos = self._read_photos()
@@ -107,7 +111,8 @@ class RunArchive:
         return {
             "index": run.indices[i],
             "coords": coords,
-            "centre": grid.centre(coords),
+            "centre": None if grid.is_slots else grid.centre(coords),
+            **(RunArchive._slot_fields(run, i) if grid.is_slots else {}),
             "objective": _finite(run.value("objective", i)),
             "vad": vad,
             "sd": sd,
@@ -118,6 +123,22 @@ class RunArchive:
             "critic_same_cell": None if same is None else bool(same),
             "critic_within_one": None if within is None else bool(within),
             "image": run.columns["image"][i],
+        }
+
+    @staticmethod
+    def _slot_fields(run: RunFolder, i: int) -> dict[str, Any]:
+        """An emotions archive's elite: its slot emotion, the searcher's distribution and the critic's emotion."""
+        emotion = run.columns["emotion"][i]
+        critic = run.columns.get("critic_emotion", [""] * run.n)[i] or None
+        match = _finite(run.value("critic_match", i))
+        return {
+            "emotion": emotion,
+            "p": _finite(run.value(f"p_{emotion}", i)),
+            "dist": {e: _finite(run.value(f"p_{e}", i)) for e in EMOTIONS},
+            "critic_emotion": critic,
+            "critic_p": _finite(run.value("critic_p", i)),
+            "critic_p_slot": _finite(run.value("critic_p_slot", i)),
+            "critic_match": None if match is None else bool(match),
         }
 
     def _read_photos(self) -> list[dict[str, Any]]:
@@ -168,6 +189,7 @@ class RunArchive:
             "proxy": proxy_dims(m),
             "human_rated": _human_rated(m),
             "metrics": m.get("metrics"),
+            "emotions": m.get("emotions"),
             "grid": self.grid.to_json() if self.grid else None,
             "n_elites": len(self.elites),
             "n_photos": len(self.photos),

@@ -1,4 +1,4 @@
-"""Archive contract (as pyribs' archive_base_test.py), for every grid kind (vad, va, cvt):
+"""Archive contract (as pyribs' archive_base_test.py), for every grid kind (vad, va, cvt, emotions):
 it builds, takes elites with their VAD fields, reports them where the run-folder reader
 places them, and the CMA-MAE soft archive follows its threshold rule. Also cell agreement
 and coverage, the geometry behind critic confirmation and reference coverage."""
@@ -20,16 +20,28 @@ GRID_CFGS = {
     "vad": GridConfig(name="vad", cells=[4, 3, 2]),
     "va": GridConfig(name="va", cells=[5, 4]),
     "cvt": GridConfig(name="cvt", cvt_cells=12, cvt_samples=400),
+    "emotions": GridConfig(name="emotions", slots=["joy", "fear", "anger"], intensity_bands=3),
 }
 assert set(GRID_CFGS) == set(GRIDS)  # a new grid kind must join the contract
 
 
 def _add(archive, measures, objective, seed=0):
-    """Insert N elites at ``measures`` (N, m) with ``objective`` (N,); VAD fields filled in."""
+    """Insert N elites at ``measures`` (N, m) with ``objective`` (N,); VAD fields (and an emotions
+    archive's distribution) filled in."""
     n, m = measures.shape
     vad = np.concatenate([measures, np.full((n, 3 - m), 0.3)], axis=1)  # (N, 3)
     sols = np.random.default_rng(seed).normal(size=(n, DIM))
-    return archive.add(sols, objective, measures, vad=vad, vad_sd=np.full((n, 3), 0.1))
+    extra = {"dist": np.full((n, 7), 1 / 7)} if "dist" in archive.field_list else {}
+    return archive.add(sols, objective, measures, vad=vad, vad_sd=np.full((n, 3), 0.1), **extra)
+
+
+def _points(grid, n, seed, *, overshoot=0.0):
+    """(n, m) uniform points over the grid's measure ranges (widened by ``overshoot``, then clipped)."""
+    rg = grid_ranges(grid)
+    width = rg[:, 1] - rg[:, 0]
+    pts = np.random.default_rng(seed).uniform(rg[:, 0] - overshoot * width, rg[:, 1] + overshoot * width,
+                                              (n, len(rg)))
+    return pts.clip(rg[:, 0], rg[:, 1])
 
 
 @pytest.fixture(params=sorted(GRID_CFGS))
@@ -42,7 +54,8 @@ def test_builds_plain_and_soft(grid):
     assert plain.result is None and plain.report is plain.archive
     soft = build_archives(grid, DIM, learning_rate=0.01, seed=0)
     assert soft.result is not None and soft.report is soft.result
-    cells = int(np.prod(grid.cells[: grid.measure_dim])) if grid.name != "cvt" else grid.cvt_cells
+    cells = {"cvt": grid.cvt_cells, "emotions": len(grid.slots) * grid.intensity_bands}.get(
+        grid.name, int(np.prod(grid.cells[: grid.measure_dim])))
     for a in (plain.archive, soft.archive, soft.result):
         assert a.solution_dim == DIM and a.cells == cells and len(a) == 0
         np.testing.assert_array_equal(np.stack([a.lower_bounds, a.upper_bounds], 1), grid_ranges(grid))
@@ -52,9 +65,8 @@ def test_builds_plain_and_soft(grid):
 def test_add_keeps_the_best_per_cell_with_its_fields(grid):
     a = build_archives(grid, DIM, seed=0).archive
     m = grid.measure_dim
-    rng = np.random.default_rng(1)
-    pts = rng.uniform(-1, 1, (30, m))
-    obj = rng.uniform(0, 100, 30)
+    pts = _points(grid, 30, 1)
+    obj = np.random.default_rng(1).uniform(0, 100, 30)
     _add(a, pts, obj)
     idx = a.index_of(pts)
     data = a.data()
@@ -69,17 +81,20 @@ def test_elites_sit_where_the_run_folder_reader_places_them(grid, tmp_path):
     """The writer's cell columns (cell_coords) and the reader's placement agree."""
     a = build_archives(grid, DIM, seed=0).archive
     m = grid.measure_dim
-    pts = np.random.default_rng(2).uniform(-1.2, 1.2, (40, m)).clip(-1, 1)
+    pts = _points(grid, 40, 2, overshoot=0.1)
     _add(a, pts, np.full(40, 50.0))
     data = a.data()
     order = np.argsort(data["index"])
     idx = data["index"][order].astype(np.int64)
     coords = cell_coords(a, idx)
     assert (coords is None) == (grid.name == "cvt")
+    slots = grid.slot_names() if grid.name == "emotions" else []
     write_archive(tmp_path, ArchiveTable(index=idx, cells=coords, objective=data["objective"][order],
-                                         vad=data["vad"][order], vad_sd=data["vad_sd"][order]))
-    cells = list(grid.cells[:m]) if grid.name != "cvt" else [grid.cvt_cells]
-    (tmp_path / "manifest.json").write_text(json.dumps({"grid": {"name": grid.name, "cells": cells,
+                                         vad=data["vad"][order], vad_sd=data["vad_sd"][order],
+                                         emotion=[slots[c] for c in coords[:, 0]] if slots else None,
+                                         dist=data["dist"][order] if slots else None))
+    cells = {"cvt": [grid.cvt_cells], "emotions": [len(slots), grid.intensity_bands]}.get(grid.name, list(grid.cells[:m]))
+    (tmp_path / "manifest.json").write_text(json.dumps({"grid": {"name": grid.name, "cells": cells, "slots": slots,
                                                                  "ranges": grid_ranges(grid).tolist()}}))
     run = read_run(tmp_path)
     assert run.indices == idx.tolist()

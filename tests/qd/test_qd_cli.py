@@ -172,3 +172,35 @@ def test_api_example_runs(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "coverage" in out and "best elite" in out
     assert (tmp_path / "api" / "archive.csv").exists()
+
+
+def test_cli_evolve_and_confirm_an_emotions_grid(tmp_path, capsys, tiny_dist_weights):
+    dist = ["--searcher", str(tiny_dist_weights(0)), "--critic", str(tiny_dist_weights(1))]
+    args = [*TINY, *dist, "--grid", "emotions", "--renderer", "cppn", "--iterations", "3", "--batch-size", "16",
+            "--out", str(tmp_path), "--name", "emo"]
+    assert main(["evolve", *args]) == 0
+    out = capsys.readouterr().out
+    assert "critic: its top emotion is the slot's for" in out and "chance 14.3%" in out and "per slot: anger" in out
+    run = tmp_path / "emo"
+    man = json.loads((run / "manifest.json").read_text())
+    assert man["grid"]["slots"][0] == "anger" and man["emitter_settings"]["restart_rule"] == "no_improvement"
+    assert (run / "montage.png").exists() and (run / "heatmaps" / "objective.png").exists()
+    assert main(["confirm", str(run), "--critic", str(tiny_dist_weights(0))]) == 0
+    assert "critic: its top emotion is the slot's" in capsys.readouterr().out
+    df = pd.read_csv(run / "archive.csv")
+    assert (df["critic_emotion"] == df["emotion"]).all()  # the searcher as critic agrees with itself
+    # a subset of slots from the command line
+    assert main(["evolve", *args[:-1], "sub", "--slots", "joy,sadness"]) == 0
+    assert json.loads((tmp_path / "sub" / "manifest.json").read_text())["grid"]["slots"] == ["joy", "sadness"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--slots", "joy,happy"], "unknown emotion(s) 'happy'; valid slots: anger, disgust, fear, joy, sadness, surprise"),
+    ([], "--searcher (tiny): model 'tiny-seed0' has no emotion-distribution head"),
+])
+def test_cli_emotions_bad_input(tmp_path, capsys, args, needle):
+    rc = main(["evolve", *TINY, "--grid", "emotions", "--iterations", "1", "--out", str(tmp_path), *args])
+    err = capsys.readouterr().err
+    assert rc == 2 and needle in err.strip().splitlines()[-1] and "Traceback" not in err
+    assert "shipped searcher and critic" in err or "valid slots" in err
+    assert not any(tmp_path.iterdir())

@@ -72,7 +72,7 @@ def test_browse_api_matches_the_archive(run_dir: Path, tmp_path: Path, serve):
     assert client.request("POST", "/api/archives")[0] == 405
     status, body, ctype = client.request("GET", "/")
     assert status == 200 and ctype.startswith("text/html") and b"browse.js" in body
-    for asset in ("browse.js", "browse.css", "common.css"):
+    for asset in ("browse.js", "browse_slots.js", "browse.css", "common.css"):
         assert client.request("GET", f"/static/{asset}")[0] == 200
 
 

@@ -14,10 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from qdemo import DIMS
-
-EMOTIONS = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "neutral")
-"""The 7 categories of the Emotion6 distribution, in its column order."""
+from qdemo import DIMS, EMOTIONS  # EMOTIONS: the 7 categories of the Emotion6 distribution, in its column order
 
 SOURCE_HUMAN = "human"
 SOURCE_MISSING = "missing"

@@ -1,4 +1,5 @@
-/* qdemo browse: VA heatmaps with a dominance slider, elite detail, samples and photos.
+/* qdemo browse: VA heatmaps with a dominance slider (an emotions archive: a strip of emotion slots),
+   elite detail, samples and photos.
    Plain JS, no libraries. Talks to /api/archives, /api/archive/<i>/cells, /api/archive/<i>/cell/<index>. */
 "use strict";
 
@@ -50,6 +51,8 @@ const LEGEND_TEXT = {
 };
 function value(e, mode) {
   if (mode === "objective" || mode === "objective-rel") return e.objective;
+  if (mode === "agreement" && e.emotion !== undefined)   // emotions archive: does the critic see the slot's emotion?
+    return e.critic_match === null || e.critic_match === undefined ? null : (e.critic_match ? 1 : 0);
   if (mode === "agreement") return e.agreement;
   if (mode === "spread") return e.spread;
   return null;
@@ -103,6 +106,7 @@ function draw(p) {
   if (cv.width !== SIZE * dpr) { cv.width = SIZE * dpr; cv.height = SIZE * dpr; }
   ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
   ctx.clearRect(0, 0, SIZE, SIZE);
+  if (isSlots(d)) { drawSlots(p, d, ctx); return; }
   const g = d.grid, { W, H, cw, ch } = plotGeom(g);
   ctx.fillStyle = "#eceef2";
   ctx.fillRect(M.left, M.top, W, H);
@@ -205,7 +209,7 @@ function thumb(url, caption, title) {
 function vadText(v) { return v ? `V ${fmt(v[0])} A ${fmt(v[1])}` + (v[2] !== null && v[2] !== undefined ? ` D ${fmt(v[2])}` : "") : "–"; }
 
 async function showDetail(p) {
-  const d = state.data[p.i], s = selectedCell(d);
+  const d = state.data[p.i], s = selectedFor(p);
   const box = $(".detail", p.root), empty = $(".empty", box), content = $(".content", box);
   if (!s || !s.elite) {
     content.classList.add("hidden"); empty.classList.remove("hidden");
@@ -222,12 +226,18 @@ async function showDetail(p) {
   empty.classList.add("hidden"); empty.classList.remove("error"); content.classList.remove("hidden");
   box.dataset.index = String(e.index);
   const img = $("img.elite", box); img.src = e.url || ""; img.alt = `elite of cell ${e.index}`;
-  $(".cellname", box).textContent = `cell ${e.index} (` + e.coords.map((c, k) => `${g.dims[k][0].toUpperCase()}${c}`).join(", ") + ")";
+  $(".cellname", box).textContent = isSlots(d)
+    ? `slot ${e.emotion}` + (e.coords.length > 1 ? ` · intensity band ${e.coords[1] + 1}/${g.cells[1]}` : "")
+    : `cell ${e.index} (` + e.coords.map((c, k) => `${g.dims[k][0].toUpperCase()}${c}`).join(", ") + ")";
+  const emo = $(".emotion-line", box);
+  emo.classList.toggle("hidden", !isSlots(d));
+  emo.textContent = isSlots(d) ? slotText(e) : "";
+  if (isSlots(d)) emo.className = "emotion-line " + (e.critic_match ? "flag-ok" : e.critic_emotion ? "flag-no" : "muted");
   $(".objective", box).innerHTML = "";
   $(".objective", box).append(document.createTextNode(e.objective === null ? "–" : e.objective.toFixed(1)), el("small", {}, "  objective (0–100)"));
   const rows = [
     ["cell centre", e.centre], ["searcher", e.vad], ["ensemble sd", e.sd, true], ["critic", e.critic],
-  ];
+  ].filter(r => r[1] !== null || r[0] !== "cell centre");   // emotion slots have no VAD centre
   const tb = $("table.vad tbody", box); tb.innerHTML = "";
   for (const [name, vals, isSd] of rows) {
     const tr = el("tr"); tr.append(el("td", {}, name));
@@ -244,7 +254,11 @@ async function showDetail(p) {
     tb.append(tr);
   }
   const flags = $(".critic-flags", box); flags.innerHTML = "";
-  if (e.critic) {
+  if (e.critic && isSlots(d)) {
+    flags.textContent = `critic ${e.critic_match ? "confirms the slot's emotion" : "sees another emotion"}` +
+      `  ·  slot emotion among its top two: ${e.critic_within_one ? "yes" : "no"}` +
+      `  ·  mean ensemble sd ${e.spread === null ? "–" : e.spread.toFixed(3)}`;
+  } else if (e.critic) {
     const same = el("span", { class: e.critic_same_cell ? "flag-ok" : "flag-no" }, e.critic_same_cell ? "critic: same cell" : "critic: other cell");
     flags.append(same, document.createTextNode(
       `  ·  within one cell: ${e.critic_within_one === null ? "–" : e.critic_within_one ? "yes" : "no"}` +
@@ -344,18 +358,30 @@ async function main() {
     if (a.emitter) bits.push(typeof a.emitter === "string" ? a.emitter : (a.emitter.name || JSON.stringify(a.emitter)));
     if (a.renderer && a.renderer.name) bits.push(`${a.renderer.name} ${a.renderer.resolution || ""}px`.trim());
     if (a.grid) bits.push(`grid ${a.grid.name} ${a.grid.cells.join("×")}${a.grid.binned ? " (binned by VAD)" : ""}`);
+    if (m.critic_emotion_match !== null && m.critic_emotion_match !== undefined)
+      bits.push(`critic sees the slot's emotion ${(100 * m.critic_emotion_match).toFixed(1)}% (chance ${(100 / 7).toFixed(1)}%)`);
     if (m.coverage !== null && m.coverage !== undefined) bits.push(`coverage ${(100 * m.coverage).toFixed(1)}%`);
     if (m.qd_score_normalised !== null && m.qd_score_normalised !== undefined) bits.push(`QD ${m.qd_score_normalised.toFixed(2)}`);
     const share = x => (x <= 1 ? `${(100 * x).toFixed(1)}%` : String(x));
-    if (m.critic_confirmed !== null && m.critic_confirmed !== undefined) bits.push(`critic confirmed ${share(m.critic_confirmed)}`);
-    if (m.critic_within_one_cell !== null && m.critic_within_one_cell !== undefined) bits.push(`within one cell ${share(m.critic_within_one_cell)}`);
+    const slots = a.grid && a.grid.name === "emotions";   // its critic agreement is the line above
+    if (!slots && m.critic_confirmed !== null && m.critic_confirmed !== undefined) bits.push(`critic confirmed ${share(m.critic_confirmed)}`);
+    if (!slots && m.critic_within_one_cell !== null && m.critic_within_one_cell !== undefined) bits.push(`within one cell ${share(m.critic_within_one_cell)}`);
     $(".meta", root).textContent = bits.join(" · ");
     $("#panels").append(root);
     const p = { i, root, canvas: $("canvas.heatmap", root) };
     state.panels.push(p);
-    p.canvas.addEventListener("click", ev => { const c = cellAt(p, ev); if (c) { p.canvas.focus(); selectCell(p, c.cv, c.ca); } });
+    p.canvas.addEventListener("click", ev => {
+      if (isSlots(state.data[i])) { const c = slotAt(p, ev); if (c) { p.canvas.focus(); selectSlot(p, c.s, c.b); } return; }
+      const c = cellAt(p, ev); if (c) { p.canvas.focus(); selectCell(p, c.cv, c.ca); }
+    });
     p.canvas.addEventListener("mousemove", ev => {
-      const c = cellAt(p, ev), h = $(".hover", root);
+      const h = $(".hover", root);
+      if (isSlots(state.data[i])) {
+        const c = slotAt(p, ev), e = c ? slotElite(state.data[i], c.s, c.b) : null;
+        h.textContent = !c ? "\u00a0" : e ? `${e.emotion}: objective ${e.objective === null ? "–" : e.objective.toFixed(1)} · ${slotText(e)}` : "empty slot";
+        return;
+      }
+      const c = cellAt(p, ev);
       if (!c) { h.innerHTML = "&nbsp;"; return; }
       const e = visibleCells(state.data[i]).get(c.cv + "," + c.ca);
       h.textContent = e ? `cell ${e.index}: objective ${e.objective === null ? "–" : e.objective.toFixed(1)} · searcher ${vadText(e.vad)}` +
@@ -364,6 +390,11 @@ async function main() {
     p.canvas.addEventListener("keydown", ev => {
       const d = state.data[i], s = selectedCell(d) || { cv: 0, ca: 0 };
       const moves = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] };
+      if (isSlots(d)) {
+        const cur = p.slotSel || { s: 0, b: 0 };
+        if (moves[ev.key]) { ev.preventDefault(); selectSlot(p, cur.s + moves[ev.key][0], cur.b + moves[ev.key][1]); }
+        return;
+      }
       if (moves[ev.key]) { ev.preventDefault(); selectCell(p, s.cv + moves[ev.key][0], s.ca + moves[ev.key][1]); }
       if ((ev.key === "PageUp" || ev.key === "PageDown") && state.domGrid) {
         ev.preventDefault(); const sl = $("#dom");
