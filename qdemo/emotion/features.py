@@ -37,6 +37,8 @@ def _feature_key(model: VADRegressor, paths: list[Path], views: int, crop_scale:
             "tiny_seed": sp.seed if sp.backbone == "tiny" else None, "train_from": sp.train_from,
             "base": model.backbone.base.sha256, "taps": model.taps, "views": views, "crop": crop_scale,
             "seed": seed, "v": 2}  # only what changes the features
+    if sp.tta_flip:  # (absent otherwise: caches written before the option stay valid)
+        what["tta_flip"] = True
     h.update(json.dumps(what, sort_keys=True).encode())
     hash_files_state(h, paths)
     return h.hexdigest()[:20]

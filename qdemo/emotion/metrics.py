@@ -66,7 +66,8 @@ def _paired(pred, target) -> tuple[np.ndarray, np.ndarray]:
 
 def regression_metrics(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | None = None,
                        dims: Sequence[str] = DIMS) -> dict[str, dict[str, float]]:
-    """Per-dimension ``{"r", "ccc", "mae", "n"}`` of ``pred`` vs ``target``, both ``(N, D)``.
+    """Per-dimension ``{"r", "ccc", "mae", "sd_ratio", "n"}`` of ``pred`` vs ``target``, both ``(N, D)``
+    (``sd_ratio`` = sd(pred) / sd(target): below 1 the predictions are compressed towards the mean).
 
     Only pairs where ``mask`` (N, D) is True and both values are finite count; ``r`` is
     NaN with n < 3 or zero variance, ``ccc`` with n < 2, ``mae`` with n = 0.
@@ -88,6 +89,7 @@ def regression_metrics(pred: np.ndarray, target: np.ndarray, mask: np.ndarray | 
             "r": pearson_r(p, t),
             "ccc": concordance(p, t),
             "mae": float(np.abs(p - t).mean()) if m.any() else math.nan,
+            "sd_ratio": float(p.std() / t.std()) if m.sum() > 1 and t.std() > 0 else math.nan,
             "n": int(m.sum()),
         }
     return out

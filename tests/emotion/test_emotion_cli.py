@@ -165,7 +165,7 @@ def test_eval_csv_writes_metrics_json(tiny_weights, tmp_path, capsys):
     assert res["dims"]["human_rated"] == ["valence", "arousal"]
     assert res["dims"]["missing"] == ["dominance"]
     for d in ("valence", "arousal"):
-        assert set(res["metrics"][d]) == {"r", "ccc", "mae", "n"} and res["metrics"][d]["n"] == 12
+        assert set(res["metrics"][d]) == {"r", "ccc", "mae", "sd_ratio", "n"} and res["metrics"][d]["n"] == 12
     assert res["metrics"]["dominance"]["n"] == 0
     printed = capsys.readouterr().out
     assert "human-rated in this set: valence, arousal" in printed
@@ -267,6 +267,38 @@ def test_train_on_a_small_csv_with_a_tiny_backbone(tmp_path, capsys):
     rc = main(["regressor", "train", "--config", str(cfg), "--set", "searcher.colour=red"])
     assert rc == 2
     assert "colour" in capsys.readouterr().err
+
+
+def test_train_fuses_backbones_and_calibrates(tmp_path, capsys):
+    """A critic of two architectures (late fusion, mirror-image TTA) comes out as one calibrated
+    FusedRegressor whose members are both parts' members; calibrated held-out spread ~ human spread."""
+    from qdemo.emotion import load_model
+    from qdemo.emotion.fused import FusedRegressor
+
+    data = _rated_csv(tmp_path, n=24)
+    rc, out, _ = _train_tiny(tmp_path, data,
+                             "critic: {name: tiny-fused, views: 1,\n"
+                             "         model: {backbone: tiny, resolution: 32, members: 2, tta_flip: true},\n"
+                             "         fuse: [{backbone: tiny, resolution: 48, members: 2, seed: 3, tta_flip: true}]}\n"
+                             "roles: [critic]\n")
+    assert rc == 0, capsys.readouterr().err
+    model = load_model(path=out / "critic.safetensors")
+    assert isinstance(model, FusedRegressor) and len(model.parts) == 2
+    assert [p.resolution for p in model.parts] == [32, 48]
+    x = torch.rand(3, 3, 40, 40, generator=torch.Generator().manual_seed(0))
+    pred = model.predict(x)
+    assert pred.members.shape == (3, 4, 3)
+    # mirror-image TTA: an image and its mirror image get the same prediction
+    assert torch.allclose(pred.mean, model.predict(x.flip(-1)).mean, atol=1e-5)
+    cal = model.calibration.to_dict()
+    assert cal["method"].startswith("variance matching") and cal["scale"][0] > 1.0  # ridge shrinks: stretched back
+    m = json.loads((out / "metrics.json").read_text())["roles"]["critic"]
+    raw, calibrated = m["cv"]["ratings"]["valence"], m["cv_calibrated"]["ratings"]["valence"]
+    assert raw["sd_ratio"] < 0.9 and 0.7 < calibrated["sd_ratio"] < 1.3  # nested: fold k calibrated without it
+    assert calibrated["r"] > 0.3  # still tracks the ratings (2 folds of 12 rows: fold-wise maps differ)
+    assert m["backbone"] == "tiny + tiny" and m["members"] == 4
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "calibrated (as shipped)" in card and "late fusion" in card
 
 
 def test_train_fine_tunes_each_member_on_its_own_folds(tmp_path, capsys):

@@ -25,7 +25,8 @@ def test_regression_metrics_hand_computed():
     pred = np.array([[1, 1, 0], [2, 2, 0], [3, 3, 0], [4, 9, 0]], dtype=float)
     target = np.array([[2, 3, 1], [4, 2, np.nan], [6, 1, 2], [8, np.nan, 3]], dtype=float)
     m = regression_metrics(pred, target)
-    assert m["valence"] == pytest.approx({"r": 1.0, "ccc": 0.4, "mae": 2.5, "n": 4})
+    # sd_ratio = sd(pred) / sd(target) = 1.118 / 2.236 = 0.5 (the predictions are half as spread)
+    assert m["valence"] == pytest.approx({"r": 1.0, "ccc": 0.4, "mae": 2.5, "sd_ratio": 0.5, "n": 4})
     assert m["arousal"]["r"] == pytest.approx(-1.0)
     assert m["arousal"]["ccc"] == pytest.approx(-1.0)
     assert m["arousal"]["mae"] == pytest.approx(4 / 3)
@@ -34,6 +35,7 @@ def test_regression_metrics_hand_computed():
     assert math.isnan(m["dominance"]["r"])
     assert m["dominance"]["ccc"] == pytest.approx(0.0)
     assert m["dominance"]["mae"] == pytest.approx(2.0)
+    assert m["dominance"]["sd_ratio"] == pytest.approx(0.0)
 
 
 def test_regression_metrics_mask_and_small_n():

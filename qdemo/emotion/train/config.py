@@ -58,6 +58,13 @@ class RoleConfig:
     """Images per fine-tuning step."""
     finetune_weight_decay: float = 0.01
     """AdamW weight decay of fine-tuning."""
+    fuse: list[ModelSpec] = field(default_factory=list)
+    """More architectures trained with this same recipe whose members join the role's ensemble
+    (late fusion, :class:`~qdemo.emotion.fused.FusedRegressor`): e.g. another backbone or
+    resolution. Empty: the role is the one ``model``."""
+    calibrate: bool = True
+    """Fit the calibration (variance matching on the out-of-fold predictions of every set,
+    :mod:`qdemo.emotion.calibration`) and ship it inside the weights."""
 
 
 @dataclass
@@ -69,7 +76,9 @@ class RegressorConfig:
     searcher: RoleConfig = field(default_factory=RoleConfig)
     """The searcher (fast ensemble the explorer optimises)."""
     critic: RoleConfig = field(default_factory=lambda: RoleConfig(
-        name="critic-lite2-224", model=ModelSpec(backbone="efficientnet-lite2", resolution=224, members=5)))
+        name="critic-lite12-flip", views=1,
+        model=ModelSpec(backbone="efficientnet-lite1", resolution=240, members=5, tta_flip=True),
+        fuse=[ModelSpec(backbone="efficientnet-lite2", resolution=260, members=5, tta_flip=True)]))
     """The critic (independent re-scorer of elites)."""
     roles: list[str] = field(default_factory=lambda: ["searcher", "critic"])
     """Which roles to train."""

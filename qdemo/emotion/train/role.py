@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -41,8 +41,12 @@ class RoleResult:
     """'<train set>-><test set>': (N_test, 3) predictions of a model trained on one set only."""
     alphas: list
     features: np.ndarray
-    """(V, N, F) raw features (view 0 is the unaugmented image)."""
+    """(V, N, F) raw features (view 0 is the unaugmented image; a fused role: its first part's)."""
     seconds: float
+    parts: list = field(default_factory=list)
+    """A fused role: the RoleResult of each part (empty otherwise)."""
+    oof_calibrated: np.ndarray | None = None
+    """(N, 3) ``oof`` through a calibration fitted on the other folds only (None: not calibrated)."""
 
 
 @dataclass

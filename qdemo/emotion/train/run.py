@@ -15,6 +15,8 @@ What one run does, for each role (searcher, critic):
    out-of-fold predictions: the evaluation comes for free.
 4. Fits the 7-way emotion-distribution head (multinomial logistic regression) on Emotion6.
 5. With ``model.train_from`` set, fine-tunes each member after that (LP-FT, :mod:`.finetune`).
+   With ``fuse``, trains every further architecture the same way and joins them (late fusion),
+   then fits the calibration on the out-of-fold predictions (:mod:`.fusion`).
 6. Saves ``<role>.safetensors`` (+ ``.json``) and, with ``evaluate``, the metrics
    (:mod:`qdemo.emotion.evaluate`) and the model card.
 """
@@ -28,7 +30,8 @@ import torch
 
 from qdemo.emotion.train.config import RegressorConfig
 from qdemo.emotion.train.data import load_training_data
-from qdemo.emotion.train.role import RoleResult, train_role
+from qdemo.emotion.train.fusion import train_full_role
+from qdemo.emotion.train.role import RoleResult
 from qdemo.errors import DataError
 
 
@@ -70,7 +73,7 @@ def train_regressor(cfg: RegressorConfig, *, progress: bool = True) -> dict[str,
     for role in cfg.roles:
         if role not in ("searcher", "critic"):
             raise DataError(f"roles: unknown role {role!r} (expected searcher and/or critic)")
-        res = train_role(role, getattr(cfg, role), data, k=cfg.folds, seed=cfg.seed, cache_dir=cfg.cache_dir,
+        res = train_full_role(role, getattr(cfg, role), data, k=cfg.folds, seed=cfg.seed, cache_dir=cfg.cache_dir,
                          device=device, progress=progress)
         res.model.to("cpu")
         written[role] = save_model(res.model, out / f"{role}.safetensors")
