@@ -87,7 +87,7 @@ def load_image_array(paths: Sequence[str | Path], size: int, *, fit: str = "resi
 
         h = hashlib.sha256(f"{size}|{fit}".encode())
         hash_files_state(h, paths)
-        cache = Path(cache_dir) / f"images-{size}-{fit}-{h.hexdigest()[:16]}.npy"
+        cache = Path(cache_dir).expanduser() / f"images-{size}-{fit}-{h.hexdigest()[:16]}.npy"
         if cache.exists():
             arr = np.load(cache)
             if arr.shape == (len(paths), 3, size, size) and arr.dtype == np.uint8:

@@ -177,7 +177,7 @@ def cached_lowlevel_features(paths: Sequence[str | Path], cache_dir: str | Path 
     h = hashlib.sha256()
     h.update(repr((LOWLEVEL_FEATURE_NAMES, max_side)).encode())
     hash_files_state(h, paths)
-    f = Path(cache_dir) / f"lowlevel-{h.hexdigest()[:16]}.npy"
+    f = Path(cache_dir).expanduser() / f"lowlevel-{h.hexdigest()[:16]}.npy"
     if f.exists():
         X = np.load(f)
         if X.shape == (len(paths), len(LOWLEVEL_FEATURE_NAMES)):
