@@ -20,6 +20,7 @@ CONFIG = "qdemo.emotion.train.config:RegressorConfig"
 FLAGS = (
     Flag("data.oasis", "--oasis", metavar="DIR"),
     Flag("data.emotion6", "--emotion6", metavar="DIR"),
+    Flag("data.bass", "--bass", metavar="DIR"),
     Flag("data.word_norms", "--word-norms", metavar="DIR"),
     Flag("roles"),
     Flag("out_dir", metavar="DIR"),
@@ -28,7 +29,7 @@ FLAGS = (
     Flag("evaluate", "--no-eval", value=False),
 )
 """The config fields of ``regressor train`` with a flag of their own; every other field: --set."""
-PATHS = ("data.oasis", "data.emotion6", "data.word_norms", "data.csv", "card_notes",
+PATHS = ("data.oasis", "data.emotion6", "data.bass", "data.word_norms", "data.csv", "card_notes",
          "searcher.model.backbone_weights", "critic.model.backbone_weights")
 """Input paths of RegressorConfig: relative to the config file they are written in."""
 

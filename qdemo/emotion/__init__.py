@@ -17,8 +17,8 @@ __all__ = [
     "regression_metrics", "ridge_cv", "ridge_fit_predict", "stratified_kfold", "to_canonical", "to_sam9",
     "verify_images",
     # the VAD regressor: shipped searcher and critic (model, weights, training, evaluation)
-    "BACKBONE_NAMES", "Backbone", "EMOTION_NAMES", "MODEL_SPEC_HELP", "ModelSpec", "ROLES", "RegressorMeta", "VADRegressor",
-    "build_backbone", "describe_model", "load_emotion_model", "load_model", "load_model_file", "model_sha256",
+    "BACKBONE_NAMES", "Backbone", "Calibration", "EMOTION_NAMES", "FusedRegressor", "MODEL_SPEC_HELP", "ModelSpec", "ROLES", "RegressorMeta", "VADRegressor",
+    "build_backbone", "describe_model", "fit_variance_matching", "load_emotion_model", "load_model", "load_model_file", "model_sha256",
     "read_metadata", "save_model", "shipped_path", "shipped_weights_info",
 ]
 

@@ -147,6 +147,19 @@ def _transfer(report: dict) -> list[str]:
             L.append(f"| {role} | {n} | {_f(m['kl'], 3)} | {_f(m['chebyshev'], 3)} | {_f(m['bhattacharyya'], 3)} | "
                      f"{_f(m['max_emotion_accuracy'], 3)} |")
         L.append("")
+    cov = report.get("va_coverage")
+    if cov:
+        cols = [k for k in next(v for k, v in cov.items() if isinstance(v, dict) and "human" in v) if k != "human"]
+        L += ["## Valence x arousal cells covered (held out)", "",
+              f"Share of the 10 x 10 VA cells over the human region (valence {cov['ranges'][0]}, arousal "
+              f"{cov['ranges'][1]}; {cov['how']}) that each set's images reach: by their human ratings, and by "
+              "the held-out predictions before and after calibration. The explorer's default grid uses this region.",
+              "", "| set | human | " + " | ".join(c.replace("_", " ") for c in cols) + " |",
+              "|---|---|" + "---|" * len(cols)]
+        for n, row in cov.items():
+            if isinstance(row, dict) and "human" in row:
+                L.append(f"| {n} | {row['human']:.0%} | " + " | ".join(f"{row[c]:.0%}" for c in cols) + " |")
+        L.append("")
     if report.get("agreement"):
         L += ["## Critic vs searcher on held-out photos", "",
               "Pearson r between the two models' out-of-fold predictions (target: valence ≥ 0.80).", "",

@@ -210,6 +210,50 @@ def _baselines(cfg, data, results: dict, names: list[str], progress: bool) -> di
     return out
 
 
+def human_region(targets: np.ndarray, low: float = 1.0, high: float = 99.0, step: float = 0.05) -> list[list[float]]:
+    """[low, high] per dimension of the human ratings' percentiles, rounded outwards to ``step``:
+    the region of the canonical scale that ratings of real images occupy (the explorer's grid)."""
+    out = []
+    for d in range(targets.shape[1]):
+        v = targets[np.isfinite(targets[:, d]), d]
+        if len(v) < 2:  # a dimension no set rates: the whole scale
+            out.append([-1.0, 1.0])
+            continue
+        lo, hi = np.percentile(v, low), np.percentile(v, high)
+        out.append([round(float(np.floor(lo / step) * step), 2), round(float(np.ceil(hi / step) * step), 2)])
+    return out
+
+
+def va_cells(va: np.ndarray, ranges: list[list[float]], cells: int = 10) -> set[tuple[int, int]]:
+    """The cells of a ``cells`` x ``cells`` valence x arousal grid over ``ranges`` that points (N, 2) fall in
+    (points outside the ranges land in the edge cells, as the explorer clips its measures)."""
+    ok = np.isfinite(va).all(1)
+    idx = []
+    for d in range(2):
+        lo, hi = ranges[d]
+        idx.append(np.clip(((va[ok, d] - lo) / (hi - lo) * cells).astype(int), 0, cells - 1))
+    return set(zip(idx[0].tolist(), idx[1].tolist()))
+
+
+def _coverage(data, results: dict, names: list[str]) -> dict[str, Any]:
+    """VA cells covered by each set's human ratings and by the held-out predictions (raw and
+    calibrated) over the human region: calibration should bring the two together."""
+    t = data.rated.targets
+    region = human_region(t)
+    out: dict[str, Any] = {"ranges": region, "cells": [10, 10],
+                           "how": "1st-99th percentile of the human ratings of all sets, rounded out to 0.05 "
+                                  "(dominance: of its word-norm proxy)"}
+    for n in names:
+        rows = data.dataset == n
+        row = {"human": len(va_cells(t[rows, :2], region)) / 100}
+        for role, res in results.items():
+            row[f"{role}_raw"] = len(va_cells(res.oof[rows, :2], region)) / 100
+            if res.oof_calibrated is not None:
+                row[f"{role}_calibrated"] = len(va_cells(res.oof_calibrated[rows, :2], region)) / 100
+        out[n] = row
+    return out
+
+
 def evaluate_training(cfg, data, results: dict, written: dict, *, progress: bool = True) -> dict[str, Any]:
     """The honest evaluation of one training run (see module docstring)."""
     from qdemo.config import to_dict
@@ -226,6 +270,7 @@ def evaluate_training(cfg, data, results: dict, written: dict, *, progress: bool
         "baselines": {},
         "agreement": {},
         "targets": TARGETS,
+        "va_coverage": _coverage(data, results, names),
     }
     # agreement between critic and searcher on held-out predictions
     if "searcher" in results and "critic" in results:
@@ -240,4 +285,4 @@ def evaluate_training(cfg, data, results: dict, written: dict, *, progress: bool
     return report
 
 
-__all__ = ["TARGETS", "evaluate_model", "evaluate_training", "predict_paths"]
+__all__ = ["TARGETS", "evaluate_model", "evaluate_training", "human_region", "predict_paths", "va_cells"]

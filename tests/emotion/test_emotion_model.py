@@ -347,7 +347,16 @@ def test_shipped_weights_load_and_describe_themselves():
         m = load_model(role)
         assert m.info.role == role
         assert m.info.human_rated == ("valence", "arousal") and m.info.proxy == ("dominance",)
-        assert m.spec.members >= 2
+        assert _backbones(m) and sum(p.spec.members for p in _parts(m)) >= 2
+        assert (m.calibration.scale > 1).all()  # shipped models are calibrated (ridge heads shrink)
     assert total <= 40e6
     s, c = load_model("searcher"), load_model("critic")
-    assert (s.spec.backbone, s.resolution) != (c.spec.backbone, c.resolution)  # critic is independent
+    assert not _backbones(s) & _backbones(c)  # critic is independent: no (backbone, resolution) shared
+
+
+def _parts(m):
+    return list(getattr(m, "parts", [m]))
+
+
+def _backbones(m) -> set:
+    return {(p.spec.backbone, int(p.resolution)) for p in _parts(m)}
