@@ -188,6 +188,15 @@ def _report(result, figures: dict) -> None:
         lines.append(f"critic: {_fmt(m['critic_confirmed'], True)} of elites in the same cell, "
                      f"{_fmt(m['critic_within_one_cell'], True)} within one cell "
                      f"(the rest may fool only the searcher: see critic_same_cell in archive.csv)")
+    if m.get("va_cells_filled") is not None:
+        conf = m.get("va_cells_confirmed")
+        lines.append(f"valence x arousal plane: {m['va_cells_filled']} of {m['va_cells']} cells filled"
+                     + (f", {conf} confirmed by the critic (an elite within one VA cell)" if conf is not None else "")
+                     + f"; {m['near_uniform_elites']} near-uniform elites (grey sd < 0.05)")
+    if m.get("elite_diversity") is not None:
+        ref = m.get("reference_diversity")
+        lines.append(f"diversity (mean pairwise feature distance, mean colour removed): elites {_fmt(m['elite_diversity'])}"
+                     + (f", reference photos {_fmt(ref)}" if ref is not None else ""))
     if m.get("dataset_coverage") is not None:
         lines.append(f"reference photos cover {_fmt(m['dataset_coverage'], True)} of cells "
                      f"(archive: {_fmt(m['coverage'], True)})")

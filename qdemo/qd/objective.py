@@ -1,9 +1,21 @@
 """The objective: weighted terms, each a score in [0, 1] of an image and its predictions.
 
 A :class:`Term` maps a batch of images and the searcher's member predictions over all
-views to one number per image in [0, 1]; an :class:`Objective` combines its terms to::
+views to one number per image in [0, 1]; an :class:`Objective` combines its terms, by default
+as a weighted geometric mean (``combine: product``; every term must be good)::
 
-    objective = 100 * (w_1 * term_1 + w_2 * term_2 + ...) / (w_1 + w_2 + ...)     # in [0, 100]
+    objective = 100 * term_1^(w_1 / W) * term_2^(w_2 / W) * ...     W = w_1 + w_2 + ...
+
+or as a weighted arithmetic mean (``combine: mean``, the objective before calibration and the
+content term)::
+
+    objective = 100 * (w_1 * term_1 + w_2 * term_2 + ...) / W       # both in [0, 100]
+
+The default objective is ``100 * sqrt(agreement * content)``: an image scores high when the
+searcher's members agree on its emotion *and* its statistics lie in the range of real rated
+images. A near-uniform field or pixel noise has content ~0, so it scores ~0 whatever the
+models say (ensemble agreement alone is maximal for a uniform image). The critic is never a
+term: it stays the independent judge.
 
 Terms (weights from :class:`~qdemo.qd.config.ObjectiveConfig`):
 
@@ -13,7 +25,10 @@ Terms (weights from :class:`~qdemo.qd.config.ObjectiveConfig`):
   With a single member and a single view it is 1 for every image.
 - :class:`Smoothness` (``prior_weight``, ``tv_scale``): ``exp(-TV / tv_scale)``, TV the mean
   absolute difference of neighbouring pixels; it discourages the high-frequency noise
-  typical of adversarial images.
+  typical of adversarial images (weight 0 by default: a uniform field is the smoothest image).
+- :class:`Content` (``content_weight``): :func:`qdemo.qd.content.content_score`, 1 when the
+  image's contrast, edge density and spectral slope lie in the range measured on OASIS,
+  Emotion6 and BASS, falling to 0 outside.
 
 A new term is one class: subclass :class:`Term` (``name``, ``formula``, ``__call__`` and
 ``from_config`` reading its own fields of ``ObjectiveConfig``) and list it in :data:`TERMS`.
@@ -107,18 +122,40 @@ class Smoothness(Term):
         return cls(cfg.prior_weight, tv_scale=cfg.tv_scale) if cfg.prior_weight > 0 else None
 
 
-TERMS: tuple[type[Term], ...] = (Agreement, Smoothness)
+class Content(Term):
+    """Content prior: image statistics inside the range of real rated images."""
+
+    name = "content"
+    formula = ("prod over (log contrast, log edge density, spectral slope) of exp(-0.5 (d / tau)^2), d = "
+               "distance outside the 2nd-98th percentile range of OASIS + Emotion6 + BASS (qdemo.qd.content)")
+
+    def __call__(self, images: torch.Tensor, members: torch.Tensor) -> torch.Tensor:
+        from qdemo.qd.content import content_score
+
+        return content_score(images)  # (B,)
+
+    @classmethod
+    def from_config(cls, cfg: ObjectiveConfig) -> Optional[Term]:
+        return cls(cfg.content_weight) if cfg.content_weight > 0 else None
+
+
+TERMS: tuple[type[Term], ...] = (Agreement, Smoothness, Content)
 """Every term :meth:`Objective.from_config` knows, in the order they are summed."""
 
 
 class Objective:
-    """``100 * sum_i w_i * term_i / sum_i w_i``: (images, members) -> (B,) in [0, 100].
+    """``100 * prod_i term_i^(w_i / W)`` (``combine='product'``) or ``100 * sum_i w_i * term_i / W``
+    (``'mean'``): (images, members) -> (B,) in [0, 100].
 
     Args:
         terms: the weighted terms (at least one, total weight > 0).
+        combine: 'product' (weighted geometric mean) or 'mean' (weighted arithmetic mean).
     """
 
-    def __init__(self, terms: Sequence[Term]) -> None:
+    def __init__(self, terms: Sequence[Term], *, combine: str = "mean") -> None:
+        if combine not in ("product", "mean"):
+            raise ConfigError(f"objective.combine {combine!r}: use product or mean")
+        self.combine = combine
         self.terms = list(terms)
         self.total_weight = sum(t.weight for t in self.terms)
         if not self.terms or not self.total_weight > 0:
@@ -128,18 +165,26 @@ class Objective:
     @classmethod
     def from_config(cls, cfg: ObjectiveConfig) -> "Objective":
         """The terms of :data:`TERMS` that ``cfg`` gives a weight."""
-        return cls([t for t in (term.from_config(cfg) for term in TERMS) if t is not None])
+        return cls([t for t in (term.from_config(cfg) for term in TERMS) if t is not None], combine=cfg.combine)
 
     def __call__(self, images: torch.Tensor, members: torch.Tensor) -> torch.Tensor:
         """images (B, 3, H, W), members (B, V*K, 3) -> objective (B,) in [0, 100]."""
         total = None
         for term in self.terms:
-            part = term.weight * term(images, members)  # (B,)
-            total = part if total is None else total + part
-        return (100.0 * total / self.total_weight).clamp(0.0, 100.0)  # (B,)
+            t = term(images, members)  # (B,) in [0, 1]
+            if self.combine == "product":  # t^(w / W); floored so the gradient stays finite at 0
+                part = t.clamp_min(1e-6) ** (term.weight / self.total_weight)
+                total = part if total is None else total * part
+            else:
+                part = term.weight * t / self.total_weight
+                total = part if total is None else total + part
+        return (100.0 * total).clamp(0.0, 100.0)  # (B,)
 
     def describe(self) -> str:
         """The formula with its weights, then one line per term (manifest.json ``objective``)."""
-        weighted = " + ".join(f"{t.weight:g} * {t.name}" for t in self.terms)
-        head = f"objective = 100 * ({weighted}) / {self.total_weight:g}"
+        if self.combine == "product":
+            head = "objective = 100 * " + " * ".join(f"{t.name}^({t.weight:g}/{self.total_weight:g})" for t in self.terms)
+        else:
+            weighted = " + ".join(f"{t.weight:g} * {t.name}" for t in self.terms)
+            head = f"objective = 100 * ({weighted}) / {self.total_weight:g}"
         return "; ".join([head] + [t.describe() for t in self.terms])

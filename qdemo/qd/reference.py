@@ -37,6 +37,8 @@ class Reference:
     """(N, 3) human ratings on the canonical scale (NaN where not rated), for rated sets."""
     dist: Optional[np.ndarray] = None
     """(N, 7) searcher emotion distribution (scorers of an emotions grid only)."""
+    images: Optional[torch.Tensor] = None
+    """(N, 3, r, r) the photos as scored (for the diversity figure, qdemo.qd.showcase)."""
 
 
 def reference_images(cfg: DatasetConfig, *, seed: int) -> list[Path]:
@@ -86,7 +88,7 @@ def score_reference(files: list[Path], scorer, *, resolution: int, batch: int = 
     """Score photos (squashed to ``resolution`` squares, as the models resize) with ``scorer``."""
     from tqdm import tqdm
 
-    vads, sds, dists, kept, skipped = [], [], [], [], []
+    vads, sds, dists, kept, skipped, images = [], [], [], [], [], []
     buf: list[torch.Tensor] = []
     bufp: list[Path] = []
     slots = getattr(scorer, "slots", None) is not None
@@ -99,6 +101,7 @@ def score_reference(files: list[Path], scorer, *, resolution: int, batch: int = 
         sds.append(s)
         dists.extend(d)
         kept.extend(bufp)
+        images.append(torch.stack(buf))
         buf.clear()
         bufp.clear()
 
@@ -120,4 +123,4 @@ def score_reference(files: list[Path], scorer, *, resolution: int, batch: int = 
         raise QdemoError("no reference photo could be read: " + "; ".join(skipped[:3]))
     human = np.stack([rated[p] for p in kept]) if rated is not None else None
     return Reference(kept, np.concatenate(vads), np.concatenate(sds), skipped, human,
-                     dist=np.concatenate(dists) if dists else None)
+                     dist=np.concatenate(dists) if dists else None, images=torch.cat(images))

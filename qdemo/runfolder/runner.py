@@ -171,9 +171,11 @@ class EvolveRun:
     def finish(self, *, progress: bool = False) -> dict[str, Any]:
         """Confirm with the critic, score the reference photos, write the outputs and manifest."""
         verdict = self.confirm()
-        dataset_cov = self.reference(progress=progress)
-        self.write_outputs(verdict)
+        dataset_cov, ref = self.reference(progress=progress)
+        images = self.search.scorer.render(self.search.explorer.elites()["solution"]).cpu()  # (N, 3, R, R)
+        self.write_outputs(verdict, images)
         metrics = search_metrics(self.search.explorer)
+        metrics.update(self.showcase(images, verdict, ref))
         if verdict is not None:
             metrics["critic_confirmed"], metrics["critic_within_one_cell"] = verdict.confirmed, verdict.within_one
             metrics["critic_emotion_match"] = verdict.emotion_match
@@ -204,16 +206,37 @@ class EvolveRun:
                               el["solution"], measure_dim=self.config.grid.measure_dim, chunk=s.chunk,
                               slots=s.scorer.slots)
 
-    def reference(self, *, progress: bool) -> Optional[float]:
-        """Score the reference photos, write reference.csv; the fraction of cells they occupy."""
+    def showcase(self, images: torch.Tensor, verdict: Optional[Confirmation], ref) -> dict[str, Any]:
+        """The run's qdemo.qd.showcase figures (VA grids only; diversity by the searcher's features)."""
+        from qdemo.qd import showcase
+
+        cfg = self.config
+        if cfg.grid.name not in ("va", "vad"):
+            return {}
+        coords = self.elite_cells()
+        out: dict[str, Any] = {"va_cells": int(cfg.grid.cells[0] * cfg.grid.cells[1]),
+                               "va_cells_filled": len(showcase.va_cells(coords)),
+                               "near_uniform_elites": showcase.near_uniform_count(images)}
+        if verdict is not None and len(coords):
+            ranges = np.asarray(cfg.grid.ranges[: cfg.grid.measure_dim], dtype=np.float64)
+            crit = showcase.critic_cells(verdict.vad, ranges, cfg.grid.cells)
+            out["va_cells_confirmed"] = len(showcase.va_confirmed(coords, crit))
+        out["elite_diversity"] = showcase.diversity(images, self.search.searcher, chunk=self.search.chunk)
+        if ref is not None and ref.images is not None:
+            out["reference_diversity"] = showcase.diversity(ref.images, self.search.searcher, chunk=self.search.chunk)
+        return out
+
+    def reference(self, *, progress: bool) -> tuple[Optional[float], Any]:
+        """Score the reference photos, write reference.csv; the fraction of cells they occupy
+        and the scored photos (None, None without reference photos)."""
         from qdemo.qd.reference import reference_set, score_reference
 
         dc, s = self.config.dataset, self.search
         if dc.path is None:
-            return None
+            return None, None
         if not Path(dc.path).expanduser().exists() and not dc.required:
             self.notes.append(f"reference photos skipped: {dc.path} not found")
-            return None
+            return None, None
         files, ratings = reference_set(dc, seed=self.config.seed)
         ref = score_reference(files, s.scorer, resolution=max(s.searcher.resolution, 32), batch=s.chunk,
                               progress=progress, ratings=ratings)
@@ -223,15 +246,18 @@ class EvolveRun:
                     else s.scorer.slots.measures(ref.dist))  # an emotions grid: the photos' slots
         idx, cov = coverage_of_points(s.explorer.archive, measures)
         write_reference(self.out, ref.paths, ref.vad, ref.vad_sd, idx, human=ref.human, thumbnails=dc.thumbnails)
-        return cov
+        return cov, ref
 
-    def write_outputs(self, verdict: Optional[Confirmation] = None) -> None:
-        """archive.csv, solutions.npy, elites/*.png, metrics.csv (atomic writes)."""
+    def write_outputs(self, verdict: Optional[Confirmation] = None, images: Optional[torch.Tensor] = None) -> None:
+        """archive.csv, solutions.npy, elites/*.png, metrics.csv (atomic writes); ``images``: the
+        elites already rendered (N, 3, R, R), else they are rendered here."""
         ex, save_images = self.search.explorer, self.config.save_elite_images
         el = ex.elites()
         idx = el["index"].astype(np.int64)  # (N,)
         if save_images and len(idx):
-            write_elite_images(self.out, idx, self.search.scorer.render(el["solution"]).cpu())  # (N, 3, R, R)
+            if images is None:
+                images = self.search.scorer.render(el["solution"]).cpu()  # (N, 3, R, R)
+            write_elite_images(self.out, idx, images)
         write_solutions(self.out, el["solution"])
         table = ArchiveTable(
             index=idx, cells=cell_coords(ex.archive, idx), objective=el["objective"], vad=el["vad"],

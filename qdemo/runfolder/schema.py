@@ -81,8 +81,10 @@ HISTORY_COLUMNS = ("iteration", "evaluations", "num_elites", "coverage", "qd_sco
                    "best", "mean_objective", "wall_s")
 """metrics.csv: one row per iteration."""
 METRIC_KEYS = ("qd_score", "qd_score_normalised", "coverage", "best", "evaluations", "critic_confirmed",
-               "critic_within_one_cell", "dataset_coverage", "critic_emotion_match")
-"""manifest.json ``metrics`` (null where not computed; ``critic_emotion_match``: emotions grids only)."""
+               "critic_within_one_cell", "dataset_coverage", "critic_emotion_match", "va_cells", "va_cells_filled",
+               "va_cells_confirmed", "near_uniform_elites", "elite_diversity", "reference_diversity")
+"""manifest.json ``metrics`` (null where not computed; ``critic_emotion_match``: emotions grids only;
+``va_cells*``, ``near_uniform_elites`` and the diversities: qdemo.qd.showcase, VA / VAD grids)."""
 STATUSES = ("running", "interrupted", "complete")
 """manifest.json ``status``."""
 DISPLAY_CELLS = (10, 10, 5)

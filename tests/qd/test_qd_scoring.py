@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from qdemo.qd.content import content_score
 from qdemo.emotion import TinyEmotionModel
 from qdemo.errors import ConfigError
 from qdemo.qd import Agreement, Objective, ObjectiveConfig, Scorer, Smoothness, Term, Views, total_variation
@@ -125,18 +126,39 @@ def test_default_objective_is_the_documented_formula(tiny_model):
     np.testing.assert_allclose(sb.vad, pred.mean.numpy(), atol=1e-5)
     np.testing.assert_allclose(sb.vad_sd, pred.sd.numpy(), atol=1e-5)
     agree = 1 - pred.sd.mean(1).clamp(0, 1)
+    content = content_score(imgs).clamp_min(1e-6)
+    np.testing.assert_allclose(sb.objective, (100 * torch.sqrt(agree * content)).numpy(), atol=1e-3)
+    assert s.objective.describe().startswith("objective = 100 * agreement^(1/2) * content^(1/2);")
+    # the pre-0.2 objective stays available: combine: mean, agreement 0.75 + smoothness 0.25
+    old = _scorer(tiny_model, "cppn", combine="mean", content_weight=0.0, agreement_weight=0.75, prior_weight=0.25)
     smooth = torch.exp(-total_variation(imgs) / 0.1)
-    np.testing.assert_allclose(sb.objective, (100 * (0.75 * agree + 0.25 * smooth)).numpy(), atol=1e-3)
+    np.testing.assert_allclose(old.score(x).objective, (100 * (0.75 * agree + 0.25 * smooth)).numpy(), atol=1e-3)
+
+
+def test_flat_fields_and_pixel_noise_score_near_zero_whatever_the_models_say():
+    """Issue 15: agreement alone is maximal for a uniform image; the content term makes a
+    near-uniform field and pure noise score near 0, while rendered compositions score high."""
+    m = TinyEmotionModel(seed=0, n_members=1)  # one member: agreement is 1 for every image
+    s = Scorer(make_renderer("shapes", resolution=64, seed=0), m, objective=ObjectiveConfig(),
+               ranges=np.asarray([[-1.0, 1.0]] * 3))
+    g = torch.Generator().manual_seed(0)
+    flat = torch.rand(6, 3, 1, 1, generator=g).expand(6, 3, 64, 64).clone()  # (6, 3, 64, 64) uniform colours
+    nearly = (flat + 0.02 * torch.rand(6, 3, 64, 64, generator=g)).clamp(0, 1)  # grey sd < 0.05
+    noise = torch.rand(6, 3, 64, 64, generator=g)
+    for imgs in (flat, nearly, noise):
+        assert s.score_images(imgs)[0].max() < 5.0
+    shapes = s.score(_sols(s, 6, scale=0.4)).objective
+    assert shapes.min() > 80.0
 
 
 def test_objective_extremes():
-    # identical members -> agreement 1; a flat image -> TV 0 -> smoothness 1 -> objective 100
+    # identical members -> agreement 1; a flat image -> TV 0 -> smoothness 1 -> objective 100 (mean combine)
     m = TinyEmotionModel(seed=0, n_members=1)
-    s = _scorer(m)
+    s = _scorer(m, combine="mean", content_weight=0.0, agreement_weight=0.75, prior_weight=0.25)
     sb = s.score(np.zeros((2, s.renderer.solution_dim)))
     np.testing.assert_allclose(sb.objective, 100.0, atol=1e-4)
     # a maximally noisy image under prior-only weighting scores near 0
-    s2 = _scorer(m, agreement_weight=0.0, prior_weight=1.0, tv_scale=0.01)
+    s2 = _scorer(m, agreement_weight=0.0, content_weight=0.0, prior_weight=1.0, tv_scale=0.01)
     assert [t.name for t in s2.objective.terms] == ["smoothness"]
     checker = np.tile(np.array([[40.0, -40.0], [-40.0, 40.0]]), (4, 4)).ravel()
     sb2 = s2.score(np.tile(checker, 3)[None, :])

@@ -29,14 +29,18 @@ def test_run_writes_the_run_folder(tiny_evolve_cfg, tmp_path):
     assert man["grid"] == {"name": "vad", "dims": ["valence", "arousal", "dominance"], "cells": [4, 4, 3],
                            "ranges": [[-1.0, 1.0]] * 3}
     assert man["renderer"]["name"] == "pixels" and man["renderer"]["resolution"] == 16
-    assert man["objective"].startswith("objective = 100 * (0.75 * agreement + 0.25 * smoothness) / 1")
-    assert "exp(-TV / 0.1)" in man["objective"] and man["views"] == ["identity"]
+    assert man["objective"].startswith("objective = 100 * agreement^(1/2) * content^(1/2)")
+    assert "spectral slope" in man["objective"] and man["views"] == ["identity"]
     for role in ("searcher", "critic"):
         assert len(man["models"][role]["sha256"]) == 64
     assert man["models"]["searcher"]["sha256"] != man["models"]["critic"]["sha256"]
     m = man["metrics"]
     assert set(m) >= {"qd_score", "qd_score_normalised", "coverage", "best", "evaluations", "critic_confirmed",
-                      "critic_within_one_cell", "dataset_coverage"}
+                      "critic_within_one_cell", "dataset_coverage", "va_cells", "va_cells_filled",
+                      "va_cells_confirmed", "near_uniform_elites", "elite_diversity"}
+    assert m["va_cells"] == 16 and 0 < m["va_cells_filled"] <= 16
+    assert 0 <= m["va_cells_confirmed"] <= m["va_cells_filled"]
+    assert 0 <= m["near_uniform_elites"] <= round(m["coverage"] * 48)
     assert m["evaluations"] == 4 * 8 and m["dataset_coverage"] is None
     df = pd.read_csv(out / "archive.csv")
     assert list(df.columns) == archive_columns(3) == [

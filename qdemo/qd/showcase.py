@@ -1,0 +1,80 @@
+"""What a run shows a person: the valence x arousal plane filled, confirmed, with varied content.
+
+Figures computed at the end of every ``qdemo evolve`` run on a VA or VAD grid (manifest
+``metrics``) and by ``qdemo evolve-bench``:
+
+- ``va_cells_filled``: valence x arousal cells holding an elite in any dominance band;
+- ``va_cells_confirmed``: of those, the cells where some elite is placed by the critic within
+  one VA cell of its own (Chebyshev distance <= 1 on the VA plane, dominance ignored);
+- ``near_uniform_elites``: elites whose grey-level standard deviation is below 0.05 (on [0, 1],
+  BT.601 luma at 64 px): flat colour fields, which are not images with content;
+- ``elite_diversity`` / ``reference_diversity``: the mean pairwise distance of unit-length
+  features of the images with each image's mean colour removed (so neighbouring cells filled
+  by one picture with its brightness or tint shifted count as near-duplicates), for the
+  elites and for the reference photos, by the same model.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+
+from qdemo.qd.content import is_near_uniform
+
+NEAR_UNIFORM_SD = 0.05
+"""Grey-level standard deviation (on [0, 1]) under which an image is a near-uniform field."""
+
+
+def va_cells(coords: np.ndarray) -> set[tuple[int, int]]:
+    """(N, m >= 2) cell coordinates -> the distinct (valence, arousal) cells."""
+    return set(map(tuple, np.asarray(coords)[:, :2].astype(int).tolist()))
+
+
+def va_confirmed(coords: np.ndarray, critic_coords: np.ndarray) -> set[tuple[int, int]]:
+    """VA cells (of ``coords``, (N, m)) where some elite's critic VA cell (``critic_coords``, (N, >=2))
+    lies within one cell on the VA plane."""
+    c, k = np.asarray(coords)[:, :2], np.asarray(critic_coords)[:, :2]
+    near = np.abs(c - k).max(axis=1) <= 1 if len(c) else np.zeros(0, bool)
+    return set(map(tuple, c[near].astype(int).tolist()))
+
+
+def critic_cells(vad: np.ndarray, ranges: np.ndarray, cells: list[int]) -> np.ndarray:
+    """(N, 3) critic VAD -> (N, m) its cell coordinates on the grid (clipped into the ranges)."""
+    m = len(ranges)
+    lo, hi = ranges[:, 0], ranges[:, 1]
+    n = np.asarray(cells[:m], dtype=np.float64)
+    x = np.clip(np.asarray(vad)[:, :m], lo, hi)
+    return np.minimum(((x - lo) / (hi - lo) * n).astype(int), n.astype(int) - 1)
+
+
+def near_uniform_count(images: torch.Tensor) -> int:
+    """How many of (N, 3, H, W) images are near-uniform fields (grey sd < 0.05)."""
+    return int(is_near_uniform(images, NEAR_UNIFORM_SD).sum()) if len(images) else 0
+
+
+@torch.no_grad()
+def diversity(images: torch.Tensor, model, *, chunk: int = 64, max_images: int = 400, seed: int = 0) -> Optional[float]:
+    """Mean pairwise Euclidean distance of unit-length ``model.features`` of (N, 3, H, W) images,
+    each with its mean colour replaced by mid grey (None for fewer than 2 images). At most
+    ``max_images`` (a seeded subset) are used."""
+    if len(images) < 2:
+        return None
+    if len(images) > max_images:
+        keep = np.random.default_rng(seed).choice(len(images), max_images, replace=False)
+        images = images[torch.as_tensor(np.sort(keep))]
+    dev = next(iter(model.parameters())).device
+    feats = []
+    for i in range(0, len(images), chunk):
+        x = images[i:i + chunk].to(dev).float()
+        x = (x - x.mean(dim=(2, 3), keepdim=True) + 0.5).clamp(0, 1)  # (b, 3, H, W) mean colour removed
+        f = model.features(x).double()
+        feats.append(torch.nn.functional.normalize(f, dim=1).cpu())
+    f = torch.cat(feats)  # (N, F)
+    d = torch.cdist(f, f)
+    n = len(f)
+    return float(d.sum() / (n * (n - 1)))
+
+
+__all__ = ["NEAR_UNIFORM_SD", "critic_cells", "diversity", "near_uniform_count", "va_cells", "va_confirmed"]
