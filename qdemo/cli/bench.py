@@ -1,4 +1,4 @@
-"""``qdemo evolve-bench throughput|qd|scaling|reach`` (registered by qdemo.cli).
+"""``qdemo evolve-bench throughput|qd|scaling|reach|content`` (registered by qdemo.cli).
 
 Each mode's options are the fields of its config dataclass (qdemo.bench.*), derived by
 qdemo.flags; the command prints a table, writes ``<out>/<mode>.json`` and ``.md`` and, for
@@ -32,11 +32,15 @@ REACH = ("qdemo.bench.reach:ReachConfig", (
     Flag("searcher"), Flag("device"), Flag("critic"), Flag("cells"), Flag("steps"), Flag("lr"), Flag("chunk"),
     Flag("seed"), Flag("threads"),
 ))
+CONTENT = ("qdemo.bench.content:ContentConfig", (
+    Flag("datasets"), Flag("renderers"), Flag("samples"), Flag("resolution"), Flag("sigma"), Flag("seed"),
+    Flag("threads"),
+))
 """Per mode: the config dataclass ("module:Class") and the fields that get a flag."""
 
 
 def register(subparsers: Any) -> None:
-    """Add ``qdemo evolve-bench throughput|qd|scaling|reach`` to the top-level parser."""
+    """Add ``qdemo evolve-bench throughput|qd|scaling|reach|content`` to the top-level parser."""
     p = subparsers.add_parser(
         "evolve-bench", help="measure the explorer: throughput, QD efficiency, scaling",
         description="Benchmarks of the explorer. Each prints a table and writes <out>/<mode>.json and .md. "
@@ -49,6 +53,8 @@ def register(subparsers: Any) -> None:
         ("scaling", "wall time and peak memory vs grid size and batch size", SCALING, _cmd_scaling),
         ("reach", "how much of the VA grid any image can reach: free pixels optimised against the searcher "
                   "(an upper bound on coverage)", REACH, _cmd_reach),
+        ("content", "image statistics of the rated sets (the content prior's ranges) and the content score "
+                    "of renders, flat fields and noise", CONTENT, _cmd_content),
     ):
         q = modes.add_parser(name, help=helptext)
         q.add_argument("--out", default="archives/_bench", help="output folder (default archives/_bench)")
@@ -117,3 +123,10 @@ def _cmd_scaling(args: argparse.Namespace) -> int:
     out = Path(args.out) / "scaling"
     res = bench_scaling(_config(args), out_dir=out, progress=not args.no_progress)
     return _finish(out, "scaling", res, scaling_markdown(res))
+
+
+def _cmd_content(args: argparse.Namespace) -> int:
+    from qdemo.bench.content import bench_content, content_markdown
+
+    res = bench_content(_config(args), progress=not args.no_progress)
+    return _finish(Path(args.out) / "content", "content", res, content_markdown(res))

@@ -227,3 +227,32 @@ def test_summary_falls_back_to_end_of_run_for_all_emitters_when_one_lacks_the_bu
     assert res["summary"]["best_vs_random"] == pytest.approx(2.0)  # 4.0 / 2.0, both at the end
     assert res["summary"]["compared_at"].startswith("the end")
     assert "at the end of each run" in qd_markdown(res)
+
+
+def test_content_bench_measures_rated_images_and_separates_renders_from_flat_fields(tmp_path, capsys):
+    """evolve-bench content: the ranges over a rated set (grouped per set) and the content score
+    of renders, near-uniform fields and pixel noise."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "oasis"
+    (root / "images").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    text = ",Theme,Category,Source,Valence_mean,Valence_SD,Valence_N,Arousal_mean,Arousal_SD,Arousal_N\n"
+    for i in range(6):
+        text += f"I{i + 1},Thing {i + 1},Scenery,Pixabay,4,1,100,4,1,100\n"
+        img = np.kron(rng.random((4, 4, 3)), np.ones((8, 8, 1)))  # blocky: contrast and edges, not noise
+        Image.fromarray((img * 255).astype(np.uint8)).save(root / "images" / f"Thing {i + 1}.jpg")
+    (root / "OASIS.csv").write_text(text)
+    args = _parser().parse_args(["evolve-bench", "content", "--datasets", str(root), "--renderers", "shapes",
+                                 "--samples", "8", "--resolution", "32", "--out", str(tmp_path / "b"),
+                                 "--no-progress"])
+    assert args.func(args) == 0
+    res = json.loads((tmp_path / "b" / "content" / "content.json").read_text())
+    assert res["ranges"]["n"] == 6 and set(res["per_set"]) == {"oasis"}
+    lo, hi = res["ranges"]["log_contrast"]
+    assert lo <= res["ranges"]["log_contrast_median"] <= hi
+    assert set(res["scores"]) == {"shapes", "flat", "noise"}
+    assert res["scores"]["flat"]["near_uniform"] == 1.0 and res["scores"]["flat"]["mean"] < 0.05
+    assert res["scores"]["noise"]["mean"] < 0.05
+    assert "Content score" in (tmp_path / "b" / "content" / "content.md").read_text()
