@@ -19,6 +19,13 @@ GRADIENT_EMITTERS = ("cma-mega", "cma-maega")
 """Emitters that ask for objective and measure gradients (DQD: the renderer must be differentiable)."""
 
 
+HUMAN_REGION: tuple[tuple[float, float], ...] = ((-0.9, 0.8), (-0.7, 0.55), (-0.4, 0.45))
+"""The default grid ranges (V, A, D): 1st-99th percentile of the human ratings of OASIS, Emotion6
+and BASS on the canonical scale, rounded out to 0.05 (dominance: of its word-norm proxy); measured
+by ``qdemo regressor train`` (metrics.json ``va_coverage.ranges``). Outside it a cell labelled
+"valence -1" would be a place no rated image sits."""
+
+
 @dataclass
 class GridConfig:
     """The archive: which measures, how many cells, over which ranges."""
@@ -30,8 +37,9 @@ class GridConfig:
     optionally x `intensity_bands`; docs/evolve.md)."""
     cells: list[int] = field(default_factory=lambda: [10, 10, 5])
     """Cells per measure (V, A, D); 'va' uses the first two."""
-    ranges: list[list[float]] = field(default_factory=lambda: [[-1.0, 1.0], [-1.0, 1.0], [-1.0, 1.0]])
-    """[low, high] per measure, within the canonical [-1, 1] scale the models output (a range
+    ranges: list[list[float]] = field(default_factory=lambda: [list(r) for r in HUMAN_REGION])
+    """[low, high] per measure (default: :data:`HUMAN_REGION`, where human ratings of real images
+    lie), within the canonical [-1, 1] scale the models output (a range
     reaching beyond it is refused); measures outside a narrower range are clipped to it (so
     they land in the edge cells)."""
     cvt_cells: int = 200
@@ -249,12 +257,20 @@ class EmitterConfig:
 class ObjectiveConfig:
     """The objective in [0, 100] (see docs/evolve.md)."""
 
-    agreement_weight: float = 0.75
+    agreement_weight: float = 1.0
     """Weight of ensemble agreement: 1 - mean standard deviation of the searcher members
     (members live on [-1, 1], so their SD is at most 1)."""
-    prior_weight: float = 0.25
+    content_weight: float = 1.0
+    """Weight of the content prior: image statistics (contrast, edge density, spectral slope)
+    inside the range measured on the rated images (qdemo.qd.content); ~0 for a near-uniform
+    field or pixel noise."""
+    prior_weight: float = 0.0
     """Weight of the smoothness prior exp(-TV / tv_scale), TV = mean absolute difference
-    of neighbouring pixels. Weights are normalised to sum to 1."""
+    of neighbouring pixels (0: off; a uniform field is the smoothest image)."""
+    combine: str = "product"
+    """How the weighted terms combine: 'product' (weighted geometric mean: every term must be
+    good, so a flat field scores ~0) or 'mean' (weighted arithmetic mean, the objective of
+    qdemo before 0.2: agreement 0.75 + smoothness 0.25)."""
     tv_scale: float = 0.1
     """Total-variation scale of the smoothness prior."""
     views: list[str] = field(default_factory=lambda: ["identity"])
@@ -348,8 +364,12 @@ class EvolveConfig:
         if self.checkpoint_every < 1:
             raise ConfigError(f"checkpoint_every={self.checkpoint_every}: must be >= 1")
         o = self.objective
-        if o.agreement_weight < 0 or o.prior_weight < 0 or o.agreement_weight + o.prior_weight <= 0:
-            raise ConfigError("objective: agreement_weight and prior_weight must be >= 0, not both 0")
+        weights = (o.agreement_weight, o.content_weight, o.prior_weight)
+        if min(weights) < 0 or sum(weights) <= 0:
+            raise ConfigError("objective: agreement_weight, content_weight and prior_weight must be >= 0, "
+                              "not all 0")
+        if o.combine not in ("product", "mean"):
+            raise ConfigError(f"objective.combine {o.combine!r}: use product or mean")
         if o.tv_scale <= 0:
             raise ConfigError(f"objective.tv_scale={o.tv_scale}: must be > 0")
         from qdemo.emotion.datasets.dispatch import FORMATS  # the rated-set formats, defined once
