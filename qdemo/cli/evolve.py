@@ -95,10 +95,36 @@ def _load(args: argparse.Namespace):
     from qdemo.qd.config import EvolveConfig
 
     cfg = load_command_config(EvolveConfig, "evolve", args, extra=_extra(args), paths=PATHS, specs=SPECS)
+    _drop_foreign_options(cfg, args)
     if args.no_dataset:
         cfg.dataset.path = None
         cfg.dataset.required = bool(args.dataset)
     return cfg
+
+
+def _drop_foreign_options(cfg, args: argparse.Namespace) -> None:
+    """``--renderer NAME`` picks another renderer than the config file's: the file's
+    ``renderer.options`` belong to its renderer, so the ones NAME does not take are dropped
+    (with a note), unless ``--set renderer.options...`` gave them."""
+    import importlib
+    import inspect
+
+    from qdemo.render.base import RENDERERS
+
+    name = cfg.renderer.name
+    if getattr(args, "renderer", None) is None or name not in RENDERERS or not cfg.renderer.options:
+        return
+    if any(str(kv).startswith("renderer.options") for kv in getattr(args, "set", []) or []):
+        return
+    module, cls = RENDERERS[name].split(":")
+    params = inspect.signature(getattr(importlib.import_module(module), cls).__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    foreign = sorted(k for k in cfg.renderer.options if k not in params)
+    if foreign:
+        print(f"qdemo evolve: --renderer {name}: ignoring the config's renderer.options {', '.join(foreign)} "
+              f"(they belong to another renderer)")
+        cfg.renderer.options = {k: v for k, v in cfg.renderer.options.items() if k not in foreign}
 
 
 def _load_resumed(args: argparse.Namespace, run_dir: Path):

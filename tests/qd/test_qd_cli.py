@@ -204,3 +204,22 @@ def test_cli_emotions_bad_input(tmp_path, capsys, args, needle):
     assert rc == 2 and needle in err.strip().splitlines()[-1] and "Traceback" not in err
     assert "shipped searcher and critic" in err or "valid slots" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_renderer_flag_drops_the_config_files_options_of_another_renderer(capsys):
+    """The shipped config gives shapes' palette; `--renderer cppn` must not pass it to the CPPN."""
+    import argparse
+
+    from qdemo.cli.evolve import _drop_foreign_options
+    from qdemo.qd.config import EvolveConfig
+
+    cfg = EvolveConfig()
+    cfg.renderer.name, cfg.renderer.options = "cppn", {"palette": "bicolour", "hidden": 8}
+    _drop_foreign_options(cfg, argparse.Namespace(renderer="cppn", set=[]))
+    assert cfg.renderer.options == {"hidden": 8} and "palette" in capsys.readouterr().out
+    cfg.renderer.options = {"palette": "bicolour"}  # given with --set: kept (and refused later, loudly)
+    _drop_foreign_options(cfg, argparse.Namespace(renderer="cppn", set=["renderer.options.palette=bicolour"]))
+    assert cfg.renderer.options == {"palette": "bicolour"}
+    cfg.renderer.name = "shapes"  # the renderer that takes it
+    _drop_foreign_options(cfg, argparse.Namespace(renderer="shapes", set=[]))
+    assert cfg.renderer.options == {"palette": "bicolour"}
