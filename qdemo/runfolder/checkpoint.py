@@ -136,5 +136,7 @@ def load_search(run_dir: str | Path, search: Search) -> None:
     if state.get("solution_dim") != search.renderer.solution_dim:
         raise CheckpointError(f"{folder}: solution size {state.get('solution_dim')} does not match the renderer")
     if state.get("searcher_sha256") != model_sha256(search.searcher):
-        raise CheckpointError(f"{folder}: the searcher's weights differ from the ones this run started with")
+        raise CheckpointError(f"{folder}: the searcher's weights differ from the ones this run started with "
+                              f"(e.g. a run from before the calibrated v2 models, whose cells are on another "
+                              f"scale): its cells cannot be continued; start a new run")
     search.explorer.load_state(state)

@@ -27,7 +27,7 @@ def test_run_writes_the_run_folder(tiny_evolve_cfg, tmp_path):
     man = json.loads((out / "manifest.json").read_text())
     assert man["status"] == "complete" and man["seed"] == 0
     assert man["grid"] == {"name": "vad", "dims": ["valence", "arousal", "dominance"], "cells": [4, 4, 3],
-                           "ranges": [[-1.0, 1.0]] * 3}
+                           "ranges": [[-0.9, 0.8], [-0.7, 0.55], [-0.4, 0.45]]}  # HUMAN_REGION
     assert man["renderer"]["name"] == "pixels" and man["renderer"]["resolution"] == 16
     assert man["objective"].startswith("objective = 100 * agreement^(1/2) * content^(1/2)")
     assert "spectral slope" in man["objective"] and man["views"] == ["identity"]
@@ -125,7 +125,7 @@ def test_resume_with_other_config_is_refused(tiny_evolve_cfg):
     run_evolve(tiny_evolve_cfg(name="r"), progress=False)
     with pytest.raises(CheckpointError, match="emitter"):
         run_evolve(tiny_evolve_cfg(name="r", **{"emitter.name": "map-elites"}), progress=False, resume=True)
-    with pytest.raises(CheckpointError, match="searcher's weights"):
+    with pytest.raises(CheckpointError, match="searcher.s weights differ.*calibrated v2.*start a new run"):
         run_evolve(tiny_evolve_cfg(name="r"), searcher=TinyEmotionModel(seed=9), progress=False, resume=True)
     with pytest.raises(CheckpointError, match="no checkpoint"):
         run_evolve(tiny_evolve_cfg(name="nothing"), progress=False, resume=True)
