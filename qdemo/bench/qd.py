@@ -252,8 +252,8 @@ def _qd_notes(res: dict[str, Any]) -> list[str]:
     where = (f"at {cfg['budget']} evaluations (gradient evaluations counted)" if s.get("at_budget")
              else "at the end of each run (some cached runs lack the at-budget figure)")
     lines.append(f"Best method: `{s['best_method']}`; normalised QD score {where} best/random = "
-                 f"{r(s['best_vs_random'])}× (target ≥ 2), best/map-elites = {r(s['best_vs_map_elites'])}× "
-                 f"(target ≥ 1.3). The other columns are at the end of each run; gradient emitters end past the "
+                 f"{r(s['best_vs_random'])}× (target ≥ {TARGETS['qd_best_vs_random']:g}), best/map-elites = "
+                 f"{r(s['best_vs_map_elites'])}× (target ≥ {TARGETS['qd_best_vs_map_elites']:g}). The other columns are at the end of each run; gradient emitters end past the "
                  f"budget by their gradient evaluations.")
     ref = res.get("reference")
     if ref:
@@ -261,7 +261,7 @@ def _qd_notes(res: dict[str, Any]) -> list[str]:
                      f"{100 * ref['va_coverage']:.1f}% of the VA grid"
                      + (f" ({100 * ref['vad_coverage']:.1f}% of the VAD grid)" if ref.get("vad_coverage") is not None else "")
                      + f"; best method / dataset VA coverage = {r(s.get('va_coverage_vs_dataset'))}× "
-                     f"(target ≥ 3).")
+                     f"(target ≥ {TARGETS['va_coverage_vs_dataset']:g}).")
         if ref.get("human_va_coverage") is not None:
             lines.append(f"By their human ratings the same {ref['n_rated']} photos cover "
                          f"{100 * ref['human_va_coverage']:.1f}% of the VA grid: the searcher compresses them "
@@ -269,7 +269,7 @@ def _qd_notes(res: dict[str, Any]) -> list[str]:
                          f"rating behind it.")
     if s.get("best_critic_within_one_cell") is not None and math.isfinite(s["best_critic_within_one_cell"]):
         lines.append(f"Critic places {100 * s['best_critic_within_one_cell']:.0f}% of the best method's elites within "
-                     f"one cell (target ≥ 60%), {100 * s['best_critic_confirmed']:.0f}% in the same cell.")
+                     f"one cell (target ≥ {100 * TARGETS['critic_within_one_cell']:.0f}%), {100 * s['best_critic_confirmed']:.0f}% in the same cell.")
     lines.append(f"Total wall time {res['wall_s']:.0f} s (this invocation; cached tasks cost nothing), "
                  f"CPU time of the runs {res.get('cpu_s_total', float('nan')) / 60:.1f} min.")
     return lines
