@@ -119,11 +119,15 @@ def measure_content_ranges(paths: Sequence, *, low: float = 2.0, high: float = 9
     return out
 
 
-def is_near_uniform(images: torch.Tensor, threshold: float = 0.05) -> torch.Tensor:
+NEAR_UNIFORM_SD = 0.05
+"""Grey-level standard deviation (on [0, 1]) under which an image is a near-uniform field."""
+
+
+def is_near_uniform(images: torch.Tensor, threshold: float = NEAR_UNIFORM_SD) -> torch.Tensor:
     """(B, 3, H, W) -> (B,) bool: grey-level standard deviation below ``threshold`` (on [0, 1])."""
     return grey(images).std(dim=(1, 2)) < threshold
 
 
-__all__ = ["CONTENT_RANGES", "STATS", "content_score", "image_stats", "is_near_uniform", "measure_content_ranges",
+__all__ = ["CONTENT_RANGES", "NEAR_UNIFORM_SD", "STATS", "content_score", "image_stats", "is_near_uniform", "measure_content_ranges",
            "spectral_slope"]
 

@@ -21,10 +21,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from qdemo.qd.content import is_near_uniform
-
-NEAR_UNIFORM_SD = 0.05
-"""Grey-level standard deviation (on [0, 1]) under which an image is a near-uniform field."""
+from qdemo.qd.content import NEAR_UNIFORM_SD, is_near_uniform
 
 
 def va_cells(coords: np.ndarray) -> set[tuple[int, int]]:
@@ -51,7 +48,7 @@ def critic_cells(vad: np.ndarray, ranges: np.ndarray, cells: list[int]) -> np.nd
 
 def near_uniform_count(images: torch.Tensor) -> int:
     """How many of (N, 3, H, W) images are near-uniform fields (grey sd < 0.05)."""
-    return int(is_near_uniform(images, NEAR_UNIFORM_SD).sum()) if len(images) else 0
+    return int(is_near_uniform(images).sum()) if len(images) else 0
 
 
 @torch.no_grad()
