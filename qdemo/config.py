@@ -108,6 +108,30 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return conv(cfg)
 
 
+def portable(value: Any) -> Any:
+    """``value`` (a config dataclass, dict, list or string) with no machine paths, for metadata
+    that ships (weights' JSON): an absolute path becomes the part of it below ``shared/`` or
+    the checkout (``shared/datasets/bass/images``), else its last component; relative paths
+    and every other value are kept."""
+    if dataclasses.is_dataclass(value) or isinstance(value, Path):
+        value = to_dict(value) if dataclasses.is_dataclass(value) else str(value)
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [portable(v) for v in value]
+    if not isinstance(value, str) or not _looks_absolute(value):
+        return value
+    parts = Path(value.replace("\\", "/")).parts
+    for anchor in ("shared", PACKAGE_DIR.name):
+        if anchor in parts:
+            return "/".join(parts[parts.index(anchor):])
+    return parts[-1] if len(parts) > 1 else ""
+
+
+def _looks_absolute(text: str) -> bool:
+    return text.startswith(("/", "~")) or (len(text) > 2 and text[1] == ":" and text[2] in "\\/")
+
+
 def save_config(cfg: Any, path: str | os.PathLike) -> None:
     """Write the resolved config as YAML, atomically, headed by the file it was loaded from
     (``# qdemo config source: PATH`` and its sha256; comments, so the YAML reads the same)."""

@@ -1,6 +1,6 @@
 """``qdemo compare``, ``qdemo export-study`` (registered by qdemo.cli).
 
-    qdemo compare ARCHIVE... [--generator CKPT] --out DIR [--ray-address ADDR]
+    qdemo compare ARCHIVE... [--generator shapes|pixels|CKPT ...] [--strict] --out DIR [--ray-address ADDR]
     qdemo export-study --archive RUN [--generator CKPT] [--photos DIR] --out DIR
     qdemo compare-categories RUN_EMOTIONS RUN_VAD --out DIR [--emotion6 DIR]
 """
@@ -15,7 +15,8 @@ from qdemo.flags import Flag, add_config_options, add_flags
 
 CONFIG = "qdemo.compare.compare:CompareConfig"
 FLAGS = (
-    Flag("generator", metavar="PATH"),
+    Flag("generators", "--generator", repeat=True, metavar="SPEC"),
+    Flag("strict"),
     Flag("samples_per_cell", short="-k"),
     Flag("critic", metavar="SPEC"),
     Flag("searcher", metavar="SPEC"),
@@ -24,13 +25,13 @@ FLAGS = (
 """The config fields of ``compare`` with a flag of their own; every other field: --set."""
 PATHS = ("photos",)
 """Input paths of CompareConfig: relative to the config file they are written in."""
-SPECS = ("generator", "critic", "searcher")
+SPECS = ("generators", "critic", "searcher")
 """Model specs of CompareConfig: a file named in a config file is relative to it."""
 
 
 def register(subparsers) -> None:
     """Add this area's sub-commands to the top-level parser."""
-    c = subparsers.add_parser("compare", help="explorer elites vs generator samples per cell (Ray tasks)")
+    c = subparsers.add_parser("compare", help="explorer elites vs the shapes and pixel generators per cell (Ray tasks)")
     c.add_argument("archives", nargs="*", metavar="ARCHIVE", help="'qdemo evolve' run folders")
     c.add_argument("--out", help="comparison folder")
     add_config_options(c, "compare")
@@ -88,7 +89,8 @@ def _compare(args: argparse.Namespace) -> int:
     summary = run_compare(args.archives, cfg, args.out, address=args.ray_address, num_cpus=args.num_cpus,
                           backend="serial" if args.serial else "ray", progress=not args.no_progress)
     for m, v in summary["all"]["metrics"].items():
-        print(f"{m:24s} explorer {v['explorer']:.4g}  generator {v['generator']:.4g}  winner {v['winner']}")
+        values = "  ".join(f"{s} {x:.4g}" for s, x in v.items() if s != "winner")
+        print(f"{m:24s} {values}  best {v['winner']}")
     print(f"report: {Path(args.out) / 'report.md'}")
     return 0
 

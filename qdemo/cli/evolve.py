@@ -58,6 +58,8 @@ def register(subparsers) -> None:
     p.add_argument("--no-dataset", action="store_true", help="skip the reference photos")
     p.add_argument("--no-plots", action="store_true", help="skip heatmaps, montage and metric plots")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--strict", action="store_true", help="--renderer generator: refuse a generator trained against "
+                                                         "another searcher than this run's (default: a warning)")
     p.set_defaults(func=_evolve)
 
     c = subparsers.add_parser("confirm", help="re-score a run's elites with the critic",
@@ -96,6 +98,8 @@ def _load(args: argparse.Namespace):
 
     cfg = load_command_config(EvolveConfig, "evolve", args, extra=_extra(args), paths=PATHS, specs=SPECS)
     _drop_foreign_options(cfg, args)
+    if getattr(args, "strict", False) and cfg.renderer.name == "generator":  # the renderer checks its judge
+        cfg.renderer.options = {**cfg.renderer.options, "strict": True}
     if args.no_dataset:
         cfg.dataset.path = None
         cfg.dataset.required = bool(args.dataset)

@@ -1,7 +1,8 @@
 """``qdemo generator ...`` (registered by qdemo.cli).
 
     qdemo generator train --config configs/generator.yaml [--resume] [--set key=value ...]
-    qdemo generator sample --vad=0.8,0.5,0 -n 8 --out DIR [--generator CKPT]
+    qdemo generator train --renderer shapes [--out DIR]       (configs/generator-shapes.yaml)
+    qdemo generator sample --vad=0.8,0.5,0 -n 8 --out DIR [--generator shapes|pixels|CKPT]
     qdemo generator sample --grid [--dominance 0] [--steps 5] --out DIR
     qdemo generator sweep --lambdas 0,10,20,100 --steps 300 --out DIR [--ray-address ADDR]
 """
@@ -15,7 +16,7 @@ from qdemo.errors import QdemoError
 from qdemo.flags import Flag, add_config_options, add_flags
 
 CONFIG = "qdemo.generator.train:GeneratorConfig"
-FLAGS = (Flag("out", metavar="DIR"), Flag("device"))
+FLAGS = (Flag("out", metavar="DIR"), Flag("device"), Flag("renderer", metavar="NAME"))
 """The config fields of ``generator train`` with a flag of their own; every other field: --set."""
 PATHS = ("photos", "init_from")
 """Input paths of GeneratorConfig: relative to the config file they are written in."""
@@ -66,7 +67,12 @@ def register(subparsers) -> None:
     s.add_argument("--dominance", type=float, default=0.0, help="dominance for --grid (default: %(default)s)")
     s.add_argument("--steps", type=int, default=5, help="sweep points per axis for --grid (default: %(default)s)")
     s.add_argument("--per-cell", type=int, default=1, help="images per sweep point for --grid (default: %(default)s)")
-    s.add_argument("--generator", help="generator weights (.safetensors or run folder); default: the shipped one")
+    s.add_argument("--generator", help="shapes | pixels (the shipped generators) or weights (.safetensors or run "
+                                       "folder); default: pixels")
+    s.add_argument("--searcher", default="shipped", help=f"the judge now, checked against the one the generator "
+                                                         f"was trained against: {MODEL_SPEC_HELP}")
+    s.add_argument("--strict", action="store_true", help="refuse a generator trained against another judge "
+                                                         "(default: a one-line warning)")
     s.add_argument("--seed", type=int, default=0, help="latent seed (default: %(default)s)")
     s.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     s.add_argument("--out", required=True, help="output folder")
@@ -109,18 +115,46 @@ def _train(args: argparse.Namespace) -> int:
     if args.help_config:
         print(describe(GeneratorConfig))
         return 0
-    cfg = load_command_config(GeneratorConfig, "generator", args, label="generator train", paths=PATHS, specs=SPECS)
+    rendered = getattr(args, "renderer", None) is not None and getattr(args, "config", None) is None
+    cfg = load_command_config(GeneratorConfig, "generator-shapes" if rendered else "generator", args,
+                              label="generator train", paths=PATHS, specs=SPECS)
+    _drop_foreign_options(cfg, args)
     path = train(cfg, resume=args.resume, progress=not args.no_progress)
     print(f"generator weights: {path}")
     return 0
+
+
+def _drop_foreign_options(cfg, args: argparse.Namespace) -> None:
+    """``--renderer NAME`` other than the config file's: its ``renderer_options`` belong to that
+    renderer, so the ones NAME does not take are dropped (with a note), unless --set gave them."""
+    import inspect
+
+    from qdemo.render.base import RENDERERS
+
+    if cfg.renderer not in RENDERERS or not cfg.renderer_options:
+        return
+    if any(str(kv).startswith("renderer_options") for kv in getattr(args, "set", None) or []):
+        return
+    import importlib
+
+    module, cls = RENDERERS[cfg.renderer].split(":")
+    params = inspect.signature(getattr(importlib.import_module(module), cls).__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    foreign = sorted(k for k in cfg.renderer_options if k not in params)
+    if foreign:
+        print(f"qdemo generator train: --renderer {cfg.renderer}: ignoring renderer_options {', '.join(foreign)} "
+              f"(they belong to another renderer)")
+        cfg.renderer_options = {k: v for k, v in cfg.renderer_options.items() if k not in foreign}
 
 
 def _sample(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from qdemo.device import resolve_device
+    from qdemo.emotion.judge import judge_of_spec
     from qdemo.generator.sample import sample_to_dir, sweep_tiles, va_sweep_conditions, generate
-    from qdemo.generator.weights_io import load_generator
+    from qdemo.generator.weights_io import check_generator_judge, load_generator
 
     if not args.grid and not args.vad:
         raise QdemoError("generator sample: give --vad V,A,D or --grid")
@@ -128,6 +162,7 @@ def _sample(args: argparse.Namespace) -> int:
         raise QdemoError("generator sample: -n and --per-cell must be >= 1, --steps >= 2")
     device = resolve_device(args.device)
     gen = load_generator(args.generator, device=device)
+    check_generator_judge(gen, judge_of_spec(args.searcher), strict=args.strict)
     out = Path(args.out)
     if args.grid:
         import torch

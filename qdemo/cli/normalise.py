@@ -83,6 +83,10 @@ def _add_apply(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--group-iterations", type=int, default=6,
                    help="group-conditioned models: iterations of the between-group equalisation they start from")
+    p.add_argument("--searcher", default="shipped", help="the judge now, checked against the emotion model the "
+                                                         "normaliser was trained against (D_emo): searcher | PATH")
+    p.add_argument("--strict", action="store_true", help="refuse a normaliser trained against another emotion "
+                                                         "model (default: a one-line warning)")
     p.set_defaults(func=cmd_apply)
 
 
@@ -175,10 +179,12 @@ def cmd_train(args) -> int:
 def cmd_apply(args) -> int:
     from qdemo.device import resolve_device
     from qdemo.normalise.apply import apply_paths
-    from qdemo.normalise.weights import load_generator
+    from qdemo.emotion.judge import judge_of_spec
+    from qdemo.normalise.weights import check_normaliser_judge, load_generator
 
     dev = resolve_device(args.device)
     g, info = load_generator(args.model, device=dev)
+    check_normaliser_judge(info, judge_of_spec(args.searcher), strict=args.strict)
     s = apply_paths(g, args.paths, args.out, size=args.size, fit=args.fit,
                     on_error="skip" if args.skip_bad else "raise", group_iterations=args.group_iterations)
     print(f"normalised {s['n_images']} images ({s['n_skipped']} skipped) at {s['size']} px -> {args.out} "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,14 @@ class ArchiveRun:
     ranges: list[list[float]]
     cells: list[ArchiveCell]
     table_sha256: str
+    renderer: dict = field(default_factory=dict)
+    """The manifest's ``renderer`` (name, options as described by the renderer)."""
+    metrics: dict = field(default_factory=dict)
+    """The manifest's ``metrics`` (evaluations, coverage, ...)."""
+    searcher: dict = field(default_factory=dict)
+    """The manifest's ``models.searcher`` (name, sha256: the judge the elites were searched against)."""
+    seconds: float = float("nan")
+    """Wall seconds the search took (the manifest's ``wall_s``), NaN when not recorded."""
 
     @property
     def dim_idx(self) -> list[int]:
@@ -92,4 +100,15 @@ def read_archive(path: str | os.PathLike) -> ArchiveRun:
         raise DataError(f"{run.table}: the archive has no elites")
     return ArchiveRun(path=run.path, name=safe_name(run.path.name), grid_name=grid.name, dims=list(grid.dims),
                       cells_shape=[] if grid.binned else list(grid.cells), ranges=[list(r) for r in grid.ranges],
-                      cells=cells, table_sha256=sha256_file(run.table))
+                      cells=cells, table_sha256=sha256_file(run.table), renderer=dict(run.manifest.get("renderer") or {}),
+                      metrics=dict(run.manifest.get("metrics") or {}),
+                      searcher=dict((run.manifest.get("models") or {}).get("searcher") or {}), seconds=_seconds(run.manifest))
+
+
+def _seconds(manifest: dict) -> float:
+    for key in ("wall_s", "elapsed_seconds", "seconds"):
+        for block in (manifest, manifest.get("metrics") or {}):
+            value = block.get(key)
+            if isinstance(value, (int, float)):
+                return float(value)
+    return float("nan")

@@ -1,7 +1,8 @@
-"""Explorer elites versus generator samples, cell by cell, as Ray tasks.
+"""Explorer elites versus the generators' samples, cell by cell, as Ray tasks.
 
-For every occupied cell of each archive: the elite, and ``samples_per_cell`` generator
-images conditioned on the cell centre. Each is scored by the critic (VAD + features) and
+For every occupied cell of each archive: the elite, and ``samples_per_cell`` images of each
+generator (:mod:`qdemo.compare.sources`: the shapes and the pixel generator by default)
+conditioned on the cell centre. Each is scored by the critic (VAD + features) and
 the searcher (VAD). The work is split into chunks of cells, one Ray task each (retried if
 it fails, cached in ``OUT/cache/`` so a re-run only computes what is missing); the driver
 then assembles the CSVs, heatmaps, sheets, ``summary.json`` and ``report.md``.
@@ -20,7 +21,9 @@ from qdemo import DIMS
 from qdemo.compare.archive_io import ArchiveRun, read_archive
 from qdemo.compare.config import CompareConfig
 from qdemo.compare.metrics import FeatureSpace, cell_error, within
-from qdemo.compare.report import write_outputs
+from qdemo.compare.report import CompareContext, write_outputs
+from qdemo.compare.sources import GeneratorSource, check_explicit_fit, open_sources, sources_for_run
+from qdemo.emotion.judge import judge_of_spec
 from qdemo.config import to_dict
 from qdemo.errors import QdemoError
 
@@ -29,19 +32,44 @@ def _cell_seed(seed: int, archive: str, index: int) -> int:
     return zlib.crc32(f"{seed}|{archive}|{index}".encode()) & 0x7FFFFFFF
 
 
+def _score(critic, searcher, space: FeatureSpace, images, device) -> dict[str, Any]:
+    """Critic VAD + projected features and searcher VAD of ``images`` (n, 3, H, W), as lists."""
+    c_pred, c_f = critic.predict_with_features(images.to(device))
+    return {"critic": c_pred.mean.cpu().numpy().tolist(), "feat": space.project(c_f.cpu().numpy()).tolist(),
+            "searcher": searcher(images.to(device)).cpu().numpy().tolist()}
+
+
+def _draw(gen, target, k: int, seed: int, res: int):
+    """K samples of ``gen`` for ``target``, at ``res`` px, and the seconds drawing them took."""
+    import time
+
+    import torch
+
+    from qdemo.generator.sample import generate
+
+    t0 = time.perf_counter()
+    z = gen.sample_z(k, generator=torch.Generator().manual_seed(seed))
+    samples = generate(gen, [target] * k, z=z)  # (K, 3, R, R)
+    seconds = time.perf_counter() - t0
+    if samples.shape[-1] != res:  # scored at the elite's resolution
+        samples = torch.nn.functional.interpolate(samples, size=(res, res), mode="bilinear", align_corners=False,
+                                                  antialias=samples.shape[-1] > res)
+    return samples, seconds
+
+
 def compare_chunk(
-    archive_name: str, cells: list[dict[str, Any]], cfg: dict[str, Any], generator_path: str | None,
+    archive_name: str, cells: list[dict[str, Any]], cfg: dict[str, Any], generators: dict[str, str],
     space_file: str, out_dir: str,
 ) -> list[dict[str, Any]]:
-    """Ray task: score the elites and K generator samples of ``cells``; write sample PNGs.
+    """Ray task: score the elites and K samples of every generator of ``cells``; write sample PNGs.
 
-    ``cells``: dicts with ``index``, ``target`` (3 floats), ``image`` (elite path). Returns one
-    dict per cell with critic/searcher VAD and PCA-projected critic features (JSON).
-    """
+    ``cells``: dicts with ``index``, ``target`` (3 floats), ``image`` (elite path);
+    ``generators``: source name -> weights path. Returns one dict per cell: the elite's critic /
+    searcher VAD and PCA-projected critic features, and per source the same for its samples,
+    their image paths and the seconds sampling took (JSON)."""
     import torch
 
     from qdemo.device import resolve_device
-    from qdemo.generator.sample import generate
     from qdemo.emotion.zoo import load_emotion_model
     from qdemo.generator.weights_io import load_generator
     from qdemo.io import load_image, save_png
@@ -50,7 +78,7 @@ def compare_chunk(
     device = resolve_device(cfg["device"])
     critic = load_emotion_model(cfg["critic"], role="critic", device=device)
     searcher = load_emotion_model(cfg["searcher"], role="searcher", device=device)
-    gen = load_generator(generator_path, device=device)
+    gens = {name: load_generator(path, device=device) for name, path in generators.items()}
     space = FeatureSpace.load(space_file)
     k = int(cfg["samples_per_cell"])
     out = Path(out_dir)
@@ -58,28 +86,18 @@ def compare_chunk(
     with torch.no_grad():
         for cell in cells:
             elite = load_image(cell["image"])  # (3, H, W)
-            z = gen.sample_z(k, generator=torch.Generator().manual_seed(_cell_seed(cfg["seed"], archive_name, cell["index"])))
-            samples = generate(gen, [cell["target"]] * k, z=z)  # (K, 3, R, R)
-            rel = []
-            for j, img in enumerate(samples):
-                r = f"samples/{archive_name}/cell_{cell['index']}_k{j}.png"
-                save_png(img, out / r)
-                rel.append(r)
-            res = elite.shape[-1]
-            if samples.shape[-1] != res:  # score both sources at the elite's resolution
-                samples = torch.nn.functional.interpolate(samples, size=(res, res), mode="bilinear",
-                                                          align_corners=False, antialias=True)
-            batch = torch.cat([elite[None], samples]).to(device)  # (1+K, 3, H, W)
-            c_pred, c_f = critic.predict_with_features(batch)
-            c_vad = c_pred.mean.cpu().numpy()
-            c_feat = space.project(c_f.cpu().numpy())
-            s_vad = searcher(batch).cpu().numpy()
-            results.append({
-                "index": int(cell["index"]), "target": list(map(float, cell["target"])), "elite_image": cell["image"],
-                "elite_critic": c_vad[0].tolist(), "elite_searcher": s_vad[0].tolist(), "elite_feat": c_feat[0].tolist(),
-                "gen_critic": c_vad[1:].tolist(), "gen_searcher": s_vad[1:].tolist(), "gen_feat": c_feat[1:].tolist(),
-                "gen_images": rel,
-            })
+            row = {"index": int(cell["index"]), "target": list(map(float, cell["target"])),
+                   "elite_image": cell["image"], "elite": _score(critic, searcher, space, elite[None], device),
+                   "gen": {}}
+            for name, gen in gens.items():
+                seed = _cell_seed(cfg["seed"], archive_name, cell["index"])
+                samples, seconds = _draw(gen, cell["target"], k, seed, elite.shape[-1])
+                rel = [f"samples/{archive_name}/{name}/cell_{cell['index']}_k{j}.png" for j in range(k)]
+                for r, img in zip(rel, samples):
+                    save_png(img, out / r)
+                row["gen"][name] = {**_score(critic, searcher, space, samples, device), "images": rel,
+                                    "seconds": seconds}
+            results.append(row)
     return results
 
 
@@ -100,24 +118,24 @@ def build_feature_space(cfg: CompareConfig, out: Path, *, progress: bool = True)
     return path
 
 
-def plan_tasks(runs: Sequence[ArchiveRun], cfg: CompareConfig, generator_path: str | None, space_file: Path,
-               out: Path) -> dict[str, tuple]:
-    """``key -> args`` of :func:`compare_chunk`; keys change when anything they depend on changes."""
-    from qdemo.generator.weights_io import resolve_generator_path
+def plan_tasks(runs: Sequence[ArchiveRun], cfg: CompareConfig, sources: dict[str, list[GeneratorSource]],
+               space_file: Path, out: Path) -> dict[str, tuple]:
+    """``key -> args`` of :func:`compare_chunk`; keys change when anything they depend on changes.
+    ``sources``: run name -> the generators that join it."""
     from qdemo.io import sha256_file
 
-    gen_sha = sha256_file(resolve_generator_path(generator_path))
     cdict = to_dict(cfg)
     task_cfg = {k: cdict[k] for k in ("critic", "searcher", "samples_per_cell", "seed", "device")}
     tasks: dict[str, tuple] = {}
     for run in runs:
-        ident = json.dumps([task_cfg, gen_sha, run.table_sha256, sha256_file(space_file)], sort_keys=True)
+        gens = {s.name: str(s.path) for s in sources[run.name]}
+        shas = {name: sha256_file(path) for name, path in gens.items()}
+        ident = json.dumps([task_cfg, shas, run.table_sha256, sha256_file(space_file)], sort_keys=True)
         h = hashlib.sha256(ident.encode()).hexdigest()[:10]
         cells = [{"index": c.index, "target": list(c.target), "image": str(c.image)} for c in run.cells]
         for ci, start in enumerate(range(0, len(cells), cfg.cells_per_task)):
             key = f"{run.name}-{ci:04d}-{h}"
-            tasks[key] = (run.name, cells[start:start + cfg.cells_per_task], task_cfg, generator_path,
-                          str(space_file), str(out))
+            tasks[key] = (run.name, cells[start:start + cfg.cells_per_task], task_cfg, gens, str(space_file), str(out))
     return tasks
 
 
@@ -137,11 +155,17 @@ def run_compare(
     names = [r.name for r in runs]
     if len(set(names)) != len(names):
         raise QdemoError(f"compare: archive folder names must differ (got {names})")
+    judge = judge_of_spec(cfg.searcher)
+    sources = open_sources(cfg.generators, judge, strict=cfg.strict)
+    per_run, left_out = {}, {}
+    for run in runs:
+        per_run[run.name], left_out[run.name] = sources_for_run(sources, run.name, run.renderer)
+    check_explicit_fit(sources, left_out)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     space_file = build_feature_space(cfg, out, progress=progress)
-    tasks = plan_tasks(runs, cfg, cfg.generator, space_file, out)
+    tasks = plan_tasks(runs, cfg, per_run, space_file, out)
     from qdemo.parallel import run_tasks
 
     results = run_tasks(task_fn, tasks, cache_dir=out / "cache", address=address, num_cpus=num_cpus,
@@ -149,7 +173,8 @@ def run_compare(
     by_run: dict[str, list[dict[str, Any]]] = {r.name: [] for r in runs}
     for key, rows in results.items():
         by_run[tasks[key][0]].extend(rows)
-    return write_outputs(runs, by_run, cfg, FeatureSpace.load(space_file), out)
+    context = CompareContext(judge=judge, sources=sources, per_run=per_run, left_out=left_out)
+    return write_outputs(runs, by_run, cfg, FeatureSpace.load(space_file), out, context)
 
 
 __all__ = ["CompareConfig", "compare_chunk", "run_compare", "plan_tasks", "build_feature_space", "cell_error", "within",

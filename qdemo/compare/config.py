@@ -10,19 +10,27 @@ from pathlib import Path
 class CompareConfig:
     """Configuration of ``qdemo compare`` (configs/compare.yaml)."""
 
-    generator: str | None = None
-    """Generator weights (.safetensors or run folder); null = the shipped checkpoint."""
+    generators: list[str] = field(default_factory=lambda: ["shapes", "pixels"])
+    """The generators judged beside the explorer, one of each kind: ``shapes`` / ``pixels`` (the
+    shipped ones) or weights files / run folders. Each becomes the source ``generator-<kind>``;
+    a rendered generator joins only runs of its renderer and options (qdemo/compare/sources.py)."""
+    strict: bool = False
+    """Refuse a generator trained against another searcher than ``searcher`` (default: a one-line
+    warning, and the source is marked stale in summary.json and report.md)."""
     critic: str = "shipped"
     """Critic that judges both sources: 'shipped', 'tiny[:seed]' (tests) or a weights path."""
     searcher: str = "shipped"
-    """Searcher (the model both sources were optimised against): same forms as critic."""
+    """Searcher (the model every source was optimised against; the judge the generators must
+    record): same forms as critic."""
     samples_per_cell: int = 4
     """K generator samples per occupied cell, conditioned on the cell centre."""
     tolerance: float = 0.25
     """A cell is reached when the critic's VAD is within this (max abs over the grid dims) of its centre."""
     photos: list[Path] = field(default_factory=lambda: [
-        Path("../shared/datasets/oasis/images"), Path("../shared/datasets/emotion6/images")])
-    """Real photos that define realism (folders searched recursively, or files)."""
+        Path("../shared/datasets/oasis/images"), Path("../shared/datasets/emotion6/images"),
+        Path("../shared/datasets/bass/images")])
+    """Real images that define realism and the nearest real image (folders searched recursively,
+    or files): photos and BASS's silhouettes, so shape pictures have real images of their kind."""
     photo_resolution: int = 64
     """Side the photos are reduced to before the critic sees them (same as the generator's)."""
     cache_dir: Path | None = Path("../cache/generator")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Literal, Optional
 
 
 @dataclass
@@ -19,6 +20,13 @@ class GeneratorConfig:
     """Where the photos are cached as a uint8 tensor (and their searcher VAD); null = no cache."""
     searcher: str = "shipped"
     """Emotion model for the emotion loss: 'shipped', 'tiny[:seed]' (tests) or a weights path."""
+    renderer: Optional[str] = None
+    """null: the generator paints pixels (a CNN, the ``pixels`` generator). A renderer name
+    (``shapes``, or any differentiable renderer of qdemo.render.RENDERERS): the generator outputs
+    that renderer's parameters and renders them, drawing the explorer's kind of image
+    (``qdemo generator train --renderer shapes`` reads configs/generator-shapes.yaml)."""
+    renderer_options: dict[str, Any] = field(default_factory=dict)
+    """The renderer's options, as ``renderer.options`` of an explorer run (e.g. {palette: bicolour})."""
     resolution: int = 64
     """Image side: 64 (default) or 128 (or 16/32 for tests)."""
     z_dim: int = 64
@@ -29,6 +37,15 @@ class GeneratorConfig:
     """Discriminator channels at full resolution."""
     embed_dim: int = 64
     """Size of the condition embedding."""
+    mlp_width: int = 256
+    """Rendered generator: hidden units per MLP layer."""
+    mlp_layers: int = 3
+    """Rendered generator: hidden MLP layers."""
+    init_spread: float = 1.0
+    """Rendered generator: initial spread of the renderer parameters over latents (raw space)."""
+    cond_ranges: list[list[float]] = field(default_factory=lambda: [[-1.0, 1.0]] * 3)
+    """Ranges (valence, arousal, dominance) the conditions of generated images are drawn from,
+    uniformly. The whole cube by default; the shapes config uses the explorer's grid ranges."""
     projection: bool = True
     """Projection discriminator (conditions on the photo's VAD); false = unconditional D."""
     augment: str = "color,translation,cutout"
@@ -40,7 +57,17 @@ class GeneratorConfig:
     (normalised to mean 1, so lambda_emo keeps its scale). Dominance is a word-norm proxy that
     the searcher ties closely to valence; a lower weight keeps it from pulling against them."""
     emo_batch: int = 0
-    """How many of the batch's generated images go through the searcher (0 = all)."""
+    """How many of the batch's generated images go through the searcher (0 = all; rounded down
+    to whole pairs when lambda_div > 0)."""
+    lambda_div: float = 0.0
+    """Weight of the mode-seeking term (Mao et al. 2019; Yang et al. 2019): latents come in pairs
+    that share their condition, and ``-min(d(G(z1,c), G(z2,c)) / d(z1,z2), div_tau)`` is
+    added to G's loss so that samples of one condition differ (qdemo/generator/diversity.py)."""
+    div_space: Literal["features", "image"] = "features"
+    """Where the pair's difference is measured: the searcher's features (same forward pass as the
+    emotion loss) or pixels."""
+    div_tau: float = 1.0
+    """Cap of the mode-seeking ratio (DSGAN's tau): beyond it, more difference earns nothing."""
     emo_augment: str = "translation"
     """DiffAugment ops applied to generated images before the searcher ('' = none; any of
     translation, cutout, zoom, color): the emotion must survive shifts and occlusion, which
@@ -78,6 +105,9 @@ class GeneratorConfig:
     """Save a valence x arousal sample grid every this many steps."""
     checkpoint_every: int = 250
     """Write the resume checkpoint every this many steps (and at the end)."""
+    init_weights: Optional[Path] = None
+    """Start G (and its EMA) from a generator weights file of the same architecture (e.g. the
+    shipped one, to retrain it against a new searcher); D, optimisers and step start fresh."""
     init_from: Path | None = None
     """Start from the networks of another run folder (e.g. a GAN-only pre-training with
     lambda_emo=0 and projection=false); optimisers and step start fresh. A projection head

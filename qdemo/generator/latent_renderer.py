@@ -8,6 +8,10 @@ images, differentiably, so CMA-MEGA can take gradients through it:
 
     qdemo evolve --renderer generator ...
 
+The generator records the searcher it was trained against (its judge); the explorer calls
+:meth:`GeneratorLatentRenderer.check_judge` with its own searcher, which warns in one line
+when they differ (option ``strict: true``, or ``qdemo evolve --strict``, refuses).
+
 It lives in the generator package (it needs the generator; the render package must not
 import it) and is registered in :data:`qdemo.render.RENDERERS` by its "module:Class" string.
 """
@@ -31,7 +35,7 @@ class GeneratorLatentRenderer(Renderer):
 
     def __init__(self, *, resolution: int = 64, seed: int = 0, checkpoint: str | None = None,
                  with_condition: bool = True, condition: Sequence[float] = (0.0, 0.0, 0.0),
-                 device: Any = "cpu", **_: Any):
+                 device: Any = "cpu", strict: bool = False, **_: Any):
         super().__init__()
         self.generator = load_generator(checkpoint, device=device)  # frozen, eval mode
         self.resolution = int(resolution)
@@ -44,6 +48,15 @@ class GeneratorLatentRenderer(Renderer):
             raise ValueError(f"condition must be three numbers on [-1, 1], got {list(condition)}")
         self.register_buffer("condition", c, persistent=False)
         self.checkpoint = checkpoint
+        self.strict = bool(strict)
+
+    def check_judge(self, searcher: torch.nn.Module) -> str | None:
+        """Warn (or, with ``strict``, refuse) when the generator was trained against another
+        searcher than ``searcher``, the one the explorer judges with; the warning line or None."""
+        from qdemo.emotion.judge import judge_record
+        from qdemo.generator.weights_io import check_generator_judge
+
+        return check_generator_judge(self.generator, judge_record(searcher), strict=self.strict)
 
     def forward(self, solutions: torch.Tensor) -> torch.Tensor:
         """(B, solution_dim) -> (B, 3, R, R) in [0, 1]."""
@@ -66,5 +79,6 @@ class GeneratorLatentRenderer(Renderer):
     def describe(self) -> dict[str, Any]:
         info = super().describe()
         info.update({"checkpoint": self.checkpoint or "shipped", "with_condition": self.with_condition,
-                     "generator_sha256": getattr(self.generator, "meta", {}).get("sha256")})
+                     "generator_sha256": getattr(self.generator, "meta", {}).get("sha256"),
+                     "generator_judge": getattr(self.generator, "meta", {}).get("judge")})
         return info

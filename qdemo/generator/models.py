@@ -91,6 +91,10 @@ class GBlock(nn.Module):
 class Generator(nn.Module):
     """G(z, c): (B, z_dim), (B, 3) on [-1, 1] -> (B, 3, R, R) in [0, 1]."""
 
+    kind = "pixels"
+    source_name = "pixels"
+    """The comparison's name for this generator (``generator-pixels``)."""
+
     def __init__(self, arch: GeneratorArch | None = None):
         super().__init__()
         self.arch = arch = arch or GeneratorArch()

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from qdemo.config import save_config, to_dict
+from qdemo.config import portable, save_config, to_dict
 from qdemo.emotion.zoo import load_emotion_model
 from qdemo.errors import CheckpointError, DataError, QdemoError
 from qdemo.io import atomic_path, atomic_write_json, atomic_write_text, save_png
@@ -168,7 +168,7 @@ class Trainer:
             raise
         except Exception as exc:  # noqa: BLE001
             raise CheckpointError(f"train.init_from: {ck_path}: cannot use it ({type(exc).__name__}: {exc})") from None
-        self.init_info = {"init_from": str(ck_path), "init_steps": int(ck.get("step", 0))}
+        self.init_info = {"init_from": portable(str(ck_path)), "init_steps": int(ck.get("step", 0))}
 
     # -- training --------------------------------------------------------------------------
     def _write_metrics(self) -> None:
@@ -326,6 +326,13 @@ class Trainer:
         finally:
             bar.close()
 
+    def _judge(self) -> dict[str, str] | None:
+        """The emotion model D_emo was (judge record, qdemo.emotion.judge); None when it was not
+        trained against one (lambda_emo 0: the model only monitored the emotion)."""
+        from qdemo.emotion.judge import judge_record
+
+        return judge_record(self.emotion) if self.emotion is not None and self.t.lambda_emo > 0 else None
+
     def run(self) -> dict[str, Any]:
         """Train (or continue) to ``train.steps``; write the weights and ``run.json``; the summary."""
         t = self.t
@@ -356,7 +363,8 @@ class Trainer:
                 "train_images": len(pairs.sources), "val_images": len(self.val_idx), "test_images": len(self.test_idx),
                 "shine": ("group equalisation of the training split (shine.scope=group)" if self.G.conditioned
                           else self.shine.summary.get("mode")),
-                "emotion_model": t.emotion_model, "seconds": round(self.seconds, 1),
+                "emotion_model": portable(t.emotion_model), "judge": self._judge(),
+                "seconds": round(self.seconds, 1),
                 "device": str(self.device), "threads": torch.get_num_threads(), **self.init_info}
         save_generator(self.G, self.out / "generator.safetensors", info)
         summary = {"status": "complete", "resumed": resumed, **info,

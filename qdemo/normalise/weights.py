@@ -102,3 +102,15 @@ def load_generator(path: str | Path | None = None, *, device: str | torch.device
     for p in g.parameters():
         p.requires_grad_(False)
     return g, {"path": str(path), "spec": spec.to_dict(), **info}
+
+
+def check_normaliser_judge(info: dict[str, Any], current: dict[str, Any], *, strict: bool = False,
+                           warn=None) -> str | None:
+    """Warn (or, ``strict``, refuse) when a normaliser (``info`` of :func:`load_generator`) was
+    trained against another emotion model (D_emo) than ``current``; the warning line or None."""
+    from qdemo.emotion.judge import check_judge
+
+    if info.get("lambda_emo") == 0:  # trained without D_emo: no judge to match
+        return None
+    return check_judge(info.get("judge"), current, what=f"{info.get('path', 'normaliser')}: normaliser",
+                       strict=strict, warn=warn)

@@ -119,6 +119,9 @@ def build_search(config: EvolveConfig, *, searcher: Optional[EmotionModel] = Non
     if model is None:
         raise ConfigError("searcher: 'none' is not a model; the search needs one (e.g. 'searcher' or 'tiny')")
     model = model.to(dev).eval()
+    check = getattr(renderer, "check_judge", None)  # a renderer trained against a searcher (the generator's latent space)
+    if check is not None:
+        check(model)
     scorer = build_scorer(config, renderer, model, chunk=score_chunk(config, dev))
     x0 = np.asarray(renderer.initial_solution())  # (dim,)
     lr = default_learning_rate(config.emitter)

@@ -27,12 +27,38 @@ def tiny_generator(tmp_path: Path) -> Path:
     return save_generator(gen, tmp_path / "gen" / "generator.safetensors", {"train_seconds": 0.0})
 
 
-def write_archive(folder: Path, *, cells=(4, 4, 2), n: int = 8, seed: int = 0, res: int = 16) -> Path:
-    """A run folder in the docs/formats.md layout with ``n`` random elites."""
+TINY_SHAPES = {"palette": "bicolour", "shapes": 2}
+"""Options of the tiny shapes renderer of the tiny shapes generator (and of the fake runs)."""
+
+
+@pytest.fixture()
+def tiny_shapes_generator(tmp_path: Path) -> Path:
+    """An untrained, seeded 16 px generator drawing through the shapes renderer (2 shapes, bicolour)."""
+    from qdemo.generator import RenderedArch, RenderedGenerator, save_generator
+
+    torch.manual_seed(0)
+    gen = RenderedGenerator(RenderedArch(renderer="shapes", options=dict(TINY_SHAPES), resolution=16, z_dim=4,
+                                         width=16, layers=1, embed_dim=4)).eval()
+    return save_generator(gen, tmp_path / "gen_shapes" / "generator.safetensors", {"train_seconds": 2.0})
+
+
+def shapes_description(res: int = 16) -> dict:
+    """The manifest's ``renderer`` of a run drawn with the tiny shapes renderer."""
+    from qdemo.render.shapes import ShapeRenderer
+
+    return ShapeRenderer(resolution=res, **TINY_SHAPES).describe()
+
+
+def write_archive(folder: Path, *, cells=(4, 4, 2), n: int = 8, seed: int = 0, res: int = 16,
+                  renderer: dict | None = None) -> Path:
+    """A run folder in the docs/formats.md layout with ``n`` random elites (drawn, says its
+    manifest, by the tiny shapes renderer unless ``renderer`` says otherwise)."""
     rng = np.random.default_rng(seed)
     (folder / "elites").mkdir(parents=True, exist_ok=True)
     manifest = {"grid": {"name": "vad", "dims": ["valence", "arousal", "dominance"], "cells": list(cells),
-                         "ranges": [[-1, 1]] * 3}, "status": "complete", "seed": seed}
+                         "ranges": [[-1, 1]] * 3}, "status": "complete", "seed": seed,
+                "renderer": renderer if renderer is not None else shapes_description(res),
+                "wall_s": 12.0, "metrics": {"evaluations": 640}}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     idx = rng.choice(int(np.prod(cells)), n, replace=False)
     with open(folder / "archive.csv", "w", newline="") as f:
@@ -63,9 +89,9 @@ def photo_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
-def tiny_compare_config(tiny_generator: Path, photo_dir: Path):
+def tiny_compare_config(tiny_generator: Path, tiny_shapes_generator: Path, photo_dir: Path):
     from qdemo.compare import CompareConfig
 
-    return CompareConfig(generator=str(tiny_generator), critic="tiny:1", searcher="tiny:0", samples_per_cell=3,
+    return CompareConfig(generators=[str(tiny_shapes_generator), str(tiny_generator)], critic="tiny:1", searcher="tiny:0", samples_per_cell=3,
                          photos=[photo_dir], photo_resolution=16, cache_dir=None, pca_dim=6, cells_per_task=3,
                          region_bins=1, sheet_cells=3)

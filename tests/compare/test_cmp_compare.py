@@ -38,38 +38,56 @@ def test_read_archive_errors(tmp_path, archive_factory):
         read_archive(a)
 
 
+SOURCES = ("explorer", "generator-shapes", "generator-pixels")
+
+
 @pytest.mark.slow
 def test_compare_outputs_and_cache(tmp_path, archive_factory, tiny_compare_config):
     a, b = archive_factory("run_a", n=5, seed=0), archive_factory("run_b", n=4, seed=1)
     out = tmp_path / "cmp"
     summary = run_compare([a, b], tiny_compare_config, out, backend="serial", progress=False)
-    # cells.csv: one row per occupied cell of each archive
+    # cells.csv: one row per occupied cell of each archive, a column group per generator
     cells = _rows(out / "cells.csv")
     assert len(cells) == 9 and {r["archive"] for r in cells} == {"run_a", "run_b"}
-    # samples.csv: K rows per cell, columns as in docs/formats.md, images exist
+    assert {"shapes_critic_error", "pixels_critic_error", "shapes_within_cell_diversity"} <= set(cells[0])
+    # samples.csv: K rows per cell and generator, columns as in docs/formats.md, images exist
     samples = _rows(out / "samples.csv")
-    assert list(samples[0]) == ["archive", "index", "k", "image", "critic_valence", "critic_arousal",
+    assert list(samples[0]) == ["archive", "source", "index", "k", "image", "critic_valence", "critic_arousal",
                                 "critic_dominance", "target_valence", "target_arousal", "target_dominance"]
-    assert len(samples) == 9 * 3
+    assert len(samples) == 9 * 3 * 2 and {s["source"] for s in samples} == set(SOURCES[1:])
     assert all((out / s["image"]).is_file() for s in samples)
     run = read_archive(a)
     centre = {c.index: c.target for c in run.cells}
     for s in samples:
         if s["archive"] == "run_a":
             assert float(s["target_valence"]) == pytest.approx(centre[int(s["index"])][0])
-    # summary: every metric has both values and a winner consistent with the direction
+    # summary: archives.<run>.metrics.<metric>.<source>; within-cell diversity only for the generators
     for block in [summary["all"], *summary["archives"].values()]:
         for name, v in block["metrics"].items():
-            assert np.isfinite(v["explorer"]) and np.isfinite(v["generator"]), name
-            assert v["winner"] in ("explorer", "generator", "tie")
+            want = SOURCES[1:] if name == "within_cell_diversity" else SOURCES
+            assert set(v) == set(want) | {"winner"}, name
+            assert all(np.isfinite(v[s]) or name == "cost_per_usable_image" for s in want), name
+            assert v["winner"] in (*want, "tie")
     m = summary["all"]["metrics"]["critic_error"]
-    assert m["winner"] == ("generator" if m["generator"] < m["explorer"] else "explorer")
+    assert m["winner"] == min(SOURCES, key=lambda s: m[s])
     # the critic error in the summary is the mean of the per-cell numbers
     assert m["explorer"] == pytest.approx(np.mean([float(r["elite_critic_error"]) for r in cells]), rel=1e-3)
+    assert m["generator-shapes"] == pytest.approx(np.mean([float(r["shapes_critic_error"]) for r in cells]), rel=1e-3)
+    wc = summary["archives"]["run_a"]["metrics"]["within_cell_diversity"]["generator-pixels"]
+    assert wc == pytest.approx(np.mean([float(r["pixels_within_cell_diversity"]) for r in cells
+                                        if r["archive"] == "run_a"]), rel=1e-3)
+    # cost: the explorer's wall time (12 s per run) over its usable elites; training 2 s + sampling for shapes
+    x = summary["archives"]["run_a"]["extra"]
+    cost = summary["archives"]["run_a"]["metrics"]["cost_per_usable_image"]
+    if x["explorer"]["usable_images"]:
+        assert cost["explorer"] == pytest.approx(12.0 / x["explorer"]["usable_images"])
+    if x["generator-shapes"]["usable_images"]:
+        assert cost["generator-shapes"] > 2.0 / x["generator-shapes"]["usable_images"]
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["all"]["metrics"]["coverage"] == summary["all"]["metrics"]["coverage"]
+    assert set(on_disk["generators"]) == set(SOURCES[1:])
     report = (out / "report.md").read_text()
-    assert "| metric | explorer | generator | winner |" in report
+    assert "| metric | explorer | generator-shapes | generator-pixels | best |" in report
     assert list((out / "heatmaps").glob("*.png")) and list((out / "sheets").glob("run_a_*.png"))
 
     # A second run recomputes nothing: every task comes from the cache.

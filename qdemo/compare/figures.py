@@ -1,0 +1,91 @@
+"""The comparison's figures: per-cell heatmaps on the valence x arousal plane and per-region
+image sheets (elite, then each generator's K samples), handed to :mod:`qdemo.viz.compare`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from qdemo.compare.archive_io import ArchiveRun
+from qdemo.compare.config import CompareConfig
+
+
+def _va_grid(run: ArchiveRun, rows: list[dict[str, Any]], key: str) -> np.ndarray | None:
+    """(n_arousal, n_valence) mean of ``key`` over the cells of each valence x arousal square."""
+    if not run.cells_shape or "valence" not in run.dims or "arousal" not in run.dims:
+        return None
+    nv = run.cells_shape[run.dims.index("valence")]
+    na = run.cells_shape[run.dims.index("arousal")]
+    acc, cnt = np.zeros((na, nv)), np.zeros((na, nv))
+    (vlo, vhi), (alo, ahi) = run.ranges[run.dims.index("valence")], run.ranges[run.dims.index("arousal")]
+    for r in rows:
+        if r.get(key) in ("", None):
+            continue
+        iv = min(nv - 1, int((r["target_valence"] - vlo) / (vhi - vlo) * nv))
+        ia = min(na - 1, int((r["target_arousal"] - alo) / (ahi - alo) * na))
+        acc[ia, iv] += r[key]
+        cnt[ia, iv] += 1
+    with np.errstate(invalid="ignore"):
+        return np.where(cnt > 0, acc / np.maximum(cnt, 1), np.nan)
+
+
+def heatmaps(run: ArchiveRun, cell_rows: list[dict[str, Any]], sources: Sequence, folder: Path) -> None:
+    """``<run>_differences.png``: the critic error of the explorer and of each generator, and each
+    generator minus the explorer, on the valence x arousal plane (averaged over dominance)."""
+    panels = [("elite_critic_error", "explorer: critic error", "viridis", False)]
+    panels += [(f"{s.kind}_critic_error", f"{s.name}: critic error", "viridis", False) for s in sources]
+    panels += [(f"{s.kind}_minus_elite_critic_error", f"critic error: {s.kind} - explorer", "RdBu_r", True)
+               for s in sources]
+    grids = [(_va_grid(run, cell_rows, k), t, cm, sym) for k, t, cm, sym in panels]
+    if grids[0][0] is None:
+        return
+    from qdemo.viz.compare import plot_differences
+
+    (vlo, vhi), (alo, ahi) = run.ranges[run.dims.index("valence")], run.ranges[run.dims.index("arousal")]
+    plot_differences(grids, (vlo, vhi, alo, ahi), f"{run.name}: per cell, averaged over dominance "
+                     f"(blue = generator lower)", folder / f"{run.name}_differences.png")
+
+
+def sheet_row(r: dict[str, Any], sources: Sequence, out: Path) -> tuple[str, list[tuple[str, str]]]:
+    """One sheet row: the elite, then each source's samples, labelled with the critic's V and A."""
+    t = r["target"]
+    imgs = [(r["elite_image"], r["elite"]["critic"][0])]
+    for s in sources:
+        g = r["gen"][s.name]
+        imgs += [(str(out / p), vad) for p, vad in zip(g["images"], g["critic"])]
+    return (f"cell {r['index']}\n({t[0]:+.2f},{t[1]:+.2f},{t[2]:+.2f})",
+            [(p, f"{vad[0]:+.2f} {vad[1]:+.2f}") for p, vad in imgs])
+
+
+def sheet_columns(sources: Sequence, k: int) -> list[str]:
+    """Column titles of a sheet: ``elite``, then ``shapes #1`` ... per source."""
+    return ["elite"] + [f"{s.kind} #{j}" for s in sources for j in range(1, k + 1)]
+
+
+def sheets(run: ArchiveRun, rows: list[dict[str, Any]], sources: Sequence, cfg: CompareConfig, folder: Path,
+           out: Path) -> None:
+    """One picture per valence x arousal region: rows = cells, columns = elite then each generator's K samples."""
+    from qdemo.viz.compare import plot_sheet
+
+    bins = max(1, cfg.region_bins)
+    edges = np.linspace(-1, 1, bins + 1)
+    names = {0: "low", bins - 1: "high"}
+    objective = {c.index: c.objective for c in run.cells}
+    regions: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        iv = int(np.clip(np.searchsorted(edges, r["target"][0], side="right") - 1, 0, bins - 1))
+        ia = int(np.clip(np.searchsorted(edges, r["target"][1], side="right") - 1, 0, bins - 1))
+        regions.setdefault((iv, ia), []).append(r)
+    k = cfg.samples_per_cell
+    for (iv, ia), cells in sorted(regions.items()):
+        cells = sorted(cells, key=lambda r: -np.nan_to_num(objective.get(r["index"], 0.0), nan=-1e9))[: cfg.sheet_cells]
+        vname = names.get(iv, "mid") if bins > 1 else "all"
+        aname = names.get(ia, "mid") if bins > 1 else "all"
+        plot_sheet([sheet_row(r, sources, out) for r in cells], sheet_columns(sources, k),
+                   f"{run.name}: valence {vname}, arousal {aname} (labels: critic V A)",
+                   folder / f"{run.name}_V{iv}_A{ia}.png")
+
+
+__all__ = ["heatmaps", "sheet_columns", "sheet_row", "sheets"]
