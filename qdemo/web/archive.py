@@ -205,10 +205,13 @@ def _human_rated(manifest: dict[str, Any]) -> list[str]:
 
 @dataclass
 class Samples:
-    """A comparison folder's ``samples.csv``: generator samples per (archive, cell)."""
+    """A comparison folder: ``samples.csv`` (each generator's samples per (archive, cell), its
+    ``source`` column naming the generator) and, when there, ``summary.json`` (the metrics of
+    every source per archive, for the side-by-side table)."""
 
     root: Path
     by_cell: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> "Samples":
@@ -223,6 +226,7 @@ class Samples:
             if idx is None or idx != int(idx):
                 raise DataError(f"{csv_path}: line {lineno}: 'index' is not an integer ({row.get('index')!r})")
             rec = {
+                "source": (row.get("source") or "").strip() or "generator",
                 "k": _num(row.get("k")),
                 "image": row["image"].strip(),
                 "critic": [_num(row.get(f"critic_{d}")) for d in DIMS],
@@ -230,8 +234,23 @@ class Samples:
             }
             out.by_cell.setdefault((row["archive"].strip(), int(idx)), []).append(rec)
         for recs in out.by_cell.values():
-            recs.sort(key=lambda r: (r["k"] is None, r["k"] or 0))
+            recs.sort(key=lambda r: (_source_rank(r["source"]), r["k"] is None, r["k"] or 0))
+        out.summary = _read_summary(root / "summary.json")
         return out
+
+    def compare_for(self, archive: str) -> dict[str, Any] | None:
+        """The sources and metrics of ``archive`` in this comparison (finite numbers or None)."""
+        block = (self.summary.get("archives") or {}).get(archive)
+        if not isinstance(block, dict) or not isinstance(block.get("metrics"), dict):
+            return None
+        metrics = {}
+        for name, row in block["metrics"].items():
+            if isinstance(row, dict):
+                metrics[name] = {k: (v if isinstance(v, str) else _num(v)) for k, v in row.items()}
+        generators = self.summary.get("generators") or {}
+        stale = {k: g.get("stale") for k, g in generators.items() if isinstance(g, dict) and g.get("stale")}
+        return {"sources": [s for s in block.get("sources", []) if isinstance(s, str)], "metrics": metrics,
+                "left_out": block.get("left_out") or {}, "stale": stale, "tolerance": _num(self.summary.get("tolerance"))}
 
     @property
     def archive_names(self) -> set[str]:
@@ -239,6 +258,25 @@ class Samples:
 
     def for_cell(self, archive: str, index: int) -> list[dict[str, Any]]:
         return self.by_cell.get((archive, index), [])
+
+
+SOURCE_ORDER = ("generator-shapes", "generator-pixels")
+"""How a cell's samples are listed: the explorer's kind of image first, then the others by name."""
+
+
+def _source_rank(source: str) -> tuple[int, str]:
+    return (SOURCE_ORDER.index(source), "") if source in SOURCE_ORDER else (len(SOURCE_ORDER), source)
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    """A comparison's summary.json, or {} when absent or unreadable (the samples still show)."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 __all__ = ["DIMS", "Grid", "RunArchive", "Samples"]

@@ -2,9 +2,10 @@
 
 JSON API used by ``static/browse.html``:
 
-- ``GET /api/archives`` -> one summary per archive (grid, manifest metrics, counts)
+- ``GET /api/archives`` -> one summary per archive (grid, manifest metrics, counts, and the
+  comparison's metrics per source when a comparison folder covers it)
 - ``GET /api/archive/<i>/cells`` -> grid + every elite (coords, objective, VAD, critic, spread)
-- ``GET /api/archive/<i>/cell/<index>`` -> one elite, its generator samples and nearest photos
+- ``GET /api/archive/<i>/cell/<index>`` -> one elite, each generator's samples (``source``) and nearest photos
 - ``GET /files/archive/<i>/<relpath>``, ``GET /files/compare/<j>/<relpath>`` -> images under
   that run / comparison folder only (see :mod:`qdemo.web.safepath`)
 """
@@ -88,6 +89,7 @@ class BrowseApp(App):
             s["n_samples"] = sum(
                 len(recs) for c in self.compare for (name, _), recs in c.by_cell.items() if name == run.name
             )
+            s["compare"] = next((c.compare_for(run.name) for c in self.compare if c.compare_for(run.name)), None)
             out.append(s)
         return json_response({"archives": out, "warnings": self.warnings})
 

@@ -8,6 +8,8 @@ Everything follows ``docs/formats.md``; nothing here is a model prediction.
 
 from __future__ import annotations
 
+import json
+
 import math
 from pathlib import Path
 from typing import Sequence
@@ -135,8 +137,11 @@ def _demo_manifest(cells: list[int], n: int, *, seed: int, status: str, image_si
     }
 
 
-def make_demo_compare(out: str | Path, archive: str | Path, *, k: int = 3, seed: int = 1) -> Path:
-    """Write a comparison folder with ``k`` generator samples per elite of ``archive``."""
+def make_demo_compare(out: str | Path, archive: str | Path, *, k: int = 3, seed: int = 1,
+                      sources: tuple[str, ...] = ("generator",)) -> Path:
+    """Write a comparison folder with ``k`` samples per elite of ``archive`` from each of
+    ``sources`` (e.g. ``generator-shapes``, ``generator-pixels``) and a summary.json whose
+    metrics put those sources beside the explorer (made-up numbers in the real layout)."""
     out, archive = Path(out), Path(archive)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -144,14 +149,25 @@ def make_demo_compare(out: str | Path, archive: str | Path, *, k: int = 3, seed:
     rows = []
     for i, index in enumerate(run.indices):
         target = [run.value(d, i) for d in DIMS]
-        for j in range(k):
-            critic = [float(np.clip(x + rng.normal(0, 0.2), -1, 1)) for x in target]
-            rel = f"samples/{archive.name}_{index}_{j}.png"
-            procedural_image(critic, 48, seed=index * 10 + j + 7).save(out / rel)
-            rows.append([archive.name, index, j, rel, *[round(x, 4) for x in critic], *[round(x, 4) for x in target]])
-    _write_csv(out / "samples.csv", ["archive", "index", "k", "image", *(f"critic_{d}" for d in DIMS),
+        for s, source in enumerate(sources):
+            for j in range(k):
+                critic = [float(np.clip(x + rng.normal(0, 0.2), -1, 1)) for x in target]
+                rel = f"samples/{archive.name}_{source}_{index}_{j}.png"
+                procedural_image(critic, 48, seed=index * 10 + j + 7 + 1000 * s).save(out / rel)
+                rows.append([archive.name, source, index, j, rel, *[round(x, 4) for x in critic],
+                             *[round(x, 4) for x in target]])
+    _write_csv(out / "samples.csv", ["archive", "source", "index", "k", "image", *(f"critic_{d}" for d in DIMS),
                                      *(f"target_{d}" for d in DIMS)], rows)
-    (out / "summary.json").write_text("{}\n")
+    names = ["explorer", *sources]
+    metrics = {m: {**{s: round(float(rng.uniform(0.1, 1.0)), 3) for s in names}} for m in
+               ("critic_error", "coverage", "diversity", "nearest_real", "cost_per_usable_image")}
+    metrics["within_cell_diversity"] = {s: round(float(rng.uniform(0.1, 1.0)), 3) for s in sources}
+    for m, row in metrics.items():
+        pick = min if m in ("critic_error", "nearest_real", "cost_per_usable_image") else max
+        row["winner"] = pick(row, key=row.get)
+    summary = {"archives": {archive.name: {"sources": names, "metrics": metrics, "left_out": {}}},
+               "generators": {s: {"stale": None} for s in sources}, "tolerance": 0.25}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return out
 
 

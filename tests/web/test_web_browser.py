@@ -257,3 +257,23 @@ def test_long_legends_do_not_move_the_detail_panel(run_dir: Path, serve, page):
         boxes[mode] = (round(detail["x"]), round(detail["y"]))
     assert len(set(boxes.values())) == 1, boxes
     assert page.js_errors == []
+
+
+def test_browse_compare_view_shows_the_three_sources(run_dir: Path, tmp_path: Path, serve, page):
+    comp = make_demo_compare(tmp_path / "cmp", run_dir, k=2, sources=("generator-shapes", "generator-pixels"))
+    srv, _ = serve(BrowseApp([run_dir], compare=[comp]))
+    page.goto(srv.url)
+    page.wait_for_selector("body[data-ready='1']", timeout=15000)
+    head = page.locator("#archive-0 table.compare thead").inner_text()
+    assert "explorer" in head and "shapes generator" in head and "pixel generator" in head
+    assert page.locator("#archive-0 table.compare td.best").count() >= 5
+    with open(run_dir / "archive.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    band = int(page.eval_on_selector("#dom", "e => e.value"))
+    e = next(r for r in rows if int(r["cell_d"]) == band)
+    _click_cell(page, 0, int(e["cell_v"]), int(e["cell_a"]), 4, 4)
+    expect(page.locator("#archive-0 .detail")).to_have_attribute("data-index", e["index"], timeout=10000)
+    groups = page.locator("#archive-0 .samples .source-row")
+    assert groups.count() == 2
+    assert [groups.nth(i).get_attribute("data-source") for i in range(2)] == ["generator-shapes", "generator-pixels"]
+    assert groups.nth(0).locator("img").count() == 2 and groups.nth(1).locator("img").count() == 2

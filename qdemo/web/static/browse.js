@@ -267,9 +267,7 @@ async function showDetail(p) {
   } else {
     flags.textContent = `critic not run yet  ·  mean ensemble sd ${e.spread === null ? "–" : e.spread.toFixed(3)}`;
   }
-  const sbox = $(".samples", box); sbox.innerHTML = "";
-  if (info.samples.length) info.samples.forEach((sm, k) => sbox.append(thumb(sm.url, `critic ${vadText(sm.critic)}`, `sample ${sm.k ?? k}; target ${vadText(sm.target)}`)));
-  else sbox.append(el("div", { class: "none" }, state.hasSamples ? "no generator samples for this cell" : "none loaded (qdemo browse … --compare DIR)"));
+  renderSamples($(".samples", box), info.samples, state.hasSamples);   // browse_compare.js
   const pbox = $(".photos", box); pbox.innerHTML = "";
   if (info.photos.length) info.photos.forEach(ph => pbox.append(thumb(ph.url, (ph.label ? ph.label + " · " : "") + vadText(ph.vad), ph.human ? `human ${vadText(ph.human)}` : "")));
   else pbox.append(el("div", { class: "none" }, "no reference photos in this run folder (reference.csv)"));
@@ -367,6 +365,7 @@ async function main() {
     if (!slots && m.critic_confirmed !== null && m.critic_confirmed !== undefined) bits.push(`critic confirmed ${share(m.critic_confirmed)}`);
     if (!slots && m.critic_within_one_cell !== null && m.critic_within_one_cell !== undefined) bits.push(`within one cell ${share(m.critic_within_one_cell)}`);
     $(".meta", root).textContent = bits.join(" · ");
+    renderCompare(root, a.compare);   // browse_compare.js
     $("#panels").append(root);
     const p = { i, root, canvas: $("canvas.heatmap", root) };
     state.panels.push(p);
