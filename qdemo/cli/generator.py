@@ -53,7 +53,8 @@ def register(subparsers) -> None:
     sub = p.add_subparsers(dest="generator_command", metavar="SUBCOMMAND")
     sub.required = True
 
-    t = sub.add_parser("train", help="train the conditional GAN against the searcher")
+    t = sub.add_parser("train", help="train the conditional GAN against the searcher (--renderer shapes: in the "
+                                     "explorer's image space)")
     add_config_options(t, "generator")
     add_flags(t, CONFIG, FLAGS)
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
@@ -78,13 +79,21 @@ def register(subparsers) -> None:
     s.add_argument("--out", required=True, help="output folder")
     s.set_defaults(func=_sample)
 
+    _add_evaluate(sub)
+    _add_sweep(sub)
+
+
+def _add_evaluate(sub) -> None:
     e = sub.add_parser("evaluate", help="critic error to requested VAD over a spread target grid, and realism")
-    e.add_argument("--generator", help="generator weights; default: the shipped one")
+    e.add_argument("--generator", help="shapes | pixels (shipped) or generator weights; default: pixels")
     e.add_argument("--critic", default="shipped", help=f"critic: {MODEL_SPEC_HELP}")
     e.add_argument("--searcher", default="shipped", help=f"searcher: {MODEL_SPEC_HELP}")
     e.add_argument("--photos", action="append", help="real photo folders for realism (default: OASIS + Emotion6)")
     e.add_argument("--cache-dir", default="../cache/generator", help="photo/feature cache (default: %(default)s)")
     e.add_argument("--targets", type=int, default=5, help="targets per axis (default: %(default)s)")
+    e.add_argument("--plane", type=int, default=0, metavar="N", help="instead: N x N targets over the valence x "
+                                                                      "arousal plane, corners at +-0.9, dominance 0")
+    e.add_argument("--strict", action="store_true", help="refuse a generator trained against another searcher")
     e.add_argument("--per-target", type=int, default=4, help="samples per target (default: %(default)s)")
     e.add_argument("--realism-photos", type=int, default=600, help="photos defining realism and the critic's photo range (0 = all; default: %(default)s)")
     e.add_argument("--seed", type=int, default=0)
@@ -92,6 +101,8 @@ def register(subparsers) -> None:
     e.add_argument("--out", help="write evaluation.json here")
     e.set_defaults(func=_evaluate)
 
+
+def _add_sweep(sub) -> None:
     w = sub.add_parser("sweep", help="lambda_emo x seed experiment grid as Ray tasks (train + evaluate each)")
     add_config_options(w, "generator")
     w.add_argument("--lambdas", default="0,10,20,100", help="comma list of lambda_emo (default: %(default)s)")
@@ -194,7 +205,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     res = run_generator_evaluation(
         args.generator, critic=args.critic, searcher=args.searcher, photos=args.photos, cache_dir=args.cache_dir,
         targets_per_axis=args.targets, per_target=args.per_target, realism_photos=args.realism_photos,
-        seed=args.seed, device=args.device, out=args.out)
+        seed=args.seed, device=args.device, out=args.out, plane=args.plane, strict=args.strict)
     print(json.dumps(res, indent=2))
     return 0
 

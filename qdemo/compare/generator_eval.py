@@ -29,6 +29,14 @@ def grid_targets(n: int = 5) -> np.ndarray:
     return np.stack([v.ravel(), a.ravel(), d.ravel()], axis=1)
 
 
+def plane_targets(n: int = 5, extent: float = 0.9) -> np.ndarray:
+    """(n^2, 3) targets spread over the valence x arousal plane, corners at +-``extent``
+    included (linspace), dominance 0: the protocol of the pixel generator's target."""
+    c = np.linspace(-extent, extent, n)
+    v, a = np.meshgrid(c, c, indexing="ij")
+    return np.stack([v.ravel(), a.ravel(), np.zeros(n * n)], axis=1)
+
+
 def photo_reference(photo_vad: np.ndarray, targets: np.ndarray, *, central: float = 0.95) -> dict[str, Any]:
     """How well the critic's outputs ON REAL PHOTOS can match the targets at all.
 
@@ -61,21 +69,25 @@ def photo_reference(photo_vad: np.ndarray, targets: np.ndarray, *, central: floa
     }
 
 
-def evaluate_generator(generator, critic, searcher, space: FeatureSpace | None, *, targets_per_axis: int = 5,
+def evaluate_generator(generator, critic, searcher, space: FeatureSpace | None, *, targets_per_axis: int = 5,  # long: one report
                        per_target: int = 4, seed: int = 0, batch_size: int = 50,
-                       photo_vad: np.ndarray | None = None) -> dict[str, Any]:
+                       photo_vad: np.ndarray | None = None, plane: int = 0) -> dict[str, Any]:
     """Critic/searcher error to requested VAD over a spread grid of targets, and realism.
 
     With ``photo_vad`` (the critic's VAD of real photos, (N, 3)) the result also holds
     ``photo_reference`` (see :func:`photo_reference`) and, as an extra view beside the
     standard numbers, the critic error restricted to the targets whose valence and arousal lie
-    inside the photos' min..max (``critic_error_*_in_photo_range``).
+    inside the photos' min..max (``critic_error_*_in_photo_range``). ``plane`` > 0 uses
+    :func:`plane_targets` (``plane`` x ``plane`` over the valence x arousal plane, corners at
+    +-0.9, dominance 0) instead of the cube's cell centres. ``within_cell_diversity`` is the mean
+    pairwise critic-feature distance among the samples of one target (mode collapse: far below
+    ``diversity``, the distance among one sample per target).
     """
     import torch
 
     from qdemo.generator.sample import generate
 
-    targets = grid_targets(targets_per_axis)  # (T, 3)
+    targets = plane_targets(plane) if plane > 0 else grid_targets(targets_per_axis)  # (T, 3)
     cond = np.repeat(targets, per_target, axis=0)  # (T*K, 3)
     images = generate(generator, cond, seed=seed)  # (T*K, 3, R, R)
     dev = next(critic.parameters()).device
@@ -91,7 +103,8 @@ def evaluate_generator(generator, critic, searcher, space: FeatureSpace | None, 
     err = np.abs(crit_a - cond)  # (N, 3)
     serr = np.abs(srch_a - cond)
     out: dict[str, Any] = {
-        "targets": int(len(targets)), "per_target": per_target, "images": int(len(images)),
+        "targets": int(len(targets)), "protocol": f"plane {plane}x{plane}, corners +-0.9, D 0" if plane > 0
+        else f"cube {targets_per_axis}^3 cell centres", "per_target": per_target, "images": int(len(images)),
         "critic_error_valence": float(err[:, 0].mean()), "critic_error_arousal": float(err[:, 1].mean()),
         "critic_error_dominance": float(err[:, 2].mean()), "critic_error_va": float(err[:, :2].mean()),
         "searcher_error_valence": float(serr[:, 0].mean()), "searcher_error_arousal": float(serr[:, 1].mean()),
@@ -116,6 +129,10 @@ def evaluate_generator(generator, critic, searcher, space: FeatureSpace | None, 
         out["realism_fid"] = space.fid(proj)
         out["realism_fid_one_per_target"] = space.fid(proj[pick])
         out["diversity"] = mean_pairwise_distance(proj[pick])
+        if per_target > 1:
+            out["within_cell_diversity"] = float(np.mean([mean_pairwise_distance(proj[i:i + per_target])
+                                                          for i in range(0, len(proj), per_target)]))
+            out["within_over_across"] = out["within_cell_diversity"] / out["diversity"]
         out["nearest_photo_distance"] = float(space.nearest_real(proj).mean())
     return out
 
@@ -142,6 +159,10 @@ def run_generator_evaluation(
     gen = load_generator(generator, device=dev)
     crit = load_emotion_model(critic, role="critic", device=dev)
     srch = load_emotion_model(searcher, role="searcher", device=dev)
+    from qdemo.emotion.judge import judge_record
+    from qdemo.generator.weights_io import check_generator_judge
+
+    stale = check_generator_judge(gen, judge_record(srch), strict=strict)
     photos_src = photos or list(DEFAULT_PHOTOS)
     photo_t, _ = load_photo_tensor(photos_src, gen.resolution, cache_dir=cache_dir)
     space = real_feature_space(photo_t, crit, n=realism_photos, cache_dir=cache_dir, tag=f"{gen.resolution}")
@@ -149,10 +170,12 @@ def run_generator_evaluation(
     subset, tag = photo_subset(photo_t, realism_photos, 0, f"{gen.resolution}")
     photo_vad = score_photos(subset, crit, cache_dir=cache_dir, tag=tag, what="vad").numpy()
     res = evaluate_generator(gen, crit, srch, space, targets_per_axis=targets_per_axis,
-                             per_target=per_target, seed=seed, photo_vad=photo_vad)
+                             per_target=per_target, seed=seed, photo_vad=photo_vad, plane=plane)
+    res["judge"] = getattr(gen, "meta", {}).get("judge")
+    res["stale"] = stale
     if out:
         atomic_write_json(Path(out) / "evaluation.json", res)
     return res
 
 
-__all__ = ["DEFAULT_PHOTOS", "evaluate_generator", "grid_targets", "photo_reference", "run_generator_evaluation"]
+__all__ = ["DEFAULT_PHOTOS", "evaluate_generator", "grid_targets", "plane_targets", "photo_reference", "run_generator_evaluation"]

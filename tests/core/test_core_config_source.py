@@ -15,7 +15,8 @@ from qdemo.config import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-COMMANDS = ("compare", "evolve", "generator", "normalise", "regressor")
+COMMANDS = ("compare", "evolve", "generator", "generator-shapes", "normalise", "regressor")
+"""One default config per command (generator-shapes: `qdemo generator train --renderer shapes`)."""
 
 
 @dataclass
@@ -41,7 +42,7 @@ def test_packaged_defaults_are_the_repository_configs():
     package falls back on) are the same files, byte for byte."""
     user = sorted(p.name for p in (REPO / "configs").glob("*.yaml"))
     packaged = sorted(p.name for p in (PACKAGE_DIR / "configs").glob("*.yaml"))
-    assert user == packaged == [f"{c}.yaml" for c in COMMANDS]
+    assert user == packaged == sorted(f"{c}.yaml" for c in COMMANDS)
     for name in user:
         assert (REPO / "configs" / name).read_bytes() == (PACKAGE_DIR / "configs" / name).read_bytes(), \
             f"configs/{name} and qdemo/configs/{name} differ: copy the edited one over the other"
