@@ -88,4 +88,29 @@ def sheets(run: ArchiveRun, rows: list[dict[str, Any]], sources: Sequence, cfg: 
                    folder / f"{run.name}_V{iv}_A{ia}.png")
 
 
-__all__ = ["heatmaps", "sheet_columns", "sheet_row", "sheets"]
+def spread_cells(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
+    """Up to ``n`` cells spread over the valence x arousal plane: the lowest-valence cell first,
+    then each time the cell farthest (in V, A) from those picked; shown in valence order."""
+    if not rows:
+        return []
+    va = np.array([r["target"][:2] for r in rows])  # (n, 2)
+    picked = [int(np.argmin(va[:, 0] + 1e-3 * va[:, 1]))]
+    while len(picked) < min(n, len(rows)):
+        d = np.min(np.linalg.norm(va[:, None] - va[picked][None], axis=-1), axis=1)  # (n,)
+        picked.append(int(np.argmax(d)))
+    return sorted((rows[i] for i in picked), key=lambda r: (r["target"][0], r["target"][1]))
+
+
+def overview(run: ArchiveRun, rows: list[dict[str, Any]], sources: Sequence, cfg: CompareConfig, folder: Path,
+             out: Path, n: int = 5) -> None:
+    """``<run>_overview.png``: a few cells across the plane, each the elite then every generator's samples."""
+    from qdemo.viz.compare import plot_sheet
+
+    cells = spread_cells(rows, n)
+    if cells:
+        plot_sheet([sheet_row(r, sources, out) for r in cells], sheet_columns(sources, cfg.samples_per_cell),
+                   f"{run.name}: cells across the valence x arousal plane (labels: critic V A)",
+                   folder / f"{run.name}_overview.png")
+
+
+__all__ = ["heatmaps", "overview", "sheet_columns", "sheet_row", "sheets", "spread_cells"]

@@ -33,7 +33,7 @@ import numpy as np
 from qdemo import DIMS
 from qdemo.compare.archive_io import ArchiveRun
 from qdemo.compare.config import CompareConfig
-from qdemo.compare.figures import heatmaps, sheets
+from qdemo.compare.figures import heatmaps, overview, sheets
 from qdemo.compare.metrics import FeatureSpace, mean_pairwise_distance
 from qdemo.compare.report_md import report_md
 from qdemo.io import atomic_write_json, atomic_write_text
@@ -219,6 +219,7 @@ def write_outputs(runs: Sequence[ArchiveRun], by_run: dict[str, list[dict[str, A
         pooled.append((run, rows))
         heatmaps(run, cell_rows, srcs, out / "heatmaps")
         sheets(run, rows, srcs, cfg, out / "sheets", out)
+        overview(run, rows, srcs, cfg, out / "sheets", out)
     if len(runs) > 1:
         dims_all = sorted(set.intersection(*(set(r.dim_idx) for r in runs)))
         rows_all = [r for _, rows in pooled for r in rows]

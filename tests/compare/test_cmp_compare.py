@@ -86,9 +86,13 @@ def test_compare_outputs_and_cache(tmp_path, archive_factory, tiny_compare_confi
     on_disk = json.loads((out / "summary.json").read_text())
     assert on_disk["all"]["metrics"]["coverage"] == summary["all"]["metrics"]["coverage"]
     assert set(on_disk["generators"]) == set(SOURCES[1:])
+    # the tiny generators record no judge: compared, but marked stale, never silently
+    assert all("records no judge" in g["stale"] for g in on_disk["generators"].values())
     report = (out / "report.md").read_text()
     assert "| metric | explorer | generator-shapes | generator-pixels | best |" in report
-    assert list((out / "heatmaps").glob("*.png")) and list((out / "sheets").glob("run_a_*.png"))
+    assert report.count("**STALE: it records no judge") == 2
+    assert list((out / "heatmaps").glob("*.png")) and list((out / "sheets").glob("run_a_V*.png"))
+    assert (out / "sheets" / "run_a_overview.png").is_file()
 
     # A second run recomputes nothing: every task comes from the cache.
     def must_not_run(*args):
@@ -98,6 +102,16 @@ def test_compare_outputs_and_cache(tmp_path, archive_factory, tiny_compare_confi
     assert again["all"]["metrics"] == summary["all"]["metrics"]
 
 
+def test_spread_cells_cover_the_plane():
+    from qdemo.compare.figures import spread_cells
+
+    rows = [{"target": [v, a, 0.0], "index": i} for i, (v, a) in
+            enumerate([(-0.8, -0.6), (-0.7, -0.5), (0.7, 0.5), (0.0, 0.0), (-0.8, 0.5), (0.7, -0.6), (0.1, 0.1)])]
+    picked = spread_cells(rows, 5)
+    assert {r["index"] for r in picked} == {0, 2, 3, 4, 5}  # the four corners and the centre
+    assert [r["target"][0] for r in picked] == sorted(r["target"][0] for r in picked)
+
+
 def test_compare_bad_input(tmp_path, archive_factory, tiny_compare_config):
     a = archive_factory("run_a", n=3)
     (a / "elites" / next(iter(sorted(p.name for p in (a / "elites").iterdir())))).unlink()
@@ -105,6 +119,29 @@ def test_compare_bad_input(tmp_path, archive_factory, tiny_compare_config):
         run_compare([a], tiny_compare_config, tmp_path / "out", backend="serial", progress=False)
     with pytest.raises(QdemoError, match="at least one"):
         run_compare([], tiny_compare_config, tmp_path / "out", backend="serial", progress=False)
+
+
+def test_compare_refuses_what_does_not_fit(tmp_path, archive_factory, tiny_compare_config, tiny_shapes_generator):
+    from dataclasses import replace
+
+    from qdemo.errors import ConfigError
+
+    cppn = archive_factory("run_c", n=3, renderer={"name": "cppn", "solution_dim": 139, "resolution": 16})
+    only_shapes = replace(tiny_compare_config, generators=[str(tiny_shapes_generator)])
+    with pytest.raises(ConfigError, match=r"generator.safetensors: a generator for the 'shapes' renderer cannot be "
+                                          r"compared with these runs: it draws with the 'shapes' renderer, the run "
+                                          r"with 'cppn'"):
+        run_compare([cppn], only_shapes, tmp_path / "o1", backend="serial", progress=False)
+    bigger = archive_factory("run_d", n=3, renderer={"name": "shapes", "palette": "free", "shapes": 9})
+    with pytest.raises(ConfigError, match="its renderer options differ from the run's"):
+        run_compare([bigger], only_shapes, tmp_path / "o2", backend="serial", progress=False)
+    with pytest.raises(ConfigError, match="records no judge.*--strict refuses"):
+        run_compare([archive_factory("run_e", n=3)], replace(tiny_compare_config, strict=True), tmp_path / "o3",
+                    backend="serial", progress=False)
+    assert not (tmp_path / "o3").exists()  # refused before anything is written
+    with pytest.raises(QdemoError, match="two generators of kind 'pixels'"):
+        run_compare([cppn], replace(tiny_compare_config, generators=[tiny_compare_config.generators[1]] * 2),
+                    tmp_path / "o4", backend="serial", progress=False)
 
 
 def test_compare_cli(tmp_path, archive_factory, tiny_generator, photo_dir, capsys):
