@@ -161,3 +161,17 @@ def test_generator_train_cli_renderer_flag(tmp_path, monkeypatch, capsys):
     assert any("bass" in str(p) for p in cfg.photos) and "generator-shapes.yaml" in capsys.readouterr().err
     assert main(["generator", "train", "--renderer", "fourier", "--out", str(tmp_path / "f")]) == 0
     assert seen["cfg"].renderer == "fourier" and seen["cfg"].renderer_options == {}
+
+
+def test_init_weights_starts_from_a_generator_file(tmp_path, photos):
+    first = train(_cfg(tmp_path / "a", steps=2), photos=photos, progress=False)
+    warm = _cfg(tmp_path / "b", steps=0, init_weights=first)
+    second = train(warm, photos=photos, progress=False)
+    ga, gb = load_generator(first), load_generator(second)
+    assert all(torch.equal(x, y) for x, y in zip(ga.state_dict().values(), gb.state_dict().values()))
+    meta = json.loads(second.with_suffix(".json").read_text())
+    assert meta["init_weights"]["file"] == "generator.safetensors" and meta["init_weights"]["steps"] == 2
+    assert meta["init_weights"]["judge"] == meta["judge"] and str(tmp_path) not in json.dumps(meta)
+    other = _cfg(tmp_path / "c", steps=0, init_weights=first, mlp_width=8)
+    with pytest.raises(CheckpointError, match="architecture .* differs from this config's"):
+        train(other, photos=photos, progress=False)
