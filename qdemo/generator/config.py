@@ -43,6 +43,17 @@ class GeneratorConfig:
     """Rendered generator: hidden MLP layers."""
     init_spread: float = 1.0
     """Rendered generator: initial spread of the renderer parameters over latents (raw space)."""
+    lambda_prior: float = 0.0
+    """Rendered generator: weight of ``mean((params - x0)^2)``, which keeps the renderer's parameters
+    near its initial composition x0 (where the explorer's emitters start), away from the saturated
+    region (shapes off the canvas or vanishingly small) where no gradient reaches them."""
+    lambda_contrast: float = 0.0
+    """Weight of ``mean(relu(contrast_floor - sd))``, ``sd`` the grey-level standard deviation of each
+    generated image: a near-uniform picture satisfies a neutral request but is no picture (the
+    explorer's content term scores it ~0)."""
+    contrast_floor: float = 0.15
+    """Grey-level standard deviation below which ``lambda_contrast`` applies (a bicolour image with
+    2.5 % ink has sd 0.15)."""
     cond_ranges: list[list[float]] = field(default_factory=lambda: [[-1.0, 1.0]] * 3)
     """Ranges (valence, arousal, dominance) the conditions of generated images are drawn from,
     uniformly. The whole cube by default; the shapes config uses the explorer's grid ranges."""
@@ -50,6 +61,9 @@ class GeneratorConfig:
     """Projection discriminator (conditions on the photo's VAD); false = unconditional D."""
     augment: str = "color,translation,cutout"
     """DiffAugment policy applied to real and fake images before D ('' = none)."""
+    lambda_adv: float = 1.0
+    """Weight of the adversarial term in G's loss (0: no GAN term; D is still trained and logged,
+    which measures how real the images look to it)."""
     lambda_emo: float = 20.0
     """Weight of the emotion loss MSE(searcher(G(z, c)), c)."""
     emo_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)

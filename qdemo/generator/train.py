@@ -151,7 +151,7 @@ def training_facts(cfg: GeneratorConfig, trainer: GeneratorTrainer) -> dict[str,
 
     return {
         "steps": trainer.step, "train_seconds": round(trainer.seconds, 1), "lambda_emo": cfg.lambda_emo,
-        "lambda_div": cfg.lambda_div, "batch_size": cfg.batch_size, "judge": judge_record(trainer.searcher),
+        "lambda_div": cfg.lambda_div, "lambda_adv": cfg.lambda_adv, "batch_size": cfg.batch_size, "judge": judge_record(trainer.searcher),
         "searcher": portable(str(cfg.searcher)), "n_photos": int(len(trainer.photos)),
         "photos": portable([str(p) for p in cfg.photos]), "device": str(trainer.device),
         "threads": torch.get_num_threads(), "seed": cfg.seed, "config": portable(cfg),

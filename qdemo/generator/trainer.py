@@ -144,7 +144,8 @@ class GeneratorTrainer:
         pairs = cfg.lambda_div > 0
         c = paired_conditions(self._conditions(cfg.batch_size // 2)) if pairs else self._conditions(cfg.batch_size)
         z = self.G.sample_z(len(c), generator=self.gen, device=dev)
-        fake = self.G(z, c)  # (B, 3, R, R)
+        params = self.G.params(z, c) if hasattr(self.G, "params") else None  # rendered: (B, dim)
+        fake = self.G.renderer(params) if params is not None else self.G(z, c)  # (B, 3, R, R)
         adv = -self.D(self._aug(fake), c).mean()
         ne = len(c) if cfg.emo_batch <= 0 else min(cfg.emo_batch, len(c))
         ne -= ne % 2 if pairs else 0
@@ -157,17 +158,28 @@ class GeneratorTrainer:
             pred, feats = self.searcher.predict_with_features(seen if grad else seen.detach())
         sq = (pred.mean - c[:ne]) ** 2  # (ne, 3)
         emo = (sq * self.emo_w).mean()
-        loss_g = adv + cfg.lambda_emo * emo if cfg.lambda_emo > 0 else adv
+        loss_g = cfg.lambda_adv * adv + (cfg.lambda_emo * emo if cfg.lambda_emo > 0 else 0.0)
         ratio = torch.full((1,), float("nan"))
         if pairs:
             div, ratio = mode_seeking_loss(feats if cfg.div_space == "features" else fake[:ne], z[:ne], cfg.div_tau)
             loss_g = loss_g + cfg.lambda_div * div
+        loss_g = loss_g + self._regularisers(fake, params)
         per_dim = sq.detach().mean(dim=0)  # (3,) unweighted searcher MSE per dimension
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         return {"g_adv": adv.item(), "g_emo_mse": emo.item(), "mse_v": per_dim[0].item(),
                 "mse_a": per_dim[1].item(), "mse_d": per_dim[2].item(), "div_ratio": ratio.mean().item()}
+
+    def _regularisers(self, fake: torch.Tensor, params: torch.Tensor | None) -> torch.Tensor | float:
+        """The parameter prior (rendered generators) and the contrast floor, as configured."""
+        cfg, out = self.cfg, 0.0
+        if cfg.lambda_prior > 0 and params is not None:
+            out = out + cfg.lambda_prior * (params - self.G.x0).pow(2).mean()
+        if cfg.lambda_contrast > 0:
+            sd = fake.mean(dim=1).flatten(1).std(dim=1)  # (B,) grey-level standard deviation
+            out = out + cfg.lambda_contrast * F.relu(cfg.contrast_floor - sd).mean()
+        return out
 
     def train_step(self) -> dict[str, float]:
         stats = self._d_step()

@@ -175,3 +175,18 @@ def test_init_weights_starts_from_a_generator_file(tmp_path, photos):
     other = _cfg(tmp_path / "c", steps=0, init_weights=first, mlp_width=8)
     with pytest.raises(CheckpointError, match="architecture .* differs from this config's"):
         train(other, photos=photos, progress=False)
+
+
+def test_parameter_prior_and_contrast_floor(photos):
+    from qdemo.generator.trainer import GeneratorTrainer
+
+    tr = GeneratorTrainer(_cfg(Path("unused"), lambda_prior=2.0, lambda_contrast=10.0, contrast_floor=0.2),
+                          photos=photos, progress=False)
+    x0 = tr.G.x0.expand(4, -1)
+    flat = torch.full((4, 3, 16, 16), 0.5)
+    assert float(tr._regularisers(flat, x0)) == pytest.approx(10.0 * 0.2)  # no contrast at all, params at x0
+    halves = torch.zeros(4, 3, 16, 16)
+    halves[..., :8] = 1.0  # grey sd 0.5 > floor
+    assert float(tr._regularisers(halves, x0 + 1.0)) == pytest.approx(2.0 * 1.0)
+    off = tr._regularisers(flat, (x0 + 0.5).requires_grad_(True))
+    assert off.requires_grad
