@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import zlib
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -157,10 +158,12 @@ def run_compare(
         raise QdemoError(f"compare: archive folder names must differ (got {names})")
     judge = judge_of_spec(cfg.searcher)
     sources = open_sources(cfg.generators, judge, strict=cfg.strict)
-    per_run, left_out = {}, {}
+    per_run, left_out, notes = {}, {}, []
     for run in runs:
-        per_run[run.name], left_out[run.name] = sources_for_run(sources, run.name, run.renderer)
-    check_explicit_fit(sources, left_out)
+        per_run[run.name], left_out[run.name] = sources_for_run(sources, run.name, run.renderer, warn=notes.append)
+    check_explicit_fit(sources, left_out)  # a named generator that fits no run: one error line, no notes
+    for line in notes:
+        print(line, file=sys.stderr)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
