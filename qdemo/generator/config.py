@@ -43,14 +43,6 @@ class GeneratorConfig:
     """Rendered generator: hidden MLP layers."""
     init_spread: float = 1.0
     """Rendered generator: initial spread of the renderer parameters over latents (raw space)."""
-    emo_target_step: float = 0.0
-    """Rendered generator: 0 = backpropagate the emotion (and mode-seeking) loss through G. > 0 =
-    amortised: every generated parameter vector gets a target one step of this size better along
-    its own searcher gradient (normalised per sample, in the renderer's raw parameter space, as a
-    per-image optimiser would take it), and G regresses onto the targets. The shapes renderer's
-    gradients are rugged; per-sample steps learned the condition faster than backpropagation."""
-    emo_target_fits: int = 1
-    """Regression steps onto one batch of targets (the extra ones need no renderer or searcher call)."""
     lambda_prior: float = 0.0
     """Rendered generator: weight of ``mean((params - x0)^2)``, which keeps the renderer's parameters
     near its initial composition x0 (where the explorer's emitters start), away from the saturated

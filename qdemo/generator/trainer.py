@@ -145,52 +145,31 @@ class GeneratorTrainer:
         c = paired_conditions(self._conditions(cfg.batch_size // 2)) if pairs else self._conditions(cfg.batch_size)
         z = self.G.sample_z(len(c), generator=self.gen, device=dev)
         params = self.G.params(z, c) if hasattr(self.G, "params") else None  # rendered: (B, dim)
-        amortised = params is not None and cfg.emo_target_step > 0
         fake = self.G.renderer(params) if params is not None else self.G(z, c)  # (B, 3, R, R)
         adv = -self.D(self._aug(fake), c).mean()
         ne = len(c) if cfg.emo_batch <= 0 else min(cfg.emo_batch, len(c))
         ne -= ne % 2 if pairs else 0
-        q = params[:ne].detach().requires_grad_(True) if amortised else None  # (ne, dim) the targets' start
-        judged = self.G.renderer(q) if amortised else fake[:ne]
-        seen = augment_pairs(self.emo_augment, judged) if pairs else (
-            self.emo_augment(judged) if self.emo_augment is not None else judged)
+        if pairs:
+            seen = augment_pairs(self.emo_augment, fake[:ne])
+        else:
+            seen = self.emo_augment(fake[:ne]) if self.emo_augment is not None else fake[:ne]
         grad = cfg.lambda_emo > 0 or (pairs and cfg.div_space == "features")
         with torch.set_grad_enabled(grad):  # lambda_emo 0 without a feature term: monitored only
             pred, feats = self.searcher.predict_with_features(seen if grad else seen.detach())
         sq = (pred.mean - c[:ne]) ** 2  # (ne, 3)
         emo = (sq * self.emo_w).mean()
-        searched = cfg.lambda_emo * emo if cfg.lambda_emo > 0 else 0.0
+        loss_g = cfg.lambda_adv * adv + (cfg.lambda_emo * emo if cfg.lambda_emo > 0 else 0.0)
         ratio = torch.full((1,), float("nan"))
         if pairs:
-            div, ratio = mode_seeking_loss(feats if cfg.div_space == "features" else judged, z[:ne], cfg.div_tau)
-            searched = searched + cfg.lambda_div * div
-        if amortised:
-            target = self._targets(q, searched)  # (ne, dim)
-            searched = cfg.lambda_emo * 0.5 * (params[:ne] - target).pow(2).mean() / cfg.emo_target_step
-        loss_g = cfg.lambda_adv * adv + searched + self._regularisers(fake, params)
+            div, ratio = mode_seeking_loss(feats if cfg.div_space == "features" else fake[:ne], z[:ne], cfg.div_tau)
+            loss_g = loss_g + cfg.lambda_div * div
+        loss_g = loss_g + self._regularisers(fake, params)
         per_dim = sq.detach().mean(dim=0)  # (3,) unweighted searcher MSE per dimension
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
-        for _ in range(cfg.emo_target_fits - 1 if amortised else 0):  # more fits of the same targets: no searcher call
-            self._fit(z[:ne], c[:ne], target)
         return {"g_adv": adv.item(), "g_emo_mse": emo.item(), "mse_v": per_dim[0].item(),
                 "mse_a": per_dim[1].item(), "mse_d": per_dim[2].item(), "div_ratio": ratio.mean().item()}
-
-    def _targets(self, q: torch.Tensor, loss) -> torch.Tensor:
-        """One normalised gradient step of ``loss`` from the parameters ``q`` (ne, dim), per sample."""
-        if not torch.is_tensor(loss) or not loss.requires_grad:
-            return q.detach()
-        (g,) = torch.autograd.grad(loss, q)
-        g = g / (g.pow(2).mean(dim=1, keepdim=True).sqrt() + 1e-12)  # each sample's step of one size
-        return (q - self.cfg.emo_target_step * g).detach()
-
-    def _fit(self, z: torch.Tensor, c: torch.Tensor, target: torch.Tensor) -> None:
-        cfg = self.cfg
-        loss = cfg.lambda_emo * 0.5 * (self.G.params(z, c) - target).pow(2).mean() / cfg.emo_target_step
-        self.opt_g.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_g.step()
 
     def _regularisers(self, fake: torch.Tensor, params: torch.Tensor | None) -> torch.Tensor | float:
         """The parameter prior (rendered generators) and the contrast floor, as configured."""
