@@ -12,6 +12,7 @@ import pytest
 
 from qdemo.web import BrowseApp, RateApp
 from qdemo.web import server as web_server
+from qdemo.web import wire
 from qdemo.web.demo import make_demo_compare
 
 FIELDS = ("participant", "position", "valence", "arousal", "dominance", "rt_ms")
@@ -116,7 +117,7 @@ def _read_all(s: socket.socket, limit: float) -> tuple[bytes, float]:
 
 def test_a_stalled_body_times_out_and_frees_its_thread(stim_dir: Path, tmp_path: Path, serve, monkeypatch):
     """Was: the thread waited for the missing 99 bytes forever (300 such connections held 301 threads)."""
-    monkeypatch.setattr(web_server, "REQUEST_TIMEOUT_S", 1.0, raising=False)
+    monkeypatch.setattr(wire, "REQUEST_TIMEOUT_S", 1.0, raising=False)
     srv, client = serve(RateApp(stim_dir, tmp_path / "r.sqlite"))
     before = threading.active_count()
     socks = [_stall(srv) for _ in range(5)]
@@ -147,8 +148,8 @@ def test_a_stalled_body_times_out_and_frees_its_thread(stim_dir: Path, tmp_path:
 
 def test_connections_are_bounded(stim_dir: Path, tmp_path: Path, serve, monkeypatch):
     """More stalled connections than MAX_CONNECTIONS: the extra ones get 503 at once, threads stay bounded."""
-    monkeypatch.setattr(web_server, "MAX_CONNECTIONS", 8, raising=False)
-    monkeypatch.setattr(web_server, "REQUEST_TIMEOUT_S", 30.0, raising=False)
+    monkeypatch.setattr(wire, "MAX_CONNECTIONS", 8, raising=False)
+    monkeypatch.setattr(wire, "REQUEST_TIMEOUT_S", 30.0, raising=False)
     srv, client = serve(RateApp(stim_dir, tmp_path / "r.sqlite"))
     before = threading.active_count()
     socks = [_stall(srv) for _ in range(8)]
