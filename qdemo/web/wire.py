@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import json
+import re
 import socket
 import sys
 import threading
@@ -146,7 +147,11 @@ def _default(obj: Any) -> Any:
 
 def allowed_host_names(bound: str, extra: tuple[str, ...] | list[str] = ()) -> frozenset[str]:
     """The names a server bound to ``bound`` answers to: the loopback names, ``bound`` itself
-    unless it is a wildcard (``0.0.0.0``, ``::``), and the ``extra`` ones (``--allow-host``)."""
+    unless it is a wildcard (``0.0.0.0``, ``::``), and the ``extra`` ones (``--allow-host``);
+    ValueError for an ``extra`` name that is neither a DNS name nor an IP address."""
+    for name in extra:
+        if not _valid_name(_host_name(name)):
+            raise ValueError(f"--allow-host {name[:80]!r}: give a host name or an IP address, without a port")
     names = set(LOOPBACK_NAMES) | {_host_name(n) for n in extra}
     if not is_wildcard(bound):
         names.add(_host_name(bound))
@@ -156,6 +161,17 @@ def allowed_host_names(bound: str, extra: tuple[str, ...] | list[str] = ()) -> f
 def _host_name(name: str) -> str:
     name = name.strip().lower().rstrip(".")
     return name[1:-1] if name.startswith("[") and name.endswith("]") else name
+
+
+def _valid_name(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        return bool(_DNS_NAME.fullmatch(name))
+
+
+_DNS_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]{0,251}[a-z0-9_])?")
 
 
 def is_wildcard(host: str) -> bool:
