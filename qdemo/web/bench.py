@@ -1,6 +1,7 @@
-"""Loopback load benchmark of the rating server.
+"""Loopback benchmarks of the web servers: latency, load, a hostile client.
 
     python -m qdemo.web.bench [--single 500] [--raters 20] [--ratings 100] [--repeats 3]
+                              [--hostile 10000] [--seed 0]
 
 Starts a :class:`~qdemo.web.rate.RateApp` on 127.0.0.1 over a temporary folder of tiny
 images and a fresh database. First one client on one keep-alive connection (as a browser
@@ -8,7 +9,9 @@ uses) sends ``--single`` ``GET /api/trial`` and as many ``POST /api/rate``, one 
 other: median and 95th-percentile latency of each. Then ``--raters`` threads (one
 keep-alive connection each) submit ``--ratings`` ratings each at the same time; printed per
 repeat: wall time, ratings/s, median and 95th-percentile latency of one rating; then the
-median over repeats. Checks afterwards that every rating is stored exactly once.
+median over repeats. Checks afterwards that every rating is stored exactly once. Last,
+``--hostile`` requests of a seeded hostile client (:mod:`qdemo.web.hostile`) to both
+servers: the status histogram; it fails on any 5xx, unanswered or slower-than-5-s request.
 """
 
 from __future__ import annotations
@@ -156,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--raters", type=int, default=20)
     ap.add_argument("--ratings", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--hostile", type=int, default=10_000,
+                    help="requests of the seeded hostile client to both servers (0: skip)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the hostile client")
     args = ap.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory(prefix="qdemo-web-bench-") as tmp:
@@ -169,10 +175,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"repeat {i + 1}: {args.raters} raters x {args.ratings} ratings in {r['wall_s']:.2f} s = "
                   f"{r['ratings_per_s']:.0f} ratings/s; latency median {r['latency_median_ms']:.1f} ms, "
                   f"p95 {r['latency_p95_ms']:.1f} ms; all {args.raters * args.ratings} stored once")
-    med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-    print(f"median of {args.repeats}: {med['ratings_per_s']:.0f} ratings/s, latency median "
-          f"{med['latency_median_ms']:.1f} ms, p95 {med['latency_p95_ms']:.1f} ms (loopback, SQLite WAL, "
-          "one commit per rating)")
+        if rows:
+            med = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+            print(f"median of {args.repeats}: {med['ratings_per_s']:.0f} ratings/s, latency median "
+                  f"{med['latency_median_ms']:.1f} ms, p95 {med['latency_p95_ms']:.1f} ms (loopback, SQLite WAL, "
+                  "one commit per rating)")
+        if args.hostile > 0:
+            from qdemo.web.hostile import format_hostile, run_hostile
+
+            (Path(tmp) / "hostile").mkdir()
+            res = run_hostile(args.hostile, Path(tmp) / "hostile", seed=args.seed)
+            print(format_hostile(res))
+            if res["bad"]:
+                return 1
     return 0
 
 

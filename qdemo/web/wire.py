@@ -274,10 +274,11 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """The standard library's protocol errors (bad request line, too many headers ...), as JSON."""
+        """The standard library's protocol errors (bad request line, too many headers ...), as
+        JSON; an HTTP version other than 1.x (the library's 505) is the client's error: 400."""
         self.close_connection = True
         phrase = self.responses.get(code, ("error",))[0].lower()
-        self._send(json_response({"error": f"malformed request ({phrase})"}, code))
+        self._send(json_response({"error": f"malformed request ({phrase})"}, code if code < 500 else 400))
 
     def _read_body(self) -> bytes:
         lengths = self.headers.get_all("Content-Length") or []
