@@ -14,7 +14,7 @@ import sys
 def _serve(app, args: argparse.Namespace, what: str) -> int:
     from qdemo.errors import QdemoError
     from qdemo.web.server import Server
-    from qdemo.web.wire import is_loopback, is_wildcard
+    from qdemo.web.hosts import is_loopback, is_wildcard
 
     host, port = args.host, args.port
     try:

@@ -18,10 +18,10 @@ import threading
 from pathlib import Path
 from typing import Any, Callable
 
+from qdemo.web.hosts import allowed_host_names
 from qdemo.web.safepath import PathRefused, resolve_under
 from qdemo.web.wire import (
-    MAX_BODY, BoundedHTTPServer, BoundedHTTPServer6, Handler, HTTPError, Request, Response, allowed_host_names,
-    json_response,
+    MAX_BODY, BoundedHTTPServer, BoundedHTTPServer6, Handler, HTTPError, Request, Response, json_response,
 )
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"

@@ -16,7 +16,7 @@ What every request and response of both servers goes through (the routes live in
   ``PATCH``, anything) is HTTP 405 with an ``Allow`` header; every response, errors included,
   is JSON (or the file asked for) and carries :data:`SECURITY_HEADERS`.
 - **Host check.** Only requests whose ``Host`` names the server by an allowed name and its
-  port are answered (DNS rebinding gets HTTP 403); see :func:`allowed_host_names`.
+  port are answered (DNS rebinding gets HTTP 403); see :mod:`qdemo.web.hosts`.
 - **No detail leaks.** A bug is HTTP 500 ``internal server error``; the exception and the
   request go to the server's log (stderr), never to the client.
 """
@@ -24,9 +24,7 @@ What every request and response of both servers goes through (the routes live in
 from __future__ import annotations
 
 import io
-import ipaddress
 import json
-import re
 import socket
 import sys
 import threading
@@ -38,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from qdemo.web.hosts import LOOPBACK_NAMES, host_allowed
 from qdemo.web.params import ParamError, json_number_hooks, parse_index
 
 REQUEST_TIMEOUT_S = 10.0
@@ -48,8 +47,6 @@ MAX_CONNECTIONS = 64
 """Connections served at once (a thread each); more are answered HTTP 503."""
 MAX_BODY = 64 * 1024
 """Largest request body accepted (bytes); bigger ones get HTTP 413."""
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
-"""Host names every server answers to (with its port)."""
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -143,69 +140,6 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def allowed_host_names(bound: str, extra: tuple[str, ...] | list[str] = ()) -> frozenset[str]:
-    """The names a server bound to ``bound`` answers to: the loopback names, ``bound`` itself
-    unless it is a wildcard (``0.0.0.0``, ``::``), and the ``extra`` ones (``--allow-host``);
-    ValueError for an ``extra`` name that is neither a DNS name nor an IP address."""
-    for name in extra:
-        if not _valid_name(_host_name(name)):
-            raise ValueError(f"--allow-host {name[:80]!r}: give a host name or an IP address, without a port")
-    names = set(LOOPBACK_NAMES) | {_host_name(n) for n in extra}
-    if not is_wildcard(bound):
-        names.add(_host_name(bound))
-    return frozenset(n for n in names if n)
-
-
-def _host_name(name: str) -> str:
-    name = name.strip().lower().rstrip(".")
-    return name[1:-1] if name.startswith("[") and name.endswith("]") else name
-
-
-def _valid_name(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name)
-        return True
-    except ValueError:
-        return bool(_DNS_NAME.fullmatch(name))
-
-
-_DNS_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]{0,251}[a-z0-9_])?")
-
-
-def is_wildcard(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(_host_name(host)).is_unspecified
-    except ValueError:
-        return False
-
-
-def is_loopback(host: str) -> bool:
-    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
-    name = _host_name(host)
-    try:
-        return name == "localhost" or ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def host_allowed(header: str | None, names: frozenset[str], port: int) -> bool:
-    """Whether a ``Host`` header names this server: an allowed name and its port (which
-    may be left out only on port 80)."""
-    text = (header or "").strip().lower()
-    if text.startswith("["):
-        name, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            return False
-        given = rest[1:] if rest else None
-    else:
-        name, sep, given = text.rpartition(":") if ":" in text else (text, "", None)
-    if given is None:
-        ok_port = port == 80
-    else:
-        ok_port = given.isascii() and given.isdigit() and len(given) <= 5 and int(given) == port
-    return ok_port and name.rstrip(".") in names
 
 
 class _DeadlineReader(io.RawIOBase):
@@ -418,7 +352,6 @@ class BoundedHTTPServer6(BoundedHTTPServer):
 
 
 __all__ = [
-    "BoundedHTTPServer", "BoundedHTTPServer6", "HTTPError", "Handler", "LOOPBACK_NAMES", "MAX_BODY",
-    "MAX_CONNECTIONS", "REQUEST_TIMEOUT_S", "Request", "Response", "SECURITY_HEADERS", "WRITE_TIMEOUT_S",
-    "allowed_host_names", "host_allowed", "is_loopback", "is_wildcard", "json_response",
+    "BoundedHTTPServer", "BoundedHTTPServer6", "HTTPError", "Handler", "MAX_BODY", "MAX_CONNECTIONS",
+    "REQUEST_TIMEOUT_S", "Request", "Response", "SECURITY_HEADERS", "WRITE_TIMEOUT_S", "json_response",
 ]

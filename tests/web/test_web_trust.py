@@ -16,7 +16,8 @@ import pytest
 
 from qdemo.web import BrowseApp, RateApp
 from qdemo.web.server import Server
-from qdemo.web.wire import SECURITY_HEADERS, allowed_host_names, host_allowed
+from qdemo.web.hosts import allowed_host_names, host_allowed
+from qdemo.web.wire import SECURITY_HEADERS
 
 ROOT = Path(__file__).resolve().parents[2]
 
