@@ -12,6 +12,7 @@ import http.client
 import json
 import socket
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import quote
 
@@ -25,6 +26,8 @@ from qdemo.web.rate import RATE_FIELDS, SESSION_FIELDS
 from qdemo.web.server import Server
 
 SLOW_S = 5.0
+HISTOGRAM: Counter = Counter()
+"""Statuses answered in this module (printed at its end with ``pytest -s``)."""
 FIELDS = (*RATE_FIELDS, "rt_ms", *SESSION_FIELDS)
 FUZZ = settings(max_examples=80, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
@@ -44,6 +47,7 @@ def servers(tmp_path_factory):
     yield addr
     browse.stop()
     rate.stop()
+    print(f"\nfuzz: {sum(HISTOGRAM.values())} requests, status histogram: {dict(sorted(HISTOGRAM.items()))}")
 
 
 def send(addr, method: str, target: str, *, body: bytes = b"", ctype: str = "application/json",
@@ -59,6 +63,7 @@ def send(addr, method: str, target: str, *, body: bytes = b"", ctype: str = "app
         resp.begin()
         data = resp.read()
     elapsed = time.monotonic() - t0
+    HISTOGRAM[resp.status] += 1
     what = (method, target[:80], body[:80])
     assert resp.status < 500, (what, resp.status, data[:200])
     assert elapsed < SLOW_S, (what, elapsed)
