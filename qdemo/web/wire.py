@@ -250,9 +250,8 @@ class Handler(BaseHTTPRequestHandler):
         server = self.server
         if not host_allowed(self.headers.get("Host"), server.allowed_hosts, server.server_address[1]):
             self.close_connection = True
-            raise HTTPError(403, "refused: the Host header does not name this server (allowed: "
-                                 f"{', '.join(sorted(server.allowed_hosts))} with port {server.server_address[1]}; "
-                                 "add a name with --allow-host)")
+            raise HTTPError(403, "refused: the Host header does not name this server (the names it answers "
+                                 "to are printed when it starts; add one with --allow-host NAME)")
         try:
             parts = urlsplit(self.path)
             query = parse_qs(parts.query, max_num_fields=100)
@@ -297,7 +296,6 @@ class Handler(BaseHTTPRequestHandler):
 class BoundedHTTPServer(HTTPServer):
     """An HTTP server with one thread per connection, at most :data:`MAX_CONNECTIONS` of them."""
 
-    daemon_threads = True
     request_queue_size = 128  # many raters may connect at once
     allow_reuse_address = True
     allowed_hosts: frozenset[str] = frozenset(LOOPBACK_NAMES)
