@@ -186,7 +186,7 @@ class _Reader:
                                       f"{_same_key(tpl) if tpl is not _MISSING else 'nothing'}")
             return tpl
         if kind == "ref":
-            if node.get("id") not in self.memo:
+            if not isinstance(node.get("id"), int) or node["id"] not in self.memo:
                 raise self.fail(path, "reference to nothing read yet")
             obj = self.memo[node["id"]]
             if _is_object(tpl) and type(obj) is not type(tpl):
@@ -247,8 +247,10 @@ class _Reader:
                 if not isinstance(pair, list) or len(pair) != 2:
                     raise self.fail(path, "malformed dict item")
                 key = self.value(pair[0], _MISSING, f"{path} key")
-                if not isinstance(key, (*_PLAIN, tuple)):
-                    raise self.fail(path, "unhashable dict key")
+                try:
+                    hash(key)
+                except TypeError:
+                    raise self.fail(path, "unhashable dict key") from None
                 sub = tpl.get(key, _MISSING) if isinstance(tpl, dict) else _MISSING
                 out[key] = self.value(pair[1], sub, f"{path}[{key!r}]"[:200])
             return out
@@ -330,9 +332,10 @@ def load_state(data: bytes, template: Any, where: str, *, only: tuple[str, ...] 
         return _Reader(zf, len(data), where).value(root, template, "state")
     except RecursionError:
         raise StateFileError(f"{where}: nested too deeply") from None
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as exc:
-        if isinstance(exc, StateFileError):
-            raise
+    except StateFileError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, TypeError, KeyError, IndexError) as exc:
+        # a node of the wrong shape (an unhashable key, a list where a number belongs ...)
         raise StateFileError(f"{where}: corrupt ({type(exc).__name__}: {str(exc)[:80]})") from None
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qdemo.errors import CheckpointError
 from qdemo.qd import build_search
@@ -147,6 +149,10 @@ def _set(kind, **change):
     (_set("np", dtype="V1000000000"), "malformed np value"),
     (_set("obj", state={}), "Node lacks rng, values"),
     (_set("ref", id=12345), "reference to nothing read yet"),
+    (_set("ref", id=[1]), "reference to nothing read yet"),
+    (lambda doc: doc["state"]["items"].append(
+        [{"t": "tuple", "id": 900, "items": [{"t": "list", "id": 901, "items": []}]}, 1]), "unhashable dict key"),
+    (_set("array", id=[1]), "malformed node id"),
     (lambda doc: doc.update(version=99), "not a qdemo-state file of version 1"),
     (lambda doc: doc["state"]["items"].append([{"t": "obj", "id": 777, "class": "x", "state": {}}, 1]),
      "state key: a 'obj' where this search has nothing"),
@@ -202,3 +208,55 @@ def test_load_search_refuses_a_tampered_checkpoint_and_names_the_file(tiny_evolv
     path.write_bytes(_rewrite(path.read_bytes(), _set("obj", **{"class": "builtins.eval"})))
     with pytest.raises(CheckpointError, match="^" + re.escape(f"{path}: state['explorer']") + ".*names class 'builtins.eval'"):
         load_search(tmp_path, build_search(tiny_evolve_cfg(**{"emitter.name": "cma-me"})))
+
+
+KINDS = ["obj", "same", "ref", "array", "rng", "np", "float", "dict", "list", "tuple", "objarray", "x"]
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.integers() | st.floats() | st.text(max_size=8)
+    | st.sampled_from(["a0", "<f8", "|O", "nan", "module numpy", "builtins.dict"]),
+    lambda c: st.lists(c, max_size=3) | st.fixed_dictionaries(  # mostly node-shaped: {"t": kind, ...}
+        {"t": st.sampled_from(KINDS)},
+        optional={k: c for k in ("id", "items", "key", "class", "state", "what", "v", "dtype", "shape")}),
+    max_leaves=10)
+
+
+def _nodes(tree) -> list[dict]:
+    """Every node (a dict with a "t") of a state.json tree, depth first."""
+    out, todo = [], [tree]
+    while todo:
+        x = todo.pop()
+        if isinstance(x, dict):
+            out += [x] if "t" in x else []
+            todo += list(x.values())
+        elif isinstance(x, list):
+            todo += x
+    return out
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(KINDS), pick=st.integers(0, 10 ** 6), how=st.sampled_from(["retag", "set", "drop", "replace"]),
+       tag=st.sampled_from(KINDS), key=st.sampled_from(["t", "id", "items", "key", "class", "state", "what", "v",
+                                                         "dtype", "shape"]), value=JSON)
+def test_any_change_to_state_json_is_a_state_file_error(saved, kind, pick, how, tag, key, value):
+    """Hypothesis changes one node of state.json (its kind, one field, or the whole node): the load
+    gives a graph or a StateFileError, never another exception."""
+    data, template = saved
+
+    def change(doc):
+        nodes = [n for n in _nodes(doc["state"]) if n["t"] == kind] or _nodes(doc["state"])
+        node = nodes[pick % len(nodes)]
+        if how == "retag":
+            node["t"] = tag
+        elif how == "set":
+            node[key] = value
+        elif how == "drop":
+            node.pop(key, None)
+        else:
+            node.clear()
+            node.update(value if isinstance(value, dict) else {"t": tag, "v": value})
+
+    try:
+        load_state(_rewrite(data, change), template, "ckpt")
+    except StateFileError:
+        pass
