@@ -17,7 +17,7 @@ SOLUTIONS = "solutions.npy"
 CONFIG = "config.yaml"
 REFERENCE = "reference.csv"
 CHECKPOINT = "checkpoint"
-"""Folder of the resumable checkpoint (``state.bin`` + ``meta.json``)."""
+"""Folder of the resumable checkpoint (``state.npz`` + ``meta.json``; see :mod:`qdemo.runfolder.checkpoint`)."""
 ELITES = "elites"
 REFERENCE_THUMBS = "reference"
 RUN_MARKERS = (MANIFEST, CHECKPOINT, CONFIG)
