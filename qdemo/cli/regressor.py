@@ -89,6 +89,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="FILE.png")
     p.add_argument("--method", choices=("gradcam", "smoothgrad"), default="gradcam")
     p.add_argument("--unit", type=int, default=None, help="backbone unit for Grad-CAM (default: automatic)")
+    p.add_argument("--classes", type=int, default=5, metavar="K",
+                   help="list the K most probable ImageNet classes of each backbone with their word norms (0: none)")
+    p.add_argument("--json", metavar="OUT.json", help="also write the prediction and the classes as JSON")
     _add_model_args(p)
     p.set_defaults(func=_cmd_explain)
 
@@ -199,13 +202,19 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_explain(args) -> int:
-    from qdemo.emotion.explain import explain_image
+    from qdemo.emotion.explain import explain_image, format_classes
+    from qdemo.io import atomic_write_json
     from qdemo.viz.saliency import plot_saliency
 
     model = _load(args)
-    res = explain_image(model, args.image, args.out, plot=plot_saliency, method=args.method, unit=args.unit)
+    res = explain_image(model, args.image, args.out, plot=plot_saliency, method=args.method, unit=args.unit,
+                        classes=max(0, args.classes))
     print(f"{args.out}: {args.method} for {args.image} (" + ", ".join(
         f"{d} {v:+.2f}" for d, v in res["prediction"].items()) + ")")
+    for line in format_classes(res["classes"]):
+        print(line)
+    if args.json:
+        atomic_write_json(args.json, res)
     return 0
 
 

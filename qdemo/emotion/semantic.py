@@ -137,4 +137,25 @@ class SemanticChannel(nn.Module):
                 "class_names": list(self.class_names)}
 
 
-__all__ = ["FEATURES", "SemanticChannel", "class_name_norms", "imagenet_classes"]
+def classifier_parts(model) -> list:
+    """The :class:`~qdemo.emotion.model.VADRegressor` parts of ``model`` (itself, or a fused model's
+    parts) whose backbone has its ImageNet classifier and the last unit among the taps."""
+    parts = list(getattr(model, "parts", [model]))
+    return [p for p in parts if getattr(p, "backbone", None) is not None and p.backbone.classifier is not None
+            and len(p.backbone) - 1 in p.taps]
+
+
+def class_probabilities(part, images: torch.Tensor) -> torch.Tensor:
+    """(B, 3, H, W) in [0, 1] -> (B, 1000) ImageNet class probabilities of ``part``'s own classifier
+    (one backbone pass; the semantic channel's copy of the classifier where the part has one)."""
+    x, pooled = part.early(part.prepare(images))
+    feats = part.late(x, pooled, semantic=False)[:, 0]  # (B, F_pooled), member 0
+    if part.semantic is not None:
+        return part.semantic.probs(feats[:, -part.semantic.in_features:])
+    w, b = part.backbone.classifier
+    w, b = w.to(feats.device), b.to(feats.device)
+    return torch.softmax(feats[:, -w.shape[1]:] @ w.T + b, dim=-1)
+
+
+__all__ = ["FEATURES", "SemanticChannel", "class_name_norms", "class_probabilities", "classifier_parts",
+           "imagenet_classes"]

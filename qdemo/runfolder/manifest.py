@@ -35,6 +35,30 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__}
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else :func:`platform.processor`)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(device: Any) -> dict[str, Any]:
+    """What decides the floating-point arithmetic of a run: a seed reproduces a run on one machine
+    with these settings, not across CPUs (float differences steer CMA-ES elsewhere)."""
+    import os
+
+    out = {"platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
+           "torch_threads": torch.get_num_threads(), "device": str(device)}
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(torch.device(str(device)))
+    return out
+
+
 def empty_metrics() -> dict[str, Any]:
     """Every metric of :data:`~qdemo.runfolder.schema.METRIC_KEYS`, not computed yet (None)."""
     return {k: None for k in METRIC_KEYS}
@@ -94,6 +118,7 @@ def build_manifest(search: Search, *, status: str, metrics: dict[str, Any], crit
         "objective": search.scorer.describe_objective(),
         "views": search.scorer.views.describe(),
         "device": str(search.device),
+        "machine": machine(search.device),
         "iterations": ex.iteration,
         "wall_s": round(ex.wall_s, 2),
         "metrics": metrics,
