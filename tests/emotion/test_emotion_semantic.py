@@ -169,3 +169,28 @@ def test_train_with_the_semantic_channel_needs_and_stores_the_norms(tmp_path, ca
     assert torch.allclose(model.semantic.norms[model.semantic.class_names.index("garter snake")],
                           torch.tensor([-0.625, 0.625, 0.0]))
     assert "semantic_stack" in model.info.extra
+
+
+def test_explain_names_the_content_with_its_norms(tmp_path, capsys, one_torch_thread):
+    from PIL import Image
+
+    from qdemo.cli import main
+    from qdemo.emotion.weightsfile import save_model
+
+    path = tmp_path / "sem.safetensors"
+    save_model(_lite0_semantic(), path)
+    img = tmp_path / "x.png"
+    Image.fromarray((np.random.default_rng(0).random((48, 48, 3)) * 255).astype(np.uint8)).save(img)
+    rc = main(["regressor", "explain", str(img), "--out", str(tmp_path / "x_explain.png"), "--weights", str(path),
+               "--classes", "3", "--json", str(tmp_path / "x.json")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    res = json.loads((tmp_path / "x.json").read_text())
+    (part,) = res["classes"]
+    assert part["semantic"] and len(part["classes"]) == 3
+    probs = [c["probability"] for c in part["classes"]]
+    assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1
+    first = part["classes"][0]
+    assert first["class"] in out and f"{first['probability']:.2f}" in out
+    if first["norms"] is not None:
+        assert f"valence {first['norms'][0]:+.2f}" in out
