@@ -13,7 +13,7 @@ from qdemo.emotion.specs import MODEL_SPEC_HELP
 from qdemo.errors import QdemoError
 from qdemo.flags import Flag, add_config_options, add_flags
 
-CONFIG = "qdemo.compare.compare:CompareConfig"
+CONFIG = "qdemo.compare.elites_vs_samples:CompareConfig"
 FLAGS = (
     Flag("generator", metavar="PATH"),
     Flag("samples_per_cell", short="-k"),
@@ -74,7 +74,7 @@ def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from qdemo.cli._config import load_command_config
-    from qdemo.compare.compare import CompareConfig, run_compare
+    from qdemo.compare.elites_vs_samples import CompareConfig, run_compare
     from qdemo.config import describe
 
     if args.help_config:

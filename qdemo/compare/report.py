@@ -220,7 +220,7 @@ def _heatmaps(run: ArchiveRun, rows: list[dict[str, Any]], folder: Path) -> None
     grids = [(_va_grid(run, rows, k), t, cm, s) for k, t, cm, s in panels]
     if grids[0][0] is None:
         return
-    from qdemo.viz.compare import plot_differences
+    from qdemo.viz.compare_plots import plot_differences
 
     (vlo, vhi), (alo, ahi) = run.ranges[run.dims.index("valence")], run.ranges[run.dims.index("arousal")]
     plot_differences(grids, (vlo, vhi, alo, ahi),
@@ -230,7 +230,7 @@ def _heatmaps(run: ArchiveRun, rows: list[dict[str, Any]], folder: Path) -> None
 
 def _sheets(run: ArchiveRun, rows: list[dict[str, Any]], cfg: CompareConfig, folder: Path, out: Path) -> None:
     """One picture per valence x arousal region: rows = cells, columns = elite then K samples."""
-    from qdemo.viz.compare import plot_sheet
+    from qdemo.viz.compare_plots import plot_sheet
 
     bins = max(1, cfg.region_bins)
     edges = np.linspace(-1, 1, bins + 1)

@@ -1,7 +1,7 @@
 """The shipped searcher and critic, and the one loader every area uses for emotion models.
 
 Weights files (format, calibration, fused parts) are read and written by
-:mod:`qdemo.emotion.weightsfile`; its names are re-exported here.
+:mod:`qdemo.emotion.weights_io`; its names are re-exported here.
 
     model = load_model("searcher")            # shipped weights, eval mode, frozen
     model = load_model(path="my.safetensors") # a model trained with `qdemo regressor train`
@@ -24,7 +24,7 @@ import torch
 
 from qdemo.emotion.specs import ROLES, parse_model_spec
 from qdemo.errors import CheckpointError
-from qdemo.emotion.weightsfile import FORMAT, load_model_file, read_metadata, save_model
+from qdemo.emotion.weights_io import FORMAT, load_model_file, read_metadata, save_model
 from qdemo.io import sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"

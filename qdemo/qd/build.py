@@ -23,7 +23,7 @@ from qdemo.errors import ConfigError
 from qdemo.qd.archive import Archives, build_archives, grid_ranges
 from qdemo.qd.config import EmitterConfig, EvolveConfig
 from qdemo.qd.emitters import build_scheduler, default_learning_rate, is_dqd
-from qdemo.qd.emotions import SlotMeasures, require_distribution
+from qdemo.qd.emotion_slots import SlotMeasures, require_distribution
 from qdemo.qd.explorer import Explorer
 from qdemo.emotion.zoo import load_emotion_model
 from qdemo.qd.objective import Objective

@@ -13,7 +13,7 @@ images in a batch are independent, the gradient of the batch sum of each output 
 solutions gives every row's gradient, so 1 + m backward passes give the full
 ``(B, 1 + m, dim)`` Jacobian.
 
-An emotions grid (``slots``, :class:`~qdemo.qd.emotions.SlotMeasures`) also reads the
+An emotions grid (``slots``, :class:`~qdemo.qd.emotion_slots.SlotMeasures`) also reads the
 searcher's emotion distribution in the same forward pass: its measures are the slot (and
 intensity band), its objective ``p(slot emotion) * objective``, and the Jacobian's measure
 rows are the gradients of the slots' differentiable surrogate.
@@ -29,7 +29,7 @@ import torch
 
 from qdemo.emotion.base import EmotionModel
 from qdemo.qd.config import ObjectiveConfig
-from qdemo.qd.emotions import SlotMeasures
+from qdemo.qd.emotion_slots import SlotMeasures
 from qdemo.qd.objective import Objective, member_spread, total_variation
 from qdemo.qd.views import VIEWS, Views
 from qdemo.render.base import Renderer

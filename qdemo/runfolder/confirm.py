@@ -6,7 +6,7 @@ at the end of ``qdemo evolve``; :func:`confirm_run` (``qdemo confirm RUN``) does
 a finished run folder, filling archive.csv's critic columns and the manifest's metrics.
 
 On an emotions archive the critic's own distribution head re-scores each elite too: it
-confirms an elite when its most probable emotion is the slot's (:mod:`qdemo.qd.emotions`),
+confirms an elite when its most probable emotion is the slot's (:mod:`qdemo.qd.emotion_slots`),
 and the manifest's ``emotions`` block reports that per slot, beside chance (1/7) and the
 critic's held-out accuracy on Emotion6 photos (:func:`emotion_report`).
 """
@@ -27,7 +27,7 @@ from qdemo.qd.archive import build_archives, cell_agreement, cell_coords
 from qdemo.qd.build import build_renderer, load_model
 from qdemo.qd.config import EvolveConfig
 from qdemo.emotion.zoo import describe_model
-from qdemo.qd.emotions import (CHANCE, SlotAgreement, SlotMeasures, critic_scores, heldout_emotion_accuracy,
+from qdemo.qd.emotion_slots import (CHANCE, SlotAgreement, SlotMeasures, critic_scores, heldout_emotion_accuracy,
                                per_slot_match, require_distribution, slot_agreement)
 from qdemo.qd.scoring import critic_vad
 from qdemo.render.base import Renderer

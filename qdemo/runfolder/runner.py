@@ -32,7 +32,7 @@ from qdemo.qd.archive import cell_coords, coverage_of_points
 from qdemo.qd.build import Search, build_search, load_model
 from qdemo.qd.config import EvolveConfig
 from qdemo.runfolder.checkpoint import load_search, save_search
-from qdemo.qd.emotions import require_distribution
+from qdemo.qd.emotion_slots import require_distribution
 from qdemo.runfolder.confirm import Confirmation, confirm_elites, emotion_report
 from qdemo.runfolder.manifest import build_manifest, empty_metrics, now, search_metrics
 from qdemo.runfolder.reader import read_manifest

@@ -1,4 +1,4 @@
-"""A seeded hostile client of both servers: ``python -m qdemo.web.bench --hostile N``.
+"""A seeded hostile client of both servers: ``python -m qdemo.web.load_bench --hostile N``.
 
 Starts ``qdemo browse`` (a demo archive and comparison folder) and ``qdemo rate`` (a demo
 stimulus set) on 127.0.0.1 and sends ``N`` requests from a few keep-alive clients, as a

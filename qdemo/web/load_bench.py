@@ -1,6 +1,6 @@
 """Loopback benchmarks of the web servers: latency, load, a hostile client.
 
-    python -m qdemo.web.bench [--single 500] [--raters 20] [--ratings 100] [--repeats 3]
+    python -m qdemo.web.load_bench [--single 500] [--raters 20] [--ratings 100] [--repeats 3]
                               [--hostile 10000] [--seed 0]
 
 Starts a :class:`~qdemo.web.rate.RateApp` on 127.0.0.1 over a temporary folder of tiny
@@ -153,7 +153,7 @@ def _check_db(db: Path, expected: int, errors: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m qdemo.web.bench", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m qdemo.web.load_bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--single", type=int, default=500,
                     help="requests of each kind sent by the single keep-alive client (0: skip)")
     ap.add_argument("--raters", type=int, default=20)

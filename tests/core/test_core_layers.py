@@ -229,7 +229,7 @@ def test_function_level_relative_and_lazy_imports_are_read(tmp_path, monkeypatch
 
 
 @pytest.mark.parametrize("module, expected", [
-    ("qdemo", "base"), ("qdemo.config", "base"), ("qdemo.__main__", "cli"), ("qdemo.cli.bench", "cli"),
+    ("qdemo", "base"), ("qdemo.config", "base"), ("qdemo.__main__", "cli"), ("qdemo.cli.evolve_bench", "cli"),
     ("qdemo.bench.reach", "bench"), ("qdemo.viz.bench_plots", "viz"),
 ])
 def test_layer_of(module, expected):

@@ -86,7 +86,7 @@ def test_twenty_simultaneous_raters(tmp_path: Path, serve):
 
 def test_bench_reports_latency_throughput_and_the_hostile_histogram(capsys):
     """The benchmark command itself, at tiny sizes: every part prints, the hostile client meets no 5xx."""
-    from qdemo.web.bench import main
+    from qdemo.web.load_bench import main
 
     assert main(["--single", "5", "--raters", "2", "--ratings", "3", "--repeats", "1", "--hostile", "400"]) == 0
     out = capsys.readouterr().out
