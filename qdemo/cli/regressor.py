@@ -44,8 +44,9 @@ def _ints(text: str) -> list[int]:
 def _add_model_args(p: argparse.ArgumentParser, default_role: str = "searcher") -> None:
     p.add_argument("--role", choices=("searcher", "critic"), default=default_role,
                    help=f"which shipped model to use (default {default_role})")
-    p.add_argument("--weights", metavar="FILE", default=None,
-                   help="a .safetensors file written by `qdemo regressor train` instead of the shipped weights")
+    p.add_argument("--weights", metavar="SPEC", default=None,
+                   help="the model instead of the shipped one of --role, as a model spec: a .safetensors file "
+                        "written by `qdemo regressor train`, searcher, critic or tiny[:SEED]")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     p.add_argument("--batch-size", type=int, default=32)
 
@@ -114,10 +115,12 @@ def register(subparsers) -> None:
 
 
 def _load(args, role: str | None = None):
+    """The model of ``--weights`` (a model spec) or else the shipped model of the role, by the one loader."""
     from qdemo.device import resolve_device
-    from qdemo.emotion.zoo import load_model
+    from qdemo.emotion.zoo import load_emotion_model
 
-    return load_model(role or args.role, args.weights, device=resolve_device(args.device))
+    role = role or args.role
+    return load_emotion_model(args.weights or role, role=role, device=resolve_device(args.device))
 
 
 def _cmd_train(args) -> int:
@@ -223,7 +226,7 @@ def _cmd_bench(args) -> int:
 
     from qdemo.device import resolve_device
     from qdemo.emotion.bench import format_table, run_bench
-    from qdemo.emotion.zoo import load_model
+    from qdemo.emotion.zoo import load_emotion_model
     from qdemo.errors import ConfigError
     from qdemo.io import atomic_write_json
 
@@ -238,8 +241,8 @@ def _cmd_bench(args) -> int:
         files[r] = f
     models = {}
     for role in [r.strip() for r in args.roles.split(",") if r.strip()]:
-        models[role] = load_model(role if role in ("searcher", "critic") else "searcher", files.get(role),
-                                  device=device)
+        slot = role if role in ("searcher", "critic") else "searcher"
+        models[role] = load_emotion_model(files.get(role) or slot, role=slot, device=device)
     res = run_bench(models, batches=args.batches, repeats=args.repeats, grad_batch=args.grad_batch,
                     resolutions={r: args.resolutions for r in models} if args.resolutions else None)
     res["device"] = str(device)
