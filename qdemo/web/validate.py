@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from qdemo.errors import DataError
-from qdemo.tables import read_output_table
+from qdemo.tables import read_output_table, table_text
 from qdemo.web.ratings import DIMS, RatingStore
 
 TARGETS = ("intended", "predicted")
@@ -172,13 +172,12 @@ def run_validate(db: str | os.PathLike, *, key: str | os.PathLike | None = None,
     out_dir = Path(out) if out else Path(db).with_name(Path(db).stem + "_validate")
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out_dir / "validate.json", result)
-    lines = ["stimulus_id,source,n_raters," + ",".join(
-        [f"human_{d}" for d in DIMS] + [f"{t}_{d}" for t in TARGETS for d in DIMS])]
-    for x in result["stimuli"]:
-        vals = x["human"] + x["intended"] + x["predicted"]
-        lines.append(",".join([x["stimulus_id"], x["source"], str(x["n_raters"])] +
-                              ["" if not math.isfinite(v) else f"{v:.4f}" for v in vals]))
-    atomic_write_text(out_dir / "validate.csv", "\n".join(lines) + "\n")
+    header = ["stimulus_id", "source", "n_raters", *[f"human_{d}" for d in DIMS],
+              *[f"{t}_{d}" for t in TARGETS for d in DIMS]]
+    rows = ([x["stimulus_id"], x["source"], x["n_raters"]] +
+            ["" if not math.isfinite(v) else f"{v:.4f}" for v in x["human"] + x["intended"] + x["predicted"]]
+            for x in result["stimuli"])
+    atomic_write_text(out_dir / "validate.csv", table_text(header, rows))  # the one CSV formatter (quotes ids)
     plot(result, out_dir / "validate.png")
     if not quiet:
         print(format_table(result))
