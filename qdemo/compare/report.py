@@ -26,6 +26,7 @@ from qdemo.compare.archive_io import ArchiveRun
 from qdemo.compare.config import CompareConfig
 from qdemo.compare.metrics import FeatureSpace, cell_error, mean_pairwise_distance, within
 from qdemo.io import atomic_write_json, atomic_write_text
+from qdemo.measure_space import MeasureSpace
 from qdemo.tables import table_text
 
 # metric -> (label, lower is better)
@@ -194,17 +195,23 @@ def _report(summary: dict[str, Any], runs: Sequence[ArchiveRun], cfg: CompareCon
     return "\n".join(lines) + "\n"
 
 
-def _va_grid(run: ArchiveRun, rows: list[dict[str, Any]], key: str) -> np.ndarray | None:
+def _va_space(run: ArchiveRun) -> MeasureSpace | None:
+    """The valence x arousal plane of the run's grid (None for CVT or a grid without both)."""
     if not run.cells_shape or "valence" not in run.dims or "arousal" not in run.dims:
         return None
-    nv = run.cells_shape[run.dims.index("valence")]
-    na = run.cells_shape[run.dims.index("arousal")]
+    at = [run.dims.index("valence"), run.dims.index("arousal")]
+    return MeasureSpace.grid([run.ranges[d] for d in at], [run.cells_shape[d] for d in at])
+
+
+def _va_grid(run: ArchiveRun, rows: list[dict[str, Any]], key: str) -> np.ndarray | None:
+    space = _va_space(run)
+    if space is None:
+        return None
+    nv, na = space.cells
     acc = np.zeros((na, nv))
     cnt = np.zeros((na, nv))
-    (vlo, vhi), (alo, ahi) = run.ranges[run.dims.index("valence")], run.ranges[run.dims.index("arousal")]
-    for r in rows:
-        iv = min(nv - 1, int((r["target_valence"] - vlo) / (vhi - vlo) * nv))
-        ia = min(na - 1, int((r["target_arousal"] - alo) / (ahi - alo) * na))
+    cells = space.grid_coords([[r["target_valence"], r["target_arousal"]] for r in rows])  # the targets' VA cells
+    for r, (iv, ia) in zip(rows, cells):
         acc[ia, iv] += r[key]
         cnt[ia, iv] += 1
     with np.errstate(invalid="ignore"):
@@ -233,13 +240,11 @@ def _sheets(run: ArchiveRun, rows: list[dict[str, Any]], cfg: CompareConfig, fol
     from qdemo.viz.compare_plots import plot_sheet
 
     bins = max(1, cfg.region_bins)
-    edges = np.linspace(-1, 1, bins + 1)
     names = {0: "low", bins - 1: "high"}
     objective = {c.index: c.objective for c in run.cells}
     regions: dict[tuple[int, int], list[dict[str, Any]]] = {}
-    for r in rows:
-        iv = int(np.clip(np.searchsorted(edges, r["target"][0], side="right") - 1, 0, bins - 1))
-        ia = int(np.clip(np.searchsorted(edges, r["target"][1], side="right") - 1, 0, bins - 1))
+    plane = MeasureSpace.grid([[-1.0, 1.0]] * 2, [bins, bins])  # bins x bins regions of the VA plane
+    for r, (iv, ia) in zip(rows, plane.grid_coords([r["target"][:2] for r in rows]).tolist()):
         regions.setdefault((iv, ia), []).append(r)
     for (iv, ia), cells in sorted(regions.items()):
         cells = sorted(cells, key=lambda r: -np.nan_to_num(objective.get(r["index"], 0.0), nan=-1e9))[: cfg.sheet_cells]

@@ -261,13 +261,13 @@ def human_region(targets: np.ndarray, low: float = 1.0, high: float = 99.0, step
 
 def va_cells(va: np.ndarray, ranges: list[list[float]], cells: int = 10) -> set[tuple[int, int]]:
     """The cells of a ``cells`` x ``cells`` valence x arousal grid over ``ranges`` that points (N, 2) fall in
-    (points outside the ranges land in the edge cells, as the explorer clips its measures)."""
+    (placed by the explorer's :class:`~qdemo.measure_space.MeasureSpace`: points outside the ranges
+    land in the edge cells, as the explorer clips its measures)."""
+    from qdemo.measure_space import MeasureSpace
+
     ok = np.isfinite(va).all(1)
-    idx = []
-    for d in range(2):
-        lo, hi = ranges[d]
-        idx.append(np.clip(((va[ok, d] - lo) / (hi - lo) * cells).astype(int), 0, cells - 1))
-    return set(zip(idx[0].tolist(), idx[1].tolist()))
+    space = MeasureSpace.grid(ranges[:2], (cells, cells))
+    return set(map(tuple, space.grid_coords(space.clip(va[ok, :2])).tolist()))
 
 
 def _coverage(data, results: dict, names: list[str]) -> dict[str, Any]:

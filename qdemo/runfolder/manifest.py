@@ -15,7 +15,6 @@ import torch
 
 import qdemo
 from qdemo.emotion.base import EmotionModel
-from qdemo.qd.archive import grid_cells, grid_dims, grid_ranges
 from qdemo.qd.build import Search, effective_emitter
 from qdemo.qd.explorer import Explorer
 from qdemo.emotion.zoo import describe_model
@@ -73,15 +72,6 @@ def search_metrics(explorer: Explorer) -> dict[str, Any]:
     return m
 
 
-def _grid(search: Search) -> dict[str, Any]:
-    g = search.config.grid
-    out = {"name": g.name, "dims": grid_dims(g), "cells": grid_cells(g) if g.name != "cvt" else [int(g.cvt_cells)],
-           "ranges": grid_ranges(g).tolist()}
-    if g.name == "emotions":
-        out["slots"] = g.slot_names()
-    return out
-
-
 def _emitter_settings(search: Search) -> dict[str, Any]:
     cfg = search.config
     steps = cfg.emitter.gradient_steps(cfg.renderer.name) if search.explorer.dqd else ()
@@ -109,7 +99,7 @@ def build_manifest(search: Search, *, status: str, metrics: dict[str, Any], crit
         "status": status,
         "seed": cfg.seed,
         "command": command,
-        "grid": _grid(search),
+        "grid": search.space.to_manifest(),
         "renderer": search.renderer.describe(),
         "emitter": cfg.emitter.name,
         "emitter_settings": _emitter_settings(search),
