@@ -1,15 +1,10 @@
 """The measure space: where any point of the emotion space lands, the one home of the cell grid.
 
-A :class:`MeasureSpace` is one of four kinds (``name``):
-
-========  ==================================================================================
-vad       a regular grid over (valence, arousal, dominance), ``cells`` per dimension
-va        a regular grid over (valence, arousal)
-cvt       a centroidal Voronoi tessellation over (V, A, D): its cells are ``centroids``; for
-          drawing, points are binned on a regular display grid (``cells``, ``binned``)
-emotions  one slot per discrete emotion (``slots``), optionally x intensity bands: a regular
-          grid over (slot + 0.5, probability of the slot's emotion)
-========  ==================================================================================
+A :class:`MeasureSpace` is one of four kinds (``name``): ``vad`` and ``va``, regular grids over
+(valence, arousal[, dominance]); ``cvt``, a centroidal Voronoi tessellation over VAD (its cells are
+``centroids``; points are binned on a display grid, ``cells``, to draw them); ``emotions``, one
+slot per discrete emotion (``slots``), optionally x intensity bands: a regular grid over
+(slot + 0.5, probability of the slot's emotion).
 
 Built once, from the grid config (:meth:`~MeasureSpace.from_config`) or from a run's manifest
 (:meth:`~MeasureSpace.from_manifest`), it writes itself back (:meth:`~MeasureSpace.to_manifest`),
@@ -171,6 +166,10 @@ class MeasureSpace:
             lo, hi = self.ranges[d]
             return "emotion slot" if d == 0 else f"p(slot emotion)  [{lo:g}, {hi:g}]"
         return f"{dim}{' (proxy)' if dim in proxy else ''}  [-1, 1]"
+
+    def cell_labels(self, indices) -> Optional[list[str]]:
+        """Emotions grid: the slot emotion of each cell of ``indices`` (N,); None for VAD spaces."""
+        return [self.slots[int(c)] for c in self.coords(indices)[:, 0]] if self.is_slots else None
 
     def centre(self, coords: Sequence[int]) -> list[float]:
         """Centre of the (display) cell ``coords``."""

@@ -14,6 +14,7 @@ from qdemo.errors import QdemoError
 from qdemo.bench.common import set_threads
 from qdemo.measure_space import MeasureSpace
 from qdemo.runfolder.reader import read_history, read_run
+from qdemo.runfolder.schema import CHECKPOINT
 
 
 def va_coverage_of_run(run_dir: Path, cells: Sequence[int], ranges: Sequence[Sequence[float]]) -> float:
@@ -57,7 +58,7 @@ def qd_run_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: in
     cfg = from_dict(EvolveConfig, cfg_dict, "evolve-bench qd")
     t0, c0 = time.perf_counter(), time.process_time()
     result = None
-    if (out / "checkpoint").exists():  # interrupted before its result was cached: continue it
+    if (out / CHECKPOINT).exists():  # interrupted before its result was cached: continue it
         try:
             result = run_evolve(cfg, device=device, out_dir=out, progress=False, resume=True)
         except QdemoError:

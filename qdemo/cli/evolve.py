@@ -130,13 +130,12 @@ def _drop_foreign_options(cfg, args: argparse.Namespace) -> None:
 def _load_resumed(args: argparse.Namespace, run_dir: Path):
     """The run's own config.yaml; only the RESUMABLE fields may change."""
     from qdemo.cli._config import announce
-    from qdemo.config import load_config
     from qdemo.errors import QdemoError
     from qdemo.flags import flag_overrides
-    from qdemo.qd.config import EvolveConfig
+    from qdemo.runfolder import CONFIG, read_config
 
-    if not (run_dir / "config.yaml").exists():
-        raise QdemoError(f"--resume {run_dir}: no config.yaml there (not a run folder)")
+    if not (run_dir / CONFIG).exists():
+        raise QdemoError(f"--resume {run_dir}: no {CONFIG} there (not a run folder)")
     given = flag_overrides(args)
     option = {f.field: f.option for f in FLAGS}
     refused = [option[k] for k in given if k not in RESUMABLE]
@@ -145,7 +144,7 @@ def _load_resumed(args: argparse.Namespace, run_dir: Path):
     if refused:
         raise QdemoError(f"--resume: the run's own config is used; only --iterations, --device and "
                          f"--critic may change (got {', '.join(refused)})")
-    cfg = load_config(EvolveConfig, run_dir / "config.yaml", {k: v for k, v in given.items() if k in RESUMABLE})
+    cfg = read_config(run_dir, {k: v for k, v in given.items() if k in RESUMABLE})
     announce("evolve", cfg)
     return cfg
 

@@ -20,7 +20,6 @@ from typing import Any, Optional
 import numpy as np
 import torch
 
-from qdemo.config import load_config
 from qdemo.device import resolve_device
 from qdemo.emotion.base import EmotionModel
 from qdemo.emotion.specs import is_none
@@ -28,12 +27,11 @@ from qdemo.emotion.zoo import describe_model, load_emotion_model, prepare_model
 from qdemo.errors import DataError
 from qdemo.measure_space import MeasureSpace
 from qdemo.qd.build import build_renderer
-from qdemo.qd.config import EvolveConfig
 from qdemo.qd.emotion_slots import (CHANCE, SlotAgreement, SlotMeasures, critic_scores, heldout_emotion_accuracy,
                                     per_slot_match, require_distribution, slot_agreement)
 from qdemo.qd.scoring import critic_vad
 from qdemo.render.base import Renderer
-from qdemo.runfolder.reader import read_manifest, read_run, read_solutions
+from qdemo.runfolder.reader import read_config, read_manifest, read_run, read_solutions
 from qdemo.runfolder.schema import (CONFIG, CRITIC_COLUMNS, CRITIC_EMOTION_COLUMNS, EMOTION_COLUMN, FLAG_COLUMNS,
                                     MANIFEST, SOLUTIONS, TABLE)
 from qdemo.runfolder.writer import critic_columns, update_archive_columns, write_manifest
@@ -131,7 +129,7 @@ def confirm_run(run_dir: str | Path, *, critic: Optional[str | EmotionModel] = N
     """
     run_dir = Path(run_dir)
     _check_files(run_dir)
-    cfg = load_config(EvolveConfig, run_dir / CONFIG)
+    cfg = read_config(run_dir)
     dev = resolve_device(device)
     spec = critic if isinstance(critic, str) else cfg.critic
     if isinstance(critic, EmotionModel):

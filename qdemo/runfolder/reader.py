@@ -33,8 +33,8 @@ from typing import Any, Sequence
 
 from qdemo.errors import DataError
 from qdemo.measure_space import MeasureSpace
-from qdemo.runfolder.schema import (CELL_COLUMNS, HISTORY_COLUMNS, MANIFEST, METRICS, NUMERIC_COLUMNS, REFERENCE,
-                                    SOLUTIONS, TABLE)
+from qdemo.runfolder.schema import (CELL_COLUMNS, CONFIG, HISTORY_COLUMNS, MANIFEST, METRICS, NUMERIC_COLUMNS,
+                                    REFERENCE, SOLUTIONS, TABLE)
 from qdemo.tables import Table, read_output_table
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -234,6 +234,19 @@ def read_run(path: str | os.PathLike, *, require: Sequence[str] = (), check_imag
     return run
 
 
+def read_config(run_dir: str | os.PathLike, overrides: dict[str, Any] | None = None):
+    """``run_dir/config.yaml`` as the :class:`~qdemo.qd.config.EvolveConfig` the run used (``overrides``:
+    dotted keys changed on top, e.g. the fields a resumed run may change); DataError when missing.
+    Imports yaml and the config classes when called."""
+    from qdemo.config import load_config
+    from qdemo.qd.config import EvolveConfig
+
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        raise DataError(f"{path}: missing (is {Path(run_dir)} a run folder written by `qdemo evolve`?)")
+    return load_config(EvolveConfig, path, overrides or {})
+
+
 def read_history(run_dir: str | os.PathLike, *, missing_ok: bool = False) -> dict[str, list[Any]] | None:
     """``run_dir/metrics.csv``: {column: one value per iteration}, the :data:`HISTORY_COLUMNS` as
     floats (NaN where empty), other columns as text. ``None`` when the file is missing and
@@ -267,5 +280,5 @@ def read_solutions(path: str | os.PathLike):
         raise DataError(f"{file}: unreadable ({exc})") from None
 
 
-__all__ = ["RunFolder", "proxy_dims", "read_history", "read_manifest", "read_reference", "read_run",
+__all__ = ["RunFolder", "proxy_dims", "read_config", "read_history", "read_manifest", "read_reference", "read_run",
            "read_solutions"]

@@ -188,8 +188,8 @@ class EvolveRun:
             metrics["critic_emotion_match"] = verdict.emotion_match
         metrics["dataset_coverage"] = dataset_cov
         space = self.search.space
-        if space.is_slots:
-            emotions = [space.slots[c] for c in self.elite_cells()[:, 0]]
+        emotions = space.cell_labels(self.search.explorer.elites()["index"])  # an emotions grid's slots
+        if emotions is not None:
             self.emotions = emotion_report(space, emotions, verdict, self.critic)
         self.write_manifest("complete", metrics)
         return metrics
@@ -265,14 +265,12 @@ class EvolveRun:
             index=idx, cells=None if space.binned else space.coords(idx), objective=el["objective"], vad=el["vad"],
             vad_sd=el["vad_sd"], critic_vad=verdict.vad if verdict else None,
             critic_same_cell=verdict.same if verdict else None, critic_within_one=verdict.within if verdict else None,
-            image=[elite_image(i) for i in idx] if save_images else None)
-        if space.is_slots:  # an emotions archive: slot emotion, distributions, the critic's emotion
-            table.emotion = [space.slots[c] for c in table.cells[:, 0]]
-            table.dist = el["dist"]
-            if verdict is not None and verdict.slots is not None:
-                a = verdict.slots
-                table.critic_emotion, table.critic_p, table.critic_p_slot, table.critic_match = (
-                    a.emotions, a.top_p, a.p_slot, a.match)
+            image=[elite_image(i) for i in idx] if save_images else None,
+            emotion=space.cell_labels(idx), dist=el.get("dist"))  # an emotions grid: slot emotion, distribution
+        if verdict is not None and verdict.slots is not None:  # ... and the critic's emotion
+            a = verdict.slots
+            table.critic_emotion, table.critic_p, table.critic_p_slot, table.critic_match = (
+                a.emotions, a.top_p, a.p_slot, a.match)
         write_archive(self.out, table)
         write_history(self.out, ex.history)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from qdemo.errors import DataError
 from qdemo.runfolder import RunFolder
+from qdemo.runfolder.schema import METRICS
 from qdemo.viz.agreement import (
     AGREEMENT_CMAP, AGREEMENT_LABELS, critic_agreement_figure, critic_agreement_levels, plot_critic_agreement,
 )
@@ -49,7 +50,7 @@ def plot_all(run_dir: str | os.PathLike | RunFolder) -> dict[str, list[Path]]:
             out["heatmaps"] += plot_heatmap_slices(run, value="critic_agreement", slices=False)
         if run.n and "image" in run.columns:
             out["montage"] = [plot_montage(run)]
-    if (run.path / "metrics.csv").exists():
+    if (run.path / METRICS).exists():
         try:
             out["metrics"] = [plot_metrics(run.path, run=run)]
         except DataError as exc:

@@ -154,7 +154,9 @@ def test_soft_and_result_archives_share_one_cvt():
 
 
 HAND_WRITTEN = re.compile(r"ravel_multi_index|unravel_index|int_to_grid_index|grid_to_int_index|\.index_of\(|"
-                          r"\(hi - lo\) \* |/ \(hi - lo\)|floor\(\(.*- lo\)")
+                          r"searchsorted|\(\w*hi - \w*lo\) ?/ ?n\w*\b|- ?\w*lo\) ?/ ?\(\w*hi - \w*lo\)|"
+                          r"\(\w+ \+ 1\) / 2 \* \w+")
+"""A flat index, pyribs' placement, a cell width or a position scaled into the cells, by hand."""
 
 
 def test_no_cell_index_is_computed_outside_the_measure_space():
