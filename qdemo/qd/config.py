@@ -345,9 +345,8 @@ class EvolveConfig:
     checkpoint_every: int = 10
     """Write a resumable checkpoint every this many iterations (and on Ctrl-C/SIGTERM)."""
     score_chunk: int = 0
-    """At most this many images go through the searcher at once; 0 = auto (16 on CPU, where
-    small batches stay in cache and run ~3x faster per image than batches of 64, measured;
-    256 on a GPU)."""
+    """At most this many images go through the searcher at once; 0 = auto (16 on CPU, 256 on a
+    GPU; why: docs/benchmarks.md)."""
     save_elite_images: bool = True
     """Write elites/cell_<index>.png for every elite at the end."""
     grid: GridConfig = field(default_factory=GridConfig)
