@@ -119,9 +119,9 @@ class EvolveRun:
                 self.created = read_manifest(self.out)["created"]
         else:
             prepare_run_dir(self.out, force=force)
-        write_config(self.out, self.config)
-        self.write_manifest("running", empty_metrics())
-        with stop_on_signals() as stop:
+        with stop_on_signals() as stop:  # from the first file on: a Ctrl-C now still leaves a checkpoint
+            write_config(self.out, self.config)
+            self.write_manifest("running", empty_metrics())
             self._search(stop, progress=progress)
             if "signum" in stop:
                 save_search(self.out, self.search)
