@@ -67,7 +67,7 @@ def _lite0_semantic(tmp_path=None):
 def test_the_weights_file_keeps_the_norms_but_not_the_wheels_classifier(tmp_path, one_torch_thread):
     from safetensors import safe_open
 
-    from qdemo.emotion.weightsfile import load_model_file, save_model
+    from qdemo.emotion.weights_io import load_model_file, save_model
 
     m = _lite0_semantic()
     assert m.n_features == m.n_pooled + len(FEATURES)
@@ -175,7 +175,7 @@ def test_explain_names_the_content_with_its_norms(tmp_path, capsys, one_torch_th
     from PIL import Image
 
     from qdemo.cli import main
-    from qdemo.emotion.weightsfile import save_model
+    from qdemo.emotion.weights_io import save_model
 
     path = tmp_path / "sem.safetensors"
     save_model(_lite0_semantic(), path)
