@@ -5,6 +5,7 @@
     qdemo regressor predict PATH... [--role searcher|critic] [--out FILE.csv]
     qdemo regressor explain IMAGE --out FILE.png [--method gradcam|smoothgrad]
     qdemo regressor bench   [--batches 1,16,64,256] [--resolutions 64,96,128,224]
+    qdemo regressor adapt   --model SPEC --db ratings.sqlite --out adapted.safetensors   (qdemo.cli.adapt)
 
 No torch import at module level: ``qdemo --help`` stays fast.
 """
@@ -109,6 +110,10 @@ def register(subparsers) -> None:
                    help="time this weights file for ROLE instead of the shipped one")
     p.add_argument("--json", metavar="OUT.json")
     p.set_defaults(func=_cmd_bench)
+
+    from qdemo.cli import adapt
+
+    adapt.register(sub)
 
 
 # ----------------------------------------------------------------------------- handlers

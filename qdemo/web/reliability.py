@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -200,6 +201,54 @@ def read_db_ratings(db: str | os.PathLike, *, exclude_flagged: bool = False, thr
     return DbRatings(kept, meta, quality, excluded)
 
 
+def stimulus_means(ratings: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per stimulus: ``mean`` / ``sd`` over raters on the canonical scale ((x - 5) / 4; sd NaN with
+    one rater), the same on SAM 1-9 (``mean_sam`` / ``sd_sam``) and ``n_raters``."""
+    by: dict[str, list[list[float]]] = {}
+    for r in ratings:
+        by.setdefault(r["stimulus_id"], []).append([float(r[d]) for d in DIMS])
+    out = {}
+    for sid, rows in by.items():
+        sam = np.asarray(rows)  # (n_raters, 3) on 1-9
+        sd = sam.std(axis=0, ddof=1) if len(sam) > 1 else np.full(len(DIMS), np.nan)
+        out[sid] = {"mean_sam": sam.mean(axis=0).tolist(), "sd_sam": sd.tolist(),
+                    "mean": ((sam.mean(axis=0) - 5.0) / 4.0).tolist(), "sd": (sd / 4.0).tolist(),
+                    "n_raters": len(sam)}
+    return out
+
+
+@dataclass
+class Study:
+    """A rating database with its stimulus folder: what adapting and exporting read."""
+
+    db: DbRatings
+    stimuli: dict[str, Any]
+    """Stimulus id -> :class:`~qdemo.web.ratings.Stimulus` (its image path)."""
+    means: dict[str, dict[str, Any]]
+    """:func:`stimulus_means` of the raters kept."""
+    folder: Path
+
+
+def read_study(db: str | os.PathLike, *, exclude_flagged: bool = False, threshold: float = FLAG_THRESHOLD) -> Study:
+    """The database's ratings, its stimulus folder (recorded in the database) and the mean rating
+    per stimulus; DataError naming the file when the folder is gone, holds another stimulus set
+    than the ratings, or lacks a rated stimulus."""
+    from qdemo.web.ratings import load_stimuli, stimulus_fingerprint
+
+    got = read_db_ratings(db, exclude_flagged=exclude_flagged, threshold=threshold)
+    folder = got.meta.get("stimuli_dir")
+    if not folder:
+        raise DataError(f"{db}: no stimulus folder recorded (not a database of `qdemo rate`)")
+    stimuli = {s.id: s for s in load_stimuli(folder)}
+    if got.meta.get("stimulus_set") and stimulus_fingerprint(list(stimuli)) != got.meta["stimulus_set"]:
+        raise DataError(f"{db}: its ratings belong to another stimulus set than the one now in {folder}")
+    means = stimulus_means(got.ratings)
+    missing = sorted(set(means) - set(stimuli))
+    if missing:
+        raise DataError(f"{db}: rated stimuli {', '.join(missing[:3])} are not in {folder}")
+    return Study(got, stimuli, means, Path(folder))
+
+
 def format_quality(rel: dict[str, dict[str, dict[str, Any]]], quality: dict[str, Any]) -> str:
     """The printed table of ``qdemo validate``: reliability per source and dimension, then the flags."""
     def num(x: float | None, fmt: str = "{:.2f}") -> str:
@@ -222,4 +271,4 @@ def format_quality(rel: dict[str, dict[str, dict[str, Any]]], quality: dict[str,
 
 
 __all__ = ["DbRatings", "FLAG_DIMS", "FLAG_THRESHOLD", "N_SPLITS", "exclude", "format_quality", "leave_one_out", "rater_quality",
-           "rating_matrix", "read_db_ratings", "spearman_brown", "split_half"]
+           "rating_matrix", "read_db_ratings", "read_study", "spearman_brown", "split_half", "stimulus_means", "Study"]

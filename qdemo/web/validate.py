@@ -38,21 +38,12 @@ def _f(text: str | None) -> float:
 
 
 def human_means(ratings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per stimulus: mean canonical VAD over raters, its sd and the number of raters."""
-    from qdemo.emotion.scale import SAM, to_canonical  # (the emotion package imports torch)
+    """Per stimulus: mean canonical VAD over raters, its sd and the number of raters
+    (:func:`qdemo.web.reliability.stimulus_means`)."""
+    from qdemo.web.reliability import stimulus_means
 
-    by: dict[str, list[list[int]]] = {}
-    for r in ratings:
-        by.setdefault(r["stimulus_id"], []).append([r[d] for d in DIMS])
-    out = {}
-    for sid, rows in by.items():
-        arr = to_canonical(np.asarray(rows, dtype=np.float64), *SAM)  # (n_raters, 3): (x - 5) / 4
-        out[sid] = {
-            "mean": arr.mean(axis=0).tolist(),
-            "sd": (arr.std(axis=0, ddof=1) if len(arr) > 1 else np.full(3, math.nan)).tolist(),
-            "n_raters": len(arr),
-        }
-    return out
+    return {sid: {"mean": m["mean"], "sd": m["sd"], "n_raters": m["n_raters"]}
+            for sid, m in stimulus_means(ratings).items()}
 
 
 def agreement(human: np.ndarray, target: np.ndarray) -> dict[str, Any]:
