@@ -117,6 +117,7 @@ def run_adapt(cfg, *, progress: bool = True) -> dict[str, Any]:  # long: one lin
     """Adapt ``cfg.model`` to the ratings of ``cfg`` (an AdaptConfig); returns the report written."""
     import time
 
+    from qdemo.config import load_config
     from qdemo.device import resolve_device
     from qdemo.emotion.adapt import METHODS, NEEDS_ROWS
     from qdemo.emotion.adapt_data import check_output, image_features, model_parts, training_rows

@@ -269,9 +269,9 @@ def fit_heads(Z: Sequence[np.ndarray], targets: np.ndarray, groups: np.ndarray, 
 def _blend(parent: Cal, pred: np.ndarray, y: np.ndarray, n0: float) -> Cal:
     """Variance matching on (pred, y), blended with ``parent`` at weight n / (n + n0) per dimension."""
     scale, shift, _ = fit_variance_matching(pred, y, min_rows=3)
-    n = np.isfinite(pred).all(1)[:, None] & np.isfinite(y)
-    w = n.sum(0) / (n.sum(0) + n0) if np.isfinite(n0) else np.zeros(3)
-    w = np.where(n.sum(0) >= 3, w, 0.0)
+    n = (np.isfinite(pred).all(1)[:, None] & np.isfinite(y)).sum(0).astype(np.float64)  # (3,)
+    w = n / np.maximum(n + n0, 1e-12) if np.isfinite(n0) else np.zeros(3)
+    w = np.where(n >= 3, w, 0.0)
     return Cal(w * scale + (1 - w) * parent.scale, w * shift + (1 - w) * parent.shift)
 
 
