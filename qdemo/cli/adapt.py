@@ -13,7 +13,7 @@ import argparse
 import sys
 from typing import Any
 
-from qdemo.flags import Flag, add_flags
+from qdemo.flags import Flag, add_config_options, add_flags
 
 CONFIG = "qdemo.emotion.adapt_config:AdaptConfig"
 METHOD_CHOICES = ("auto", "parent", "domain-calibration", "recalibrate", "refit-prior", "refit", "refit-domain")
@@ -48,6 +48,20 @@ def register(sub) -> None:
                     "after, and with --train-config the change on the original held-out sets. See docs/study.md.")
     add_flags(p, CONFIG, FLAGS)
     p.set_defaults(func=cmd_adapt)
+
+    b = sub.add_parser(
+        "adapt-bench", help="measure adapting: a searcher fitted without BASS, adapted on n BASS images",
+        description="The protocol of docs/study.md: a parent searcher fitted on the config's sets without BASS "
+                    "(from the training's feature cache), adapted by every method on n BASS images (whole "
+                    "stems) of one half of the stems, tested on the other half; gain in r, sd ratio, MAE and "
+                    "the original sets' r change, mean over repeats.")
+    add_config_options(b, "regressor")
+    b.add_argument("--sizes", default="25,50,100,200,300", help="numbers of rated images (default %(default)s)")
+    b.add_argument("--repeats", type=int, default=5, help="stem splits and draws per size (default %(default)s)")
+    b.add_argument("--folds", type=int, default=5, help="CV folds inside the adapt images (default %(default)s)")
+    b.add_argument("--no-auto", action="store_true", help="skip the automatic choice (faster)")
+    b.add_argument("--json", metavar="OUT.json", help="every run's numbers and the summary")
+    b.set_defaults(func=cmd_adapt_bench)
 
 
 def _new_ratings(cfg) -> tuple[list, Any, Any, dict[str, Any]]:
@@ -110,6 +124,24 @@ def cmd_adapt(args: argparse.Namespace) -> int:
     report = run_adapt(cfg)
     print(_table(report))
     print(f"wrote {report['out']} (+ .json, {report['report']})")
+    return 0
+
+
+def cmd_adapt_bench(args: argparse.Namespace) -> int:
+    from qdemo.cli._config import load_command_config
+    from qdemo.emotion.adapt_bench import build_setup, format_summary, run_bench, summarise
+    from qdemo.emotion.train.config import RegressorConfig
+    from qdemo.io import atomic_write_json
+
+    cfg = load_command_config(RegressorConfig, "regressor", args, label="regressor adapt-bench", paths=_TRAIN_PATHS)
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    setup = build_setup(cfg)
+    result = run_bench(setup, sizes, args.repeats, auto=not args.no_auto, folds=args.folds)
+    result["summary"] = summarise(result)
+    print(format_summary(result["summary"]))
+    if args.json:
+        atomic_write_json(args.json, result)
+        print(f"wrote {args.json}")
     return 0
 
 

@@ -97,7 +97,7 @@ def _alpha(model, part, i: int) -> np.ndarray:
     return np.where(np.isfinite(a), a, np.where(np.isfinite(first), first, 1e3))
 
 
-def _fold_grams(Zv: np.ndarray, fold: np.ndarray) -> dict[int, tuple[int, np.ndarray, np.ndarray]]:
+def fold_grams(Zv: np.ndarray, fold: np.ndarray) -> dict[int, tuple[int, np.ndarray, np.ndarray]]:
     """Per fold: (rows, feature sum (F,), cross products (F, F)) over every view (Zv (V, N, F))."""
     out = {}
     for f in np.unique(fold):
@@ -106,7 +106,7 @@ def _fold_grams(Zv: np.ndarray, fold: np.ndarray) -> dict[int, tuple[int, np.nda
     return out
 
 
-def _member_gram(stats: dict, k: int) -> tuple[np.ndarray, np.ndarray]:
+def member_gram(stats: dict, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Eigendecomposition of the centred Gram matrix of every fold but k."""
     n = sum(v[0] for f, v in stats.items() if f != k)
     s = sum(v[1] for f, v in stats.items() if f != k)
@@ -140,8 +140,8 @@ def training_rows(model, cfg, role: str, *, device: str | torch.device = "cpu", 
         raw = extract_features(part, data.rated.paths, views=rc.views, crop_scale=rc.crop_scale, seed=cfg.seed,
                                batch_size=rc.batch_size, cache_dir=cfg.cache_dir, device=device, progress=progress)
         Zv = np.stack([standardised(part, raw[v])[:, 0] for v in range(raw.shape[0])])  # (V, N, F), frozen
-        stats = _fold_grams(Zv, data.fold)
-        gram.append([_member_gram(stats, k) for k in range(part.n_members)])
+        stats = fold_grams(Zv, data.fold)
+        gram.append([member_gram(stats, k) for k in range(part.n_members)])
         Z.append(np.repeat(Zv[0][:, None], part.n_members, axis=1))
         alpha.append(_alpha(model, part, i))
     return OldRows(Z=Z, targets=np.asarray(data.rated.targets, np.float64), fold=data.fold,
@@ -159,5 +159,5 @@ def check_output(path: str | os.PathLike, force: bool) -> Path:
     return path
 
 
-__all__ = ["check_output", "image_features", "model_parts", "rated_set_info", "rows_sha256", "standardised",
+__all__ = ["check_output", "fold_grams", "image_features", "member_gram", "model_parts", "rated_set_info", "rows_sha256", "standardised",
            "training_rows"]

@@ -227,6 +227,9 @@ class Study:
     means: dict[str, dict[str, Any]]
     """:func:`stimulus_means` of the raters kept."""
     folder: Path
+    """The stimulus folder."""
+    db_path: Path
+    """The database file."""
 
 
 def read_study(db: str | os.PathLike, *, exclude_flagged: bool = False, threshold: float = FLAG_THRESHOLD) -> Study:
@@ -246,7 +249,7 @@ def read_study(db: str | os.PathLike, *, exclude_flagged: bool = False, threshol
     missing = sorted(set(means) - set(stimuli))
     if missing:
         raise DataError(f"{db}: rated stimuli {', '.join(missing[:3])} are not in {folder}")
-    return Study(got, stimuli, means, Path(folder))
+    return Study(got, stimuli, means, Path(folder), Path(db))
 
 
 def format_quality(rel: dict[str, dict[str, dict[str, Any]]], quality: dict[str, Any]) -> str:
