@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,41 +71,50 @@ def run_items(run) -> list[Item]:
     return items
 
 
-def _elite_key(path: str | os.PathLike) -> tuple[str, ...]:
-    """The last three parts of an elite path: run folder name, 'elites', 'cell_N.png'."""
-    return tuple(Path(path).parts[-3:])
+def _cell_of(origin: str, run) -> int | None:
+    """The cell of an elite origin ``<run>/elites/cell_N.png`` when ``<run>`` is this run folder."""
+    p = Path(origin)
+    m = re.fullmatch(r"cell_(\d+)\.png", p.name)
+    if not m or p.parent.name != "elites":
+        return None
+    folder = p.parent.parent
+    same = folder.name == run.path.name if not folder.is_absolute() else folder.resolve() == run.path.resolve()
+    return int(m.group(1)) if same else None
 
 
 def study_items(run, study) -> tuple[list[Item], dict[str, Any]]:
-    """The run's elites in ``study`` (:class:`qdemo.web.reliability.Study`), with their ratings and the
-    study's PNGs; DataError naming the database when the study holds none of this run's elites."""
+    """The study's stimuli made from this run's elites (:class:`qdemo.web.reliability.Study`), as
+    rated: the study's PNGs, their ratings, the intended VAD and the critic's prediction of that
+    PNG from the study's key (the searcher's is scored again by the caller: the run may have been
+    re-judged since). DataError naming the database when none of its stimuli is from this run."""
     from qdemo.tables import read_output_table
 
     key_path = study.folder / "key.csv"
     if not key_path.is_file():
         raise DataError(f"{key_path}: the study's key is missing (which stimulus is which elite is unknown)")
     key = read_output_table(key_path, required=("stimulus_id", "source", "origin")).dicts()
-    by_path = {}
-    for it in run_items(run):
-        by_path[str(Path(it.image).resolve())] = it
-        by_path[_elite_key(it.image)] = it
-    items, other = [], 0
+    grid = run.grid
+    items, other, n_elite = [], 0, 0
     for row in key:
-        sid, origin = row["stimulus_id"].strip(), row["origin"].strip()
+        sid = row["stimulus_id"].strip()
         if row["source"].strip() != "elite":
             other += 1
             continue
-        it = by_path.get(str(Path(origin).resolve())) or by_path.get(_elite_key(origin))
-        if it is None or sid not in study.stimuli:
+        n_elite += 1
+        cell = _cell_of(row["origin"].strip(), run)
+        if cell is None or sid not in study.stimuli:
             continue
-        items.append(Item(**{**it.__dict__, "image": study.stimuli[sid].path, "stimulus_id": sid,
-                             "human": study.means.get(sid), "extra": {"origin": origin}}))
-    n_elite = sum(1 for r in key if r["source"].strip() == "elite")
+        coords = grid.unravel(cell) if not grid.binned and not grid.is_slots and cell < grid.size else []
+        items.append(Item(image=study.stimuli[sid].path, cell=cell, coords=list(coords),
+                          intended=[_f(row.get(f"intended_{d}")) for d in DIMS], searcher=[math.nan] * 3,
+                          critic=[_f(row.get(f"predicted_{d}")) for d in DIMS], objective=math.nan,
+                          stimulus_id=sid, human=study.means.get(sid), extra={"origin": row["origin"]}))
     if not items:
         raise DataError(f"{study.db_path}: a ratings database of another stimulus set: none of its {n_elite} elite "
                         f"stimuli ({study.folder}) is an elite of {run.path}")
-    items.sort(key=lambda x: x.cell)
-    info = {"key": str(key_path), "elite_stimuli": n_elite, "other_stimuli": other, "matched": len(items)}
+    items.sort(key=lambda x: (x.cell, x.stimulus_id))
+    info: dict[str, Any] = {"key": str(key_path), "elite_stimuli": n_elite, "other_stimuli": other,
+                            "matched": len(items)}
     study_json = study.folder / "study.json"
     if study_json.is_file():
         try:

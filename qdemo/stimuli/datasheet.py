@@ -26,6 +26,18 @@ def _models(manifest: dict[str, Any]) -> list[str]:
     return out
 
 
+def _which_predictions(facts: dict[str, Any]) -> str:
+    scored = facts.get("scored") or []
+    if facts["rated"]:
+        critic = ((facts.get("study") or {}).get("critic")) or "the study's critic"
+        return ("Predictions are of the images as rated: `critic_*` by the critic of `qdemo export-study` "
+                f"(`{critic}`), `searcher_*` " + ("by the run's current searcher." if "searcher" in scored else
+                                                   "empty (the run's manifest names no loadable searcher)."))
+    if scored:
+        return "Predictions are of the exported (equalised) images, by the run's models."
+    return "Predictions are the run's own (archive.csv), of the elites as rendered."
+
+
 def _made(facts: dict[str, Any]) -> list[str]:
     man = facts["manifest"]
     r = man.get("renderer") or {}
@@ -38,7 +50,8 @@ def _made(facts: dict[str, Any]) -> list[str]:
              f"{(man.get('metrics') or {}).get('evaluations', '?')} images scored) over a {g.get('name', '?')} grid "
              f"of {g.get('cells', '?')} cells on {', '.join(g.get('dims', []))}; each image is the best found for "
              f"its cell (the *intended* VAD in norms.csv is the cell centre). Run folder: `{facts['run']}`.", "",
-             "Emotion models (predictions in norms.csv, canonical scale [-1, 1]):", "", *_models(man), ""]
+             "Emotion models (predictions in norms.csv, canonical scale [-1, 1]):", "", *_models(man), "",
+             _which_predictions(facts), ""]
     if eq:
         lines += [f"Equalised with SHINE (`qdemo normalise shine`, mode `{eq.get('mode')}`, steps "
                   f"{eq.get('steps')}): luminance / histogram / spectrum matched across the set "

@@ -46,28 +46,32 @@ def _check_out(cfg: StimuliConfig) -> Path:
     return out
 
 
-def _repredict(items: list[Item], files: list[Path], manifest: dict[str, Any], run: Path) -> None:
-    """Replace the archive's predictions by the run's models' predictions of ``files`` (equalised images)."""
+def _rescore(items: list[Item], files: list[Path], manifest: dict[str, Any], run: Path,
+             roles: tuple[str, ...]) -> list[str]:
+    """Set the ``roles``' predictions of ``items`` to the run's models' predictions of ``files``
+    (the exported images); returns the roles scored (a manifest without a model spec: skipped)."""
     import torch
 
     from qdemo.emotion.zoo import load_emotion_model
     from qdemo.io import load_image
 
-    for role in ("searcher", "critic"):
+    done = []
+    for role in roles:
         spec = ((manifest.get("models") or {}).get(role) or {}).get("spec")
         if not spec or str(spec).lower() == "none":
             continue
         try:
             model = load_emotion_model(spec, role=role)
         except Exception as exc:  # noqa: BLE001 - any failure: say which model of which run
-            raise DataError(f"{run}/manifest.json: cannot load the run's {role} {spec!r} to score the equalised "
+            raise DataError(f"{run}/manifest.json: cannot load the run's {role} {spec!r} to score the exported "
                             f"images ({exc})") from None
         with torch.no_grad():
             for s in range(0, len(files), 16):
                 x = torch.stack([load_image(f) for f in files[s:s + 16]])
-                pred = model(x).numpy()
-                for it, p in zip(items[s:s + 16], pred):
+                for it, p in zip(items[s:s + 16], model(x).numpy()):
                     setattr(it, role, [float(v) for v in p])
+        done.append(role)
+    return done
 
 
 def _contact_sheet(files: list[Path], ids: list[str], path: Path, columns: int, thumb: int = 96) -> None:
@@ -102,6 +106,7 @@ def _study_facts(study, items: list[Item], sinfo: dict[str, Any], seed: int) -> 
         with Image.open(items[0].image) as im:
             size = im.size[0]
     return {"db": str(study.db_path), "seed": study.db.meta.get("seed"), "size": size,
+            "critic": (sinfo.get("study") or {}).get("critic"),
             "n_study": len(study.stimuli), "matched": sinfo["matched"], "other": sinfo["other_stimuli"],
             "n_raters": len({r["participant"] for r in ratings}), "n_ratings": len(ratings),
             "n_min": int(min(ns)), "n_max": int(max(ns)), "n_median": float(np.median(ns)),
@@ -152,8 +157,8 @@ def export_stimuli(cfg: StimuliConfig, *, progress: bool = True) -> dict[str, An
             from qdemo.normalise.equalise import equalise_files
 
             files, equalised = equalise_files(files, tmp / "work", cfg.equalise, seed=cfg.seed)
-        if equalised:
-            _repredict(items, files, run.manifest, run.path)
+        roles = ("searcher",) if study is not None else ("searcher", "critic") if equalised else ()
+        scored = _rescore(items, files, run.manifest, run.path, roles)
         width = max(3, len(str(len(items))))
         ids = [f"{cfg.prefix}{i + 1:0{width}d}" for i in range(len(items))]
         rows = []
@@ -165,7 +170,7 @@ def export_stimuli(cfg: StimuliConfig, *, progress: bool = True) -> dict[str, An
         facts = {"name": f"{run.path.name} ({len(items)} images)", "n": len(items), "run": str(run.path),
                  "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rated": study is not None,
                  "manifest": run.manifest, "equalised": equalised, "licence": cfg.licence,
-                 "licence_note": _licence_note(run.manifest), "regions": region_counts(items),
+                 "licence_note": _licence_note(run.manifest), "regions": region_counts(items), "scored": scored,
                  "study": _study_facts(study, items, sinfo, cfg.seed) if study is not None else None}
         atomic_write_text(tmp / "DATASHEET.md", datasheet(facts))
         shutil.rmtree(tmp / "work", ignore_errors=True)
