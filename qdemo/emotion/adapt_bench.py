@@ -72,6 +72,33 @@ def _parent(feats: np.ndarray, targets: np.ndarray, fold: np.ndarray, dataset: n
     return heads, Cal(scale, shift, info), gmu, gsd, h["alpha"]
 
 
+def _cached_parent(feats, targets, fold, dataset, alphas, k: int, cache_dir: str | None):
+    """:func:`_parent`, kept in ``cache_dir`` (the fit takes minutes on 2 cores; safe to delete)."""
+    import hashlib
+    import os
+    from pathlib import Path
+
+    h = hashlib.sha256(b"adapt-bench-parent-1")
+    for a in (feats, np.nan_to_num(targets, nan=9.0), fold, np.asarray(alphas, np.float64)):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update(repr((k, sorted(set(map(str, dataset))))).encode())
+    path = Path(os.path.expanduser(cache_dir)) / f"adaptbench-parent-{h.hexdigest()[:16]}.npz" if cache_dir else None
+    if path is not None and path.is_file():
+        z = np.load(path)
+        return (Heads([z["W"]], [z["b"]]), Cal(z["scale"], z["shift"], {"method": str(z["method"])}), z["gmu"],
+                z["gsd"], z["alpha"])
+    heads, cal, gmu, gsd, alpha = _parent(feats, targets, fold, dataset, alphas, k)
+    if path is not None:
+        from qdemo.io import atomic_path
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, W=heads.W[0], b=heads.b[0], scale=cal.scale, shift=cal.shift, gmu=gmu, gsd=gsd,
+                         alpha=alpha, method=cal.info.get("method", ""))
+    return heads, cal, gmu, gsd, alpha
+
+
 def build_setup(cfg, *, progress: bool = True) -> Setup:
     """Features of every rated image of ``cfg`` (a RegressorConfig) from its cache, and the parent."""
     from qdemo.emotion.adapt_data import fold_grams, member_gram
@@ -89,7 +116,8 @@ def build_setup(cfg, *, progress: bool = True) -> Setup:
     old, new = data.dataset != NEW, data.dataset == NEW
     y = np.asarray(data.rated.targets, np.float64)
     k = cfg.folds
-    heads, cal, gmu, gsd, alpha = _parent(feats[:, old], y[old], data.fold[old], data.dataset[old], rc.alphas, k)
+    heads, cal, gmu, gsd, alpha = _cached_parent(feats[:, old], y[old], data.fold[old], data.dataset[old], rc.alphas,
+                                                 k, cfg.cache_dir)
     Zv = (feats[:, old] - gmu) / gsd  # (V, N_old, F)
     stats = fold_grams(Zv, data.fold[old])
     rows = OldRows(Z=[Zv[0][:, None].repeat(k, axis=1)], targets=y[old], fold=data.fold[old],

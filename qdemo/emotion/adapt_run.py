@@ -21,7 +21,7 @@ import numpy as np
 
 from qdemo import DIMS
 from qdemo.emotion.adapt import (METHODS, NEEDS_ROWS, Cal, Heads, Kernels, fit_domain_calibration, fit_heads,
-                                 fit_pooled_calibration, fold_means, group_folds, member_raw, one_se_choice,
+                                 fit_pooled_calibration, group_folds, group_means, member_raw, one_se_choice,
                                  predict)
 from qdemo.errors import ConfigError
 
@@ -110,8 +110,7 @@ def fit_method(pb: Problem, method: str, rows: np.ndarray | None = None) -> tupl
     if cal_mode is None:
         cal = pb.parent_cal
     elif cal_mode == "domain":
-        cal = fit_domain_calibration(held, pb.targets[rows], pb.groups[rows], pb.parent_cal, folds=pb.folds,
-                                     seed=pb.seed)
+        cal = fit_domain_calibration(held, pb.targets[rows], pb.parent_cal)
     else:
         cal = fit_pooled_calibration(old_oof_raw(pb.old, heads), pb.old.targets, held, pb.targets[rows])
     info["calibration_fit"] = {k: v for k, v in cal.info.items() if k != "rows"}
@@ -156,17 +155,16 @@ def _drop(before: dict, after: dict) -> float:
 def compare_methods(pb: Problem, methods: Sequence[str]) -> dict[str, Any]:
     """Measure every method in ``methods`` and choose one (see the module docstring): the lowest
     held-out squared error (valence and arousal) on the new ratings, preferring the simpler
-    method within one standard error, among methods that lower no original set's V/A r by more
-    than :data:`MAX_ORIGINAL_DROP`."""
-    outer = group_folds(pb.groups, pb.folds, pb.seed + 1)
+    method within one standard error (paired over stimuli), among methods that lower no original
+    set's V/A r by more than :data:`MAX_ORIGINAL_DROP`."""
     va = [DIMS.index("valence"), DIMS.index("arousal")]
     before_old = original_sets(pb.old, pb.parent, pb.parent_cal) if pb.old is not None else None
     rows, errs, ok = {}, [], []
+    fin = np.isfinite(pb.targets[:, va]).any(axis=1)
     for m in methods:
         pred = held_out(pb, m)
         sq = np.nanmean((pred[:, va] - pb.targets[:, va]) ** 2, axis=1)
-        fin = np.isfinite(sq)
-        errs.append(fold_means(sq[fin], outer[fin]))
+        errs.append(group_means(sq[fin], pb.groups[fin]))
         entry: dict[str, Any] = {"new": metrics(pred, pb.targets), "new_mse_va": float(sq[fin].mean())}
         if pb.old is not None:
             heads, cal, _ = fit_method(pb, m)
@@ -175,7 +173,7 @@ def compare_methods(pb: Problem, methods: Sequence[str]) -> dict[str, Any]:
         ok.append(entry.get("original_drop", 0.0) <= MAX_ORIGINAL_DROP)
         rows[m] = entry
     allowed = [i for i in range(len(methods)) if ok[i]] or [0]
-    chosen = methods[allowed[one_se_choice([errs[i] for i in allowed], paired=True)]]
+    chosen = methods[allowed[one_se_choice([errs[i] for i in allowed])]]
     return {"methods": rows, "chosen": chosen, "rule": "lowest held-out V/A squared error on the new ratings "
             f"(grouped {pb.folds}-fold CV), the simpler method within one standard error, original-set "
             f"V/A r falling by <= {MAX_ORIGINAL_DROP}"}
