@@ -173,3 +173,36 @@ def test_bad_inputs_name_the_file(parent, tmp_path):
     with pytest.raises(DataError, match=rows[0][0]):
         _adapt(weights, data, tmp_path / "o5.safetensors")
     assert not any(tmp_path.glob("o*.safetensors"))
+
+
+def test_adapt_bench_protocol_on_synthetic_features():
+    """The bench's loops and table on a made-up parent: old rows, a new 'set' of stems whose rule differs."""
+    from qdemo.emotion.adapt import Cal, Heads
+    from qdemo.emotion.adapt_bench import Setup, format_summary, run_bench, summarise
+    from qdemo.emotion.adapt_data import fold_grams, member_gram
+    from qdemo.emotion.adapt_run import OldRows
+
+    rng = np.random.default_rng(0)
+    F, K = 16, 3
+    w_old, w_new = rng.normal(size=(F, 3)) / 4, rng.normal(size=(F, 3)) / 4
+    Zo = rng.normal(size=(2, 90, F))  # (views, rows, F)
+    fold = np.arange(90) % K
+    yo = np.tanh(Zo[0] @ w_old) + rng.normal(0, 0.1, (90, 3))
+    heads = Heads([np.stack([w_old] * K)], [np.zeros((K, 3))])
+    stats = fold_grams(Zo, fold)
+    old = OldRows(Z=[Zo[0][:, None].repeat(K, 1)], targets=yo, fold=fold, dataset=np.array(["a", "b"] * 45),
+                  gram=[[member_gram(stats, k) for k in range(K)]], alpha=[np.full((K, 3), 10.0)])
+    Zn = rng.normal(size=(120, F))
+    yn = np.tanh(Zn @ w_new) + rng.normal(0, 0.1, (120, 3))
+    yn[:, 2] = np.nan
+    st = Setup(heads, Cal(np.ones(3), np.zeros(3)), old, [Zn[:, None].repeat(K, 1)], yn,
+               np.array([f"s{i // 2}" for i in range(120)]))
+    res = run_bench(st, [20, 50], 1, auto=True, folds=3, progress=False)
+    rows = summarise(res)
+    assert {(e["n"], e["method"]) for e in rows} >= {(50, "refit"), (50, "auto"), (20, "parent")}
+    big = {e["method"]: e for e in rows if e["n"] == 50}
+    assert big["parent"]["valence_gain"] == 0.0 and big["parent"]["original_drop"] == 0.0
+    assert big["refit-prior"]["valence_gain"] > 0.1  # the new rule is learnt ...
+    assert big["refit-prior"]["original_drop"] > 0.02  # ... at the old rule's cost, which auto refuses
+    assert big["auto"]["original_drop"] <= 0.02 and len(res["runs"]) == 2
+    assert "| 50 | auto (" in format_summary(rows)

@@ -130,6 +130,7 @@ def test_the_study_loop_end_to_end(tmp_path: Path, tiny_evolve_cfg, serve, page)
     manifest = read_manifest(run)
     assert manifest["models"]["searcher"]["sha256"] != manifest["searcher_history"][0]["sha256"]
     assert manifest["iterations"] == 12 and manifest["searcher_history"][0]["until_iteration"] == 10
+    assert manifest["models"]["searcher"]["adapted"]["ratings"]["n_raters"] == RATERS
 
     out = tmp_path / "set"
     assert main(["stimuli", "export", str(run), "--db", str(db), "--out", str(out)]) == 0
