@@ -107,6 +107,11 @@ def build_setup(cfg, *, progress: bool = True) -> Setup:
     from qdemo.emotion.train.data import load_training_data
 
     rc = cfg.searcher
+    if getattr(rc.model, "semantic", False):
+        from qdemo.errors import ConfigError
+
+        raise ConfigError("adapt-bench fits its parent on the pooled features; run it with "
+                          "--set searcher.model.semantic=false")
     data = load_training_data(cfg)
     if NEW not in set(data.dataset.tolist()):
         raise ValueError(f"the config has no {NEW} set (data.bass)")

@@ -119,7 +119,7 @@ def training_rows(model, cfg, role: str, *, device: str | torch.device = "cpu", 
     """The parent's training rows under ``cfg`` (a RegressorConfig): features from the cache,
     joint folds, per-member Gram matrices and penalties. ConfigError when the parent was not
     trained on this config's data or is fine-tuned (its members' features differ)."""
-    from qdemo.emotion.features import extract_features
+    from qdemo.emotion.features import extract_features, with_semantic
     from qdemo.emotion.train.data import load_training_data
 
     if role not in ("searcher", "critic"):
@@ -137,8 +137,9 @@ def training_rows(model, cfg, role: str, *, device: str | torch.device = "cpu", 
             raise ConfigError(f"{model.meta.name}: was not trained on the data of --train-config (it says "
                               f"{_trained_on(model, i)}, {part.n_members} members; the config gives {counts}, "
                               f"{cfg.folds} folds)")
-        raw = extract_features(part, data.rated.paths, views=rc.views, crop_scale=rc.crop_scale, seed=cfg.seed,
-                               batch_size=rc.batch_size, cache_dir=cfg.cache_dir, device=device, progress=progress)
+        raw = with_semantic(part, extract_features(part, data.rated.paths, views=rc.views, crop_scale=rc.crop_scale,
+                                                   seed=cfg.seed, batch_size=rc.batch_size, cache_dir=cfg.cache_dir,
+                                                   device=device, progress=progress))  # (V, N, F): the model's columns
         Zv = np.stack([standardised(part, raw[v])[:, 0] for v in range(raw.shape[0])])  # (V, N, F), frozen
         stats = fold_grams(Zv, data.fold)
         gram.append([member_gram(stats, k) for k in range(part.n_members)])
