@@ -74,8 +74,9 @@ def _ratings(facts: dict[str, Any]) -> list[str]:
              "dominance, in `qdemo rate` (a local web page; keyboard or mouse). Each participant saw the study's "
              f"stimuli in a blinded random order seeded by (study seed {s['seed']}, participant id); images were "
              f"{s['size']} px PNGs named only by a blinded id. The study held {s['n_study']} stimuli, "
-             f"{s['matched']} of them this run's elites (the images here); {s['other']} of other sources "
-             "(generator samples, photos) are not in this set.", "",
+             f"{s['matched']} of them this run's elites (the images here)"
+             + (f"; {s['other']} of other sources (generator samples, photos) are not in this set." if s["other"]
+                else "."), "",
              "## Raters", "",
              f"{s['n_raters']} raters gave {s['n_ratings']} ratings of these images (per image: "
              f"{s['n_min']}-{s['n_max']}, median {s['n_median']}). Rater quality (`qdemo validate`): leave-one-out "
