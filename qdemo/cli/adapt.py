@@ -181,8 +181,9 @@ def run_adapt(cfg, *, progress: bool = True) -> dict[str, Any]:  # long: one lin
         methods = list(dict.fromkeys(["parent", cfg.method]))
     t0 = time.time()
     report = compare_methods(pb, methods)
+    fits = report.pop("fits")
     chosen = report["chosen"] if cfg.method == "auto" else cfg.method
-    new_heads, new_cal, fit = fit_method(pb, chosen)
+    new_heads, new_cal, fit = fits.get(chosen) or fit_method(pb, chosen)
     extra = {"parent": describe_model(parent, str(cfg.model)) | {"name": parent.meta.name}, "ratings": info,
              "method": chosen, "fit": fit, "cross_validated": report["methods"][chosen]["new"],
              "parent_cross_validated": report["methods"]["parent"]["new"]}

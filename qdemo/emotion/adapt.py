@@ -29,7 +29,7 @@ Everything here is numpy on features already extracted (:mod:`qdemo.emotion.adap
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -40,12 +40,14 @@ from qdemo.emotion.ridge import TARGET_CLIP, ridge_toward_prior
 METHODS: dict[str, tuple[str, str | None]] = {
     "parent": ("keep", None),
     "domain-calibration": ("keep", "domain"),
-    "recalibrate": ("keep", "pooled"),
     "refit-prior": ("prior", "domain"),
-    "refit": ("rows", "pooled"),
     "refit-domain": ("rows", "domain"),
+    "recalibrate": ("keep", "pooled"),
+    "refit": ("rows", "pooled"),
 }
-"""Name -> (heads, calibration); simplest first (the order the one-standard-error rule prefers)."""
+"""Name -> (heads, calibration), in the order the one-standard-error rule prefers: the parent, then
+the methods that calibrate for the new domain (the point of adapting to it; with the training rows
+given, stretched only as far as the original sets allow), then the pooled ones."""
 NEEDS_ROWS = tuple(m for m, (h, c) in METHODS.items() if h == "rows" or c == "pooled")
 """Methods that need the parent's training rows (``--train-config``)."""
 PRIOR_LAMS = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
@@ -225,10 +227,25 @@ def _heads_cv(kern: Kernels, heads: Heads, t: np.ndarray, base: np.ndarray, rows
     return pred / len(members)
 
 
+def _fit_dim(kern: Kernels, parent: Heads, out: Heads, t: np.ndarray, base: np.ndarray, r: np.ndarray, d: int,
+             lam: float) -> Heads:
+    """``out`` with dimension ``d`` of every member refitted on rows ``r`` at strength ``lam``."""
+    out = out.copy()
+    members = parent.members()
+    for (p0, k0, _), js in _by_kernel(kern, parent, d).items():
+        A, C = ridge_toward_prior(kern.kernel(p0, k0, d)[np.ix_(r, r)], t[r, None] - base[r][:, js, d], [lam])
+        for col, j in enumerate(js):
+            p, k = members[j]
+            out.W[p][k, :, d] = parent.W[p][k, :, d] + kern.delta(p, k, d, r, A[0][:, col], lam)
+            out.b[p][k, d] = parent.b[p][k, d] + C[0][col]
+    return out
+
+
 def fit_heads(Z: Sequence[np.ndarray], targets: np.ndarray, groups: np.ndarray, parent: Heads, *,
               rows: np.ndarray | None = None, kernels: Kernels | None = None, gram: list | None = None,
-              alpha: list | None = None, grid: Sequence[float] | None = None, folds: int = 5,
-              seed: int = 0) -> tuple[Heads, np.ndarray, dict[str, Any]]:  # long: CV per dimension, then the fit
+              alpha: list | None = None, grid: Sequence[float] | None = None, folds: int = 5, seed: int = 0,
+              guard: Callable[[int, Heads], bool] | None = None
+              ) -> tuple[Heads, np.ndarray, dict[str, Any]]:  # long: CV per dimension, then the fit
     """Refit every member's head on the new rows toward ``parent`` (see the module docstring).
 
     ``Z`` per part (N, K, F) standardised features (any columns: the fit never assumes which),
@@ -238,7 +255,8 @@ def fit_heads(Z: Sequence[np.ndarray], targets: np.ndarray, groups: np.ndarray, 
     :data:`ROW_WEIGHTS`); else the isotropic prior (grid :data:`PRIOR_LAMS`). The strength per
     dimension is chosen by grouped CV with the one-standard-error rule. Returns the heads, the
     (len(rows), 3) held-out raw ensemble predictions at the chosen strengths (for the
-    calibration) and what was chosen."""
+    calibration) and what was chosen. ``guard(d, heads)``: whether heads refitted on dimension d
+    are acceptable elsewhere (the original sets); a refused strength gives way to the next smaller."""
     kern = kernels or Kernels(Z, gram, alpha)
     grid = tuple(grid or (PRIOR_LAMS if kern.gram is None else ROW_WEIGHTS))
     rows = np.arange(len(targets)) if rows is None else np.asarray(rows)
@@ -258,19 +276,14 @@ def fit_heads(Z: Sequence[np.ndarray], targets: np.ndarray, groups: np.ndarray, 
             cvs.append(_heads_cv(kern, parent, t, base[:, :, d], r, fold, d, grid))  # (L, len(r))
             sq += np.stack([affine_sq(c, targets[r, d]) for c in cvs[-1]]) / CV_REPEATS
         i = one_se_choice(group_means(sq, groups[r]))
-        cv = cvs[0]
-        lam = float(grid[i])
-        info["lam"][str(d)] = lam
-        if lam == 0:
-            continue  # the parent's head, bias included (held stays the parent's predictions)
-        held[np.isin(rows, r), d] = cv[i]
-        members = parent.members()
-        for (p0, k0, _), js in _by_kernel(kern, parent, d).items():
-            A, C = ridge_toward_prior(kern.kernel(p0, k0, d)[np.ix_(r, r)], t[r, None] - base[r][:, js, d], [lam])
-            for col, j in enumerate(js):
-                p, k = members[j]
-                new.W[p][k, :, d] += kern.delta(p, k, d, r, A[0][:, col], lam)
-                new.b[p][k, d] += C[0][col]
+        trial = _fit_dim(kern, parent, new, t, base, r, d, float(grid[i])) if grid[i] else new
+        while grid[i] and guard is not None and not guard(d, trial):
+            i -= 1  # the original sets refuse it: the next smaller strength
+            trial = _fit_dim(kern, parent, new, t, base, r, d, float(grid[i])) if grid[i] else new
+        info["lam"][str(d)] = float(grid[i])
+        if grid[i]:  # else the parent's head, bias included (held stays the parent's predictions)
+            held[np.isin(rows, r), d] = cvs[0][i]
+            new = trial
     return new, held, info
 
 
@@ -301,12 +314,38 @@ def fit_domain_calibration(raw_mean: np.ndarray, targets: np.ndarray, parent: Ca
 
 def fit_pooled_calibration(raw_old: np.ndarray, y_old: np.ndarray, raw_new: np.ndarray, y_new: np.ndarray) -> Cal:
     """One map for every domain: variance matching on the training sets' out-of-fold predictions
-    and the new rows' held-out predictions together."""
-    scale, shift, info = fit_variance_matching(np.concatenate([raw_old, raw_new]), np.concatenate([y_old, y_new]))
-    info["method"] = "variance matching on the training sets' out-of-fold and the new rows' held-out predictions"
-    return Cal(scale, shift, info)
+    and the new rows' held-out predictions together, the new domain weighing as much as the
+    training sets together (else a few hundred new rows would hardly move it)."""
+    P, Y = np.concatenate([raw_old, raw_new]), np.concatenate([y_old, y_new])
+    w = np.concatenate([np.full(len(raw_old), 1.0 / max(len(raw_old), 1)), np.full(len(raw_new), 1.0 / max(len(raw_new), 1))])
+    scale, shift = np.ones(len(DIMS)), np.zeros(len(DIMS))
+    for d in range(len(DIMS)):
+        ok = np.isfinite(P[:, d]) & np.isfinite(Y[:, d])
+        if ok.sum() < MIN_ROWS:
+            continue
+        mp, my = np.average(P[ok, d], weights=w[ok]), np.average(Y[ok, d], weights=w[ok])
+        sp = np.sqrt(np.average((P[ok, d] - mp) ** 2, weights=w[ok]))
+        sy = np.sqrt(np.average((Y[ok, d] - my) ** 2, weights=w[ok]))
+        if sp > 1e-9:
+            scale[d] = min(6.0, sy / sp)
+            shift[d] = my - scale[d] * mp
+    return Cal(scale, shift, {"method": "variance matching on the training sets' out-of-fold and the new rows' "
+                                        "held-out predictions, each domain weighing one half"})
+
+
+def limit_calibration(cal: Cal, toward: Cal, ok: Callable[[Cal], bool],
+                      steps: Sequence[float] = (1.0, 0.75, 0.5, 0.25, 0.0)) -> Cal:
+    """The first map ``toward + s (cal - toward)`` (s in ``steps``) that ``ok`` accepts: a domain's
+    calibration stretched only as far as the original sets allow (an affine map clamped to [-1, 1]
+    saturates the other domains' extreme predictions)."""
+    for s in steps:
+        c = Cal(toward.scale + s * (cal.scale - toward.scale), toward.shift + s * (cal.shift - toward.shift),
+                {**cal.info, "toward_pooled": 1.0 - s})
+        if s == steps[-1] or ok(c):
+            return c
+    return toward
 
 
 __all__ = ["CAL_N0", "CV_REPEATS", "Cal", "Heads", "Kernels", "METHODS", "MIN_ROWS", "NEEDS_ROWS", "PRIOR_LAMS", "ROW_WEIGHTS",
-           "affine_sq", "fit_domain_calibration", "group_means", "fit_heads", "fit_pooled_calibration", "group_folds", "link",
+           "affine_sq", "fit_domain_calibration", "limit_calibration", "group_means", "fit_heads", "fit_pooled_calibration", "group_folds", "link",
            "member_logits", "member_raw", "one_se_choice", "predict"]

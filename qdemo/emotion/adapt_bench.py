@@ -145,7 +145,8 @@ def _draw(stems: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarr
         if len(rows) >= n:
             break
         rows += np.flatnonzero(stems == s).tolist()
-    return np.asarray(rows[:n]), test  # the last stem may be cut: its rest is in no test row
+    return np.asarray(rows[:n]), test  # the last stem may be cut: its rest is in no test row (a half may
+    # hold fewer than n images: then all of them)
 
 
 def _score(st: Setup, heads: Heads, cal: Cal, test: np.ndarray, before: dict) -> dict[str, Any]:
@@ -171,12 +172,15 @@ def run_bench(st: Setup, sizes: Sequence[int], repeats: int, *, auto: bool = Tru
             pb = Problem([z[rows] for z in st.Z_new], st.y_new[rows], st.stems[rows], st.heads, st.cal, old=st.old,
                          folds=folds, seed=rep)
             t0 = time.time()
-            res = {m: _score(st, *fit_method(pb, m)[:2], test, before) for m in METHODS}
+            fits = {}
+            if auto:  # measures every method on the n images (and fits each on all of them)
+                cmp = compare_methods(pb, list(METHODS))
+                fits = cmp["fits"]
+            res = {m: _score(st, *(fits.get(m) or fit_method(pb, m))[:2], test, before) for m in METHODS}
             if auto:
-                chosen = compare_methods(pb, list(METHODS))["chosen"]
-                res["auto"] = {**res[chosen], "chosen": chosen}
-            runs.append({"repeat": rep, "n": int(len(rows)), "n_test": int(len(test)), "seconds": time.time() - t0,
-                         "methods": res})
+                res["auto"] = {**res[cmp["chosen"]], "chosen": cmp["chosen"]}
+            runs.append({"repeat": rep, "size": int(n), "n": int(len(rows)), "n_test": int(len(test)),
+                         "seconds": time.time() - t0, "methods": res})
             bar.update(1)
     bar.close()
     return {"runs": runs, "parent_original": before}
@@ -188,10 +192,10 @@ def summarise(result: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     by_n: dict[int, list] = {}
     for run in result["runs"]:
-        by_n.setdefault(run["n"], []).append(run)
+        by_n.setdefault(run.get("size", run["n"]), []).append(run)
     for n, runs in sorted(by_n.items()):
         for m in runs[0]["methods"]:
-            e: dict[str, Any] = {"n": n, "method": m, "repeats": len(runs)}
+            e: dict[str, Any] = {"n": n, "n_used": sorted({r["n"] for r in runs}), "method": m, "repeats": len(runs)}
             for d in VA:
                 gain = [r["methods"][m][d]["r"] - r["methods"]["parent"][d]["r"] for r in runs]
                 e[f"{d}_r"] = float(np.mean([r["methods"][m][d]["r"] for r in runs]))

@@ -21,7 +21,7 @@ import numpy as np
 
 from qdemo import DIMS
 from qdemo.emotion.adapt import (METHODS, NEEDS_ROWS, Cal, Heads, Kernels, fit_domain_calibration, fit_heads,
-                                 fit_pooled_calibration, group_folds, group_means, member_raw, one_se_choice,
+                                 fit_pooled_calibration, limit_calibration, group_folds, group_means, member_raw, one_se_choice,
                                  predict)
 from qdemo.errors import ConfigError
 
@@ -66,6 +66,13 @@ class Problem:
 
     def __post_init__(self) -> None:
         self._kernels: dict[str, Kernels] = {}
+        self._before: dict | None = None
+
+    def before(self) -> dict:
+        """The parent's out-of-fold metrics per original set (cached)."""
+        if self._before is None:
+            self._before = original_sets(self.old, self.parent, self.parent_cal)
+        return self._before
 
     def kernels(self, prior: str) -> Kernels:
         if prior not in self._kernels:
@@ -106,15 +113,51 @@ def fit_method(pb: Problem, method: str, rows: np.ndarray | None = None) -> tupl
         heads, held = pb.parent, member_raw(pb.Z, pb.parent, rows).mean(axis=1)
     else:
         heads, held, info["heads_fit"] = fit_heads(pb.Z, pb.targets, pb.groups, pb.parent, rows=rows,
-                                                   kernels=pb.kernels(heads_mode), folds=pb.folds, seed=pb.seed)
+                                                   kernels=pb.kernels(heads_mode), folds=pb.folds, seed=pb.seed,
+                                                   guard=_heads_guard(pb))
     if cal_mode is None:
         cal = pb.parent_cal
-    elif cal_mode == "domain":
-        cal = fit_domain_calibration(held, pb.targets[rows], pb.parent_cal)
-    else:
+    elif cal_mode == "pooled":
         cal = fit_pooled_calibration(old_oof_raw(pb.old, heads), pb.old.targets, held, pb.targets[rows])
+    else:
+        cal = fit_domain_calibration(held, pb.targets[rows], pb.parent_cal)
+        if pb.old is not None:  # stretched only as far as the original sets allow
+            pooled = fit_pooled_calibration(old_oof_raw(pb.old, heads), pb.old.targets, held, pb.targets[rows])
+            before = pb.before()
+            cal = limit_calibration(cal, pooled, lambda c: _drop(before, original_sets(pb.old, heads, c))
+                                    <= MAX_ORIGINAL_DROP)
     info["calibration_fit"] = {k: v for k, v in cal.info.items() if k != "rows"}
     return heads, cal, info
+
+
+def _raw_r(old: OldRows, heads: Heads) -> dict[str, np.ndarray]:
+    """Per original set: (3,) Pearson r of the raw out-of-fold predictions (before calibration)."""
+    raw = old_oof_raw(old, heads)
+    out = {}
+    for n in dict.fromkeys(old.dataset):
+        m = old.dataset == n
+        out[n] = np.array([_r(raw[m, d], old.targets[m, d]) for d in range(len(DIMS))])
+    return out
+
+
+def _r(x: np.ndarray, y: np.ndarray) -> float:
+    ok = np.isfinite(x) & np.isfinite(y)
+    return float(np.corrcoef(x[ok], y[ok])[0, 1]) if ok.sum() > 2 and x[ok].std() > 0 and y[ok].std() > 0 else np.nan
+
+
+def _heads_guard(pb: Problem):
+    """With the training rows: heads refitted on valence or arousal may lower no original set's raw
+    r of that dimension by more than :data:`MAX_ORIGINAL_DROP` (None without them)."""
+    if pb.old is None:
+        return None
+    before = _raw_r(pb.old, pb.parent)
+
+    def ok(d: int, heads: Heads) -> bool:
+        if DIMS[d] not in ("valence", "arousal"):
+            return True
+        after = _raw_r(pb.old, heads)
+        return all(not (before[n][d] - after[n][d] > MAX_ORIGINAL_DROP) for n in before)
+    return ok
 
 
 def metrics(pred: np.ndarray, target: np.ndarray) -> dict[str, dict[str, float]]:
@@ -158,8 +201,8 @@ def compare_methods(pb: Problem, methods: Sequence[str]) -> dict[str, Any]:
     method within one standard error (paired over stimuli), among methods that lower no original
     set's V/A r by more than :data:`MAX_ORIGINAL_DROP`."""
     va = [DIMS.index("valence"), DIMS.index("arousal")]
-    before_old = original_sets(pb.old, pb.parent, pb.parent_cal) if pb.old is not None else None
-    rows, errs, ok = {}, [], []
+    before_old = pb.before() if pb.old is not None else None
+    rows, errs, ok, fits = {}, [], [], {}
     fin = np.isfinite(pb.targets[:, va]).any(axis=1)
     for m in methods:
         pred = held_out(pb, m)
@@ -167,14 +210,14 @@ def compare_methods(pb: Problem, methods: Sequence[str]) -> dict[str, Any]:
         errs.append(group_means(sq[fin], pb.groups[fin]))
         entry: dict[str, Any] = {"new": metrics(pred, pb.targets), "new_mse_va": float(sq[fin].mean())}
         if pb.old is not None:
-            heads, cal, _ = fit_method(pb, m)
+            heads, cal, _ = fits[m] = fit_method(pb, m)
             entry["original"] = original_sets(pb.old, heads, cal)
             entry["original_drop"] = _drop(before_old, entry["original"])
         ok.append(entry.get("original_drop", 0.0) <= MAX_ORIGINAL_DROP)
         rows[m] = entry
     allowed = [i for i in range(len(methods)) if ok[i]] or [0]
     chosen = methods[allowed[one_se_choice([errs[i] for i in allowed])]]
-    return {"methods": rows, "chosen": chosen, "rule": "lowest held-out V/A squared error on the new ratings "
+    return {"methods": rows, "chosen": chosen, "fits": fits, "rule": "lowest held-out V/A squared error on the new ratings "
             f"(grouped {pb.folds}-fold CV), the simpler method within one standard error, original-set "
             f"V/A r falling by <= {MAX_ORIGINAL_DROP}"}
 

@@ -184,7 +184,8 @@ def test_adapt_bench_protocol_on_synthetic_features():
 
     rng = np.random.default_rng(0)
     F, K = 16, 3
-    w_old, w_new = rng.normal(size=(F, 3)) / 4, rng.normal(size=(F, 3)) / 4
+    w_old = rng.normal(size=(F, 3)) / 4
+    w_new = w_old + rng.normal(size=(F, 3)) / 3  # a related rule
     Zo = rng.normal(size=(2, 90, F))  # (views, rows, F)
     fold = np.arange(90) % K
     yo = np.tanh(Zo[0] @ w_old) + rng.normal(0, 0.1, (90, 3))
@@ -202,7 +203,8 @@ def test_adapt_bench_protocol_on_synthetic_features():
     assert {(e["n"], e["method"]) for e in rows} >= {(50, "refit"), (50, "auto"), (20, "parent")}
     big = {e["method"]: e for e in rows if e["n"] == 50}
     assert big["parent"]["valence_gain"] == 0.0 and big["parent"]["original_drop"] == 0.0
-    assert big["refit-prior"]["valence_gain"] > 0.1  # the new rule is learnt ...
-    assert big["refit-prior"]["original_drop"] > 0.02  # ... at the old rule's cost, which auto refuses
-    assert big["auto"]["original_drop"] <= 0.02 and len(res["runs"]) == 2
+    for m in ("domain-calibration", "refit-prior", "refit-domain", "auto"):  # guarded by the original sets
+        assert big[m]["original_drop"] <= 0.02 + 1e-9, (m, big[m])
+    assert big["refit-prior"]["valence_gain"] > 0 and big["refit-prior"]["arousal_gain"] > 0  # the new rule, in part
+    assert len(res["runs"]) == 2
     assert "| 50 | auto (" in format_summary(rows)
