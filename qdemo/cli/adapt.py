@@ -193,9 +193,9 @@ def run_adapt(cfg, *, progress: bool = True) -> dict[str, Any]:  # long: one lin
     report.update({"out": str(out), "report": str(out.with_suffix(".report.json")), "seconds": time.time() - t0,
                    "ratings": info, "parent": extra["parent"], "fit": fit, "chosen": chosen})
     atomic_write_json(out.with_suffix(".report.json"), report)
-    if info.get("excluded_raters"):
-        print(f"qdemo regressor adapt: left out {info['excluded_raters']} flagged rater(s) of {cfg.db}",
-              file=sys.stderr)
+    if cfg.db and cfg.exclude_flagged:
+        print(f"qdemo regressor adapt: left out {info['excluded_raters']} flagged rater(s) of {cfg.db} "
+              f"(mean leave-one-out r below {cfg.flag_below:g}); {info['n_raters']} kept", file=sys.stderr)
     return report
 
 
