@@ -151,7 +151,7 @@ def run_adapt(cfg, *, progress: bool = True) -> dict[str, Any]:  # long: one lin
 
     from qdemo.config import load_config
     from qdemo.device import resolve_device
-    from qdemo.emotion.adapt import METHODS, NEEDS_ROWS
+    from qdemo.emotion.adapt import AUTO, METHODS, NEEDS_ROWS
     from qdemo.emotion.adapt_data import check_output, image_features, model_parts, training_rows
     from qdemo.emotion.adapt_run import Problem, apply_adaptation, compare_methods, fit_method, heads_of
     from qdemo.emotion.zoo import describe_model, load_emotion_model, save_model
@@ -180,7 +180,7 @@ def run_adapt(cfg, *, progress: bool = True) -> dict[str, Any]:  # long: one lin
     if cfg.method != "auto":
         methods = list(dict.fromkeys(["parent", cfg.method]))
     t0 = time.time()
-    report = compare_methods(pb, methods)
+    report = compare_methods(pb, methods, candidates=AUTO if cfg.method == "auto" else None)
     fits = report.pop("fits")
     chosen = report["chosen"] if cfg.method == "auto" else cfg.method
     new_heads, new_cal, fit = fits.get(chosen) or fit_method(pb, chosen)

@@ -48,6 +48,11 @@ METHODS: dict[str, tuple[str, str | None]] = {
 """Name -> (heads, calibration), in the order the one-standard-error rule prefers: the parent, then
 the methods that calibrate for the new domain (the point of adapting to it; with the training rows
 given, stretched only as far as the original sets allow), then the pooled ones."""
+AUTO = tuple(m for m, (h, c) in METHODS.items() if c != "pooled")
+"""What ``--method auto`` chooses from: the parent and the methods calibrated for the new domain. The
+pooled ones (one map for every domain) are measured and can be asked for, but held-out squared
+error on the new domain cannot choose between the two purposes: it always prefers the map that
+stretches less (the least-squares slope is r * sd(y) / sd(x), below variance matching)."""
 NEEDS_ROWS = tuple(m for m, (h, c) in METHODS.items() if h == "rows" or c == "pooled")
 """Methods that need the parent's training rows (``--train-config``)."""
 PRIOR_LAMS = (0.0, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
@@ -346,6 +351,6 @@ def limit_calibration(cal: Cal, toward: Cal, ok: Callable[[Cal], bool],
     return toward
 
 
-__all__ = ["CAL_N0", "CV_REPEATS", "Cal", "Heads", "Kernels", "METHODS", "MIN_ROWS", "NEEDS_ROWS", "PRIOR_LAMS", "ROW_WEIGHTS",
+__all__ = ["AUTO", "CAL_N0", "CV_REPEATS", "Cal", "Heads", "Kernels", "METHODS", "MIN_ROWS", "NEEDS_ROWS", "PRIOR_LAMS", "ROW_WEIGHTS",
            "affine_sq", "fit_domain_calibration", "limit_calibration", "group_means", "fit_heads", "fit_pooled_calibration", "group_folds", "link",
            "member_logits", "member_raw", "one_se_choice", "predict"]

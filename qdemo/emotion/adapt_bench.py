@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from qdemo import DIMS
-from qdemo.emotion.adapt import METHODS, Cal, Heads, predict
+from qdemo.emotion.adapt import AUTO, METHODS, Cal, Heads, predict
 from qdemo.emotion.adapt_run import OldRows, Problem, compare_methods, fit_method, metrics, original_sets
 
 NEW = "bass"
@@ -174,7 +174,7 @@ def run_bench(st: Setup, sizes: Sequence[int], repeats: int, *, auto: bool = Tru
             t0 = time.time()
             fits = {}
             if auto:  # measures every method on the n images (and fits each on all of them)
-                cmp = compare_methods(pb, list(METHODS))
+                cmp = compare_methods(pb, list(METHODS), candidates=AUTO)
                 fits = cmp["fits"]
             res = {m: _score(st, *(fits.get(m) or fit_method(pb, m))[:2], test, before) for m in METHODS}
             if auto:

@@ -195,11 +195,11 @@ def _drop(before: dict, after: dict) -> float:
     return float(max(falls)) if falls else 0.0
 
 
-def compare_methods(pb: Problem, methods: Sequence[str]) -> dict[str, Any]:
+def compare_methods(pb: Problem, methods: Sequence[str], candidates: Sequence[str] | None = None) -> dict[str, Any]:
     """Measure every method in ``methods`` and choose one (see the module docstring): the lowest
     held-out squared error (valence and arousal) on the new ratings, preferring the simpler
-    method within one standard error (paired over stimuli), among methods that lower no original
-    set's V/A r by more than :data:`MAX_ORIGINAL_DROP`."""
+    method within one standard error (paired over stimuli), among ``candidates`` (default all of
+    ``methods``) that lower no original set's V/A r by more than :data:`MAX_ORIGINAL_DROP`."""
     va = [DIMS.index("valence"), DIMS.index("arousal")]
     before_old = pb.before() if pb.old is not None else None
     rows, errs, ok, fits = {}, [], [], {}
@@ -213,7 +213,7 @@ def compare_methods(pb: Problem, methods: Sequence[str]) -> dict[str, Any]:
             heads, cal, _ = fits[m] = fit_method(pb, m)
             entry["original"] = original_sets(pb.old, heads, cal)
             entry["original_drop"] = _drop(before_old, entry["original"])
-        ok.append(entry.get("original_drop", 0.0) <= MAX_ORIGINAL_DROP)
+        ok.append(entry.get("original_drop", 0.0) <= MAX_ORIGINAL_DROP and (candidates is None or m in candidates))
         rows[m] = entry
     allowed = [i for i in range(len(methods)) if ok[i]] or [0]
     chosen = methods[allowed[one_se_choice([errs[i] for i in allowed])]]
