@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from qdemo.cli import adapt
 from qdemo.flags import Flag, add_config_options, add_flags
 
 CONFIG = "qdemo.emotion.train.config:RegressorConfig"
@@ -110,10 +111,7 @@ def register(subparsers) -> None:
                    help="time this weights file for ROLE instead of the shipped one")
     p.add_argument("--json", metavar="OUT.json")
     p.set_defaults(func=_cmd_bench)
-
-    from qdemo.cli import adapt
-
-    adapt.register(sub)
+    adapt.register(sub)  # qdemo regressor adapt, adapt-bench
 
 
 # ----------------------------------------------------------------------------- handlers

@@ -15,8 +15,6 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-import numpy as np
-
 from qdemo import DIMS
 from qdemo.stimuli.collect import Item
 
@@ -61,11 +59,12 @@ def norm_row(item_id: str, file: str, it: Item, stats: dict[str, float]) -> list
 
 
 def va_region(v: float, a: float) -> str | None:
-    """'positive-aroused', ... (thirds of the canonical scale); None when either is missing."""
-    if not (math.isfinite(v) and math.isfinite(a)):
-        return None
-    third = lambda x: int(np.searchsorted(REGION_EDGES, x))  # noqa: E731
-    return f"{V_NAMES[third(v)]}-{A_NAMES[third(a)]}"
+    """'positive-aroused', ... (thirds of the canonical scale: a 3 x 3 measure space over valence and
+    arousal); None when either is missing."""
+    from qdemo.measure_space import MeasureSpace
+
+    cell = MeasureSpace.grid([(-1.0, 1.0), (-1.0, 1.0)], [3, 3]).locate([v, a])
+    return None if cell is None else f"{V_NAMES[cell[0]]}-{A_NAMES[cell[1]]}"
 
 
 def region_counts(items: Sequence[Item]) -> dict[str, Any]:
