@@ -2,7 +2,7 @@
 
 Layers import downward only (docs/architecture.md, tests/core/test_core_layers.py):
 
-    base < emotion < render < generator | normalise < qd < runfolder < viz < compare | bench | web < cli
+    base < emotion < render < generator | normalise < qd < runfolder < viz < compare | bench | web | stimuli < cli
 """
 
 __version__ = "0.1.0"

@@ -22,6 +22,7 @@ AREAS = (
     "qdemo.cli.compare",     # qdemo compare, qdemo export-study
     "qdemo.cli.normalise",   # qdemo normalise shine|train|apply|report
     "qdemo.cli.web",         # qdemo browse, qdemo rate, qdemo validate
+    "qdemo.cli.stimuli",     # qdemo stimuli export
 )
 
 

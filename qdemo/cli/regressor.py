@@ -5,6 +5,7 @@
     qdemo regressor predict PATH... [--role searcher|critic] [--out FILE.csv]
     qdemo regressor explain IMAGE --out FILE.png [--method gradcam|smoothgrad]
     qdemo regressor bench   [--batches 1,16,64,256] [--resolutions 64,96,128,224]
+    qdemo regressor adapt   --model SPEC --db ratings.sqlite --out adapted.safetensors   (qdemo.cli.adapt)
 
 No torch import at module level: ``qdemo --help`` stays fast.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from qdemo.cli import adapt
 from qdemo.flags import Flag, add_config_options, add_flags
 
 CONFIG = "qdemo.emotion.train.config:RegressorConfig"
@@ -109,6 +111,7 @@ def register(subparsers) -> None:
                    help="time this weights file for ROLE instead of the shipped one")
     p.add_argument("--json", metavar="OUT.json")
     p.set_defaults(func=_cmd_bench)
+    adapt.register(sub)  # qdemo regressor adapt, adapt-bench
 
 
 # ----------------------------------------------------------------------------- handlers

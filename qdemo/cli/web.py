@@ -84,7 +84,7 @@ def cmd_rate(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from qdemo.web.validate import run_validate
 
-    run_validate(args.db, key=args.key, out=args.out)
+    run_validate(args.db, key=args.key, out=args.out, flag_below=args.flag_below)
     return 0
 
 
@@ -138,4 +138,6 @@ def register(subparsers) -> None:
     p.add_argument("--key", metavar="KEY.csv",
                    help="the study's key.csv (default: key.csv of the stimulus folder recorded in DB)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: <DB stem>_validate/ beside DB)")
+    p.add_argument("--flag-below", type=float, default=None, metavar="R",
+                   help="flag raters whose mean leave-one-out r (valence, arousal) is below R (default 0.2)")
     p.set_defaults(func=cmd_validate)

@@ -138,6 +138,7 @@ def describe_model(model, spec: str) -> Optional[dict[str, Any]]:
     if model is None:
         return None
     info = getattr(model, "info", None)
+    extra: dict[str, Any] = getattr(info, "extra", {}) or {}
     return {
         "name": getattr(info, "name", type(model).__name__),
         "spec": spec,
@@ -146,7 +147,16 @@ def describe_model(model, spec: str) -> Optional[dict[str, Any]]:
         "human_rated": list(getattr(info, "human_rated", ("valence", "arousal"))),
         "proxy": list(getattr(info, "proxy", ("dominance",))),
         "calibration": model.calibration.to_dict() if hasattr(model, "calibration") else None,
+        **({"adapted": _adapted_summary(extra["adapted"])} if isinstance(extra.get("adapted"), dict) else {}),
     }
+
+
+def _adapted_summary(adapted: dict[str, Any]) -> dict[str, Any]:
+    """What a manifest says of a model made by ``qdemo regressor adapt``: its parent and ratings."""
+    parent, ratings = adapted.get("parent") or {}, adapted.get("ratings") or {}
+    return {"parent": {k: parent.get(k) for k in ("name", "spec", "sha256")},
+            "ratings": {k: ratings.get(k) for k in ("source", "sha256", "n_stimuli", "n_raters")},
+            "method": adapted.get("method")}
 
 
 __all__ = ["FORMAT", "WEIGHTS_DIR", "describe_model", "load_emotion_model", "load_model",

@@ -118,7 +118,8 @@ def load_search(run_dir: str | Path, search: Search) -> None:
     if head.get("searcher_sha256") != new["searcher_sha256"]:
         raise CheckpointError(f"{folder}: the searcher's weights differ from the ones this run started with "
                               f"(e.g. a run from before the calibrated v2 models, whose cells are on another "
-                              f"scale): its cells cannot be continued; start a new run")
+                              f"scale): its cells cannot be continued; start a new run, or re-judge it "
+                              f"(qdemo evolve --resume {run_dir} --searcher PATH --rejudge)")
     # ... then the explorer, along the state of this freshly built search.
     state = load_checkpoint(folder, {**new, "explorer": search.explorer.state()})
     search.explorer.load_state(state["explorer"])

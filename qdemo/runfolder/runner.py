@@ -108,15 +108,24 @@ class EvolveRun:
         self.created: Optional[str] = now()
         self.notes: list[str] = []
         self.emotions: Optional[dict[str, Any]] = None  # an emotions archive's report, after confirmation
+        self.searcher_history: list[dict[str, Any]] = []  # earlier searchers of a re-judged run (manifest)
 
-    def run(self, *, resume: bool = False, force: bool = False, progress: bool = True) -> RunResult:
-        """Search to ``config.iterations``, then write, confirm and score the reference photos."""
+    def run(self, *, resume: bool = False, force: bool = False, progress: bool = True,
+            rejudge: bool = False) -> RunResult:
+        """Search to ``config.iterations``, then write, confirm and score the reference photos;
+        ``rejudge``: resume under a new searcher (:mod:`qdemo.runfolder.rejudge`)."""
         ex = self.search.explorer
         self.check_critic()  # before anything is written
         if resume:
-            load_search(self.out, self.search)
-            with contextlib.suppress(DataError, KeyError):
-                self.created = read_manifest(self.out)["created"]
+            prev: dict[str, Any] = {}
+            with contextlib.suppress(DataError):
+                prev = read_manifest(self.out)
+            self.created = prev.get("created", self.created)
+            self.searcher_history = list(prev.get("searcher_history") or [])
+            if rejudge:
+                self._rejudge(prev)
+            else:
+                load_search(self.out, self.search)
         else:
             prepare_run_dir(self.out, force=force)
         with stop_on_signals() as stop:  # from the first file on: a Ctrl-C now still leaves a checkpoint
@@ -135,6 +144,17 @@ class EvolveRun:
             self.write_manifest("interrupted", search_metrics(ex))
             raise RunInterrupted(signal.SIGINT, self.out) from None
         return RunResult(self.out, metrics, "complete", list(self.notes))
+
+    def _rejudge(self, prev: dict[str, Any]) -> None:
+        from qdemo.runfolder.rejudge import load_rejudged
+
+        info = load_rejudged(self.out, self.search)
+        was = dict((prev.get("models") or {}).get("searcher") or {})
+        self.searcher_history.append({**was, "spec": info["searcher_spec"], "sha256": info["searcher_sha256"],
+                                      "until_iteration": info["iteration"], "rejudged": now(),
+                                      "elites_before": info["elites_before"], "elites_after": info["elites_after"]})
+        self.notes.append(f"re-judged at iteration {info['iteration']} by {self.config.searcher}: "
+                          f"{info['elites_before']} elites re-scored, {info['elites_after']} kept (one per cell)")
 
     def _search(self, stop: dict[str, int], *, progress: bool) -> None:
         from tqdm import tqdm
@@ -275,21 +295,24 @@ class EvolveRun:
         write_history(self.out, ex.history)
 
     def write_manifest(self, status: str, metrics: dict[str, Any]) -> None:
-        write_manifest(self.out, build_manifest(self.search, status=status, metrics=metrics, critic=self.critic,
-                                                created=self.created, command=self.command, notes=self.notes,
-                                                emotions=self.emotions))
+        manifest = build_manifest(self.search, status=status, metrics=metrics, critic=self.critic,
+                                  created=self.created, command=self.command, notes=self.notes, emotions=self.emotions)
+        if self.searcher_history:
+            manifest["searcher_history"] = self.searcher_history
+        write_manifest(self.out, manifest)
 
 
 def run_evolve(config: EvolveConfig, *, search: Optional[Search] = None, searcher: Optional[EmotionModel] = None,
                critic: Optional[EmotionModel] = None, device: str | torch.device = "auto",
                out_dir: str | Path | None = None, resume: bool = False, force: bool = False,
-               progress: bool = True, command: Optional[str] = None) -> RunResult:
+               progress: bool = True, command: Optional[str] = None, rejudge: bool = False) -> RunResult:
     """Run ``config`` into its run folder (``out_dir``, default ``config.run_dir()``).
 
     ``search``: this config's search already built (and perhaps stepped by hand); None
     builds it with ``searcher`` (None: ``config.searcher``) on ``device``. ``critic``: the
     re-scoring model (None: ``config.critic``). ``resume`` continues from
-    ``out_dir/checkpoint``; otherwise an existing run folder is only replaced with ``force``.
+    ``out_dir/checkpoint`` (``rejudge``: under a new searcher that first re-scores and re-places the
+    elites); otherwise an existing run folder is only replaced with ``force``.
     Raises :class:`RunInterrupted` after saving a checkpoint when SIGINT/SIGTERM arrives.
     """
     if search is None:
@@ -297,4 +320,5 @@ def run_evolve(config: EvolveConfig, *, search: Optional[Search] = None, searche
     elif search.config is not config:
         raise ValueError("run_evolve: search was built from another config")
     out = Path(out_dir) if out_dir is not None else config.run_dir()
-    return EvolveRun(search, out, critic=critic, command=command).run(resume=resume, force=force, progress=progress)
+    return EvolveRun(search, out, critic=critic, command=command).run(resume=resume, force=force, progress=progress,
+                                                                       rejudge=rejudge)

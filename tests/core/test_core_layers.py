@@ -9,7 +9,7 @@ do not count. ``from pkg import name`` where ``pkg`` re-exports ``name`` lazily
 Layers, lowest first (a module may import its own layer and the ones below):
 
     base (qdemo/__init__, errors, io, config, flags, device, parallel, _lazy, tables, measure_space, grid_manifest)
-    < emotion < render < generator | normalise < qd < runfolder < viz < compare | bench | web < cli
+    < emotion < render < generator | normalise < qd < runfolder < viz < compare | bench | web | stimuli < cli
 
 generator and normalise sit side by side and must not import each other. render sits below
 them: the generator's latent-space renderer lives in the generator package (it subclasses
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2] / "qdemo"
 
 BASE = {"__init__", "errors", "io", "config", "flags", "device", "parallel", "_lazy", "tables", "measure_space", "grid_manifest"}
 LAYER = {"base": 0, "emotion": 1, "render": 2, "generator": 3, "normalise": 3, "qd": 4, "runfolder": 5,
-         "viz": 6, "compare": 7, "bench": 7, "web": 7, "cli": 8}
+         "viz": 6, "compare": 7, "bench": 7, "web": 7, "stimuli": 7, "cli": 8}
 APART = {"generator", "normalise"}
 """Areas of one layer that must not import each other."""
 
