@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg.grid.name = "va"                     # 2-D valence x arousal grid
     cfg.grid.cells = [8, 8]
     cfg.emitter.name = "cma-me"
-    cfg.renderer.name = "fourier"
+    cfg.renderer.name, cfg.renderer.options = "fourier", {}   # (the default is shapes with its palette)
     cfg.dataset.path = None                  # no reference photos
     if args.tiny:
         cfg.searcher, cfg.critic = "tiny", "tiny:1"

@@ -1,6 +1,8 @@
 """qdemo: illuminate valence-arousal-dominance (VAD) space with images.
 
-Layers import downward only: emotion <- render <- qd <- compare/viz/web <- cli.
+Layers import downward only (docs/architecture.md, tests/core/test_core_layers.py):
+
+    base < emotion < render < generator | normalise < qd < runfolder < viz < compare | bench | web | stimuli < cli
 """
 
 __version__ = "0.1.0"

@@ -2,7 +2,7 @@
 
 Benchmarks are commands that print figures (medians and ratios measured in one run),
 never timed tests. Each mode writes ``<out>/<mode>.json`` and ``<out>/<mode>.md`` (the
-command line, qdemo.cli.bench, also draws ``qd.png`` / ``reach.png`` with qdemo.viz):
+command line, qdemo.cli.evolve_bench, also draws ``qd.png`` / ``reach.png`` with qdemo.viz):
 
 - :mod:`~qdemo.bench.throughput`: end-to-end scored images/s against the bare searcher
   forward pass and against scoring one image at a time.

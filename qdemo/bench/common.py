@@ -1,4 +1,7 @@
-"""Helpers shared by the explorer benchmarks: environment, models, threads, cells, tables, outputs."""
+"""Helpers shared by the explorer benchmarks: environment, threads, tables, outputs.
+
+Models load through :func:`qdemo.emotion.zoo.load_emotion_model` and points find their cells
+through :class:`qdemo.measure_space.MeasureSpace`, as everywhere else."""
 
 from __future__ import annotations
 
@@ -56,34 +59,12 @@ def load_average() -> Optional[float]:
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
-def load_model(spec: str, device: Any, role: str = "searcher"):
-    """An emotion model by spec ('searcher', 'critic', 'tiny', a file), on ``device``."""
-    from qdemo.emotion.zoo import load_emotion_model
-
-    return load_emotion_model(spec, role=role, device=device)
-
-
 def set_threads(threads: Optional[int]) -> None:
     """Set torch's CPU threads (None or 0: leave torch's default)."""
     if threads:
         import torch
 
         torch.set_num_threads(int(threads))
-
-
-def cells_of(values: Sequence[float], lo: float, hi: float, n: int) -> list[int]:
-    """Cell index of each value on ``n`` equal cells over [lo, hi]; values outside land in the edge cells."""
-    out = []
-    for x in values:
-        i = int(math.floor((float(x) - lo) / (hi - lo) * n))
-        out.append(min(n - 1, max(0, i)))
-    return out
-
-
-def va_coverage_of_cells(cells_v: Sequence[int], cells_a: Sequence[int], nv: int, na: int) -> float:
-    """Fraction of the ``nv`` x ``na`` valence-arousal cells holding at least one point."""
-    pairs = {(int(v), int(a)) for v, a in zip(cells_v, cells_a)}
-    return len(pairs) / float(nv * na)
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:

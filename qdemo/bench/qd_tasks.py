@@ -11,23 +11,24 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from qdemo.errors import QdemoError
-from qdemo.bench.common import cells_of, load_model, set_threads, va_coverage_of_cells
+from qdemo.bench.common import set_threads
+from qdemo.measure_space import MeasureSpace
 from qdemo.runfolder.reader import read_history, read_run
+from qdemo.runfolder.schema import CHECKPOINT
 
 
 def va_coverage_of_run(run_dir: Path, cells: Sequence[int], ranges: Sequence[Sequence[float]]) -> float:
     """Fraction of the run's valence x arousal cells holding at least one elite (any dominance)."""
-    cols = read_run(run_dir).columns
-    if not cols["index"]:
+    run = read_run(run_dir)
+    if not run.n:
         return 0.0
-    nv, na = int(cells[0]), int(cells[1])
-    if "cell_v" in cols and "cell_a" in cols:
-        cv = [int(x) for x in cols["cell_v"]]
-        ca = [int(x) for x in cols["cell_a"]]
-    else:  # CVT: bin the measures on the V-A grid
-        cv = cells_of(cols["valence"], *ranges[0], nv)
-        ca = cells_of(cols["arousal"], *ranges[1], na)
-    return va_coverage_of_cells(cv, ca, nv, na)
+    va = MeasureSpace.grid(ranges[:2], cells[:2])
+    if run.grid.name in ("vad", "va") and list(run.grid.cells[:2]) == list(va.cells):  # the elites' own cells
+        filled = {tuple(c[:2]) for c in run.coords}
+    else:  # CVT (or another grid): bin the measures on the V-A grid
+        filled = set(map(tuple, va.grid_coords(va.clip(list(zip(run.columns["valence"], run.columns["arousal"]))))
+                         .tolist()))
+    return len(filled) / float(va.size)
 
 
 def at_budget(run_dir: Path, budget: int) -> dict[str, float]:
@@ -57,7 +58,7 @@ def qd_run_task(cfg_dict: dict[str, Any], run_dir: str, device: str, threads: in
     cfg = from_dict(EvolveConfig, cfg_dict, "evolve-bench qd")
     t0, c0 = time.perf_counter(), time.process_time()
     result = None
-    if (out / "checkpoint").exists():  # interrupted before its result was cached: continue it
+    if (out / CHECKPOINT).exists():  # interrupted before its result was cached: continue it
         try:
             result = run_evolve(cfg, device=device, out_dir=out, progress=False, resume=True)
         except QdemoError:
@@ -85,13 +86,14 @@ def qd_reference_task(dataset: str, max_images: int, searcher: str, device: str,
     import numpy as np
 
     from qdemo.device import resolve_device
+    from qdemo.emotion.zoo import load_emotion_model
     from qdemo.qd.config import DatasetConfig, ObjectiveConfig
     from qdemo.qd.reference import reference_set, score_reference
     from qdemo.qd.scoring import Scorer
     from qdemo.render.base import Renderer
 
     dev = resolve_device(device)
-    model = load_model(searcher, dev)
+    model = load_emotion_model(searcher, role="searcher", device=dev)
     files, ratings = reference_set(DatasetConfig(path=dataset, max_images=max_images), seed=0)
 
     class _NoRender(Renderer):  # the scorer needs a renderer; photos are scored as images
@@ -101,21 +103,19 @@ def qd_reference_task(dataset: str, max_images: int, searcher: str, device: str,
             super().__init__()
             self.resolution = resolution
 
-    scorer = Scorer(_NoRender(), model, objective=ObjectiveConfig(), ranges=np.asarray(ranges), chunk=32)
+    n = min(len(cells), len(ranges), 3)
+    vad_space = MeasureSpace.grid(ranges[:n], cells[:n])
+    scorer = Scorer(_NoRender(), model, objective=ObjectiveConfig(), space=vad_space, chunk=32)
     # photos go to the searcher at its own input size, as `qdemo evolve` scores them
     ref = score_reference(files, scorer, resolution=max(int(model.resolution), 32), ratings=ratings)
     vad = ref.vad  # (N, 3)
     human_cov, n_rated = _human_va_coverage(ref.human, cells, ranges)
-    cv = cells_of(vad[:, 0], *ranges[0], cells[0])
-    ca = cells_of(vad[:, 1], *ranges[1], cells[1])
-    vad_cov = None
-    if len(cells) >= 3 and len(ranges) >= 3:
-        cd = cells_of(vad[:, 2], *ranges[2], cells[2])
-        vad_cov = len(set(zip(cv, ca, cd))) / float(cells[0] * cells[1] * cells[2])
+    va_space = MeasureSpace.grid(ranges[:2], cells[:2])
+    vad_cov = vad_space.coverage(vad_space.measures(vad=vad))[1] if vad_space.ndim == 3 else None
     return {
         "n_photos": int(len(vad)),
         "skipped": len(ref.skipped),
-        "va_coverage": va_coverage_of_cells(cv, ca, cells[0], cells[1]),
+        "va_coverage": va_space.coverage(va_space.measures(vad=vad))[1],
         "vad_coverage": vad_cov,
         "vad_mean": vad.mean(axis=0).tolist(),
         "vad_sd": vad.std(axis=0).tolist(),
@@ -135,6 +135,5 @@ def _human_va_coverage(human: Any, cells: list[int], ranges: list[list[float]]) 
     n_rated = int(rated.sum())
     if not n_rated:
         return None, 0
-    hv, ha = human[rated, 0], human[rated, 1]
-    return va_coverage_of_cells(cells_of(hv, *ranges[0], cells[0]), cells_of(ha, *ranges[1], cells[1]),
-                                cells[0], cells[1]), n_rated
+    va = MeasureSpace.grid(ranges[:2], cells[:2])
+    return va.coverage(va.clip(human[rated, :2]))[1], n_rated

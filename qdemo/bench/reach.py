@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
+from qdemo.bench.common import env_info, set_threads
+from qdemo.emotion.specs import is_none
 from qdemo.errors import QdemoError
-from qdemo.bench.common import cells_of, env_info, load_model, set_threads
+from qdemo.measure_space import MeasureSpace
 
 
 @dataclass
@@ -45,10 +47,6 @@ class ReachConfig:
     """cpu | cuda | auto."""
     threads: Optional[int] = None
     """torch CPU threads (None: torch's default)."""
-
-
-def _centres(n: int, lo: float, hi: float) -> list[float]:
-    return [lo + (i + 0.5) * (hi - lo) / n for i in range(n)]
 
 
 def _check(cfg: ReachConfig) -> None:
@@ -102,12 +100,14 @@ def _critic_reading(cfg: ReachConfig, dev: Any, images: list[Any], hit: list[tup
     """The critic's VA of the same images: its coverage and agreement with the searcher's cells."""
     import torch
 
+    from qdemo.emotion.zoo import load_emotion_model
+
     nv, na = cfg.cells
-    critic = load_model(cfg.critic, dev, role="critic")
+    critic = load_emotion_model(cfg.critic, role="critic", device=dev)
     with torch.no_grad():
         cva = torch.cat([critic(x.to(dev))[:, :2].cpu() for x in images]).tolist()
     chit = cells(cva)
-    within = [max(abs(c[0] - h[0]), abs(c[1] - h[1])) <= 1 for c, h in zip(chit, hit)]
+    within = MeasureSpace.within_one(chit, hit).tolist()
     return {"critic": getattr(getattr(critic, "info", None), "name", cfg.critic),
             "critic_va_coverage": len(set(chit)) / float(nv * na),
             "critic_within_one_cell": sum(within) / float(len(within)),
@@ -120,19 +120,19 @@ def bench_reach(cfg: ReachConfig, *, progress: bool = True) -> dict[str, Any]:
     """Optimise one image per VA cell; returns coverage figures and every image's VA."""
     import torch
 
+    from qdemo.emotion.zoo import load_emotion_model
+
     _check(cfg)
-    (vlo, vhi), (alo, ahi) = cfg.ranges
     nv, na = cfg.cells
+    space = MeasureSpace.grid(cfg.ranges, cfg.cells)
 
     def cells(points: list[list[float]]) -> list[tuple[int, int]]:  # clipped into the edge cells, as the archive does
-        return list(zip(cells_of([v for v, _ in points], vlo, vhi, nv), cells_of([a for _, a in points], alo, ahi, na)))
+        return list(map(tuple, space.grid_coords(space.clip(points)).tolist()))
 
     set_threads(cfg.threads)
     dev = torch.device(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
-    model = load_model(cfg.searcher, dev)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    targets = torch.tensor([[v, a] for v in _centres(nv, vlo, vhi) for a in _centres(na, alo, ahi)],
+    model = load_emotion_model(cfg.searcher, role="searcher", device=dev)
+    targets = torch.tensor([space.centre(space.unravel(i)) for i in range(space.size)],
                            dtype=torch.float32)  # (nv*na, 2)
     va_t, images = _optimise(model, targets, cfg, dev, progress)
     if not torch.isfinite(va_t).all():
@@ -140,7 +140,7 @@ def bench_reach(cfg: ReachConfig, *, progress: bool = True) -> dict[str, Any]:
                          f"lower --lr")
     va = va_t.tolist()  # values beyond the ranges count in the edge cells, as the archive clips them
     hit = cells(va)
-    own = [(i // na, i % na) for i in range(len(targets))]
+    own = [tuple(space.unravel(i)) for i in range(len(targets))]  # target i is the centre of cell i
     out: dict[str, Any] = {
         "config": asdict(cfg), "env": env_info(dev),
         "searcher": getattr(getattr(model, "info", None), "name", cfg.searcher),
@@ -154,7 +154,7 @@ def bench_reach(cfg: ReachConfig, *, progress: bool = True) -> dict[str, Any]:
         "images": [{"target": t, "searcher_va": p, "cell": list(h)} for t, p, h in
                    zip(targets.tolist(), va, hit)],
     }
-    if cfg.critic != "none":
+    if not is_none(cfg.critic):
         critic = _critic_reading(cfg, dev, images, hit, cells)
         for rec, c in zip(out["images"], critic.pop("critic_va")):
             rec["critic_va"] = c

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 
 from qdemo.errors import QdemoError
 from qdemo.bench.common import (
-    TARGETS, env_info, load_average, load_model, md_table, set_threads, sync_for,
+    TARGETS, env_info, load_average, md_table, set_threads, sync_for,
 )
 
 
@@ -107,14 +107,16 @@ class _Bench:
         import numpy as np
 
         from qdemo.device import resolve_device
+        from qdemo.emotion.zoo import load_emotion_model
+        from qdemo.measure_space import MeasureSpace
         from qdemo.render import make_renderer
 
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         self.sync = sync_for(self.device)
-        self.searcher = load_model(cfg.searcher, self.device)
+        self.searcher = load_emotion_model(cfg.searcher, role="searcher", device=self.device)
         self.renderer = make_renderer(cfg.renderer, resolution=cfg.resolution, seed=cfg.seed).to(self.device).eval()
-        self.ranges = np.asarray([[-1.0, 1.0]] * 3)
+        self.space = MeasureSpace.grid([[-1.0, 1.0]] * 3, [1, 1, 1])
         self.rng = np.random.default_rng(cfg.seed)
         self.x0 = self.renderer.initial_solution()
         self.n1 = max(1, cfg.single_images)
@@ -125,7 +127,7 @@ class _Bench:
         from qdemo.qd.config import ObjectiveConfig
         from qdemo.qd.scoring import Scorer
 
-        return Scorer(self.renderer, self.searcher, objective=ObjectiveConfig(), ranges=self.ranges, chunk=chunk)
+        return Scorer(self.renderer, self.searcher, objective=ObjectiveConfig(), space=self.space, chunk=chunk)
 
     def solutions(self, n: int):
         return self.x0 + 0.5 * self.rng.standard_normal((n, self.renderer.solution_dim))  # (n, dim)

@@ -17,11 +17,12 @@ from qdemo.errors import QdemoError
 AREAS = (
     "qdemo.cli.regressor",   # qdemo regressor train|eval|predict|explain|bench
     "qdemo.cli.evolve",      # qdemo evolve, qdemo confirm
-    "qdemo.cli.bench",       # qdemo evolve-bench throughput|qd|scaling|reach
+    "qdemo.cli.evolve_bench", # qdemo evolve-bench throughput|qd|scaling|reach
     "qdemo.cli.generator",   # qdemo generator train|sample
     "qdemo.cli.compare",     # qdemo compare, qdemo export-study
     "qdemo.cli.normalise",   # qdemo normalise shine|train|apply|report
     "qdemo.cli.web",         # qdemo browse, qdemo rate, qdemo validate
+    "qdemo.cli.stimuli",     # qdemo stimuli export
 )
 
 

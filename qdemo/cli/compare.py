@@ -13,7 +13,7 @@ from qdemo.emotion.specs import MODEL_SPEC_HELP
 from qdemo.errors import QdemoError
 from qdemo.flags import Flag, add_config_options, add_flags
 
-CONFIG = "qdemo.compare.compare:CompareConfig"
+CONFIG = "qdemo.compare.elites_vs_samples:CompareConfig"
 FLAGS = (
     Flag("generators", "--generator", repeat=True, metavar="SPEC"),
     Flag("strict"),
@@ -54,6 +54,8 @@ def register(subparsers) -> None:
     s.add_argument("--critic", default="shipped", help=f"critic for the predicted VAD: {MODEL_SPEC_HELP}")
     s.add_argument("--seed", type=int, default=0, help="shuffle / selection seed (default: %(default)s)")
     s.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
+    s.add_argument("--equalise", choices=("lum", "hist", "sf", "spec", "full"),
+                   help="SHINE-equalise all stimuli together before they are rated (luminance, histogram, spectrum)")
     s.add_argument("--out", required=True, help="stimulus folder to create")
     s.set_defaults(func=_export_study)
 
@@ -75,7 +77,7 @@ def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from qdemo.cli._config import load_command_config
-    from qdemo.compare.compare import CompareConfig, run_compare
+    from qdemo.compare.elites_vs_samples import CompareConfig, run_compare
     from qdemo.config import describe
 
     if args.help_config:
@@ -119,7 +121,7 @@ def _export_study(args: argparse.Namespace) -> int:
     n = export_study(
         args.archive, args.out, generator=None if args.no_generator else (args.generator or "shipped"),
         photos=args.photos, n_elites=args.n_elites, n_generator=args.n_generator, n_photos=args.n_photos,
-        size=args.size, critic=args.critic, seed=args.seed, device=args.device,
+        size=args.size, critic=args.critic, seed=args.seed, device=args.device, equalise=args.equalise,
     )
     print(f"wrote {n} stimuli to {args.out} (key: {args.out}/key.csv - keep it from the raters)")
     return 0

@@ -2,6 +2,7 @@
 
     qdemo evolve [--grid vad|va|cvt|emotions] [--emitter NAME] [--renderer NAME] [--iterations N] ...
     qdemo evolve --resume archives/<run>
+    qdemo evolve --resume archives/<run> --searcher adapted.safetensors --rejudge
     qdemo confirm archives/<run> [--critic PATH]
 """
 
@@ -52,6 +53,9 @@ def register(subparsers) -> None:
     add_flags(p, CONFIG, FLAGS)
     p.add_argument("--cells", help="cells per dimension, e.g. 10,10,5 (or CVT cell count) [config: grid.cells]")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its checkpoint")
+    p.add_argument("--rejudge", action="store_true",
+                   help="with --resume and --searcher: re-score the run's elites with that searcher (e.g. one "
+                        "adapted by `qdemo regressor adapt`), re-place them in its cells and continue the search")
     p.add_argument("--force", action="store_true", help="replace an existing run folder")
     p.add_argument("--dataset", metavar="DIR", help="reference photos scored by the searcher (required to exist) "
                                                     "[config: dataset.path]")
@@ -134,22 +138,24 @@ def _drop_foreign_options(cfg, args: argparse.Namespace) -> None:
 def _load_resumed(args: argparse.Namespace, run_dir: Path):
     """The run's own config.yaml; only the RESUMABLE fields may change."""
     from qdemo.cli._config import announce
-    from qdemo.config import load_config
     from qdemo.errors import QdemoError
     from qdemo.flags import flag_overrides
-    from qdemo.qd.config import EvolveConfig
+    from qdemo.runfolder import CONFIG, read_config
 
-    if not (run_dir / "config.yaml").exists():
-        raise QdemoError(f"--resume {run_dir}: no config.yaml there (not a run folder)")
+    if not (run_dir / CONFIG).exists():
+        raise QdemoError(f"--resume {run_dir}: no {CONFIG} there (not a run folder)")
     given = flag_overrides(args)
     option = {f.field: f.option for f in FLAGS}
-    refused = [option[k] for k in given if k not in RESUMABLE]
+    allowed = RESUMABLE + (("searcher",) if args.rejudge else ())
+    refused = [option[k] for k in given if k not in allowed]
     refused += [o for o, v in (("--cells", args.cells), ("--dataset", args.dataset), ("--config", args.config),
                                ("--no-dataset", args.no_dataset)) if v] + list(args.set)
     if refused:
         raise QdemoError(f"--resume: the run's own config is used; only --iterations, --device and "
-                         f"--critic may change (got {', '.join(refused)})")
-    cfg = load_config(EvolveConfig, run_dir / "config.yaml", {k: v for k, v in given.items() if k in RESUMABLE})
+                         f"--critic may change (got {', '.join(refused)}); --searcher with --rejudge")
+    if args.rejudge and "searcher" not in given:
+        raise QdemoError("--rejudge: give the new searcher (--searcher PATH), e.g. one from `qdemo regressor adapt`")
+    cfg = read_config(run_dir, {k: v for k, v in given.items() if k in allowed})
     announce("evolve", cfg)
     return cfg
 
@@ -164,14 +170,18 @@ def _evolve(args: argparse.Namespace) -> int:
     if args.resume:
         out = Path(args.resume)
         cfg = _load_resumed(args, out)
+    elif args.rejudge:
+        from qdemo.errors import QdemoError
+
+        raise QdemoError("--rejudge goes with --resume RUN_DIR --searcher PATH")
     else:
         cfg = _load(args)
         out = cfg.run_dir()
     return _run(cfg, out, resume=bool(args.resume), force=args.force, plots=not args.no_plots,
-                progress=not args.quiet)
+                progress=not args.quiet, rejudge=args.rejudge)
 
 
-def _run(cfg, out: Path, *, resume: bool, force: bool, plots: bool, progress: bool) -> int:
+def _run(cfg, out: Path, *, resume: bool, force: bool, plots: bool, progress: bool, rejudge: bool = False) -> int:
     from qdemo.qd.build import build_search
     from qdemo.runfolder.runner import RunInterrupted, run_evolve
 
@@ -181,7 +191,8 @@ def _run(cfg, out: Path, *, resume: bool, force: bool, plots: bool, progress: bo
           f"searcher {search.searcher.info.name}, device {search.device}, "
           f"{cfg.iterations} iterations x {cfg.batch_size} -> {out}", file=sys.stderr)
     try:
-        result = run_evolve(cfg, search=search, out_dir=out, progress=progress, resume=resume, force=force)
+        result = run_evolve(cfg, search=search, out_dir=out, progress=progress, resume=resume, force=force,
+                            rejudge=rejudge)
     except RunInterrupted as exc:
         print(f"qdemo evolve: interrupted after iteration {search.explorer.iteration} — {exc}", file=sys.stderr)
         return exc.exit_code

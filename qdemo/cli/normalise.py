@@ -180,7 +180,7 @@ def cmd_apply(args) -> int:
     from qdemo.device import resolve_device
     from qdemo.normalise.apply import apply_paths
     from qdemo.emotion.judge import judge_of_spec
-    from qdemo.normalise.weights import check_normaliser_judge, load_generator
+    from qdemo.normalise.weights_io import check_normaliser_judge, load_generator
 
     dev = resolve_device(args.device)
     g, info = load_generator(args.model, device=dev)
@@ -224,9 +224,9 @@ def cmd_report(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from qdemo.normalise.bench import bench_apply, bench_shine
+    from qdemo.normalise.throughput import bench_apply, bench_shine
     from qdemo.normalise.data import choose_subset, collect
-    from qdemo.normalise.weights import load_generator
+    from qdemo.normalise.weights_io import load_generator
 
     # the benchmark's own defaults where neither --limit / --size nor --set gives one
     given = {k for k, _ in (o.split("=", 1) for o in args.set if "=" in o)}

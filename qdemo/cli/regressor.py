@@ -5,6 +5,7 @@
     qdemo regressor predict PATH... [--role searcher|critic] [--out FILE.csv]
     qdemo regressor explain IMAGE --out FILE.png [--method gradcam|smoothgrad]
     qdemo regressor bench   [--batches 1,16,64,256] [--resolutions 64,96,128,224]
+    qdemo regressor adapt   --model SPEC --db ratings.sqlite --out adapted.safetensors   (qdemo.cli.adapt)
 
 No torch import at module level: ``qdemo --help`` stays fast.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from qdemo.cli import adapt
 from qdemo.flags import Flag, add_config_options, add_flags
 
 CONFIG = "qdemo.emotion.train.config:RegressorConfig"
@@ -44,8 +46,9 @@ def _ints(text: str) -> list[int]:
 def _add_model_args(p: argparse.ArgumentParser, default_role: str = "searcher") -> None:
     p.add_argument("--role", choices=("searcher", "critic"), default=default_role,
                    help=f"which shipped model to use (default {default_role})")
-    p.add_argument("--weights", metavar="FILE", default=None,
-                   help="a .safetensors file written by `qdemo regressor train` instead of the shipped weights")
+    p.add_argument("--weights", metavar="SPEC", default=None,
+                   help="the model instead of the shipped one of --role, as a model spec: a .safetensors file "
+                        "written by `qdemo regressor train`, searcher, critic or tiny[:SEED]")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto (default cpu)")
     p.add_argument("--batch-size", type=int, default=32)
 
@@ -89,6 +92,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="FILE.png")
     p.add_argument("--method", choices=("gradcam", "smoothgrad"), default="gradcam")
     p.add_argument("--unit", type=int, default=None, help="backbone unit for Grad-CAM (default: automatic)")
+    p.add_argument("--classes", type=int, default=5, metavar="K",
+                   help="list the K most probable ImageNet classes of each backbone with their word norms (0: none)")
+    p.add_argument("--json", metavar="OUT.json", help="also write the prediction and the classes as JSON")
     _add_model_args(p)
     p.set_defaults(func=_cmd_explain)
 
@@ -105,16 +111,19 @@ def register(subparsers) -> None:
                    help="time this weights file for ROLE instead of the shipped one")
     p.add_argument("--json", metavar="OUT.json")
     p.set_defaults(func=_cmd_bench)
+    adapt.register(sub)  # qdemo regressor adapt, adapt-bench
 
 
 # ----------------------------------------------------------------------------- handlers
 
 
 def _load(args, role: str | None = None):
+    """The model of ``--weights`` (a model spec) or else the shipped model of the role, by the one loader."""
     from qdemo.device import resolve_device
-    from qdemo.emotion.zoo import load_model
+    from qdemo.emotion.zoo import load_emotion_model
 
-    return load_model(role or args.role, args.weights, device=resolve_device(args.device))
+    role = role or args.role
+    return load_emotion_model(args.weights or role, role=role, device=resolve_device(args.device))
 
 
 def _cmd_train(args) -> int:
@@ -199,13 +208,19 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_explain(args) -> int:
-    from qdemo.emotion.explain import explain_image
+    from qdemo.emotion.explain import explain_image, format_classes
+    from qdemo.io import atomic_write_json
     from qdemo.viz.saliency import plot_saliency
 
     model = _load(args)
-    res = explain_image(model, args.image, args.out, plot=plot_saliency, method=args.method, unit=args.unit)
+    res = explain_image(model, args.image, args.out, plot=plot_saliency, method=args.method, unit=args.unit,
+                        classes=max(0, args.classes))
     print(f"{args.out}: {args.method} for {args.image} (" + ", ".join(
         f"{d} {v:+.2f}" for d, v in res["prediction"].items()) + ")")
+    for line in format_classes(res["classes"]):
+        print(line)
+    if args.json:
+        atomic_write_json(args.json, res)
     return 0
 
 
@@ -214,7 +229,7 @@ def _cmd_bench(args) -> int:
 
     from qdemo.device import resolve_device
     from qdemo.emotion.bench import format_table, run_bench
-    from qdemo.emotion.zoo import load_model
+    from qdemo.emotion.zoo import load_emotion_model
     from qdemo.errors import ConfigError
     from qdemo.io import atomic_write_json
 
@@ -229,8 +244,8 @@ def _cmd_bench(args) -> int:
         files[r] = f
     models = {}
     for role in [r.strip() for r in args.roles.split(",") if r.strip()]:
-        models[role] = load_model(role if role in ("searcher", "critic") else "searcher", files.get(role),
-                                  device=device)
+        slot = role if role in ("searcher", "critic") else "searcher"
+        models[role] = load_emotion_model(files.get(role) or slot, role=slot, device=device)
     res = run_bench(models, batches=args.batches, repeats=args.repeats, grad_batch=args.grad_batch,
                     resolutions={r: args.resolutions for r in models} if args.resolutions else None)
     res["device"] = str(device)

@@ -11,17 +11,27 @@ import signal
 import sys
 
 
-def _serve(app, host: str, port: int, what: str) -> int:
+def _serve(app, args: argparse.Namespace, what: str) -> int:
     from qdemo.errors import QdemoError
     from qdemo.web.server import Server
+    from qdemo.web.hosts import is_loopback, is_wildcard
 
+    host, port = args.host, args.port
     try:
-        server = Server(app, host, port, quiet=True)
-    except OSError as exc:
-        raise QdemoError(f"--host {host} --port {port}: cannot listen ({exc.strerror or exc})") from None
+        server = Server(app, host, port, quiet=True, allow_hosts=tuple(args.allow_host or ()))
+    except ValueError as exc:  # a malformed --allow-host
+        raise QdemoError(str(exc)) from None
+    except (OSError, OverflowError) as exc:
+        raise QdemoError(f"--host {host} --port {port}: cannot listen ({getattr(exc, 'strerror', None) or exc})") from None
     print(f"qdemo {what}: serving on {server.url}  (Ctrl-C to stop)", flush=True)
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"qdemo {what}: warning: listening on {host}, reachable from other machines", file=sys.stderr)
+    print(f"qdemo {what}: answering requests addressed to {', '.join(sorted(server.httpd.allowed_hosts))} "
+          f"(port {server.httpd.server_address[1]}; more with --allow-host NAME)", flush=True)
+    if not is_loopback(host):
+        hint = (" Other machines must address it by a name or address given with --allow-host."
+                if is_wildcard(host) else "")
+        print(f"qdemo {what}: warning: listening on {host}, reachable from other machines (no authentication: "
+              f"use a trusted network only).{hint}", file=sys.stderr)
+
     def _stop(signum, frame):  # SIGTERM: shut down as cleanly as on Ctrl-C
         raise KeyboardInterrupt
 
@@ -46,7 +56,7 @@ def cmd_browse(args: argparse.Namespace) -> int:
     app = BrowseApp(args.archives, compare=args.compare or [])
     for w in app.warnings:
         print(f"qdemo browse: warning: {w}", file=sys.stderr)
-    return _serve(app, args.host, args.port, "browse")
+    return _serve(app, args, "browse")
 
 
 def cmd_rate(args: argparse.Namespace) -> int:
@@ -68,13 +78,13 @@ def cmd_rate(args: argparse.Namespace) -> int:
 
     app = RateApp(args.stimuli, args.db, seed=args.seed)
     print(f"qdemo rate: {len(app.stimuli)} stimuli from {args.stimuli}; ratings -> {args.db}")
-    return _serve(app, args.host, args.port, "rate")
+    return _serve(app, args, "rate")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from qdemo.web.validate import run_validate
 
-    run_validate(args.db, key=args.key, out=args.out)
+    run_validate(args.db, key=args.key, out=args.out, flag_below=args.flag_below)
     return 0
 
 
@@ -82,6 +92,10 @@ def _add_server_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8765, help="port (0 = any free port; default 8765)")
+    p.add_argument("--allow-host", action="append", metavar="NAME",
+                   help="also answer requests whose Host header is NAME (with the port), e.g. this machine's "
+                        "name or address on the network when --host 0.0.0.0; may be repeated (default: "
+                        "localhost, 127.0.0.1, ::1 and the --host address). Others get HTTP 403 (DNS rebinding)")
 
 
 def register(subparsers) -> None:
@@ -124,4 +138,6 @@ def register(subparsers) -> None:
     p.add_argument("--key", metavar="KEY.csv",
                    help="the study's key.csv (default: key.csv of the stimulus folder recorded in DB)")
     p.add_argument("--out", metavar="DIR", help="output folder (default: <DB stem>_validate/ beside DB)")
+    p.add_argument("--flag-below", type=float, default=None, metavar="R",
+                   help="flag raters whose mean leave-one-out r (valence, arousal) is below R (default 0.2)")
     p.set_defaults(func=cmd_validate)

@@ -14,7 +14,7 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(__name__, {
     "archive_io": ("ArchiveRun", "read_archive"),
     "categories": ("compare_categories",),
-    "compare": ("run_compare",),
+    "elites_vs_samples": ("run_compare",),
     "config": ("CompareConfig",),
     "experiments": ("run_lambda_sweep",),
     "generator_eval": ("evaluate_generator", "run_generator_evaluation"),

@@ -1,10 +1,9 @@
 """Reading an explorer run folder (``archives/<run>/``, docs/formats.md) for comparison.
 
 Parsing and validation are :func:`qdemo.runfolder.read_run` (shared with the plots and
-``qdemo browse``); this keeps what the comparison needs: the manifest's grid, and per elite
-its flat cell index, the cell centre on [-1, 1]^3 and the image path (every elite PNG must
-exist). The cell of a flat index follows ``numpy.unravel_index(index, cells)`` (C order, as
-pyribs' GridArchive). For a 2-D ``va`` grid the dominance target is 0 (the generator always
+``qdemo browse``); :class:`ArchiveRun` is that run folder with what the comparison adds: per
+elite its flat cell index, the cell centre on [-1, 1]^3 (the measure space's) and the image
+path (every elite PNG must exist). For a 2-D ``va`` grid the dominance target is 0 (the generator always
 takes three numbers); for a CVT archive, which has no cell centres, the target is the
 elite's own searcher VAD.
 """
@@ -13,15 +12,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-import numpy as np
 
 from qdemo import DIMS
 from qdemo.errors import DataError
 from qdemo.io import sha256_file
-from qdemo.runfolder import read_run
+from qdemo.runfolder import RunFolder, read_run
 
 
 @dataclass
@@ -39,38 +37,69 @@ class ArchiveCell:
 
 
 @dataclass
-class ArchiveRun:
-    """An explorer run folder, as far as the comparison needs it."""
+class ArchiveRun(RunFolder):
+    """A run folder as :func:`qdemo.runfolder.read_run` read it (the one form, read once), with what
+    the comparison derives from it: per elite its cell centre and image (:attr:`cells`)."""
 
-    path: Path
-    name: str
-    """Run folder name (used in CSVs and as a task-key prefix)."""
-    grid_name: str
-    dims: list[str]
-    """Grid dimensions (the first two or three of valence, arousal, dominance)."""
-    cells_shape: list[int]
-    ranges: list[list[float]]
-    cells: list[ArchiveCell]
-    table_sha256: str
-    renderer: dict = field(default_factory=dict)
-    """The manifest's ``renderer`` (name, options as described by the renderer)."""
-    metrics: dict = field(default_factory=dict)
-    """The manifest's ``metrics`` (evaluations, coverage, ...)."""
-    searcher: dict = field(default_factory=dict)
-    """The manifest's ``models.searcher`` (name, sha256: the judge the elites were searched against)."""
-    seconds: float = float("nan")
-    """Wall seconds the search took (the manifest's ``wall_s``), NaN when not recorded."""
+    cells: list[ArchiveCell] = field(default_factory=list)
+    """The occupied cells, in archive.csv order."""
+
+    @property
+    def name(self) -> str:
+        """Run folder name, usable in CSVs and as a task-key prefix."""
+        return safe_name(self.path.name)
+
+    @property
+    def grid_name(self) -> str:
+        return self.grid.name
+
+    @property
+    def dims(self) -> list[str]:
+        """Grid dimensions (the first two or three of valence, arousal, dominance)."""
+        return list(self.grid.dims)
 
     @property
     def dim_idx(self) -> list[int]:
         """Positions of the grid's dims in (valence, arousal, dominance)."""
         return [DIMS.index(d) for d in self.dims]
 
-    def cell_width(self) -> np.ndarray:
-        """(len(dims),) width of a cell along each grid dim (NaN for CVT)."""
-        if not self.cells_shape:
-            return np.full(len(self.dims), np.nan)
-        return np.array([(hi - lo) / n for (lo, hi), n in zip(self.ranges, self.cells_shape)])
+    @property
+    def cells_shape(self) -> list[int]:
+        """Cells per dimension of a regular grid (empty for CVT)."""
+        return [] if self.grid.binned else list(self.grid.cells)
+
+    @property
+    def ranges(self) -> list[list[float]]:
+        return [list(r) for r in self.grid.ranges]
+
+    @property
+    def table_sha256(self) -> str:
+        return sha256_file(self.table)
+
+    @property
+    def renderer(self) -> dict:
+        """The manifest's ``renderer`` (name, options as described by the renderer)."""
+        return dict(self.manifest.get("renderer") or {})
+
+    @property
+    def metrics(self) -> dict:
+        """The manifest's ``metrics`` (evaluations, coverage, ...)."""
+        return dict(self.manifest.get("metrics") or {})
+
+    @property
+    def searcher(self) -> dict:
+        """The manifest's ``models.searcher`` (name, sha256: the judge the elites were searched against)."""
+        return dict((self.manifest.get("models") or {}).get("searcher") or {})
+
+    @property
+    def seconds(self) -> float:
+        """Wall seconds the search took (the manifest's ``wall_s``), NaN when not recorded."""
+        for key in ("wall_s", "elapsed_seconds", "seconds"):
+            for block in (self.manifest, self.metrics):
+                value = block.get(key)
+                if isinstance(value, (int, float)):
+                    return float(value)
+        return float("nan")
 
 
 def safe_name(text: str) -> str:
@@ -98,17 +127,4 @@ def read_archive(path: str | os.PathLike) -> ArchiveRun:
                                  objective=run.value("objective", i)))
     if not cells:
         raise DataError(f"{run.table}: the archive has no elites")
-    return ArchiveRun(path=run.path, name=safe_name(run.path.name), grid_name=grid.name, dims=list(grid.dims),
-                      cells_shape=[] if grid.binned else list(grid.cells), ranges=[list(r) for r in grid.ranges],
-                      cells=cells, table_sha256=sha256_file(run.table), renderer=dict(run.manifest.get("renderer") or {}),
-                      metrics=dict(run.manifest.get("metrics") or {}),
-                      searcher=dict((run.manifest.get("models") or {}).get("searcher") or {}), seconds=_seconds(run.manifest))
-
-
-def _seconds(manifest: dict) -> float:
-    for key in ("wall_s", "elapsed_seconds", "seconds"):
-        for block in (manifest, manifest.get("metrics") or {}):
-            value = block.get(key)
-            if isinstance(value, (int, float)):
-                return float(value)
-    return float("nan")
+    return ArchiveRun(**{f.name: getattr(run, f.name) for f in fields(RunFolder)}, cells=cells)

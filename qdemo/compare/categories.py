@@ -16,8 +16,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import os
 from pathlib import Path
@@ -27,6 +25,7 @@ import numpy as np
 
 from qdemo import DIMS, EMOTIONS
 from qdemo.errors import DataError
+from qdemo.tables import table_text
 from qdemo.io import atomic_write_json, atomic_write_text
 from qdemo.runfolder import CRITIC_COLUMNS, EMOTION_COLUMN, RunFolder, read_run
 
@@ -145,7 +144,7 @@ def summarise(emo: RunFolder, vad: RunFolder, human: Optional[dict[str, Any]]) -
     return {
         "emotions_run": str(emo.path), "vad_run": str(vad.path), "evaluations": budgets,
         "categorical": {
-            "elites": emo.n, "slots": len(emo.grid.slots) * (emo.grid.cells[1] if emo.grid.ndim == 2 else 1),
+            "elites": emo.n, "slots": emo.grid.size,
             "critic_match": _mean(_column(emo, "critic_match")),
             "critic_top2": _mean(_column(emo, "critic_within_one")),
             "chance": e_info.get("chance", 1 / len(EMOTIONS)),
@@ -222,12 +221,10 @@ def report_md(s: dict[str, Any], figure: str) -> str:
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["emotion"], lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: ("" if x is None else f"{x:.6f}" if isinstance(x, float) else x) for k, x in r.items()})
-    return buf.getvalue()
+    """The per-emotion table through the one CSV formatter (floats with six decimals, None empty)."""
+    return table_text(list(rows[0]) if rows else ["emotion"],
+                      ({k: ("" if x is None else f"{x:.6f}" if isinstance(x, float) else x) for k, x in r.items()}
+                       for r in rows))
 
 
 def compare_categories(emotions_run: str | os.PathLike, vad_run: str | os.PathLike, out: str | os.PathLike, *,

@@ -1,5 +1,5 @@
 """The comparison's figures: per-cell heatmaps on the valence x arousal plane and per-region
-image sheets (elite, then each generator's K samples), handed to :mod:`qdemo.viz.compare`."""
+image sheets (elite, then each generator's K samples), handed to :mod:`qdemo.viz.compare_plots`."""
 
 from __future__ import annotations
 
@@ -10,23 +10,30 @@ import numpy as np
 
 from qdemo.compare.archive_io import ArchiveRun
 from qdemo.compare.config import CompareConfig
+from qdemo.measure_space import MeasureSpace
+
+
+def _va_space(run: ArchiveRun) -> MeasureSpace | None:
+    """The valence x arousal plane of the run's grid (None for CVT or a grid without both)."""
+    if not run.cells_shape or "valence" not in run.dims or "arousal" not in run.dims:
+        return None
+    at = [run.dims.index("valence"), run.dims.index("arousal")]
+    return MeasureSpace.grid([run.ranges[d] for d in at], [run.cells_shape[d] for d in at])
 
 
 def _va_grid(run: ArchiveRun, rows: list[dict[str, Any]], key: str) -> np.ndarray | None:
     """(n_arousal, n_valence) mean of ``key`` over the cells of each valence x arousal square."""
-    if not run.cells_shape or "valence" not in run.dims or "arousal" not in run.dims:
+    space = _va_space(run)
+    if space is None:
         return None
-    nv = run.cells_shape[run.dims.index("valence")]
-    na = run.cells_shape[run.dims.index("arousal")]
+    nv, na = space.cells
     acc, cnt = np.zeros((na, nv)), np.zeros((na, nv))
-    (vlo, vhi), (alo, ahi) = run.ranges[run.dims.index("valence")], run.ranges[run.dims.index("arousal")]
-    for r in rows:
-        if r.get(key) in ("", None):
-            continue
-        iv = min(nv - 1, int((r["target_valence"] - vlo) / (vhi - vlo) * nv))
-        ia = min(na - 1, int((r["target_arousal"] - alo) / (ahi - alo) * na))
-        acc[ia, iv] += r[key]
-        cnt[ia, iv] += 1
+    rows = [r for r in rows if r.get(key) not in ("", None)]
+    if rows:
+        cells = space.grid_coords([[r["target_valence"], r["target_arousal"]] for r in rows])  # the targets' VA cells
+        for r, (iv, ia) in zip(rows, cells):
+            acc[ia, iv] += r[key]
+            cnt[ia, iv] += 1
     with np.errstate(invalid="ignore"):
         return np.where(cnt > 0, acc / np.maximum(cnt, 1), np.nan)
 
@@ -41,7 +48,7 @@ def heatmaps(run: ArchiveRun, cell_rows: list[dict[str, Any]], sources: Sequence
     grids = [(_va_grid(run, cell_rows, k), t, cm, sym) for k, t, cm, sym in panels]
     if grids[0][0] is None:
         return
-    from qdemo.viz.compare import plot_differences
+    from qdemo.viz.compare_plots import plot_differences
 
     (vlo, vhi), (alo, ahi) = run.ranges[run.dims.index("valence")], run.ranges[run.dims.index("arousal")]
     plot_differences(grids, (vlo, vhi, alo, ahi), f"{run.name}: per cell, averaged over dominance "
@@ -67,16 +74,14 @@ def sheet_columns(sources: Sequence, k: int) -> list[str]:
 def sheets(run: ArchiveRun, rows: list[dict[str, Any]], sources: Sequence, cfg: CompareConfig, folder: Path,
            out: Path) -> None:
     """One picture per valence x arousal region: rows = cells, columns = elite then each generator's K samples."""
-    from qdemo.viz.compare import plot_sheet
+    from qdemo.viz.compare_plots import plot_sheet
 
     bins = max(1, cfg.region_bins)
-    edges = np.linspace(-1, 1, bins + 1)
     names = {0: "low", bins - 1: "high"}
     objective = {c.index: c.objective for c in run.cells}
     regions: dict[tuple[int, int], list[dict[str, Any]]] = {}
-    for r in rows:
-        iv = int(np.clip(np.searchsorted(edges, r["target"][0], side="right") - 1, 0, bins - 1))
-        ia = int(np.clip(np.searchsorted(edges, r["target"][1], side="right") - 1, 0, bins - 1))
+    plane = MeasureSpace.grid([[-1.0, 1.0]] * 2, [bins, bins])  # bins x bins regions of the VA plane
+    for r, (iv, ia) in zip(rows, plane.grid_coords([r["target"][:2] for r in rows]).tolist() if rows else []):
         regions.setdefault((iv, ia), []).append(r)
     k = cfg.samples_per_cell
     for (iv, ia), cells in sorted(regions.items()):
@@ -104,7 +109,7 @@ def spread_cells(rows: list[dict[str, Any]], n: int) -> list[dict[str, Any]]:
 def overview(run: ArchiveRun, rows: list[dict[str, Any]], sources: Sequence, cfg: CompareConfig, folder: Path,
              out: Path, n: int = 5) -> None:
     """``<run>_overview.png``: a few cells across the plane, each the elite then every generator's samples."""
-    from qdemo.viz.compare import plot_sheet
+    from qdemo.viz.compare_plots import plot_sheet
 
     cells = spread_cells(rows, n)
     if cells:

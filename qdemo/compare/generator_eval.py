@@ -141,13 +141,15 @@ def run_generator_evaluation(
     generator: str | None, *, critic: str = "shipped", searcher: str = "shipped",
     photos: Sequence[str | os.PathLike] | None = None, cache_dir: str | os.PathLike | None = "../cache/generator",
     targets_per_axis: int = 5, per_target: int = 4, realism_photos: int = 600, seed: int = 0,
-    device: str = "auto", out: str | os.PathLike | None = None,
+    device: str = "auto", out: str | os.PathLike | None = None, plane: int = 0, strict: bool = False,
 ) -> dict[str, Any]:
     """``qdemo generator evaluate``: :func:`evaluate_generator` with the critic's photo range.
 
     ``generator``: weights (.safetensors or run folder), None = the shipped one. ``photos``
     (default :data:`DEFAULT_PHOTOS`) define realism and the critic's range on real photos.
-    With ``out`` the result is also written to ``out/evaluation.json``.
+    With ``out`` the result is also written to ``out/evaluation.json``. ``plane`` > 0: N x N targets
+    over the valence x arousal plane instead of the grid; ``strict``: refuse a generator trained
+    against another searcher than ``searcher`` (else a warning, recorded as ``stale``).
     """
     from qdemo.device import resolve_device
     from qdemo.generator.data import load_photo_tensor, score_photos

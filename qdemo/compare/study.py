@@ -130,9 +130,12 @@ def _write_study(items: list[dict[str, Any]], pred: np.ndarray, order: np.ndarra
 def export_study(
     archive: str | os.PathLike, out: str | os.PathLike, *, generator: str | None = "shipped",
     photos: str | os.PathLike | None = None, n_elites: int = 0, n_generator: int = 0, n_photos: int = 0,
-    size: int = 256, critic: str = "shipped", seed: int = 0, device: str = "auto",
+    size: int = 256, critic: str = "shipped", seed: int = 0, device: str = "auto", equalise: str | None = None,
 ) -> int:
-    """Write the stimulus set to ``out``; return the number of stimuli."""
+    """Write the stimulus set to ``out``; return the number of stimuli. ``equalise``: a SHINE mode
+    (:mod:`qdemo.normalise.equalise`) applied to all stimuli together before they are scored and
+    written, so the raters see (and the norms describe) the equalised images; ``study.json``
+    records it."""
     import torch
 
     from qdemo.device import resolve_device
@@ -151,18 +154,44 @@ def export_study(
     chosen = [run.cells[i] for i in _spread(len(run.cells), n_elites, rng)]
     items: list[dict[str, Any]] = [  # image (3, size, size), source, intended, origin
         {"image": _fit(load_image(cell.image), size), "source": "elite", "intended": cell.target,
-         "origin": str(cell.image)} for cell in chosen]
+         "origin": str(Path(cell.image).resolve())} for cell in chosen]
     if generator:
         items += _generator_items(generator, chosen, n_generator, size, seed, dev)
     if photos:
         items += _photo_items(photos, len(chosen) if n_photos <= 0 else n_photos, size, rng)
     if not items:
         raise QdemoError("export-study: nothing to export")
+    shine = _equalise(items, equalise, out, seed) if equalise else None
     with torch.no_grad():
         batch = torch.stack([it["image"] for it in items])  # (N, 3, size, size)
         pred = torch.cat([crit(batch[i:i + 32].to(dev)).cpu() for i in range(0, len(batch), 32)]).numpy()
     _write_study(items, pred, rng.permutation(len(items)), out)
+    from qdemo.io import atomic_write_json
+
+    atomic_write_json(out / "study.json", {"archive": str(Path(archive).resolve()), "n_stimuli": len(items),
+                                           "size": size, "seed": seed, "critic": critic, "equalised": shine})
     return len(items)
+
+
+def _equalise(items: list[dict[str, Any]], mode: str, out: Path, seed: int) -> dict[str, Any]:
+    """SHINE-equalise every item's image as one set, in place; the SHINE summary."""
+    import shutil
+    import tempfile
+
+    from qdemo.io import load_image, save_png
+    from qdemo.normalise.equalise import equalise_files
+
+    work = Path(tempfile.mkdtemp(prefix="qdemo-study-shine-"))
+    try:
+        files = [work / f"in{i:05d}.png" for i in range(len(items))]
+        for it, f in zip(items, files):
+            save_png(it["image"], f)
+        outputs, summary = equalise_files(files, work / "shine", mode, seed=seed)
+        for it, f in zip(items, outputs):
+            it["image"] = load_image(f)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return {k: summary[k] for k in ("mode", "steps", "color", "n_images", "targets")}
 
 
 __all__ = ["export_study", "KEY_FIELDS"]

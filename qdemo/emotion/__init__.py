@@ -19,7 +19,7 @@ __all__ = [
     # the VAD regressor: shipped searcher and critic (model, weights, training, evaluation)
     "BACKBONE_NAMES", "Backbone", "Calibration", "EMOTION_NAMES", "FusedRegressor", "MODEL_SPEC_HELP", "ModelSpec", "ROLES", "RegressorMeta", "VADRegressor",
     "build_backbone", "describe_model", "fit_variance_matching", "load_emotion_model", "load_model", "load_model_file", "model_sha256",
-    "read_metadata", "save_model", "shipped_path", "shipped_weights_info",
+    "prepare_model", "read_metadata", "save_model", "shipped_path", "shipped_weights_info",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
@@ -42,5 +42,5 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "model": ("EMOTION_NAMES", "ModelSpec", "RegressorMeta", "VADRegressor"),
     "specs": ("MODEL_SPEC_HELP", "ROLES"),
     "zoo": ("describe_model", "load_emotion_model", "load_model", "load_model_file", "model_sha256",
-            "read_metadata", "save_model", "shipped_path", "shipped_weights_info"),
+            "prepare_model", "read_metadata", "save_model", "shipped_path", "shipped_weights_info"),
 })

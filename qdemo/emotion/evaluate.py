@@ -29,6 +29,8 @@ TARGETS = {
     "bass": {"valence": 0.80},
     "agreement": {"valence": 0.80},
 }
+LODO_AROUSAL_TARGET = 0.40
+"""Leave-one-dataset-out target: arousal r on each held-out set, both roles."""
 
 
 def _dim_sources(sources: dict[str, str]) -> dict[str, list[str]]:
@@ -129,7 +131,8 @@ def _protocol(cfg, names: list[str]) -> str:
         f"training part; for a fine-tuned role, member k's copy of the later backbone units and its head are "
         f"then fine-tuned on the same folds, starting from that ridge head) and scores only fold k, so every "
         f"reported prediction is held out. Cross-dataset: one member trained the same way on all of one set, "
-        f"scored on the other. Metrics are those of single fold members; "
+        f"scored on the others; leave one dataset out: one member trained the same way on all other sets, "
+        f"scored on the held-out one. Metrics are those of single fold members; "
         f"the shipped model averages all K members (each saw all but one fold), whose combined held-out "
         f"accuracy cannot be measured on these data without another level of folds.")
     if "bass" in names:
@@ -183,7 +186,26 @@ def _role_report(res, data, names: list[str]) -> dict[str, Any]:
     for key, pred in res.cross.items():
         rows = data.dataset == key.split("->")[1]
         r["cross_dataset"][key] = regression_metrics(pred, rated.targets[rows], rated.mask()[rows])
+    if res.lodo:
+        r["leave_one_dataset_out"] = _lodo_report(res.lodo, res.oof, data)
     return r
+
+
+def _lodo_report(lodo: dict[str, np.ndarray], oof: np.ndarray, data) -> dict[str, Any]:
+    """Metrics of the leave-one-dataset-out predictions, raw and calibrated: the map is fitted by
+    variance matching on the out-of-fold predictions of the training sets' rows only."""
+    from qdemo.emotion.calibration import fit_variance_matching
+    from qdemo.emotion.metrics import regression_metrics
+
+    rated = data.rated
+    out = {}
+    for te, pred in lodo.items():
+        rows = data.dataset == te
+        scale, shift, _ = fit_variance_matching(oof[~rows], rated.targets[~rows])
+        cal = np.clip(shift + scale * pred, -1.0, 1.0)
+        out[te] = {"raw": regression_metrics(pred, rated.targets[rows], rated.mask()[rows]),
+                   "calibrated": regression_metrics(cal, rated.targets[rows], rated.mask()[rows])}
+    return out
 
 
 def _baselines(cfg, data, results: dict, names: list[str], progress: bool) -> dict[str, Any]:
@@ -206,8 +228,21 @@ def _baselines(cfg, data, results: dict, names: list[str], progress: bool) -> di
         for label, X in (("lite0_frozen_224_ridge", lite[rows]), ("lowlevel_ridge", low[rows])):
             pred = ridge_cv(X, sub.targets, folds, groups=groups, seed=cfg.seed)
             b[label] = regression_metrics(pred, sub.targets, sub.mask())
+        if len(names) >= 3:
+            b["lite0_frozen_224_ridge_lodo"] = _baseline_lodo(lite, data, n, cfg.seed)
         out[n] = b
     return out
+
+
+def _baseline_lodo(X: np.ndarray, data, te: str, seed: int) -> dict[str, Any]:
+    """The frozen-feature baseline fitted on every set but ``te`` (alpha by grouped inner CV), scored on ``te``."""
+    from qdemo.emotion.metrics import regression_metrics
+    from qdemo.emotion.ridge import ridge_fit_predict
+
+    rated = data.rated
+    tr, rows = data.dataset != te, data.dataset == te
+    pred, _ = ridge_fit_predict(X[tr], rated.targets[tr], X[rows], groups=np.asarray(rated.groups)[tr], seed=seed)
+    return regression_metrics(pred, rated.targets[rows], rated.mask()[rows])
 
 
 def human_region(targets: np.ndarray, low: float = 1.0, high: float = 99.0, step: float = 0.05) -> list[list[float]]:
@@ -226,13 +261,13 @@ def human_region(targets: np.ndarray, low: float = 1.0, high: float = 99.0, step
 
 def va_cells(va: np.ndarray, ranges: list[list[float]], cells: int = 10) -> set[tuple[int, int]]:
     """The cells of a ``cells`` x ``cells`` valence x arousal grid over ``ranges`` that points (N, 2) fall in
-    (points outside the ranges land in the edge cells, as the explorer clips its measures)."""
+    (placed by the explorer's :class:`~qdemo.measure_space.MeasureSpace`: points outside the ranges
+    land in the edge cells, as the explorer clips its measures)."""
+    from qdemo.measure_space import MeasureSpace
+
     ok = np.isfinite(va).all(1)
-    idx = []
-    for d in range(2):
-        lo, hi = ranges[d]
-        idx.append(np.clip(((va[ok, d] - lo) / (hi - lo) * cells).astype(int), 0, cells - 1))
-    return set(zip(idx[0].tolist(), idx[1].tolist()))
+    space = MeasureSpace.grid(ranges[:2], (cells, cells))
+    return set(map(tuple, space.grid_coords(space.clip(va[ok, :2])).tolist()))
 
 
 def _coverage(data, results: dict, names: list[str]) -> dict[str, Any]:
@@ -285,4 +320,4 @@ def evaluate_training(cfg, data, results: dict, written: dict, *, progress: bool
     return report
 
 
-__all__ = ["TARGETS", "evaluate_model", "evaluate_training", "human_region", "predict_paths", "va_cells"]
+__all__ = ["LODO_AROUSAL_TARGET", "TARGETS", "evaluate_model", "evaluate_training", "human_region", "predict_paths", "va_cells"]

@@ -8,6 +8,10 @@ Two methods, both differentiable through the whole model:
   is still at least 6 x 6 at the model's resolution.
 - ``smoothgrad``: the absolute input gradient averaged over noisy copies of the image
   (Smilkov et al. 2017), at the model's resolution.
+
+Beside the maps, :func:`top_classes` names the content: the most probable ImageNet classes of
+each backbone's own classifier with their word norms (the semantic channel's table,
+:mod:`qdemo.emotion.semantic`).
 """
 
 from __future__ import annotations
@@ -86,8 +90,45 @@ def smoothgrad(model, image: torch.Tensor, *, samples: int = 8, noise: float = 0
     return np.stack(maps), pred
 
 
+@torch.no_grad()
+def top_classes(model, image: torch.Tensor, k: int = 5) -> list[dict[str, Any]]:
+    """What the image shows, per classifier-carrying part of ``model``: the ``k`` most probable
+    ImageNet classes of the part's own classifier with their word norms (canonical V, A, D; None
+    for a class name no lexicon covers, or for a part without the semantic channel, whose norms
+    are not stored). ``image`` is (3, H, W) in [0, 1]."""
+    from qdemo.emotion.semantic import class_probabilities, classifier_parts, imagenet_classes
+
+    out = []
+    for part in classifier_parts(model):
+        p = class_probabilities(part, image[None].to(part.head_weight.device))[0]  # (1000,)
+        sem = part.semantic
+        names = sem.class_names if sem is not None and sem.class_names else imagenet_classes()
+        vals, idx = torch.topk(p, k)
+        rows = []
+        for v, i in zip(vals.tolist(), idx.tolist()):
+            covered = sem is not None and bool(sem.covered[i] > 0)
+            rows.append({"class": names[i], "probability": v,
+                         "norms": [float(x) for x in sem.norms[i]] if covered else None})
+        out.append({"backbone": part.spec.backbone, "resolution": part.resolution,
+                    "semantic": sem is not None, "classes": rows})
+    return out
+
+
+def format_classes(parts: list[dict[str, Any]]) -> list[str]:
+    """Lines such as ``tarantula 0.41 - valence -0.52, arousal +0.61, dominance -0.30``."""
+    lines = []
+    for part in parts:
+        how = "semantic channel" if part["semantic"] else "no semantic channel: norms not stored"
+        lines.append(f"{part['backbone']} @ {part['resolution']} px ({how}):")
+        for c in part["classes"]:
+            norms = c["norms"]
+            text = ", ".join(f"{d} {v:+.2f}" for d, v in zip(DIMS, norms)) if norms else "no word norm"
+            lines.append(f"  {c['class']} {c['probability']:.2f} \u2014 {text}")
+    return lines
+
+
 def explain_image(model, path: str | os.PathLike, out: str | os.PathLike, *, plot: Callable[..., Any],
-                  method: str = "gradcam", unit: int | None = None, max_side: int = 512) -> dict:
+                  method: str = "gradcam", unit: int | None = None, max_side: int = 512, classes: int = 5) -> dict:
     """Write a figure (image + one overlay per dimension) to ``out`` (PNG, atomically).
 
     The figure is drawn by ``plot(image, maps, prediction, out, dims=, proxy=, method=, title=)``
@@ -113,7 +154,8 @@ def explain_image(model, path: str | os.PathLike, out: str | os.PathLike, *, plo
     plot(rgb, maps, pred, out, dims=DIMS, proxy=set(model.info.proxy), method=method,
          title=f"{path.name}\n{model.info.name}")
     return {"path": str(path), "out": str(out), "method": method,
-            "prediction": {d: float(pred[j]) for j, d in enumerate(DIMS)}}
+            "prediction": {d: float(pred[j]) for j, d in enumerate(DIMS)},
+            "classes": top_classes(model, img, classes) if classes else []}
 
 
-__all__ = ["explain_image", "gradcam", "smoothgrad"]
+__all__ = ["explain_image", "format_classes", "gradcam", "smoothgrad", "top_classes"]

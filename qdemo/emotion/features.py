@@ -126,10 +126,21 @@ def member_features(model: VADRegressor, k: int, act: torch.Tensor, pooled: torc
 
 
 @torch.no_grad()
+def with_semantic(model: VADRegressor, feats: np.ndarray) -> np.ndarray:
+    """(..., F_pooled) cached pooled features -> (..., F) with ``model``'s semantic columns appended
+    (unchanged for a model without the semantic channel)."""
+    if model.semantic is None:
+        return feats
+    t = torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32)).to(model.semantic.fc_weight.device)
+    return model.with_semantic(t).cpu().numpy()
+
+
+@torch.no_grad()
 def extract_features(model: VADRegressor, paths: list[Path], *, views: int = 1, crop_scale: float = 0.7,
                      seed: int = 0, batch_size: int = 32, cache_dir: str | os.PathLike | None = None,
                      device: torch.device | str = "cpu", progress: bool = True) -> np.ndarray:
-    """Raw pooled features of every image and view: (V, N, F) float32 (cached on disk)."""
+    """Raw pooled features of every image and view: (V, N, F_pooled) float32 (cached on disk; a
+    model's semantic columns are computed from them: :func:`with_semantic`)."""
     from qdemo.io import atomic_path
 
     cache = _cache_file(model, paths, views, crop_scale, seed, cache_dir, "feat", ".npy")
@@ -141,10 +152,10 @@ def extract_features(model: VADRegressor, paths: list[Path], *, views: int = 1, 
         except (OSError, ValueError):
             log.warning("ignoring unreadable feature cache %s", cache)
     model.eval().to(device)
-    out = np.zeros((views, len(paths), model.n_features), dtype=np.float32)
+    out = np.zeros((views, len(paths), model.n_pooled), dtype=np.float32)
     for start, v, x in _view_batches(model, paths, views=views, crop_scale=crop_scale, seed=seed,
                                      batch_size=batch_size, desc="features", progress=progress):
-        out[v, start:start + len(x)] = model.raw_features(x.to(device))[:, 0].float().cpu().numpy()
+        out[v, start:start + len(x)] = model.raw_features(x.to(device), semantic=False)[:, 0].float().cpu().numpy()
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(cache) as tmp:

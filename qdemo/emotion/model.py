@@ -62,6 +62,10 @@ class ModelSpec:
     backbone passes: for the critic; train such a model with ``views: 1``)."""
     seed: int = 0
     """Seed of random initialisations (tiny backbone)."""
+    semantic: bool = False
+    """Append the semantic channel to the features: word-norm VAD, entropy and covered mass of the
+    backbone's own ImageNet class probabilities (:mod:`qdemo.emotion.semantic`; needs a backbone
+    with its classifier, EfficientNet-Lite, and the last unit among the taps)."""
 
 
 @dataclass
@@ -98,6 +102,12 @@ class VADRegressor(EmotionModel):
         if spec.tta_flip and self.train_from < self.stop:
             raise ValueError("tta_flip works with a frozen backbone only (train_from: null)")
         nf = sum(self.backbone.channels[i] for i in self.taps)
+        self.n_pooled = nf
+        self.semantic = self._semantic_channel(spec, pretrained) if spec.semantic else None
+        if self.semantic is not None:
+            from qdemo.emotion.semantic import FEATURES
+
+            nf += len(FEATURES)
         self.n_features = nf
         k = int(spec.members)
         self.n_members = k
@@ -121,6 +131,30 @@ class VADRegressor(EmotionModel):
         else:
             self.dist_weight = None
             self.dist_bias = None
+
+    def _semantic_channel(self, spec: ModelSpec, pretrained: bool):
+        """The semantic channel on the last unit's pooled output, with the backbone's classifier."""
+        from qdemo.emotion.semantic import SemanticChannel
+
+        last = len(self.backbone) - 1
+        if last not in self.taps:
+            raise ValueError(f"semantic: the last unit ({last}) of {spec.backbone} must be among the taps")
+        clf = self.backbone.classifier
+        if clf is None and pretrained:
+            raise ValueError(f"semantic: backbone {spec.backbone} has no pretrained ImageNet classifier "
+                             f"(use efficientnet-lite0/1/2)")
+        channel = SemanticChannel(self.backbone.channels[last])
+        if clf is not None:
+            channel.set_classifier(*clf)
+        return channel
+
+    def with_semantic(self, pooled: torch.Tensor) -> torch.Tensor:
+        """(..., F_pooled) raw pooled features -> (..., F) with the semantic columns appended (the
+        last unit's pooled output is the last block of the pooled features)."""
+        if self.semantic is None:
+            return pooled
+        head = pooled[..., -self.semantic.in_features:]
+        return torch.cat([pooled, self.semantic(head).to(pooled.dtype)], dim=-1)
 
     @property
     def fine_tuned(self) -> bool:
@@ -149,22 +183,27 @@ class VADRegressor(EmotionModel):
         x = self.backbone.run(x, unit + 1, self.train_from, set(self.taps), pooled)
         return x, pooled
 
-    def branch_features(self, x: torch.Tensor, pooled: list[torch.Tensor], k: int) -> torch.Tensor:
-        """Member ``k``'s raw pooled features (B, F) from the shared part's output."""
+    def branch_features(self, x: torch.Tensor, pooled: list[torch.Tensor], k: int,
+                        semantic: bool = True) -> torch.Tensor:
+        """Member ``k``'s raw features (B, F) from the shared part's output (pooled only: (B, F_pooled)
+        with ``semantic=False``)."""
         pooled = list(pooled)
         if self.branches is not None:
             for j, unit in enumerate(self.branches[k]):
                 x = unit(x)
                 if self.train_from + j in self.taps:
                     pooled.append(x.mean(dim=(2, 3)))  # (B, C)
-        return torch.cat(pooled, dim=1)  # (B, F)
+        f = torch.cat(pooled, dim=1)  # (B, F_pooled)
+        return self.with_semantic(f) if semantic else f
 
-    def late(self, x: torch.Tensor, pooled: list[torch.Tensor]) -> torch.Tensor:
-        """Shared part's output -> raw pooled features of every member (B, K, F)."""
+    def late(self, x: torch.Tensor, pooled: list[torch.Tensor], semantic: bool = True) -> torch.Tensor:
+        """Shared part's output -> raw features of every member (B, K, F) (pooled only with
+        ``semantic=False``)."""
         if self.branches is None:
-            f = torch.cat(pooled, dim=1)  # (B, F), the same for every member
+            f = torch.cat(pooled, dim=1)  # (B, F_pooled), the same for every member
+            f = self.with_semantic(f) if semantic else f
             return f[:, None].expand(-1, self.n_members, -1)
-        return torch.stack([self.branch_features(x, pooled, k) for k in range(self.n_members)], dim=1)
+        return torch.stack([self.branch_features(x, pooled, k, semantic) for k in range(self.n_members)], dim=1)
 
     def standardise(self, raw: torch.Tensor) -> torch.Tensor:
         """(B, K, F) raw -> (B, K, F) standardised with each member's training statistics."""
@@ -182,14 +221,15 @@ class VADRegressor(EmotionModel):
         logits = torch.einsum("bkf,kfe->bke", z, self.dist_weight) + self.dist_bias  # (B, K, 7)
         return torch.softmax(logits, dim=-1).mean(dim=1)
 
-    def raw_features(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, 3, r, r) in [0, 1] -> unstandardised pooled features of every member (B, K, F);
-        with ``spec.tta_flip`` the mean over the image and its mirror image (one batched pass)."""
+    def raw_features(self, images: torch.Tensor, semantic: bool = True) -> torch.Tensor:
+        """(B, 3, r, r) in [0, 1] -> unstandardised features of every member (B, K, F); with
+        ``spec.tta_flip`` the mean over the image and its mirror image (one batched pass).
+        ``semantic=False``: the pooled backbone features only (B, K, F_pooled), what training caches."""
         b = images.shape[0]
         if self.spec.tta_flip:
             images = torch.cat([images, images.flip(-1)])  # (2B, 3, r, r)
         x, pooled = self.early(images)
-        f = self.late(x, pooled)  # (B or 2B, K, F)
+        f = self.late(x, pooled, semantic)  # (B or 2B, K, F)
         return 0.5 * (f[:b] + f[b:]) if self.spec.tta_flip else f
 
     # ------------------------------------------------------------------ contract

@@ -345,4 +345,34 @@ def ridge_cv(features: np.ndarray, targets: np.ndarray, folds: Sequence[tuple[np
     return (out, chosen) if return_alphas else out
 
 
-__all__ = ["DEFAULT_ALPHAS", "LINKS", "RidgeFitter", "TARGET_CLIP", "predict_heads", "ridge_cv", "ridge_fit_predict"]
+# ----------------------------------------------------------------------------- ridge toward a prior head
+
+
+def ridge_toward_prior(K: np.ndarray, resid: np.ndarray, lams: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge toward a prior head, solved in the rows' (dual) space for every penalty in ``lams``.
+
+    For rows with features Z (n, F), targets y and a prior head (w0, b0), the head
+    ``w = w0 + d`` with a free bias shift c minimises ``|r - Z d - c|^2 + d' (lam M)^-1 d``,
+    where ``r = y - Z w0 - b0`` (``resid`` (n, T): T targets sharing the kernel) and
+    ``K = Z M Z'`` (n, n) is the prior's kernel: M = I / F shrinks every weight alike;
+    M = (G + alpha I)^-1, G the Gram matrix of the prior's own training rows, makes the fit the
+    prior's ridge with these rows added at weight ``lam`` (the Gaussian-prior reading of ridge).
+    ``lam = 0`` keeps the prior's weights (only the bias moves). One eigendecomposition of K
+    serves every lam. Returns ``(a (L, n, T), c (L, T))``: ``d = lam M Z' a``; a row with
+    kernel values ``k`` (against these rows) moves by ``lam k a + c``."""
+    s, U = np.linalg.eigh(np.asarray(K, np.float64))
+    s = np.clip(s, 0, None)
+    R = np.asarray(resid, np.float64)
+    UtR, Ut1 = U.T @ R, U.T @ np.ones(len(R))  # (n, T), (n,)
+    A, C = [], []
+    for lam in lams:
+        inv = 1.0 / (max(float(lam), 0.0) * s + 1.0)  # (lam K + I)^-1 in the eigenbasis
+        ar, a1 = U @ (inv[:, None] * UtR), U @ (inv * Ut1)
+        c = ar.sum(0) / a1.sum()  # the free bias: (1' A^-1 r) / (1' A^-1 1)
+        A.append(ar - a1[:, None] * c)
+        C.append(c)
+    return np.stack(A), np.stack(C)
+
+
+__all__ = ["DEFAULT_ALPHAS", "LINKS", "RidgeFitter", "TARGET_CLIP", "predict_heads", "ridge_cv", "ridge_fit_predict",
+           "ridge_toward_prior"]

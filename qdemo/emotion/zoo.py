@@ -1,13 +1,14 @@
 """The shipped searcher and critic, and the one loader every area uses for emotion models.
 
 Weights files (format, calibration, fused parts) are read and written by
-:mod:`qdemo.emotion.weightsfile`; its names are re-exported here.
+:mod:`qdemo.emotion.weights_io`; its names are re-exported here.
 
     model = load_model("searcher")            # shipped weights, eval mode, frozen
     model = load_model(path="my.safetensors") # a model trained with `qdemo regressor train`
 
-Every other area names a model by a spec string and loads it with :func:`load_emotion_model`
-(the one spec syntax, :mod:`qdemo.emotion.specs`; ``docs/emotion-model.md``)::
+Every area names a model by a spec string and loads it with :func:`load_emotion_model`, the
+one loader (the one spec syntax, :mod:`qdemo.emotion.specs`; ``docs/emotion-model.md``;
+``load_model`` above is its Python shorthand)::
 
     model = load_emotion_model("critic", role="critic", device="cpu")
     model = load_emotion_model("tiny:3", role="searcher")          # untrained test model
@@ -22,9 +23,9 @@ from typing import Any, Optional
 
 import torch
 
-from qdemo.emotion.specs import ROLES, parse_model_spec
-from qdemo.errors import CheckpointError
-from qdemo.emotion.weightsfile import FORMAT, load_model_file, read_metadata, save_model
+from qdemo.emotion.specs import MODEL_SPEC_HELP, ROLES, parse_model_spec
+from qdemo.errors import CheckpointError, ConfigError
+from qdemo.emotion.weights_io import FORMAT, load_model_file, read_metadata, save_model
 from qdemo.io import sha256_file
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
@@ -39,20 +40,15 @@ def shipped_path(role: str) -> Path:
 
 def load_model(role: str = "searcher", path: str | os.PathLike | None = None, *,
                device: str | torch.device = "cpu", frozen: bool = True):
-    """The trained emotion model of ``role`` ('searcher' or 'critic'), in eval mode.
+    """The trained emotion model of ``role`` ('searcher' or 'critic'), in eval mode: the Python
+    shorthand of :func:`load_emotion_model` for ``path`` or, without one, the shipped model.
 
-    ``path=None`` loads the weights shipped in ``qdemo/emotion/weights/``. The model is
-    differentiable with respect to its input; ``frozen`` (default) turns off gradients for
-    its own parameters. A missing, corrupt or foreign file raises :class:`CheckpointError`
-    naming the file.
+    The model is differentiable with respect to its input; ``frozen`` (default) turns off
+    gradients for its own parameters. A missing, corrupt or foreign file raises
+    :class:`CheckpointError` naming the file.
     """
-    if path is None:
-        path = shipped_path(role)
-        if not path.exists():
-            raise CheckpointError(f"{path}: shipped {role} weights are missing from the package; reinstall "
-                                  f"qdemo or train them with `qdemo regressor train`")
-    model = load_model_file(path, device=device, frozen=frozen)
-    return model
+    shipped_path(role)  # CheckpointError for an unknown role
+    return load_emotion_model("shipped" if path is None else Path(path), role=role, device=device, frozen=frozen)
 
 
 def shipped_weights_info() -> list[dict[str, Any]]:
@@ -78,32 +74,48 @@ def shipped_weights_info() -> list[dict[str, Any]]:
 
 
 def load_emotion_model(spec: str | os.PathLike | None, *, role: str = "searcher",
-                       device: str | torch.device = "cpu"):
-    """The emotion model named by ``spec``, frozen, in eval mode, on ``device``.
+                       device: str | torch.device = "cpu", frozen: bool = True, optional: bool = False):
+    """The emotion model named by ``spec``, in eval mode on ``device`` (frozen unless ``frozen=False``):
+    the one loader.
 
     ``spec`` (:data:`qdemo.emotion.specs.MODEL_SPEC_HELP`): ``"searcher"`` / ``"critic"`` (the
     shipped weights of that model), ``"shipped"`` or None (the shipped model of ``role``),
     ``"tiny"`` / ``"tiny:SEED"`` (an untrained :class:`~qdemo.emotion.base.TinyEmotionModel`, for
-    tests) or a path to a weights file written by ``qdemo regressor train``. ``role``
-    ('searcher' or 'critic') is the job the model does for the caller. A malformed spec raises
-    :class:`~qdemo.errors.ConfigError`, a missing or foreign file :class:`CheckpointError`.
+    tests), a path to a weights file written by ``qdemo regressor train``, or ``"none"``: no
+    model, returned as None where the caller can do without one (``optional``), else a
+    ConfigError. ``role`` ('searcher' or 'critic') is the job the model does for the caller. A
+    malformed spec raises :class:`~qdemo.errors.ConfigError`, a missing or foreign file
+    :class:`CheckpointError`.
     """
     kind, what = parse_model_spec(spec, role)
+    if kind == "none":
+        if optional:
+            return None
+        raise ConfigError(f"--{role} none: this needs a model ({MODEL_SPEC_HELP})")
     if kind == "tiny":
         from qdemo.emotion.base import TinyEmotionModel
 
         model = TinyEmotionModel(seed=what)
         model.info.role = role
-    elif kind == "shipped":
-        model = load_model(what, device=device)
-    elif what.exists():
-        model = load_model(role, path=what, device=device)
     else:
-        raise CheckpointError(f"--{role} {what}: model file not found (use 'searcher', 'critic', 'shipped', "
-                              f"'tiny[:SEED]' or a path to a .safetensors file)")
+        path = shipped_path(what) if kind == "shipped" else what
+        if kind == "shipped" and not path.exists():
+            raise CheckpointError(f"{path}: shipped {what} weights are missing from the package; reinstall "
+                                  f"qdemo or train them with `qdemo regressor train`")
+        if not path.exists():
+            raise CheckpointError(f"--{role} {what}: model file not found (use 'searcher', 'critic', 'shipped', "
+                                  f"'tiny[:SEED]' or a path to a .safetensors file)")
+        model = load_model_file(path, device=device, frozen=frozen)
+    return prepare_model(model, device, frozen=frozen)
+
+
+def prepare_model(model, device: str | torch.device = "cpu", *, frozen: bool = True):
+    """``model`` on ``device`` in eval mode, its parameters frozen (``frozen``): what the loader
+    does once; call it on a model built in Python before handing it to the search."""
     model = model.to(device).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
+    if frozen:
+        for p in model.parameters():
+            p.requires_grad_(False)
     return model
 
 
@@ -126,6 +138,7 @@ def describe_model(model, spec: str) -> Optional[dict[str, Any]]:
     if model is None:
         return None
     info = getattr(model, "info", None)
+    extra: dict[str, Any] = getattr(info, "extra", {}) or {}
     return {
         "name": getattr(info, "name", type(model).__name__),
         "spec": spec,
@@ -134,8 +147,17 @@ def describe_model(model, spec: str) -> Optional[dict[str, Any]]:
         "human_rated": list(getattr(info, "human_rated", ("valence", "arousal"))),
         "proxy": list(getattr(info, "proxy", ("dominance",))),
         "calibration": model.calibration.to_dict() if hasattr(model, "calibration") else None,
+        **({"adapted": _adapted_summary(extra["adapted"])} if isinstance(extra.get("adapted"), dict) else {}),
     }
 
 
+def _adapted_summary(adapted: dict[str, Any]) -> dict[str, Any]:
+    """What a manifest says of a model made by ``qdemo regressor adapt``: its parent and ratings."""
+    parent, ratings = adapted.get("parent") or {}, adapted.get("ratings") or {}
+    return {"parent": {k: parent.get(k) for k in ("name", "spec", "sha256")},
+            "ratings": {k: ratings.get(k) for k in ("source", "sha256", "n_stimuli", "n_raters")},
+            "method": adapted.get("method")}
+
+
 __all__ = ["FORMAT", "WEIGHTS_DIR", "describe_model", "load_emotion_model", "load_model",
-           "load_model_file", "model_sha256", "read_metadata", "save_model", "shipped_path", "shipped_weights_info"]
+           "load_model_file", "model_sha256", "prepare_model", "read_metadata", "save_model", "shipped_path", "shipped_weights_info"]

@@ -20,5 +20,5 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "shine": ("compute_targets", "run_shine"),
     "shine_files": ("ShineOutput",),
     "shine_match": ("ShineTargets", "match_arrays"),
-    "weights": ("SHIPPED", "load_generator", "save_generator"),
+    "weights_io": ("SHIPPED", "load_generator", "save_generator"),
 })

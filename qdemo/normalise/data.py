@@ -62,13 +62,11 @@ def collect(data: str | Path, fmt: str = "auto") -> ImageSet:
     data = Path(data)
     if not data.exists():
         raise DataError(f"{data}: not found")
-    if fmt == "auto":
-        if data.is_dir() and ((data / "ground_truth.txt").exists() or (data / "OASIS.csv").exists()):
-            fmt = "emotion6" if (data / "ground_truth.txt").exists() else "oasis"
-        elif data.is_file() and data.suffix.lower() in (".csv", ".tsv", ".txt"):
-            fmt = "csv"
-        else:
-            fmt = "folder"
+    if fmt == "auto":  # a rated set qdemo.emotion recognises (OASIS, Emotion6, BASS, a table), else images
+        from qdemo.emotion.datasets.dispatch import detect_format, is_rated_set
+
+        table = data.is_file() and data.suffix.lower() in (".csv", ".tsv", ".txt")
+        fmt = detect_format(data) if (data.is_dir() and is_rated_set(data)) or table else "folder"
     if fmt == "folder":
         if not data.is_dir():
             raise DataError(f"{data}: --format folder needs a directory of images")

@@ -251,7 +251,7 @@ def run_report(shine_dir: str | Path, models: dict[str, str | Path], out: str | 
     """
     from qdemo.normalise.shine_files import ShineOutput
     from qdemo.emotion.zoo import load_emotion_model
-    from qdemo.normalise.weights import load_generator
+    from qdemo.normalise.weights_io import load_generator
 
     out = Path(out)
     shine = ShineOutput.read(shine_dir)

@@ -37,8 +37,8 @@ from qdemo.normalise.lowlevel import stats_loss
 from qdemo.normalise.models import GeneratorSpec, PatchDiscriminator, build_generator, init_weights
 from qdemo.normalise.pairs import Pairs, load_pairs, split_of, splits_of
 from qdemo.normalise.shine_files import ShineOutput
-from qdemo.normalise.views import apply_view, draw_view
-from qdemo.normalise.weights import save_generator
+from qdemo.normalise.augment import apply_view, draw_view
+from qdemo.normalise.weights_io import save_generator
 from qdemo.tables import table_text
 
 RESUME_IGNORES = ("steps", "sample_every", "checkpoint_every", "log_every", "threads")
@@ -201,7 +201,7 @@ class Trainer:
         save_png(_sheet(x.cpu(), _u8(pairs.y[vis]), g.cpu()), self.out / "samples" / f"step_{self.step:06d}.png")
 
     def _jitter(self, x: torch.Tensor) -> torch.Tensor:
-        """Draw a random view for D_emo (:func:`~qdemo.normalise.views.draw_view`) and apply it
+        """Draw a random view for D_emo (:func:`~qdemo.normalise.augment.draw_view`) and apply it
         to x. :meth:`_jitter_like` applies the same draw to another batch."""
         self._jit = draw_view(self.gen, x.shape[-2], x.shape[-1], self.t.emo_jitter, self.t.emo_cutout)
         return self._jitter_like(x)

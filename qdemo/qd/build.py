@@ -2,10 +2,12 @@
 
     search = build_search(cfg)                 # validates cfg, loads the searcher
     search.explorer.step()                     # the ask/tell loop (qdemo.qd.explorer)
-    search.renderer, search.scorer, search.archives, search.scheduler
+    search.space, search.renderer, search.scorer, search.archives
 
-The order is fixed (renderer, searcher, scorer, archives, scheduler), so a seeded config
-gives the same search every time. Running it and writing its run folder is
+The order is fixed (measure space, renderer, searcher, scorer, archives, scheduler), so a
+seeded config gives the same search every time. The measure space
+(:class:`~qdemo.measure_space.MeasureSpace`) is built once here from ``config.grid``; the
+scorer, the archives, the run folder and the critic confirmation all use that one. Running it and writing its run folder is
 :func:`qdemo.runfolder.run_evolve`.
 """
 
@@ -20,12 +22,13 @@ import torch
 from qdemo.device import resolve_device
 from qdemo.emotion.base import EmotionModel
 from qdemo.errors import ConfigError
-from qdemo.qd.archive import Archives, build_archives, grid_ranges
+from qdemo.measure_space import MeasureSpace
+from qdemo.qd.archive import Archives, build_archives
 from qdemo.qd.config import EmitterConfig, EvolveConfig
 from qdemo.qd.emitters import build_scheduler, default_learning_rate, is_dqd
-from qdemo.qd.emotions import SlotMeasures, require_distribution
+from qdemo.qd.emotion_slots import require_distribution
 from qdemo.qd.explorer import Explorer
-from qdemo.emotion.zoo import load_emotion_model
+from qdemo.emotion.zoo import load_emotion_model, prepare_model
 from qdemo.qd.objective import Objective
 from qdemo.qd.scoring import Scorer
 from qdemo.qd.views import Views
@@ -40,6 +43,8 @@ class Search:
     """The validated config."""
     device: torch.device
     """Where rendering and scoring run."""
+    space: MeasureSpace
+    """The cells: built once from ``config.grid``; places every point of the run."""
     renderer: Renderer
     """solutions (B, dim) -> images (B, 3, R, R)."""
     searcher: EmotionModel
@@ -74,9 +79,10 @@ def build_renderer(config: EvolveConfig) -> Renderer:
     """The renderer named in the config (option errors become ConfigError)."""
     rc = config.renderer
     try:
-        return make_renderer(rc.name, resolution=rc.resolution, seed=config.seed, **rc.options)
+        options = rc.resolved_options()
+        return make_renderer(rc.name, resolution=rc.resolution, seed=config.seed, **options)
     except TypeError as exc:
-        raise ConfigError(f"renderer.options {rc.options}: {exc}") from None
+        raise ConfigError(f"renderer.options {options}: {exc}") from None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -86,49 +92,40 @@ def score_chunk(config: EvolveConfig, device: torch.device) -> int:
     return config.score_chunk or (16 if device.type == "cpu" else 256)
 
 
-def load_model(spec: str, *, role: str, device: torch.device) -> Optional[EmotionModel]:
-    """The emotion model ``spec`` names ('searcher', 'critic', 'tiny[:SEED]', a path) in eval
-    mode on ``device``; None for 'none'."""
-    if str(spec).strip().lower() == "none":
-        return None
-    return load_emotion_model(spec, role=role, device=device).to(device).eval()
-
-
-def build_scorer(config: EvolveConfig, renderer: Renderer, searcher: EmotionModel, *, chunk: int) -> Scorer:
-    """The config's objective and views over ``renderer`` and ``searcher`` (and, for grid
-    'emotions', its slots: the searcher must have a distribution head)."""
-    slots = None
-    if config.grid.name == "emotions":
+def build_scorer(config: EvolveConfig, renderer: Renderer, searcher: EmotionModel, *, space: MeasureSpace,
+                 chunk: int) -> Scorer:
+    """The config's objective and views over ``renderer`` and ``searcher``, measuring on ``space``
+    (an emotions grid's searcher must have a distribution head)."""
+    if space.is_slots:
         require_distribution(searcher, role="searcher", spec=str(config.searcher))
-        slots = SlotMeasures.from_config(config.grid)
     return Scorer(renderer, searcher, objective=Objective.from_config(config.objective),
-                  views=Views(config.objective.views), ranges=grid_ranges(config.grid), chunk=chunk, slots=slots)
+                  views=Views(config.objective.views), space=space, chunk=chunk)
 
 
 def build_search(config: EvolveConfig, *, searcher: Optional[EmotionModel] = None,
                  device: str | torch.device = "auto") -> Search:
     """Validate ``config`` and build its explorer.
 
-    ``searcher``: the model to optimise against; None loads ``config.searcher``.
-    ``device``: 'auto' defers to ``config.device``; anything else overrides it.
+    ``searcher``: the model to optimise against (moved to the device, frozen, eval mode); None
+    loads ``config.searcher``. ``device``: 'auto' defers to ``config.device``; anything else
+    overrides it.
     """
     config.validate()
     dev = resolve_device(config.device if str(device) == "auto" else device)
+    space = config.grid.space(seed=config.seed)
     renderer = build_renderer(config).to(dev)
-    model = searcher if searcher is not None else load_model(config.searcher, role="searcher", device=dev)
-    if model is None:
-        raise ConfigError("searcher: 'none' is not a model; the search needs one (e.g. 'searcher' or 'tiny')")
-    model = model.to(dev).eval()
+    model = (prepare_model(searcher, dev) if searcher is not None
+             else load_emotion_model(config.searcher, role="searcher", device=dev))
     check = getattr(renderer, "check_judge", None)  # a renderer trained against a searcher (the generator's latent space)
     if check is not None:
         check(model)
-    scorer = build_scorer(config, renderer, model, chunk=score_chunk(config, dev))
+    scorer = build_scorer(config, renderer, model, space=space, chunk=score_chunk(config, dev))
     x0 = np.asarray(renderer.initial_solution())  # (dim,)
     lr = default_learning_rate(config.emitter)
-    archives = build_archives(config.grid, renderer.solution_dim, learning_rate=lr,
+    archives = build_archives(space, renderer.solution_dim, learning_rate=lr,
                               threshold_min=config.emitter.threshold_min, seed=config.seed)
     scheduler = build_scheduler(effective_emitter(config), archives, x0, batch_size=config.batch_size,
                                 seed=config.seed, renderer=config.renderer.name)
     explorer = Explorer(scheduler, scorer, archives, dqd=is_dqd(config.emitter))
-    return Search(config=config, device=dev, renderer=renderer, searcher=model, scorer=scorer,
+    return Search(config=config, device=dev, space=space, renderer=renderer, searcher=model, scorer=scorer,
                   explorer=explorer, learning_rate=lr)

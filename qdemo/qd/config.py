@@ -12,11 +12,11 @@ from typing import Any, Optional
 
 from qdemo import EMOTIONS
 from qdemo.errors import ConfigError
+from qdemo.measure_space import KINDS, MeasureSpace
+from qdemo.qd.emitters import EMITTER_KINDS, EMITTERS, GRADIENT_EMITTERS
 
-GRIDS = ("vad", "va", "cvt", "emotions")
-EMITTERS = ("random", "map-elites", "iso-line", "cma-me", "cma-mae", "cma-mega", "cma-maega", "bandit", "hybrid")
-GRADIENT_EMITTERS = ("cma-mega", "cma-maega")
-"""Emitters that ask for objective and measure gradients (DQD: the renderer must be differentiable)."""
+GRIDS = KINDS
+"""The kinds of grid (:class:`qdemo.measure_space.MeasureSpace`)."""
 
 
 HUMAN_REGION: tuple[tuple[float, float], ...] = ((-0.9, 0.8), (-0.7, 0.55), (-0.4, 0.45))
@@ -57,11 +57,13 @@ class GridConfig:
     """Grid 'emotions': [low, high] of that probability, split into `intensity_bands` equal
     bands (within [0, 1]; probabilities outside land in the edge bands)."""
 
+    def space(self, *, seed: int = 0) -> MeasureSpace:
+        """The measure space of this grid (``seed``: the run's, which places a CVT's centroids)."""
+        return MeasureSpace.from_config(self, seed=seed)
+
     @property
     def measure_dim(self) -> int:
-        if self.name == "emotions":
-            return 2 if self.intensity_bands > 1 else 1
-        return 2 if self.name == "va" else 3
+        return self.space().ndim
 
     def validate(self) -> None:
         """Raise ConfigError for an unknown grid, bad cell counts or ranges (part of EvolveConfig.validate)."""
@@ -123,13 +125,22 @@ def _check_range(dim: str, rg: list[float]) -> None:
 class RendererConfig:
     """How a solution vector becomes an image."""
 
-    name: str = "cppn"
-    """Registered renderer: cppn | pixels | fourier | shapes | generator (see qdemo.render.RENDERERS)."""
+    name: str = "shapes"
+    """Registered renderer: shapes | cppn | pixels | fourier | generator (see qdemo.render.RENDERERS)."""
     resolution: int = 64
     """Side of the rendered images in pixels (the searcher resizes to its own input size)."""
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Optional[dict[str, Any]] = None
     """Renderer-specific keyword options, e.g. {grid: 8} for pixels, {max_freq: 4} for
-    fourier, {hidden: 8, layers: 2} for cppn, {palette: bicolour, shapes: 9} for shapes."""
+    fourier, {hidden: 8, layers: 2} for cppn, {palette: bicolour, shapes: 9} for shapes. None:
+    the renderer's run defaults (`default_options` of its class: shapes' bicolour palette)."""
+
+    def resolved_options(self) -> dict[str, Any]:
+        """The options the renderer is built with: `options`, or its class's `default_options`."""
+        if self.options is not None:
+            return dict(self.options)
+        from qdemo.render.base import renderer_class
+
+        return dict(renderer_class(self.name).default_options)
 
 
 @dataclass
@@ -154,27 +165,25 @@ class EmitterConfig:
     """Initial cell threshold of the soft archive (objectives are >= 0)."""
     grad_lr: Optional[float] = None
     """cma-mega / cma-maega: learning rate of the Adam step on the gradient-arborescence centre; None:
-    the renderer's value in `grad_defaults`."""
+    the renderer's own (`gradient_steps` of its class in qdemo.render), or `grad_defaults` when set."""
     grad_sigma: Optional[float] = None
     """cma-mega / cma-maega: sigma0 of the CMA-ES over the gradient coefficients. The objective and
     measure gradients are normalised to unit length (pyribs `normalize_grad`), so this is
-    the typical step length along each gradient in solution space; None: the renderer's
-    value in `grad_defaults`."""
-    grad_defaults: dict[str, dict[str, float]] = field(default_factory=lambda: {
-        "default": {"grad_lr": 0.05, "grad_sigma": 0.4},
-        "cppn": {"grad_lr": 0.05, "grad_sigma": 4.0},
-    })
-    """cma-mega / cma-maega step sizes per renderer name ({grad_lr, grad_sigma}), used where `grad_lr` /
-    `grad_sigma` are null; 'default' covers renderers not listed. The CPPN needs a far larger
-    coefficient sigma than the pixel / Fourier renderers (measured: docs/benchmarks.md)."""
+    the typical step length along each gradient in solution space; None: the renderer's own
+    (`gradient_steps` of its class), or `grad_defaults` when set."""
+    grad_defaults: Optional[dict[str, dict[str, float]]] = None
+    """Overrides of the per-renderer step sizes: {renderer name: {grad_lr, grad_sigma}}, 'default'
+    for renderers not listed, used where `grad_lr` / `grad_sigma` are null. None: each renderer's
+    own step sizes (`gradient_steps` on its class)."""
     ranker: Optional[str] = None
-    """pyribs ranker for cma-* emitters; None: 'imp' for cma-mae / cma-maega (and cma-mega
-    with `learning_rate` < 1), '2imp' for cma-me / cma-mega."""
+    """pyribs ranker for cma-* emitters; None: the emitter's default (qdemo.qd.emitters registry:
+    'imp' for cma-mae / cma-maega and for cma-mega with `learning_rate` < 1, '2imp' for cma-me /
+    cma-mega)."""
     restart_rule: Optional[str] = None
-    """CMA-ES restart rule for cma-* emitters: 'no_improvement', 'basic' or None ('basic' for
-    cma-mae / cma-maega as in the pyribs CMA-MAE tutorial, 'no_improvement' for cma-me /
-    cma-mega; 'no_improvement' for every kind on grid 'emotions', whose few slots a converged
-    CMA-ES otherwise stops exploring: measured, docs/evolve.md)."""
+    """CMA-ES restart rule for cma-* emitters: 'no_improvement', 'basic' or None: the emitter's
+    default ('basic' for cma-mae / cma-maega as in the pyribs CMA-MAE tutorial, 'no_improvement'
+    for cma-me / cma-mega), and 'no_improvement' for every kind on grid 'emotions' (its few slots
+    fill early; docs/evolve.md)."""
     bandit_pool: list[str] = field(default_factory=lambda: ["map-elites", "iso-line", "cma-me"])
     """bandit: emitter kinds in the pool; `num_emitters` of each, `num_emitters` active."""
     bandit_zeta: float = 0.05
@@ -183,8 +192,7 @@ class EmitterConfig:
     """hybrid: the kinds of the `num_emitters` emitters run side by side in one scheduler (the
     list is repeated to length `num_emitters`: two of each with the default four). Any kind
     but random, bandit and hybrid; with a gradient kind in it the scheduler runs the DQD loop
-    and the others take no gradient. The default pair was the best pool on seeds 100-102, but
-    did not beat cma-maega alone on seeds 0-9 (docs/benchmarks.md)."""
+    and the others take no gradient (how pools compare: docs/benchmarks.md)."""
 
     def kinds(self) -> list[str]:
         """The kind of each of the `num_emitters` emitters."""
@@ -193,13 +201,20 @@ class EmitterConfig:
         return [self.name] * self.num_emitters
 
     def gradient_steps(self, renderer: str) -> tuple[float, float]:
-        """cma-mega / cma-maega's (grad_lr, grad_sigma) on renderer ``renderer``: the explicit fields,
-        else ``grad_defaults[renderer]``, else ``grad_defaults['default']``."""
+        """cma-mega / cma-maega's (grad_lr, grad_sigma) on renderer ``renderer`` (its name): the
+        explicit fields, else (with `grad_defaults` set) ``grad_defaults[renderer]``, else
+        ``grad_defaults['default']``; without `grad_defaults`, the renderer class's own."""
+        if self.grad_defaults is None:
+            from qdemo.render.base import renderer_class
+
+            tables = [renderer_class(renderer).gradient_steps]
+        else:
+            tables = [self.grad_defaults.get(renderer), self.grad_defaults.get("default")]
         out = []
         for key in ("grad_lr", "grad_sigma"):
             value = getattr(self, key)
             if value is None:
-                for table in (self.grad_defaults.get(renderer), self.grad_defaults.get("default")):
+                for table in tables:
                     if isinstance(table, dict) and key in table:
                         value = table[key]
                         break
@@ -222,17 +237,17 @@ class EmitterConfig:
         if batch_size < self.num_emitters or batch_size % self.num_emitters:
             raise ConfigError(f"batch_size={batch_size}: must be a positive multiple of "
                               f"emitter.num_emitters={self.num_emitters}")
-        if any(k.startswith("cma") for k in self.kinds()) and batch_size // self.num_emitters < 2:
+        if any(EMITTER_KINDS[k].cma_es for k in self.kinds()) and batch_size // self.num_emitters < 2:
             raise ConfigError(f"batch_size={batch_size}: CMA-ES needs >= 2 solutions per emitter")
         if self.restart_rule not in (None, "basic", "no_improvement"):
             raise ConfigError(f"emitter.restart_rule {self.restart_rule!r}: use basic or no_improvement")
         if self.sigma <= 0:
             raise ConfigError(f"emitter.sigma={self.sigma}: must be > 0")
-        for name, table in self.grad_defaults.items():
+        for name, table in (self.grad_defaults or {}).items():
             if not isinstance(table, dict) or set(table) - {"grad_lr", "grad_sigma"}:
                 raise ConfigError(f"emitter.grad_defaults.{name}: expected a mapping with grad_lr and/or "
                                   f"grad_sigma, got {table!r}")
-        if any(k in GRADIENT_EMITTERS for k in self.kinds()):
+        if any(EMITTER_KINDS[k].gradients for k in self.kinds()):
             self.gradient_steps(renderer)  # raises ConfigError for missing or bad step sizes
         if self.learning_rate is not None and not 0.0 <= self.learning_rate <= 1.0:
             raise ConfigError(f"emitter.learning_rate={self.learning_rate}: must lie in [0, 1]")
@@ -240,16 +255,17 @@ class EmitterConfig:
     def _validate_pools(self) -> None:
         """The kinds named in ``bandit_pool`` (always) and ``hybrid_pool`` (for hybrid) can be pooled."""
         for p in self.bandit_pool:
-            if p not in EMITTERS or p in ("bandit", "random", "cma-mae", *GRADIENT_EMITTERS):
-                raise ConfigError(f"emitter.bandit_pool: {p!r} cannot be pooled; use map-elites, iso-line, cma-me")
+            if p not in EMITTER_KINDS or not EMITTER_KINDS[p].bandit:
+                valid = [k for k, kind in EMITTER_KINDS.items() if kind.bandit]
+                raise ConfigError(f"emitter.bandit_pool: {p!r} cannot be pooled; use {', '.join(valid)}")
         if self.name != "hybrid":
             return
         if not self.hybrid_pool:
             raise ConfigError("emitter.hybrid_pool is empty: name the emitters to run side by side, "
                               "e.g. [cma-maega, map-elites]")
         for p in self.hybrid_pool:
-            if p not in EMITTERS or p in ("bandit", "hybrid", "random"):
-                valid = [k for k in EMITTERS if k not in ("bandit", "hybrid", "random")]
+            if p not in EMITTER_KINDS or not EMITTER_KINDS[p].hybrid:
+                valid = [k for k, kind in EMITTER_KINDS.items() if kind.hybrid]
                 raise ConfigError(f"emitter.hybrid_pool: {p!r} cannot be mixed; use {', '.join(valid)}")
 
 
@@ -289,7 +305,7 @@ class DatasetConfig:
     """'auto' (a rated set if recognised: OASIS.csv, ground_truth.txt, BASS_data.csv or a CSV
     file; else every image under `path`), 'oasis', 'emotion6', 'bass', 'csv' (read by
     qdemo.emotion.load_dataset) or 'folder'."""
-    max_images: int = 400
+    max_images: int = 200
     """Score at most this many photos (a seeded subset), to bound the time."""
     thumbnails: bool = True
     """Write <=128 px thumbnails to reference/ in the run folder."""
@@ -329,9 +345,8 @@ class EvolveConfig:
     checkpoint_every: int = 10
     """Write a resumable checkpoint every this many iterations (and on Ctrl-C/SIGTERM)."""
     score_chunk: int = 0
-    """At most this many images go through the searcher at once; 0 = auto (16 on CPU, where
-    small batches stay in cache and run ~3x faster per image than batches of 64, measured;
-    256 on a GPU)."""
+    """At most this many images go through the searcher at once; 0 = auto (16 on CPU, 256 on a
+    GPU; why: docs/benchmarks.md)."""
     save_elite_images: bool = True
     """Write elites/cell_<index>.png for every elite at the end."""
     grid: GridConfig = field(default_factory=GridConfig)

@@ -2,7 +2,7 @@
 
 The explorer should exceed the coverage of real photographs: if a few hundred photos
 already fill the cells an archive reaches, the search has not added anything. Their
-cells are :func:`qdemo.qd.archive.coverage_of_points`; ``reference.csv`` in a run folder
+cells are :meth:`qdemo.measure_space.MeasureSpace.coverage`; ``reference.csv`` in a run folder
 is written by :func:`qdemo.runfolder.writer.write_reference`.
 """
 
@@ -91,7 +91,7 @@ def score_reference(files: list[Path], scorer, *, resolution: int, batch: int = 
     vads, sds, dists, kept, skipped, images = [], [], [], [], [], []
     buf: list[torch.Tensor] = []
     bufp: list[Path] = []
-    slots = getattr(scorer, "slots", None) is not None
+    slots = scorer.space.is_slots  # an emotions grid places photos by their emotion distribution
 
     def flush() -> None:
         if not buf:

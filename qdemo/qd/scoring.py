@@ -6,17 +6,18 @@ them, :class:`~qdemo.qd.objective.Objective` scores them. A :class:`Scorer` comp
 in one call per ``ask()``: the whole batch is rendered and scored at once (in chunks of
 at most ``chunk`` images to bound memory), on the searcher's device.
 
-Measures: the searcher's mean valence, arousal (and dominance for 3-D grids) over all
+Measures: where the measure space (:class:`~qdemo.measure_space.MeasureSpace`) places the
+searcher's reading: its mean valence, arousal (and dominance for 3-D grids) over all
 members x views, clipped to the grid ranges. Gradients (for CMA-MEGA) are taken through
 the renderer, the views and the searcher with autograd, on the unclipped measures: because
 images in a batch are independent, the gradient of the batch sum of each output w.r.t. the
 solutions gives every row's gradient, so 1 + m backward passes give the full
 ``(B, 1 + m, dim)`` Jacobian.
 
-An emotions grid (``slots``, :class:`~qdemo.qd.emotions.SlotMeasures`) also reads the
-searcher's emotion distribution in the same forward pass: its measures are the slot (and
-intensity band), its objective ``p(slot emotion) * objective``, and the Jacobian's measure
-rows are the gradients of the slots' differentiable surrogate.
+An emotions grid (its space's ``slots``; torch side :class:`~qdemo.qd.emotion_slots.SlotMeasures`)
+also reads the searcher's emotion distribution in the same forward pass: its measures are the
+slot (and intensity band), its objective ``p(slot emotion) * objective``, and the Jacobian's
+measure rows are the gradients of the slots' differentiable surrogate.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ import numpy as np
 import torch
 
 from qdemo.emotion.base import EmotionModel
+from qdemo.measure_space import MeasureSpace
 from qdemo.qd.config import ObjectiveConfig
-from qdemo.qd.emotions import SlotMeasures
+from qdemo.qd.emotion_slots import SlotMeasures
 from qdemo.qd.objective import Objective, member_spread, total_variation
 from qdemo.qd.views import VIEWS, Views
 from qdemo.render.base import Renderer
@@ -72,28 +74,27 @@ class Scorer:
             (:meth:`Objective.from_config`) together with its ``views``.
         views: the :class:`Views` scored per image; None: ``objective.views`` of a config,
             else identity only.
-        ranges: (m, 2) grid ranges used to clip the measures.
+        space: the measure space that turns the searcher's reading into measures (an emotions
+            grid's needs a searcher with a distribution head).
         chunk: at most this many images per searcher call.
-        slots: an emotions grid's measures (the searcher needs a distribution head); None:
-            the VAD measures.
+
+    The searcher is used as handed in: load it with :func:`qdemo.emotion.zoo.load_emotion_model`
+    (frozen, in eval mode, once).
     """
 
     def __init__(self, renderer: Renderer, searcher: EmotionModel, *, objective: Objective | ObjectiveConfig,
-                 ranges: np.ndarray, views: Optional[Views] = None, chunk: int = 64,
-                 slots: Optional[SlotMeasures] = None) -> None:
+                 space: MeasureSpace, views: Optional[Views] = None, chunk: int = 64) -> None:
         if isinstance(objective, ObjectiveConfig):
             views = views if views is not None else Views(objective.views)
             objective = Objective.from_config(objective)
         self.renderer = renderer.eval()
-        self.searcher = searcher.eval()
-        for p in self.searcher.parameters():
-            p.requires_grad_(False)
+        self.searcher = searcher
         self.objective = objective
         self.views = views if views is not None else Views(["identity"])
-        self.ranges = np.asarray(ranges, dtype=np.float64)  # (m, 2)
-        self.measure_dim = len(self.ranges)
+        self.space = space
+        self.measure_dim = space.ndim
         self.chunk = max(1, int(chunk))
-        self.slots = slots
+        self.slots = SlotMeasures.from_space(space) if space.is_slots else None
         self.device = next(iter(searcher.parameters())).device
         self.evaluations = 0
 
@@ -151,11 +152,6 @@ class Scorer:
             out += (torch.cat(dists).numpy(),)
         return out
 
-    def clip_measures(self, vad: np.ndarray) -> np.ndarray:
-        """(B, 3) -> (B, m) first m dims clipped into the grid ranges."""
-        m = vad[:, : self.measure_dim]
-        return np.clip(m, self.ranges[:, 0], self.ranges[:, 1])
-
     def _jacobian_chunk(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(b, dim) -> objective (b,), vad (b, 3), sd (b, 3), dist (b, 7) or None, Jacobian (b, 1 + m, dim)."""
         x = x.detach().clone().requires_grad_(True)
@@ -198,7 +194,7 @@ class Scorer:
         dist_np = torch.cat(dists).numpy() if dists else None
         return ScoreBatch(
             objective=torch.cat(objs).numpy(),
-            measures=self.clip_measures(vad_np) if dist_np is None else self.slots.measures(dist_np),
+            measures=self.space.measures(vad=vad_np, dist=dist_np),
             vad=vad_np,
             vad_sd=torch.cat(sds).numpy(),
             jacobian=torch.cat(jacs).numpy() if grad else None,
@@ -206,13 +202,18 @@ class Scorer:
         )
 
 
-def critic_vad(renderer: Renderer, critic: EmotionModel, solutions: np.ndarray, *, chunk: int = 64) -> np.ndarray:
-    """Render ``solutions`` (N, dim) and return another model's (the critic's) mean VAD (N, 3)."""
+def critic_vad(renderer: Renderer, critic: EmotionModel, solutions: np.ndarray, *, chunk: int = 64,
+               images: Optional[torch.Tensor] = None) -> np.ndarray:
+    """Render ``solutions`` (N, dim) and return another model's (the critic's) mean VAD (N, 3);
+    ``images``: the solutions already rendered (N, 3, R, R), read instead of rendering again."""
     out = []
     dev = next(iter(critic.parameters())).device
     renderer = renderer.to(dev)
     with torch.no_grad():
         for i in range(0, len(solutions), chunk):
-            x = torch.as_tensor(np.asarray(solutions[i:i + chunk]), dtype=torch.float32, device=dev)
-            out.append(critic(renderer(x)).double().cpu().numpy())  # (b, 3)
+            if images is not None:
+                x = images[i:i + chunk].to(dev)
+            else:
+                x = renderer(torch.as_tensor(np.asarray(solutions[i:i + chunk]), dtype=torch.float32, device=dev))
+            out.append(critic(x).double().cpu().numpy())  # (b, 3)
     return np.concatenate(out) if out else np.zeros((0, 3))

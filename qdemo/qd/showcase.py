@@ -21,6 +21,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from qdemo.measure_space import MeasureSpace
 from qdemo.qd.content import NEAR_UNIFORM_SD, is_near_uniform
 
 
@@ -30,20 +31,10 @@ def va_cells(coords: np.ndarray) -> set[tuple[int, int]]:
 
 
 def va_confirmed(coords: np.ndarray, critic_coords: np.ndarray) -> set[tuple[int, int]]:
-    """VA cells (of ``coords``, (N, m)) where some elite's critic VA cell (``critic_coords``, (N, >=2))
-    lies within one cell on the VA plane."""
+    """VA cells (of ``coords``, (N, m)) where some elite's critic VA cell (``critic_coords``, (N, >=2):
+    where the measure space places the critic's reading) lies within one cell on the VA plane."""
     c, k = np.asarray(coords)[:, :2], np.asarray(critic_coords)[:, :2]
-    near = np.abs(c - k).max(axis=1) <= 1 if len(c) else np.zeros(0, bool)
-    return set(map(tuple, c[near].astype(int).tolist()))
-
-
-def critic_cells(vad: np.ndarray, ranges: np.ndarray, cells: list[int]) -> np.ndarray:
-    """(N, 3) critic VAD -> (N, m) its cell coordinates on the grid (clipped into the ranges)."""
-    m = len(ranges)
-    lo, hi = ranges[:, 0], ranges[:, 1]
-    n = np.asarray(cells[:m], dtype=np.float64)
-    x = np.clip(np.asarray(vad)[:, :m], lo, hi)
-    return np.minimum(((x - lo) / (hi - lo) * n).astype(int), n.astype(int) - 1)
+    return set(map(tuple, c[MeasureSpace.within_one(c, k)].astype(int).tolist()))
 
 
 def near_uniform_count(images: torch.Tensor) -> int:
@@ -74,4 +65,4 @@ def diversity(images: torch.Tensor, model, *, chunk: int = 64, max_images: int =
     return float(d.sum() / (n * (n - 1)))
 
 
-__all__ = ["NEAR_UNIFORM_SD", "critic_cells", "diversity", "near_uniform_count", "va_cells", "va_confirmed"]
+__all__ = ["NEAR_UNIFORM_SD", "diversity", "near_uniform_count", "va_cells", "va_confirmed"]

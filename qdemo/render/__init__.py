@@ -6,6 +6,6 @@ the names below are re-exported lazily too (importing ``qdemo.render`` imports n
 
 from qdemo._lazy import lazy_exports
 
-__all__ = ["RENDERERS", "Renderer", "make_renderer"]
+__all__ = ["RENDERERS", "Renderer", "make_renderer", "renderer_class"]
 
-__getattr__, __dir__ = lazy_exports(__name__, {"base": ("RENDERERS", "Renderer", "make_renderer")})
+__getattr__, __dir__ = lazy_exports(__name__, {"base": ("RENDERERS", "Renderer", "make_renderer", "renderer_class")})

@@ -27,6 +27,13 @@ class Renderer(nn.Module):
     name: str = "base"
     solution_dim: int
     resolution: int
+    default_options: dict[str, Any] = {}
+    """Keyword options a run gives this renderer where its config names none
+    (``renderer.options: null``)."""
+    gradient_steps: dict[str, float] = {"grad_lr": 0.05, "grad_sigma": 0.4}
+    """cma-mega / cma-maega step sizes on this renderer: Adam learning rate of the centre
+    (``grad_lr``) and CMA-ES sigma0 of the coefficients of the unit-length gradients
+    (``grad_sigma``), used where the emitter config sets neither (docs/benchmarks.md)."""
 
     def forward(self, solutions: torch.Tensor) -> torch.Tensor:
         """(B, solution_dim) -> (B, 3, resolution, resolution) in [0, 1]."""
@@ -51,9 +58,14 @@ RENDERERS: dict[str, str] = {
 }
 
 
-def make_renderer(name: str, **kwargs: Any) -> Renderer:
-    """Build the renderer registered as ``name``; unknown names list the valid ones."""
+def renderer_class(name: str) -> type[Renderer]:
+    """The class registered as ``name`` (imports its module); unknown names list the valid ones."""
     if name not in RENDERERS:
         raise QdemoError(f"unknown renderer {name!r}; valid renderers: {', '.join(sorted(RENDERERS))}")
     module, cls = RENDERERS[name].split(":")
-    return getattr(importlib.import_module(module), cls)(**kwargs)
+    return getattr(importlib.import_module(module), cls)
+
+
+def make_renderer(name: str, **kwargs: Any) -> Renderer:
+    """Build the renderer registered as ``name``; unknown names list the valid ones."""
+    return renderer_class(name)(**kwargs)

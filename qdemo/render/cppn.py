@@ -55,6 +55,8 @@ class CPPNRenderer(Renderer):
     """
 
     name = "cppn"
+    gradient_steps = {"grad_lr": 0.05, "grad_sigma": 4.0}
+    """CPPN weights need gradient steps about ten times longer than pixels / Fourier coefficients."""
 
     def __init__(self, *, resolution: int = 64, seed: int = 0, hidden: int = 8, layers: int = 2,
                  input_scale: float = 2.0, init_scale: float = 1.0) -> None:

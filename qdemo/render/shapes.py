@@ -247,6 +247,8 @@ class ShapeRenderer(Renderer):
     """
 
     name = "shapes"
+    default_options = {"palette": "bicolour"}
+    """A run's default: two colours, like BASS's rated silhouettes (docs/evolve.md "Choosing the default")."""
 
     def __init__(self, *, resolution: int = 64, seed: int = 0, shapes: int = 9,
                  kinds: str | Sequence[str] = KINDS, palette: str = "free", search_colours: bool = False,

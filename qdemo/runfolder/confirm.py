@@ -6,7 +6,7 @@ at the end of ``qdemo evolve``; :func:`confirm_run` (``qdemo confirm RUN``) does
 a finished run folder, filling archive.csv's critic columns and the manifest's metrics.
 
 On an emotions archive the critic's own distribution head re-scores each elite too: it
-confirms an elite when its most probable emotion is the slot's (:mod:`qdemo.qd.emotions`),
+confirms an elite when its most probable emotion is the slot's (:mod:`qdemo.qd.emotion_slots`),
 and the manifest's ``emotions`` block reports that per slot, beside chance (1/7) and the
 critic's held-out accuracy on Emotion6 photos (:func:`emotion_report`).
 """
@@ -18,20 +18,20 @@ from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+import torch
 
-from qdemo.config import load_config
 from qdemo.device import resolve_device
 from qdemo.emotion.base import EmotionModel
+from qdemo.emotion.specs import is_none
+from qdemo.emotion.zoo import describe_model, load_emotion_model, prepare_model
 from qdemo.errors import DataError
-from qdemo.qd.archive import build_archives, cell_agreement, cell_coords
-from qdemo.qd.build import build_renderer, load_model
-from qdemo.qd.config import EvolveConfig
-from qdemo.emotion.zoo import describe_model
-from qdemo.qd.emotions import (CHANCE, SlotAgreement, SlotMeasures, critic_scores, heldout_emotion_accuracy,
-                               per_slot_match, require_distribution, slot_agreement)
+from qdemo.measure_space import MeasureSpace
+from qdemo.qd.build import build_renderer
+from qdemo.qd.emotion_slots import (CHANCE, SlotAgreement, SlotMeasures, critic_scores, heldout_emotion_accuracy,
+                                    per_slot_match, require_distribution, slot_agreement)
 from qdemo.qd.scoring import critic_vad
 from qdemo.render.base import Renderer
-from qdemo.runfolder.reader import read_manifest, read_run, read_solutions
+from qdemo.runfolder.reader import read_config, read_manifest, read_run, read_solutions
 from qdemo.runfolder.schema import (CONFIG, CRITIC_COLUMNS, CRITIC_EMOTION_COLUMNS, EMOTION_COLUMN, FLAG_COLUMNS,
                                     MANIFEST, SOLUTIONS, TABLE)
 from qdemo.runfolder.writer import critic_columns, update_archive_columns, write_manifest
@@ -74,37 +74,37 @@ class Confirmation:
         return float(self.within.mean()) if len(self.within) else None
 
 
-def confirm_elites(renderer: Renderer, critic: EmotionModel, archive, indices: np.ndarray, solutions: np.ndarray,
-                   *, measure_dim: int, chunk: int = 64, slots: Optional[SlotMeasures] = None) -> Confirmation:
-    """Render ``solutions`` (N, dim), score them with ``critic`` and compare its cells with the
-    elites' cells ``indices`` (N,) in ``archive`` (measures: the first ``measure_dim`` of VAD).
+def confirm_elites(renderer: Renderer, critic: EmotionModel, space: MeasureSpace, indices: np.ndarray,
+                   solutions: np.ndarray, *, chunk: int = 64, images: Optional[torch.Tensor] = None) -> Confirmation:
+    """Render ``solutions`` (N, dim) (``images``: already rendered), score them with ``critic`` and
+    ask ``space`` whether it places them in the elites' cells ``indices`` (N,), or within one.
 
-    ``slots``: an emotions archive's slots; the critic's distribution head then decides
-    (ConfigError for a critic without one)."""
+    On an emotions grid the critic's distribution head decides (ConfigError for a critic
+    without one)."""
     sols = np.asarray(solutions, dtype=np.float32)
     indices = np.asarray(indices, dtype=np.int64)
-    if slots is None:
-        vad = critic_vad(renderer.eval(), critic, sols, chunk=chunk)  # (N, 3)
-        same, within = cell_agreement(archive, indices, vad[:, :measure_dim])
+    if not space.is_slots:
+        vad = critic_vad(renderer, critic, sols, chunk=chunk, images=images)  # (N, 3)
+        same, within = space.agreement(indices, vad=vad)
         return Confirmation(vad, same, within)
     require_distribution(critic, role="critic")
-    vad, dist = critic_scores(renderer.eval(), critic, sols, chunk=chunk)  # (N, 3), (N, 7)
-    cells = cell_coords(archive, indices) if len(indices) else np.zeros((0, slots.measure_dim), np.int64)
-    verdict = slot_agreement(slots, cells, dist)
+    vad, dist = critic_scores(renderer, critic, sols, chunk=chunk, images=images)  # (N, 3), (N, 7)
+    verdict = slot_agreement(SlotMeasures.from_space(space), space.coords(indices), dist)
     return Confirmation(vad, verdict.same, verdict.within, slots=verdict)
 
 
-def emotion_report(slots: SlotMeasures, elite_emotions: list[str], verdict: Optional[Confirmation],
+def emotion_report(space: MeasureSpace, elite_emotions: list[str], verdict: Optional[Confirmation],
                    critic: Optional[EmotionModel]) -> dict[str, Any]:
-    """manifest.json ``emotions``: the slots, the critic's top-emotion agreement overall and per
-    slot (None before confirmation), chance (1/7) and the critic's held-out accuracy on Emotion6."""
+    """manifest.json ``emotions`` of an emotions grid (``space``): the slots, the critic's
+    top-emotion agreement overall and per slot (None before confirmation), chance (1/7) and the
+    critic's held-out accuracy on Emotion6."""
     match = verdict.slots.match if verdict is not None and verdict.slots is not None else None
     return {
-        "slots": list(slots.names),
-        "intensity_bands": slots.bands,
-        "filled": sorted(set(elite_emotions), key=slots.names.index),
+        "slots": list(space.slots),
+        "intensity_bands": space.cells[1] if space.ndim == 2 else 1,
+        "filled": sorted(set(elite_emotions), key=space.slots.index),
         "critic_match": verdict.emotion_match if verdict is not None else None,
-        "critic_match_by_slot": per_slot_match(slots.names, elite_emotions, match) if match is not None else None,
+        "critic_match_by_slot": per_slot_match(space.slots, elite_emotions, match) if match is not None else None,
         "chance": CHANCE,
         "critic_heldout_accuracy": heldout_emotion_accuracy(critic),
         "critic_heldout_source": "roles.<role>.distribution_cv.emotion6.max_emotion_accuracy of "
@@ -122,21 +122,25 @@ def confirm_run(run_dir: str | Path, *, critic: Optional[str | EmotionModel] = N
                 device: str = "auto", chunk: int = 64) -> dict[str, Any]:
     """Fill the critic columns of ``run_dir/archive.csv`` and the manifest's critic metrics.
 
-    ``critic``: a model, a spec ('critic', 'tiny:1', a path) or None for the run's config
-    ('none' there means the shipped critic). Returns the updated manifest metrics.
+    ``critic``: a model, a spec ('critic', 'tiny:1', a path) or None for the run's config (the
+    shipped critic when the run had none). The cells are the manifest's measure space (a CVT
+    manifest written before its centroids were recorded: the run's config rebuilds them).
+    Returns the updated manifest metrics.
     """
     run_dir = Path(run_dir)
     _check_files(run_dir)
-    cfg = load_config(EvolveConfig, run_dir / CONFIG)
+    cfg = read_config(run_dir)
     dev = resolve_device(device)
     spec = critic if isinstance(critic, str) else cfg.critic
     if isinstance(critic, EmotionModel):
-        model = critic.to(dev).eval()
+        model = prepare_model(critic, dev)
     else:
-        spec = "critic" if str(spec).lower() == "none" else spec
-        model = load_model(spec, role="critic", device=dev)
-    slots = SlotMeasures.from_config(cfg.grid) if cfg.grid.name == "emotions" else None
-    extra = (EMOTION_COLUMN, *CRITIC_EMOTION_COLUMNS) if slots is not None else ()
+        spec = "critic" if is_none(spec) else spec  # the run skipped confirmation: confirm with the shipped critic
+        model = load_emotion_model(spec, role="critic", device=dev)
+    space = MeasureSpace.from_manifest(read_manifest(run_dir), run_dir / MANIFEST)
+    if space.binned and space.centroids is None:
+        space = cfg.grid.space(seed=cfg.seed)
+    extra = (EMOTION_COLUMN, *CRITIC_EMOTION_COLUMNS) if space.is_slots else ()
     run = read_run(run_dir, require=(*CRITIC_COLUMNS, *FLAG_COLUMNS, *extra))
     sols = read_solutions(run_dir)  # (N, dim)
     if len(sols) != run.n:
@@ -145,18 +149,15 @@ def confirm_run(run_dir: str | Path, *, critic: Optional[str | EmotionModel] = N
     if sols.ndim != 2 or sols.shape[1] != renderer.solution_dim:
         raise DataError(f"{run_dir / SOLUTIONS}: shape {sols.shape} does not fit the "
                         f"{cfg.renderer.name} renderer ({renderer.solution_dim} parameters)")
-    # geometry only: the same archive the run used (CVT centroids are seeded)
-    archive = build_archives(cfg.grid, renderer.solution_dim, seed=cfg.seed).archive
-    verdict = confirm_elites(renderer, model, archive, np.asarray(run.indices), sols,
-                             measure_dim=cfg.grid.measure_dim, chunk=chunk, slots=slots)
+    verdict = confirm_elites(renderer.eval(), model, space, np.asarray(run.indices), sols, chunk=chunk)
     update_archive_columns(run_dir, verdict.columns())
     manifest = read_manifest(run_dir)
     metrics = manifest.setdefault("metrics", {})
     metrics["critic_confirmed"] = verdict.confirmed
     metrics["critic_within_one_cell"] = verdict.within_one
-    if slots is not None:
+    if space.is_slots:
         metrics["critic_emotion_match"] = verdict.emotion_match
-        manifest["emotions"] = emotion_report(slots, list(run.columns[EMOTION_COLUMN]), verdict, model)
+        manifest["emotions"] = emotion_report(space, list(run.columns[EMOTION_COLUMN]), verdict, model)
     manifest.setdefault("models", {})["critic"] = describe_model(model, str(spec))
     write_manifest(run_dir, manifest)
     return metrics

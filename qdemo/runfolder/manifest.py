@@ -15,7 +15,6 @@ import torch
 
 import qdemo
 from qdemo.emotion.base import EmotionModel
-from qdemo.qd.archive import grid_cells, grid_dims, grid_ranges
 from qdemo.qd.build import Search, effective_emitter
 from qdemo.qd.explorer import Explorer
 from qdemo.emotion.zoo import describe_model
@@ -35,6 +34,30 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__}
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else :func:`platform.processor`)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(device: Any) -> dict[str, Any]:
+    """What decides the floating-point arithmetic of a run: a seed reproduces a run on one machine
+    with these settings, not across CPUs (float differences steer CMA-ES elsewhere)."""
+    import os
+
+    out = {"platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count(),
+           "torch_threads": torch.get_num_threads(), "device": str(device)}
+    if str(device).startswith("cuda") and torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(torch.device(str(device)))
+    return out
+
+
 def empty_metrics() -> dict[str, Any]:
     """Every metric of :data:`~qdemo.runfolder.schema.METRIC_KEYS`, not computed yet (None)."""
     return {k: None for k in METRIC_KEYS}
@@ -47,15 +70,6 @@ def search_metrics(explorer: Explorer) -> dict[str, Any]:
     m.update({k: row[k] for k in ("qd_score", "qd_score_normalised", "coverage", "best")})
     m["evaluations"] = explorer.evaluations
     return m
-
-
-def _grid(search: Search) -> dict[str, Any]:
-    g = search.config.grid
-    out = {"name": g.name, "dims": grid_dims(g), "cells": grid_cells(g) if g.name != "cvt" else [int(g.cvt_cells)],
-           "ranges": grid_ranges(g).tolist()}
-    if g.name == "emotions":
-        out["slots"] = g.slot_names()
-    return out
 
 
 def _emitter_settings(search: Search) -> dict[str, Any]:
@@ -85,7 +99,7 @@ def build_manifest(search: Search, *, status: str, metrics: dict[str, Any], crit
         "status": status,
         "seed": cfg.seed,
         "command": command,
-        "grid": _grid(search),
+        "grid": search.space.to_manifest(),
         "renderer": search.renderer.describe(),
         "emitter": cfg.emitter.name,
         "emitter_settings": _emitter_settings(search),
@@ -94,6 +108,7 @@ def build_manifest(search: Search, *, status: str, metrics: dict[str, Any], crit
         "objective": search.scorer.describe_objective(),
         "views": search.scorer.views.describe(),
         "device": str(search.device),
+        "machine": machine(search.device),
         "iterations": ex.iteration,
         "wall_s": round(ex.wall_s, 2),
         "metrics": metrics,

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from qdemo.errors import DataError
-from qdemo.runfolder.grid import RunGrid, parse_grid
-from qdemo.runfolder.schema import (CELL_COLUMNS, HISTORY_COLUMNS, MANIFEST, METRICS, NUMERIC_COLUMNS, REFERENCE,
-                                    SOLUTIONS, TABLE)
+from qdemo.measure_space import MeasureSpace
+from qdemo.runfolder.schema import (CELL_COLUMNS, CONFIG, HISTORY_COLUMNS, MANIFEST, METRICS, NUMERIC_COLUMNS,
+                                    REFERENCE, SOLUTIONS, TABLE)
 from qdemo.tables import Table, read_output_table
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -66,7 +66,8 @@ class RunFolder:
 
     path: Path
     manifest: dict[str, Any]
-    grid: RunGrid
+    grid: MeasureSpace
+    """The run's measure space, read from the manifest (for CVT: binned on its display grid)."""
     columns: dict[str, list[Any]]
     """archive.csv columns: the :data:`NUMERIC_COLUMNS` as floats (NaN where empty), others as text."""
     coords: list[list[int]]
@@ -149,7 +150,7 @@ def _parse_columns(table: Table, numeric: Sequence[str] = NUMERIC_COLUMNS) -> di
     return out
 
 
-def _place(table: Table, cols: dict[str, list[Any]], grid: RunGrid, notes: list[str]) -> list[list[int]]:
+def _place(table: Table, cols: dict[str, list[Any]], grid: MeasureSpace, notes: list[str]) -> list[list[int]]:
     path, n = table.path, len(table)
     cell_cols = list(grid.cell_columns)
     if grid.is_slots and not all(c in cols for c in cell_cols):
@@ -208,7 +209,7 @@ def read_run(path: str | os.PathLike, *, require: Sequence[str] = (), check_imag
                 if manifest_path.is_file() else f"is {run_dir} a run folder written by `qdemo evolve`?")
         raise DataError(f"{table_path}: missing (no {TABLE}; {hint})")
     manifest = read_manifest(run_dir)
-    grid = parse_grid(manifest, manifest_path)
+    grid = MeasureSpace.from_manifest(manifest, manifest_path)
     table = read_output_table(table_path, required=("index", *(c for c in require if c != "index")))
     cols = _parse_columns(table)
     seen: dict[int, int] = {}
@@ -231,6 +232,19 @@ def read_run(path: str | os.PathLike, *, require: Sequence[str] = (), check_imag
     if check_images:
         run.check_images()
     return run
+
+
+def read_config(run_dir: str | os.PathLike, overrides: dict[str, Any] | None = None):
+    """``run_dir/config.yaml`` as the :class:`~qdemo.qd.config.EvolveConfig` the run used (``overrides``:
+    dotted keys changed on top, e.g. the fields a resumed run may change); DataError when missing.
+    Imports yaml and the config classes when called."""
+    from qdemo.config import load_config
+    from qdemo.qd.config import EvolveConfig
+
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        raise DataError(f"{path}: missing (is {Path(run_dir)} a run folder written by `qdemo evolve`?)")
+    return load_config(EvolveConfig, path, overrides or {})
 
 
 def read_history(run_dir: str | os.PathLike, *, missing_ok: bool = False) -> dict[str, list[Any]] | None:
@@ -266,5 +280,5 @@ def read_solutions(path: str | os.PathLike):
         raise DataError(f"{file}: unreadable ({exc})") from None
 
 
-__all__ = ["RunFolder", "proxy_dims", "read_history", "read_manifest", "read_reference", "read_run",
+__all__ = ["RunFolder", "proxy_dims", "read_config", "read_history", "read_manifest", "read_reference", "read_run",
            "read_solutions"]

@@ -2,7 +2,7 @@
 
     from qdemo.qd import EvolveConfig
     from qdemo.runfolder import run_evolve
-    result = run_evolve(EvolveConfig(iterations=50))      # archives/vad-cma-mae-cppn-s0/
+    result = run_evolve(EvolveConfig(iterations=50))      # archives/vad-cma-mae-shapes-s0/
     result.metrics["coverage"]
 
 The explorer (:mod:`qdemo.qd.explorer`) steps until ``config.iterations``; a checkpoint and
@@ -27,12 +27,12 @@ import numpy as np
 import torch
 
 from qdemo.emotion.base import EmotionModel
+from qdemo.emotion.zoo import load_emotion_model, prepare_model
 from qdemo.errors import DataError
-from qdemo.qd.archive import cell_coords, coverage_of_points
-from qdemo.qd.build import Search, build_search, load_model
+from qdemo.qd.build import Search, build_search
 from qdemo.qd.config import EvolveConfig
 from qdemo.runfolder.checkpoint import load_search, save_search
-from qdemo.qd.emotions import require_distribution
+from qdemo.qd.emotion_slots import require_distribution
 from qdemo.runfolder.confirm import Confirmation, confirm_elites, emotion_report
 from qdemo.runfolder.manifest import build_manifest, empty_metrics, now, search_metrics
 from qdemo.runfolder.reader import read_manifest
@@ -93,8 +93,8 @@ class EvolveRun:
     Args:
         search: the explorer and its collaborators (:func:`qdemo.qd.build.build_search`).
         out_dir: the run folder.
-        critic: the independent re-scorer; None loads ``config.critic`` at the end ('none'
-            skips confirmation).
+        critic: the independent re-scorer (moved to the search's device, frozen, eval mode);
+            None loads ``config.critic`` ('none' skips confirmation).
         command: the command line recorded in the manifest (default: this process's).
     """
 
@@ -103,25 +103,34 @@ class EvolveRun:
         self.search = search
         self.config = search.config
         self.out = Path(out_dir)
-        self.critic = critic
+        self.critic = prepare_model(critic, search.device) if critic is not None else None
         self.command = command or " ".join([Path(sys.argv[0]).name] + sys.argv[1:])
         self.created: Optional[str] = now()
         self.notes: list[str] = []
         self.emotions: Optional[dict[str, Any]] = None  # an emotions archive's report, after confirmation
+        self.searcher_history: list[dict[str, Any]] = []  # earlier searchers of a re-judged run (manifest)
 
-    def run(self, *, resume: bool = False, force: bool = False, progress: bool = True) -> RunResult:
-        """Search to ``config.iterations``, then write, confirm and score the reference photos."""
+    def run(self, *, resume: bool = False, force: bool = False, progress: bool = True,
+            rejudge: bool = False) -> RunResult:
+        """Search to ``config.iterations``, then write, confirm and score the reference photos;
+        ``rejudge``: resume under a new searcher (:mod:`qdemo.runfolder.rejudge`)."""
         ex = self.search.explorer
         self.check_critic()  # before anything is written
         if resume:
-            load_search(self.out, self.search)
-            with contextlib.suppress(DataError, KeyError):
-                self.created = read_manifest(self.out)["created"]
+            prev: dict[str, Any] = {}
+            with contextlib.suppress(DataError):
+                prev = read_manifest(self.out)
+            self.created = prev.get("created", self.created)
+            self.searcher_history = list(prev.get("searcher_history") or [])
+            if rejudge:
+                self._rejudge(prev)
+            else:
+                load_search(self.out, self.search)
         else:
             prepare_run_dir(self.out, force=force)
-        write_config(self.out, self.config)
-        self.write_manifest("running", empty_metrics())
-        with stop_on_signals() as stop:
+        with stop_on_signals() as stop:  # from the first file on: a Ctrl-C now still leaves a checkpoint
+            write_config(self.out, self.config)
+            self.write_manifest("running", empty_metrics())
             self._search(stop, progress=progress)
             if "signum" in stop:
                 save_search(self.out, self.search)
@@ -135,6 +144,17 @@ class EvolveRun:
             self.write_manifest("interrupted", search_metrics(ex))
             raise RunInterrupted(signal.SIGINT, self.out) from None
         return RunResult(self.out, metrics, "complete", list(self.notes))
+
+    def _rejudge(self, prev: dict[str, Any]) -> None:
+        from qdemo.runfolder.rejudge import load_rejudged
+
+        info = load_rejudged(self.out, self.search)
+        was = dict((prev.get("models") or {}).get("searcher") or {})
+        self.searcher_history.append({**was, "spec": info["searcher_spec"], "sha256": info["searcher_sha256"],
+                                      "until_iteration": info["iteration"], "rejudged": now(),
+                                      "elites_before": info["elites_before"], "elites_after": info["elites_after"]})
+        self.notes.append(f"re-judged at iteration {info['iteration']} by {self.config.searcher}: "
+                          f"{info['elites_before']} elites re-scored, {info['elites_after']} kept (one per cell)")
 
     def _search(self, stop: dict[str, int], *, progress: bool) -> None:
         from tqdm import tqdm
@@ -162,17 +182,24 @@ class EvolveRun:
     def check_critic(self) -> None:
         """An emotions archive needs a critic with a distribution head: load it now and refuse
         one without (ConfigError), before the search runs."""
-        if self.search.scorer.slots is None or str(self.config.critic).strip().lower() == "none":
+        if not self.search.space.is_slots:
             return
+        self.load_critic()
+        if self.critic is not None:
+            require_distribution(self.critic, role="critic", spec=str(self.config.critic))
+
+    def load_critic(self) -> None:
+        """``config.critic`` by the one loader, unless a critic was handed in (None for 'none')."""
         if self.critic is None:
-            self.critic = load_model(self.config.critic, role="critic", device=self.search.device)
-        require_distribution(self.critic, role="critic", spec=str(self.config.critic))
+            self.critic = load_emotion_model(self.config.critic, role="critic", device=self.search.device,
+                                             optional=True)
 
     def finish(self, *, progress: bool = False) -> dict[str, Any]:
-        """Confirm with the critic, score the reference photos, write the outputs and manifest."""
-        verdict = self.confirm()
-        dataset_cov, ref = self.reference(progress=progress)
+        """Confirm with the critic, score the reference photos, write the outputs and manifest (the
+        elites are rendered once, here, for all of them)."""
         images = self.search.scorer.render(self.search.explorer.elites()["solution"]).cpu()  # (N, 3, R, R)
+        verdict = self.confirm(images)
+        dataset_cov, ref = self.reference(progress=progress)
         self.write_outputs(verdict, images)
         metrics = search_metrics(self.search.explorer)
         metrics.update(self.showcase(images, verdict, ref))
@@ -180,46 +207,42 @@ class EvolveRun:
             metrics["critic_confirmed"], metrics["critic_within_one_cell"] = verdict.confirmed, verdict.within_one
             metrics["critic_emotion_match"] = verdict.emotion_match
         metrics["dataset_coverage"] = dataset_cov
-        slots = self.search.scorer.slots
-        if slots is not None:
-            emotions = [slots.names[c] for c in self.elite_cells()[:, 0]]
-            self.emotions = emotion_report(slots, emotions, verdict, self.critic)
+        space = self.search.space
+        emotions = space.cell_labels(self.search.explorer.elites()["index"])  # an emotions grid's slots
+        if emotions is not None:
+            self.emotions = emotion_report(space, emotions, verdict, self.critic)
         self.write_manifest("complete", metrics)
         return metrics
 
     def elite_cells(self) -> np.ndarray:
-        """(N, m) cell coordinates of the elites, in cell order."""
-        ex = self.search.explorer
-        idx = ex.elites()["index"].astype(np.int64)
-        return cell_coords(ex.archive, idx) if len(idx) else np.zeros((0, self.config.grid.measure_dim), np.int64)
+        """(N, m) cell coordinates of the elites, in cell order (not for CVT, whose cells have none)."""
+        return self.search.space.coords(self.search.explorer.elites()["index"])
 
-    def confirm(self) -> Optional[Confirmation]:
-        """Re-score every elite with the critic (None without a critic)."""
+    def confirm(self, images: Optional[torch.Tensor] = None) -> Optional[Confirmation]:
+        """Re-score every elite with the critic (None without a critic); ``images``: the elites
+        already rendered (N, 3, R, R)."""
         s = self.search
-        if self.critic is None:
-            self.critic = load_model(self.config.critic, role="critic", device=s.device)
+        self.load_critic()
         if self.critic is None:
             self.notes.append("critic confirmation skipped (critic: none)")
             return None
         el = s.explorer.elites()
-        return confirm_elites(s.renderer, self.critic.to(s.device).eval(), s.explorer.archive, el["index"],
-                              el["solution"], measure_dim=self.config.grid.measure_dim, chunk=s.chunk,
-                              slots=s.scorer.slots)
+        return confirm_elites(s.renderer, self.critic, s.space, el["index"], el["solution"], chunk=s.chunk,
+                              images=images)
 
     def showcase(self, images: torch.Tensor, verdict: Optional[Confirmation], ref) -> dict[str, Any]:
         """The run's qdemo.qd.showcase figures (VA grids only; diversity by the searcher's features)."""
         from qdemo.qd import showcase
 
-        cfg = self.config
-        if cfg.grid.name not in ("va", "vad"):
+        space = self.search.space
+        if space.name not in ("va", "vad"):
             return {}
         coords = self.elite_cells()
-        out: dict[str, Any] = {"va_cells": int(cfg.grid.cells[0] * cfg.grid.cells[1]),
+        out: dict[str, Any] = {"va_cells": int(space.cells[0] * space.cells[1]),
                                "va_cells_filled": len(showcase.va_cells(coords)),
                                "near_uniform_elites": showcase.near_uniform_count(images)}
         if verdict is not None and len(coords):
-            ranges = np.asarray(cfg.grid.ranges[: cfg.grid.measure_dim], dtype=np.float64)
-            crit = showcase.critic_cells(verdict.vad, ranges, cfg.grid.cells)
+            crit = space.grid_coords(space.measures(vad=verdict.vad))  # the critic's cells
             out["va_cells_confirmed"] = len(showcase.va_confirmed(coords, crit))
         out["elite_diversity"] = showcase.diversity(images, self.search.searcher, chunk=self.search.chunk)
         if ref is not None and ref.images is not None:
@@ -242,9 +265,7 @@ class EvolveRun:
                               progress=progress, ratings=ratings)
         if ref.skipped:
             self.notes.append(f"{len(ref.skipped)} unreadable reference photo(s) skipped, e.g. {ref.skipped[0]}")
-        measures = (ref.vad[:, : self.config.grid.measure_dim] if s.scorer.slots is None
-                    else s.scorer.slots.measures(ref.dist))  # an emotions grid: the photos' slots
-        idx, cov = coverage_of_points(s.explorer.archive, measures)
+        idx, cov = s.space.coverage(s.space.measures(vad=ref.vad, dist=ref.dist))
         write_reference(self.out, ref.paths, ref.vad, ref.vad_sd, idx, human=ref.human, thumbnails=dc.thumbnails)
         return cov, ref
 
@@ -259,38 +280,39 @@ class EvolveRun:
                 images = self.search.scorer.render(el["solution"]).cpu()  # (N, 3, R, R)
             write_elite_images(self.out, idx, images)
         write_solutions(self.out, el["solution"])
+        space = self.search.space
         table = ArchiveTable(
-            index=idx, cells=cell_coords(ex.archive, idx), objective=el["objective"], vad=el["vad"],
+            index=idx, cells=None if space.binned else space.coords(idx), objective=el["objective"], vad=el["vad"],
             vad_sd=el["vad_sd"], critic_vad=verdict.vad if verdict else None,
             critic_same_cell=verdict.same if verdict else None, critic_within_one=verdict.within if verdict else None,
-            image=[elite_image(i) for i in idx] if save_images else None)
-        slots = self.search.scorer.slots
-        if slots is not None:  # an emotions archive: slot emotion, distributions, the critic's emotion
-            table.emotion = [slots.names[c] for c in self.elite_cells()[:, 0]]
-            table.dist = el["dist"]
-            if verdict is not None and verdict.slots is not None:
-                a = verdict.slots
-                table.critic_emotion, table.critic_p, table.critic_p_slot, table.critic_match = (
-                    a.emotions, a.top_p, a.p_slot, a.match)
+            image=[elite_image(i) for i in idx] if save_images else None,
+            emotion=space.cell_labels(idx), dist=el.get("dist"))  # an emotions grid: slot emotion, distribution
+        if verdict is not None and verdict.slots is not None:  # ... and the critic's emotion
+            a = verdict.slots
+            table.critic_emotion, table.critic_p, table.critic_p_slot, table.critic_match = (
+                a.emotions, a.top_p, a.p_slot, a.match)
         write_archive(self.out, table)
         write_history(self.out, ex.history)
 
     def write_manifest(self, status: str, metrics: dict[str, Any]) -> None:
-        write_manifest(self.out, build_manifest(self.search, status=status, metrics=metrics, critic=self.critic,
-                                                created=self.created, command=self.command, notes=self.notes,
-                                                emotions=self.emotions))
+        manifest = build_manifest(self.search, status=status, metrics=metrics, critic=self.critic,
+                                  created=self.created, command=self.command, notes=self.notes, emotions=self.emotions)
+        if self.searcher_history:
+            manifest["searcher_history"] = self.searcher_history
+        write_manifest(self.out, manifest)
 
 
 def run_evolve(config: EvolveConfig, *, search: Optional[Search] = None, searcher: Optional[EmotionModel] = None,
                critic: Optional[EmotionModel] = None, device: str | torch.device = "auto",
                out_dir: str | Path | None = None, resume: bool = False, force: bool = False,
-               progress: bool = True, command: Optional[str] = None) -> RunResult:
+               progress: bool = True, command: Optional[str] = None, rejudge: bool = False) -> RunResult:
     """Run ``config`` into its run folder (``out_dir``, default ``config.run_dir()``).
 
     ``search``: this config's search already built (and perhaps stepped by hand); None
     builds it with ``searcher`` (None: ``config.searcher``) on ``device``. ``critic``: the
     re-scoring model (None: ``config.critic``). ``resume`` continues from
-    ``out_dir/checkpoint``; otherwise an existing run folder is only replaced with ``force``.
+    ``out_dir/checkpoint`` (``rejudge``: under a new searcher that first re-scores and re-places the
+    elites); otherwise an existing run folder is only replaced with ``force``.
     Raises :class:`RunInterrupted` after saving a checkpoint when SIGINT/SIGTERM arrives.
     """
     if search is None:
@@ -298,4 +320,5 @@ def run_evolve(config: EvolveConfig, *, search: Optional[Search] = None, searche
     elif search.config is not config:
         raise ValueError("run_evolve: search was built from another config")
     out = Path(out_dir) if out_dir is not None else config.run_dir()
-    return EvolveRun(search, out, critic=critic, command=command).run(resume=resume, force=force, progress=progress)
+    return EvolveRun(search, out, critic=critic, command=command).run(resume=resume, force=force, progress=progress,
+                                                                       rejudge=rejudge)

@@ -8,6 +8,7 @@ manifest's metric keys from here (docs/formats.md describes them). Standard libr
 from __future__ import annotations
 
 from qdemo import DIMS, EMOTIONS
+from qdemo.measure_space import CELL_COLUMNS, DISPLAY_CELLS, KINDS, SLOT_CELL_COLUMNS
 
 # ----------------------------------------------------------------------------- files
 MANIFEST = "manifest.json"
@@ -17,7 +18,7 @@ SOLUTIONS = "solutions.npy"
 CONFIG = "config.yaml"
 REFERENCE = "reference.csv"
 CHECKPOINT = "checkpoint"
-"""Folder of the resumable checkpoint (``state.bin`` + ``meta.json``)."""
+"""Folder of the resumable checkpoint (``state.npz`` + ``meta.json``; see :mod:`qdemo.runfolder.checkpoint`)."""
 ELITES = "elites"
 REFERENCE_THUMBS = "reference"
 RUN_MARKERS = (MANIFEST, CHECKPOINT, CONFIG)
@@ -35,11 +36,9 @@ def reference_thumb(i: int) -> str:
 
 
 # ----------------------------------------------------------------------------- archive.csv
-GRID_NAMES = ("vad", "va", "cvt", "emotions")
-CELL_COLUMNS = ("cell_v", "cell_a", "cell_d")
-"""archive.csv columns holding the integer cell coordinate along valence, arousal, dominance."""
-SLOT_CELL_COLUMNS = ("cell_slot", "cell_band")
-"""... of an emotions archive: the slot (position in the manifest's ``grid.slots``) and intensity band."""
+GRID_NAMES = KINDS
+"""The kinds of grid (:class:`qdemo.measure_space.MeasureSpace`, which also owns the cell columns
+``CELL_COLUMNS`` / ``SLOT_CELL_COLUMNS`` and the CVT ``DISPLAY_CELLS``)."""
 SD_COLUMNS = tuple(f"{d}_sd" for d in DIMS)
 CRITIC_COLUMNS = tuple(f"critic_{d}" for d in DIMS)
 FLAG_COLUMNS = ("critic_same_cell", "critic_within_one")
@@ -87,8 +86,6 @@ METRIC_KEYS = ("qd_score", "qd_score_normalised", "coverage", "best", "evaluatio
 ``va_cells*``, ``near_uniform_elites`` and the diversities: qdemo.qd.showcase, VA / VAD grids)."""
 STATUSES = ("running", "interrupted", "complete")
 """manifest.json ``status``."""
-DISPLAY_CELLS = (10, 10, 5)
-"""Display grid for CVT archives (no regular grid): elites binned by their searcher VAD."""
 
 # ----------------------------------------------------------------------------- reference.csv
 REFERENCE_COLUMNS = ("source", "image", "index", *DIMS, *SD_COLUMNS, *(f"human_{d}" for d in DIMS))

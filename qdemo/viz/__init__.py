@@ -15,7 +15,7 @@ Public names are re-exported lazily (importing ``qdemo.viz`` imports no matplotl
 from qdemo._lazy import lazy_exports
 
 __all__ = [
-    "Grid", "HEATMAP_VALUES", "RunData", "critic_agreement_figure", "critic_agreement_levels", "dense_grid",
+    "HEATMAP_VALUES", "RunData", "critic_agreement_figure", "critic_agreement_levels", "dense_grid",
     "heatmap_figure", "heatmap_values", "load_manifest", "load_metrics", "load_run", "metrics_figure",
     "montage_figure", "montage_selection", "plot_all", "plot_critic_agreement", "plot_heatmap_slices",
     "plot_metrics", "plot_montage", "plot_slots", "save_figure", "slot_montage_figure", "slot_strip_figure",
@@ -29,7 +29,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "heatmaps": ("HEATMAP_VALUES", "heatmap_figure", "heatmap_values", "plot_heatmap_slices"),
     "montage": ("montage_figure", "montage_selection", "plot_montage"),
     "plots": ("plot_all",),
-    "rundata": ("Grid", "RunData", "dense_grid", "load_manifest", "load_metrics", "load_run"),
+    "rundata": ("RunData", "dense_grid", "load_manifest", "load_metrics", "load_run"),
     "style": ("save_figure",),
     "slots": ("EMOTION_COLORS", "emotion_agreement_figure", "plot_slots", "slot_montage_figure", "slot_strip_figure"),
 })

@@ -15,6 +15,7 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from qdemo.errors import DataError  # noqa: E402
+from qdemo.runfolder import RunFolder  # noqa: E402
 from qdemo.viz.rundata import CRITIC_COLUMNS, RunData, load_run  # noqa: E402
 from qdemo.viz.style import run_title, save_figure  # noqa: E402
 
@@ -41,7 +42,7 @@ def critic_agreement_levels(run: RunData) -> np.ndarray:
         return np.full(n, np.nan)
     crit = np.stack([cols[c] for c in crit_cols], axis=1)  # (n, dims)
     scored = np.isfinite(crit).all(axis=1)
-    ccell = np.stack([run.grid.cell_of(np.nan_to_num(crit[:, d]), d) for d in range(dims)], axis=1)
+    ccell = run.grid.grid_coords(np.nan_to_num(crit))  # where the space places the critic's reading
     dist = np.abs(ccell - run.cells).max(axis=1)
     return np.where(scored, np.where(dist == 0, 2.0, np.where(dist <= 1, 1.0, 0.0)), np.nan)
 
@@ -96,8 +97,9 @@ def critic_agreement_figure(run: RunData) -> Figure:
     return fig
 
 
-def plot_critic_agreement(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None) -> Path:
-    """Write :func:`critic_agreement_figure` (default ``run_dir/critic_agreement.png``); the PNG path."""
+def plot_critic_agreement(run_dir: str | os.PathLike | RunFolder, *, out: str | os.PathLike | None = None) -> Path:
+    """Write :func:`critic_agreement_figure` (default ``run_dir/critic_agreement.png``); the PNG path.
+    ``run_dir``: a run folder, or the one already read."""
     run = load_run(run_dir)
     fig = critic_agreement_figure(run)
     return save_figure(fig, Path(out) if out is not None else run.run_dir / "critic_agreement.png")

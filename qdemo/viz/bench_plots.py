@@ -18,6 +18,7 @@ matplotlib.use("Agg")  # headless; must precede pyplot
 
 import matplotlib.pyplot as plt  # noqa: E402
 
+from qdemo.measure_space import MeasureSpace  # noqa: E402
 from qdemo.viz import save_figure  # noqa: E402
 
 
@@ -59,17 +60,17 @@ def qd_plot(res: dict[str, Any], path: Path) -> Path:
 def reach_plot(res: dict[str, Any], path: Path) -> Path:
     """Targets (grid centres) with arrows to where the searcher (and critic) put each image."""
     c = res["config"]
-    (vlo, vhi), (alo, ahi) = c["ranges"]
-    nv, na = c["cells"]
+    space = MeasureSpace.grid(c["ranges"], c["cells"])  # the VA grid the benchmark placed its images on
+    ve, ae = space.edges(0), space.edges(1)
     fig, ax = plt.subplots(figsize=(6, 6))
-    for i in range(nv + 1):
-        ax.axvline(vlo + i * (vhi - vlo) / nv, color="0.9", lw=0.6, zorder=0)
-    for j in range(na + 1):
-        ax.axhline(alo + j * (ahi - alo) / na, color="0.9", lw=0.6, zorder=0)
+    for x in ve:
+        ax.axvline(x, color="0.9", lw=0.6, zorder=0)
+    for y in ae:
+        ax.axhline(y, color="0.9", lw=0.6, zorder=0)
     reached = {tuple(r["cell"]) for r in res["images"]}
     for (ci, cj) in reached:
-        ax.add_patch(plt.Rectangle((vlo + ci * (vhi - vlo) / nv, alo + cj * (ahi - alo) / na),
-                                   (vhi - vlo) / nv, (ahi - alo) / na, color="tab:blue", alpha=0.15, lw=0))
+        ax.add_patch(plt.Rectangle((ve[ci], ae[cj]), ve[ci + 1] - ve[ci], ae[cj + 1] - ae[cj], color="tab:blue",
+                                   alpha=0.15, lw=0))
     for r in res["images"]:
         (tv, ta), (sv, sa) = r["target"], r["searcher_va"]
         ax.plot([tv, sv], [ta, sa], color="0.6", lw=0.5)
@@ -79,8 +80,8 @@ def reach_plot(res: dict[str, Any], path: Path) -> Path:
     ax.plot([], [], "o", color="tab:blue", label="searcher")
     if "critic" in res:
         ax.plot([], [], "x", color="tab:red", label="critic, same image")
-    ax.set_xlim(vlo, vhi)
-    ax.set_ylim(alo, ahi)
+    ax.set_xlim(ve[0], ve[-1])
+    ax.set_ylim(ae[0], ae[-1])
     ax.set_xlabel("valence")
     ax.set_ylabel("arousal")
     ax.set_title(f"reached {res['cells_reached']}/{res['cells_total']} VA cells (shaded)")

@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from qdemo.errors import DataError  # noqa: E402
+from qdemo.runfolder import RunFolder  # noqa: E402
 from qdemo.viz.rundata import load_metrics, load_run  # noqa: E402
 from qdemo.viz.style import run_title, save_figure  # noqa: E402
 
@@ -23,7 +24,7 @@ _METRIC_ORDER = ("qd_score", "qd_score_normalised", "coverage", "best", "mean_ob
 _X_COLUMNS = ("evaluations", "iteration", "itr")
 
 
-def metrics_figure(run_dir: str | os.PathLike) -> Figure:
+def metrics_figure(run_dir: str | os.PathLike, *, run: RunFolder | None = None) -> Figure:
     """Per-iteration curves from ``metrics.csv`` (every numeric column, known ones first),
     one panel each, against evaluations (or the iteration)."""
     run_dir = Path(run_dir)
@@ -52,7 +53,7 @@ def metrics_figure(run_dir: str | os.PathLike) -> Figure:
         ax.set_visible(False)
     title = run_dir.name
     try:
-        title = run_title(load_run(run_dir))
+        title = run_title(load_run(run if run is not None else run_dir))
     except DataError:
         pass
     fig.suptitle(f"Metrics per iteration — {title}", fontsize=10)
@@ -60,9 +61,11 @@ def metrics_figure(run_dir: str | os.PathLike) -> Figure:
     return fig
 
 
-def plot_metrics(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None) -> Path:
-    """Write :func:`metrics_figure` (default ``run_dir/metrics.png``); returns the PNG path."""
-    fig = metrics_figure(run_dir)
+def plot_metrics(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None,
+                 run: RunFolder | None = None) -> Path:
+    """Write :func:`metrics_figure` (default ``run_dir/metrics.png``); returns the PNG path.
+    ``run``: the run folder already read (its title), else read here."""
+    fig = metrics_figure(run_dir, run=run)
     return save_figure(fig, Path(out) if out is not None else Path(run_dir) / "metrics.png")
 
 

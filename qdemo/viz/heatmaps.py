@@ -19,6 +19,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from qdemo.errors import DataError  # noqa: E402
 from qdemo.viz.agreement import AGREEMENT_CMAP, AGREEMENT_LABELS, critic_agreement_levels  # noqa: E402
+from qdemo.runfolder import RunFolder  # noqa: E402
 from qdemo.viz.rundata import RunData, dense_grid, load_run  # noqa: E402
 from qdemo.viz.style import EMPTY_COLOR, add_sam_axes, axis_label, band_label, run_title, save_figure  # noqa: E402
 
@@ -165,12 +166,13 @@ def heatmap_figure(run: RunData, value: str = "objective", *, band: int | None =
     return fig
 
 
-def plot_heatmap_slices(run_dir: str | os.PathLike, *, value: str = "objective",
+def plot_heatmap_slices(run_dir: str | os.PathLike | RunFolder, *, value: str = "objective",
                         out: str | os.PathLike | None = None, slices: bool = True) -> list[Path]:
     """Write the dominance-band heatmaps of a run's archive; return the PNG paths.
 
     ``out`` (default ``run_dir/heatmaps``) receives ``<value>.png`` with all bands in one
-    figure and, with ``slices``, one ``<value>_d<k>.png`` per dominance band.
+    figure and, with ``slices``, one ``<value>_d<k>.png`` per dominance band. ``run_dir``: a run
+    folder, or the one already read.
     """
     run = load_run(run_dir)
     out_dir = Path(out) if out is not None else run.run_dir / "heatmaps"

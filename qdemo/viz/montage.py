@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from qdemo.errors import DataError  # noqa: E402
+from qdemo.runfolder import RunFolder  # noqa: E402
 from qdemo.viz.rundata import RunData, load_run  # noqa: E402
 from qdemo.viz.style import add_sam_axes, axis_label, band_label, run_title, save_figure  # noqa: E402
 
@@ -54,7 +55,7 @@ def montage_selection(run: RunData, *, max_per_axis: int = 12, band: int | None 
     for i in range(run.n):
         if band is not None and run.grid.ndim == 3 and run.cells[i, 2] != band:
             continue
-        key = (int(run.cells[i, 0]) * gv // nv, int(run.cells[i, 1]) * ga // na)
+        key = tuple(int(t) for t in run.grid.tiles(run.cells[i, :2], (nv, na), (gv, ga)))
         if key not in pick or obj[i] > obj[pick[key]]:
             pick[key] = i
     return pick
@@ -112,7 +113,7 @@ def montage_figure(run: RunData, *, max_per_axis: int = 12, band: int | None = N
     return fig
 
 
-def plot_montage(run_dir: str | os.PathLike, *, out: str | os.PathLike | None = None,
+def plot_montage(run_dir: str | os.PathLike | RunFolder, *, out: str | os.PathLike | None = None,
                  max_per_axis: int = 12, band: int | None = None, thumb_px: int = 64) -> Path:
     """Write :func:`montage_figure` of a run (default ``run_dir/montage.png``); returns the PNG path."""
     run = load_run(run_dir)

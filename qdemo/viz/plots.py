@@ -18,6 +18,8 @@ import os
 from pathlib import Path
 
 from qdemo.errors import DataError
+from qdemo.runfolder import RunFolder
+from qdemo.runfolder.schema import METRICS
 from qdemo.viz.agreement import (
     AGREEMENT_CMAP, AGREEMENT_LABELS, critic_agreement_figure, critic_agreement_levels, plot_critic_agreement,
 )
@@ -31,29 +33,30 @@ from qdemo.viz.style import EMPTY_COLOR, save_figure
 log = logging.getLogger(__name__)
 
 
-def plot_all(run_dir: str | os.PathLike) -> dict[str, list[Path]]:
-    """Every plot that the run's files allow; returns ``name -> paths``.
+def plot_all(run_dir: str | os.PathLike | RunFolder) -> dict[str, list[Path]]:
+    """Every plot that the run's files allow; returns ``name -> paths``. The run folder is read
+    once (or handed in already read) and handed to every plot.
 
     Plots needing files a run does not have yet (metrics, critic scores, elite images)
     are skipped with a log message instead of failing the run.
     """
-    run = load_run(run_dir)  # raises for a broken archive: nothing else can be drawn
+    run = load_run(run_dir)  # read once (raises for a broken archive: nothing else can be drawn), handed on
     out: dict[str, list[Path]] = {}
     if run.grid.is_slots:  # an emotions archive: slot strip, slot montage, the critic's emotions
-        out = plot_slots(run.run_dir)
+        out = plot_slots(run)
     elif run.grid.ndim >= 2:
-        out["heatmaps"] = plot_heatmap_slices(run.run_dir, value="objective")
+        out["heatmaps"] = plot_heatmap_slices(run, value="objective")
         if run.has_critic():
-            out["heatmaps"] += plot_heatmap_slices(run.run_dir, value="critic_agreement", slices=False)
+            out["heatmaps"] += plot_heatmap_slices(run, value="critic_agreement", slices=False)
         if run.n and "image" in run.columns:
-            out["montage"] = [plot_montage(run.run_dir)]
-    if (run.run_dir / "metrics.csv").exists():
+            out["montage"] = [plot_montage(run)]
+    if (run.path / METRICS).exists():
         try:
-            out["metrics"] = [plot_metrics(run.run_dir)]
+            out["metrics"] = [plot_metrics(run.path, run=run)]
         except DataError as exc:
             log.warning("metrics plot skipped: %s", exc)
     if run.has_critic() and not run.grid.is_slots:
-        out["critic_agreement"] = [plot_critic_agreement(run.run_dir)]
+        out["critic_agreement"] = [plot_critic_agreement(run)]
     return out
 
 

@@ -3,7 +3,7 @@
 Only the files are read (``manifest.json``, ``archive.csv``, ``metrics.csv``): the viewers
 work on any finished or interrupted run without importing the explorer. Parsing and
 validation live in :mod:`qdemo.runfolder` (shared with ``qdemo compare`` and ``qdemo browse``);
-this module turns its result into numpy columns. Every problem with the files is a
+this module turns its result into numpy columns, without reading the files again. Every problem with the files is a
 :class:`~qdemo.errors.DataError` naming the file and what is wrong.
 """
 
@@ -11,19 +11,20 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from qdemo.errors import DataError
-from qdemo.runfolder import CELL_COLUMNS, CRITIC_COLUMNS, EMOTION_COLUMN, NUMERIC_COLUMNS, RunGrid, proxy_dims, read_history, read_run
+from qdemo.runfolder import (CELL_COLUMNS, CRITIC_COLUMNS, EMOTION_COLUMN, NUMERIC_COLUMNS, RunFolder, read_history,
+                             read_run)
 from qdemo.runfolder import read_manifest as load_manifest
 from qdemo.runfolder.schema import METRICS
 
 TEXT_COLUMNS = ("image", EMOTION_COLUMN, "critic_emotion")
-__all__ = ["CELL_COLUMNS", "CRITIC_COLUMNS", "Grid", "RunData", "dense_grid", "from_sam9", "load_manifest",
+__all__ = ["CELL_COLUMNS", "CRITIC_COLUMNS", "RunData", "dense_grid", "from_sam9", "load_manifest",
            "load_metrics", "load_run", "to_sam9"]
 
 
@@ -37,50 +38,33 @@ def from_sam9(x: Any) -> Any:
     return (np.asarray(x, dtype=np.float64) - 5.0) / 4.0
 
 
-class Grid(RunGrid):
-    """The cell grid of a run (:class:`qdemo.runfolder.RunGrid`) with numpy helpers."""
-
-    def edges(self, d: int) -> np.ndarray:
-        """(cells[d] + 1,) cell boundaries along dimension ``d``."""
-        lo, hi = self.ranges[d]
-        return np.linspace(lo, hi, self.cells[d] + 1)
-
-    def cell_of(self, values: Any, d: int) -> np.ndarray:
-        """Cell coordinate along ``d`` of measure values (clipped into the grid)."""
-        lo, hi = self.ranges[d]
-        idx = np.floor((np.asarray(values, dtype=np.float64) - lo) / (hi - lo) * self.cells[d])
-        return np.clip(idx, 0, self.cells[d] - 1).astype(np.int64)
-
-
 @dataclass
-class RunData:
-    """One run folder: manifest, grid and the archive table as numpy columns."""
+class RunData(RunFolder):
+    """A run folder as :func:`qdemo.runfolder.read_run` reads it, once, with its archive.csv columns
+    as numpy arrays: what every plot of a run is handed (no plot reads the files again)."""
 
-    run_dir: Path
-    manifest: dict[str, Any]
-    grid: Grid
-    columns: dict[str, np.ndarray]
-    """archive.csv columns: floats (NaN where empty) except ``image`` (str)."""
-    cells: np.ndarray
-    """(n, grid.ndim) integer cell coordinate of every elite."""
-    notes: list[str] = field(default_factory=list)
+    cells: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
+    """(n, grid.ndim) integer cell coordinate of every elite (its ``coords``)."""
+
+    @classmethod
+    def of(cls, run: RunFolder) -> "RunData":
+        """``run`` with numpy columns: floats (NaN where empty), text for the text columns."""
+        if isinstance(run, RunData):
+            return run
+        cols = {c: _column_array(run.table, run.lines, c, v, text=c in TEXT_COLUMNS, strict=c in NUMERIC_COLUMNS)
+                for c, v in run.columns.items()}  # other numeric-looking columns become numbers too
+        cells = np.asarray(run.coords, dtype=np.int64).reshape(run.n, run.grid.ndim)
+        return cls(path=run.path, manifest=run.manifest, grid=run.grid, columns=cols, coords=run.coords,
+                   lines=run.lines, notes=list(run.notes), cells=cells)
 
     @property
-    def n(self) -> int:
-        return int(self.cells.shape[0])
-
-    @property
-    def name(self) -> str:
-        return self.run_dir.name
+    def run_dir(self) -> Path:
+        return self.path
 
     def has_critic(self) -> bool:
         """True when at least one elite carries a critic score."""
         cols = [c for c in CRITIC_COLUMNS[: self.grid.ndim] if c in self.columns]
         return bool(cols) and self.n > 0 and bool(np.isfinite(self.columns[cols[0]]).any())
-
-    def proxy_dims(self) -> list[str]:
-        """Dimensions the searcher learned from a proxy (not human image ratings)."""
-        return proxy_dims(self.manifest)
 
 
 def _column_array(path: Path, lines: Sequence[int] | None, col: str, cells: Sequence[Any], *, text: bool,
@@ -104,16 +88,10 @@ def _column_array(path: Path, lines: Sequence[int] | None, col: str, cells: Sequ
     return np.asarray(values, dtype=np.float64)
 
 
-def load_run(run_dir: str | os.PathLike) -> RunData:
-    """Read ``manifest.json`` and ``archive.csv`` of a run folder, validated (:func:`qdemo.runfolder.read_run`)."""
-    run = read_run(run_dir, require=("objective",))
-    grid = Grid(**{f.name: getattr(run.grid, f.name) for f in fields(run.grid)})
-    # known columns are numbers already; other numeric-looking columns become numbers too
-    cols = {c: _column_array(run.table, run.lines, c, v, text=c in TEXT_COLUMNS, strict=c in NUMERIC_COLUMNS)
-            for c, v in run.columns.items()}
-    cells = np.asarray(run.coords, dtype=np.int64).reshape(run.n, grid.ndim)
-    return RunData(run_dir=run.path, manifest=run.manifest, grid=grid, columns=cols, cells=cells,
-                   notes=list(run.notes))
+def load_run(run: str | os.PathLike | RunFolder) -> RunData:
+    """A run folder for plotting: read and validated once (:func:`qdemo.runfolder.read_run`), or the
+    :class:`~qdemo.runfolder.RunFolder` already read (nothing is read again)."""
+    return RunData.of(run if isinstance(run, RunFolder) else read_run(run, require=("objective",)))
 
 
 def dense_grid(run: RunData, values: np.ndarray, *, reduce: str = "max") -> np.ndarray:
@@ -125,7 +103,7 @@ def dense_grid(run: RunData, values: np.ndarray, *, reduce: str = "max") -> np.n
     out = np.full(shape, np.nan)
     if run.n == 0:
         return out
-    flat = np.ravel_multi_index(tuple(run.cells.T), shape)
+    flat = run.grid.flat(run.cells)
     values = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(values)
     flat, values = flat[finite], values[finite]

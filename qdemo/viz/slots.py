@@ -24,6 +24,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from qdemo import EMOTIONS  # noqa: E402
 from qdemo.errors import DataError  # noqa: E402
+from qdemo.runfolder import RunFolder  # noqa: E402
 from qdemo.viz.rundata import RunData, dense_grid, load_run  # noqa: E402
 from qdemo.viz.style import add_sam_axes, run_title, save_figure  # noqa: E402
 
@@ -102,9 +103,8 @@ def slot_montage_figure(run: RunData, *, thumb_px: int = 96) -> Figure:
             if b == bands - 1:
                 ax.set_title(name, fontsize=10, color=EMOTION_COLORS.get(name, "#000000"), fontweight="bold")
             if s == 0 and bands > 1:
-                lo, hi = run.grid.ranges[1]
-                w = (hi - lo) / bands
-                ax.set_ylabel(f"p {lo + b * w:.2f}–{lo + (b + 1) * w:.2f}", fontsize=7)
+                edges = run.grid.edges(1)
+                ax.set_ylabel(f"p {edges[b]:.2f}–{edges[b + 1]:.2f}", fontsize=7)
             i = where.get((s, b))
             if i is None:
                 ax.set_facecolor("#f2f2f2")
@@ -142,9 +142,8 @@ def slot_strip_figure(run: RunData, value: str = "objective") -> Figure:
                 color="#777777" if not np.isfinite(x) else ("white" if value == "objective" and x < 60 else "black"))
     ax.set_xticks(range(len(run.grid.slots)), run.grid.slots, fontsize=8)
     if data.shape[0] > 1:
-        lo, hi = run.grid.ranges[1]
-        w = (hi - lo) / data.shape[0]
-        ax.set_yticks(range(data.shape[0]), [f"{lo + b * w:.2f}–{lo + (b + 1) * w:.2f}" for b in range(data.shape[0])],
+        edges = run.grid.edges(1)
+        ax.set_yticks(range(data.shape[0]), [f"{edges[b]:.2f}–{edges[b + 1]:.2f}" for b in range(data.shape[0])],
                       fontsize=7)
         ax.set_ylabel("intensity band (p of the slot's emotion)", fontsize=8)
     else:
@@ -228,7 +227,7 @@ def emotion_agreement_figure(run: RunData) -> Figure:
     return fig
 
 
-def plot_slots(run_dir: str | os.PathLike) -> dict[str, list[Path]]:
+def plot_slots(run_dir: str | os.PathLike | RunFolder) -> dict[str, list[Path]]:
     """Write an emotions archive's figures into its run folder: ``heatmaps/objective.png`` (the
     slot strip), ``montage.png`` (the slot montage) and ``critic_agreement.png`` (when the critic
     ran); returns ``name -> paths``."""

@@ -9,13 +9,13 @@ re-exported lazily.
 from qdemo._lazy import lazy_exports
 
 __all__ = [
-    "App", "BrowseApp", "Grid", "HTTPError", "PathRefused", "RateApp", "RatingError", "RatingStore",
+    "App", "BrowseApp", "HTTPError", "PathRefused", "RateApp", "RatingError", "RatingStore",
     "RunArchive", "Samples", "Server", "Stimulus", "export_csv", "load_stimuli", "resolve_under",
     "run_validate", "validate",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, {
-    "archive": ("Grid", "RunArchive", "Samples"),
+    "archive": ("RunArchive", "Samples"),
     "browse": ("BrowseApp",),
     "rate": ("RateApp",),
     "ratings": ("RatingError", "RatingStore", "Stimulus", "export_csv", "load_stimuli"),

@@ -19,7 +19,7 @@ from typing import Any
 from qdemo import DIMS, EMOTIONS
 from qdemo.errors import DataError
 from qdemo.runfolder import RunFolder, proxy_dims, read_reference, read_run
-from qdemo.runfolder import RunGrid as Grid
+from qdemo.measure_space import MeasureSpace
 from qdemo.runfolder.schema import MANIFEST, REFERENCE, TABLE
 from qdemo.tables import read_output_table
 
@@ -54,8 +54,8 @@ class RunArchive:
 
     root: Path
     name: str = ""
-    manifest: dict[str, Any] = field(default_factory=dict)
-    grid: Grid | None = None
+    folder: RunFolder | None = None
+    """The run folder as :func:`qdemo.runfolder.read_run` last read it (the one form)."""
     elites: dict[int, dict[str, Any]] = field(default_factory=dict)
     """Flat cell index -> elite record (see :meth:`_elite`)."""
     photos: list[dict[str, Any]] = field(default_factory=list)
@@ -68,6 +68,15 @@ class RunArchive:
         run = cls(root=root.resolve(), name=root.resolve().name)
         run.refresh()  # read_run: DataError naming what is missing or wrong
         return run
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.folder.manifest if self.folder is not None else {}
+
+    @property
+    def grid(self) -> MeasureSpace | None:
+        """The run's measure space (its display grid for CVT)."""
+        return self.folder.grid if self.folder is not None else None
 
     def _files_stamp(self) -> tuple:
         out = []
@@ -88,7 +97,7 @@ class RunArchive:
             folder = read_run(self.root, require=ARCHIVE_REQUIRED)
             if folder.grid.is_slots:
                 folder = read_run(self.root, require=ARCHIVE_REQUIRED + SLOT_REQUIRED)
-            self.manifest, self.grid = folder.manifest, folder.grid
+            self.folder = folder
             self.elites = {index: self._elite(folder, i) for i, index in enumerate(folder.indices)}
             self.photos = self._read_photos()
             self._stamp = stamp
@@ -279,4 +288,4 @@ def _read_summary(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-__all__ = ["DIMS", "Grid", "RunArchive", "Samples"]
+__all__ = ["DIMS", "RunArchive", "Samples"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import quote, unquote
@@ -70,8 +71,9 @@ class BrowseApp(App):
         try:
             run.refresh()
         except DataError as exc:  # a run being rewritten: keep the last good copy
-            if not run.elites:
-                raise HTTPError(500, str(exc)) from None
+            if not run.elites:  # nothing good to show: the detail (with paths) to the log only
+                sys.stderr.write(f"qdemo browse: {exc}\n")
+                raise HTTPError(503, f"archive {i} cannot be read right now (the server's log says why)") from None
         return i, run
 
     def _cell_json(self, i: int, e: dict[str, Any]) -> dict[str, Any]:

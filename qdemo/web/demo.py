@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from qdemo import DIMS
+from qdemo.measure_space import MeasureSpace
 from qdemo.runfolder import read_run
 from qdemo.tables import table_text
 
@@ -70,22 +71,23 @@ def make_demo_archive(
     rng = np.random.default_rng(seed)
     cells = [int(c) for c in cells]
     ndim = len(cells)
+    space = MeasureSpace.grid([[-1.0, 1.0]] * ndim, cells)
     el: dict[str, list] = {k: [] for k in ("index", "cells", "objective", "vad", "sd", "critic", "same", "within",
                                            "images", "sols")}
     for coords in np.ndindex(*cells):
         if rng.random() > fill:
             continue
-        centre = [-1 + (c + 0.5) * 2 / n for c, n in zip(coords, cells)]
+        idx = space.ravel(coords)
+        centre = space.centre(coords)
         vad = [float(np.clip(x + rng.normal(0, 0.05), -1, 1)) for x in centre] + [float(rng.uniform(-.5, .5))] * (3 - ndim)
         el["sd"].append([float(rng.uniform(0.01, 0.2)) for _ in range(3)])
         el["objective"].append(float(np.clip(100 - 60 * rng.random() ** 2, 0, 100)))
         if critic:
             cv = [float(np.clip(x + rng.normal(0, 0.25), -1, 1)) for x in vad]
-            ccell = [min(n - 1, max(0, int((x + 1) / 2 * n))) for x, n in zip(cv, cells)]
+            same, within = space.agreement([idx], vad=[cv])  # where the grid places the critic's reading
             el["critic"].append(cv)
-            el["same"].append(list(ccell) == list(coords))
-            el["within"].append(all(abs(a - b) <= 1 for a, b in zip(ccell, coords)))
-        idx = int(np.ravel_multi_index(coords, cells))
+            el["same"].append(bool(same[0]))
+            el["within"].append(bool(within[0]))
         el["index"].append(idx)
         el["cells"].append(list(coords))
         el["vad"].append(vad)
@@ -100,38 +102,35 @@ def make_demo_archive(
         critic_same_cell=np.asarray(el["same"]) if critic else None,
         critic_within_one=np.asarray(el["within"]) if critic else None, image=images))
     write_solutions(out, np.asarray(el["sols"], dtype=np.float32).reshape(n, 8))
-    write_manifest(out, _demo_manifest(cells, n, seed=seed, status=status, image_size=image_size))
+    write_manifest(out, _demo_manifest(space, n, seed=seed, status=status, image_size=image_size))
     write_config(out, EvolveConfig(seed=seed, name=out.name))
     if reference:
-        _demo_reference(out, rng, cells, reference)
+        _demo_reference(out, rng, space, reference)
     return out
 
 
-def _demo_reference(out: Path, rng: np.random.Generator, cells: list[int], n: int) -> None:
+def _demo_reference(out: Path, rng: np.random.Generator, space: MeasureSpace, n: int) -> None:
     """``n`` procedural "photos" with random VAD as reference.csv + thumbnails."""
     from qdemo.runfolder.writer import write_reference
 
     vad = rng.uniform(-1, 1, (n, 3))  # (n, 3)
     sd = rng.uniform(0.01, 0.2, (n, 3))  # (n, 3)
-    index = [int(np.ravel_multi_index([min(c - 1, int((x + 1) / 2 * c)) for x, c in zip(v, cells)], cells))
-             for v in vad]
+    index = space.place(vad=vad).tolist()
     photos = [procedural_image(v, 64, seed=1000 + k) for k, v in enumerate(vad)]
     write_reference(out, [f"demo/photo_{k:03d}.jpg" for k in range(n)], vad, sd, index, images=photos)
 
 
-def _demo_manifest(cells: list[int], n: int, *, seed: int, status: str, image_size: int) -> dict:
+def _demo_manifest(space: MeasureSpace, n: int, *, seed: int, status: str, image_size: int) -> dict:
     from qdemo.runfolder.schema import METRIC_KEYS
 
-    ndim = len(cells)
     models = {role: {"name": "demo", "sha256": None, "human_rated": ["valence", "arousal"], "proxy": ["dominance"]}
               for role in ("searcher", "critic")}
     metrics = dict.fromkeys(METRIC_KEYS)
-    metrics["coverage"] = n / int(np.prod(cells))
+    metrics["coverage"] = n / space.size
     return {
         "qdemo_version": "demo", "versions": {}, "created": "2026-01-01T00:00:00Z", "status": status,
         "seed": seed, "command": "demo",
-        "grid": {"name": "vad" if ndim == 3 else "va", "dims": list(DIMS[:ndim]), "cells": cells,
-                 "ranges": [[-1.0, 1.0]] * ndim},
+        "grid": space.to_manifest(),
         "renderer": {"name": "demo", "solution_dim": 8, "resolution": image_size},
         "emitter": "demo", "models": models, "metrics": metrics,
     }

@@ -7,6 +7,8 @@ the field and the problem; nothing here ever raises anything else on client inpu
 - :func:`parse_index` -- a non-negative integer (archive number, cell index, position):
   ASCII digits ``0-9`` only (not ``²`` or ``٣``, which Python's ``int()`` would take), at
   most ``digits`` of them, or a JSON integer.
+- :func:`check_fields` -- a JSON body's field names: unknown ones and missing ones are refused
+  (the same rule for every endpoint that takes a body).
 - :func:`parse_whole` -- a whole number in ``[lo, hi]`` given as a JSON integer: SAM ratings
   are whole points 1-9, so ``5.0``, ``"5"`` and ``true`` are refused, not rounded.
 - :func:`parse_number` -- a finite JSON number in ``[lo, hi]`` (response times).
@@ -14,11 +16,13 @@ the field and the problem; nothing here ever raises anything else on client inpu
   (``1e400`` overflows to infinity, a 5000-digit integer exceeds ``int()``'s limit) as an
   :class:`OutOfRange` marker, so the field check names the field instead of the JSON
   parser failing (or infinity slipping through).
+
+Messages show a refused value by :func:`shown`: short, and never the contents of a list or
+an object (which may nest a thousand deep or hold an :class:`OutOfRange`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any
@@ -65,7 +69,11 @@ def shown(value: Any) -> str:
         return repr(value) if math.isfinite(value) else ("NaN" if value != value else "Infinity")
     if isinstance(value, str):
         return repr(value) if len(value) <= 24 else repr(value[:12]) + f"… ({len(value)} characters)"
-    return f"a {type(value).__name__}" if not isinstance(value, (list, dict)) else json.dumps(value)[:24]
+    if isinstance(value, list):  # never its items: they may nest 1000 deep or hold an OutOfRange
+        return f"a list of {len(value)} item{'s' if len(value) != 1 else ''}"
+    if isinstance(value, dict):
+        return f"an object of {len(value)} field{'s' if len(value) != 1 else ''}"
+    return f"a {type(value).__name__}"
 
 
 def parse_index(value: Any, name: str, *, digits: int = MAX_DIGITS) -> int:
@@ -89,6 +97,19 @@ def parse_whole(value: Any, name: str, lo: int, hi: int) -> int:
     if not lo <= value <= hi:
         raise ParamError(f"{name} must be from {lo} to {hi}, got {shown(value)}")
     return value
+
+
+def check_fields(data: dict[str, Any], required: tuple[str, ...], optional: tuple[str, ...] = ()) -> None:
+    """ParamError unless ``data`` has every ``required`` field and no field outside both lists."""
+    known = set(required) | set(optional)
+    unknown = sorted(str(k) for k in data if k not in known)
+    if unknown:
+        names = ", ".join(k if len(k) <= 24 else f"{k[:12]}…" for k in unknown[:5])
+        names += f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise ParamError(f"unknown field(s): {names} (expected {', '.join(required + optional)})")
+    missing = [k for k in required if k not in data]
+    if missing:
+        raise ParamError(f"missing field(s): {', '.join(missing)}")
 
 
 def parse_number(value: Any, name: str, lo: float, hi: float, *, unit: str = "") -> float:
@@ -117,6 +138,6 @@ def json_number_hooks() -> dict[str, Any]:
 
 
 __all__ = [
-    "MAX_DIGITS", "OutOfRange", "ParamError", "json_number_hooks", "parse_index", "parse_number",
+    "MAX_DIGITS", "OutOfRange", "ParamError", "check_fields", "json_number_hooks", "parse_index", "parse_number",
     "parse_whole", "shown",
 ]

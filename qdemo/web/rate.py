@@ -8,6 +8,11 @@ JSON API used by ``static/rate.html``:
 - ``GET /api/trial?participant=P&position=i`` -> the trial (image URL, earlier answer if any)
 - ``POST /api/rate`` ``{"participant", "position", "valence", "arousal", "dominance", "rt_ms"}``
   -> stores the rating at once; HTTP 400 with ``{"error": ...}`` for anything malformed
+
+Both bodies follow one rule: unknown fields and missing ones are refused
+(:func:`~qdemo.web.params.check_fields`), and a number in a body is a JSON number, never a
+string (``"position": "5"`` is refused as ``"valence": "5"`` is); only the URL's query and
+path carry numbers as text.
 - ``GET /image/<participant>/<position>`` -> the image shown at that position
 
 Images are addressed by position in the participant's order, so neither the page nor the
@@ -21,11 +26,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from qdemo.web.params import parse_index, parse_number
+from qdemo.web.params import check_fields, parse_index, parse_number, parse_whole
 from qdemo.web.ratings import DIMS, RatingStore, check_participant, check_score, load_stimuli
 from qdemo.web.server import App, HTTPError, Request, Response, file_response, json_response
 
-RATE_FIELDS = {"participant", "position", "valence", "arousal", "dominance", "rt_ms"}
+SESSION_FIELDS = ("participant",)
+"""Fields of ``POST /api/session`` (all required)."""
+RATE_FIELDS = ("participant", "position", *DIMS)
+"""Required fields of ``POST /api/rate``; ``rt_ms`` is optional."""
 MAX_RT_MS = 1e8
 """Longest response time accepted (ms, about 28 hours)."""
 
@@ -64,11 +72,11 @@ class RateApp(App):
             raise HTTPError(400, f"participant {participant!r} has no session: POST /api/session first")
         return order
 
-    def _position(self, value: Any, order: list[str]) -> int:
-        value = parse_index(value, "position")
-        if value >= len(order):
-            raise HTTPError(400, f"position must be from 0 to {len(order) - 1}, got {value}")
-        return value
+    def _position(self, value: Any, order: list[str], *, url: bool = False) -> int:
+        """A position in ``order``: ASCII digits in the URL, a JSON integer in a body."""
+        if url:
+            value = parse_index(value, "position")
+        return parse_whole(value, "position", 0, len(order) - 1)
 
     def _progress(self, participant: str, order: list[str]) -> dict[str, Any]:
         done = self.store.ratings_of(participant)
@@ -81,17 +89,18 @@ class RateApp(App):
 
     def api_session(self, req: Request) -> Response:
         data = req.json()
-        participant = check_participant(data.get("participant"))
+        check_fields(data, SESSION_FIELDS)
+        participant = check_participant(data["participant"])
         order, resumed = self.store.session(participant, self.ids, self.seed)
         missing = [sid for sid in order if sid not in self.by_id]
         if missing:
-            raise HTTPError(500, f"stored order names stimuli that are gone: {missing[:3]}")
+            raise RuntimeError(f"participant {participant}: stored order names stimuli that are gone: {missing[:3]}")
         return json_response({**self._progress(participant, order), "resumed": resumed})
 
     def api_trial(self, req: Request) -> Response:
         participant = check_participant(req.arg("participant"))
         order = self._order(participant)
-        pos = self._position(req.arg("position"), order)
+        pos = self._position(req.arg("position"), order, url=True)
         prev = self.store.ratings_of(participant).get(order[pos])
         return json_response({
             "position": pos, "total": len(order),
@@ -100,12 +109,7 @@ class RateApp(App):
 
     def api_rate(self, req: Request) -> Response:
         data = req.json()
-        unknown = sorted(set(data) - RATE_FIELDS)
-        if unknown:
-            raise HTTPError(400, f"unknown field(s): {', '.join(unknown)[:200]}")
-        missing = [k for k in ("participant", "position", *DIMS) if k not in data]
-        if missing:
-            raise HTTPError(400, f"missing field(s): {', '.join(missing)}")
+        check_fields(data, RATE_FIELDS, ("rt_ms",))
         participant = check_participant(data["participant"])
         order = self._order(participant)
         pos = self._position(data["position"], order)
@@ -119,11 +123,11 @@ class RateApp(App):
     def image(self, req: Request) -> Response:
         participant = check_participant(req.match.group(1))
         order = self._order(participant)
-        pos = self._position(req.match.group(2), order)
+        pos = self._position(req.match.group(2), order, url=True)
         stim = self.by_id[order[pos]]
         rel = stim.path.relative_to(self.root).as_posix()
         resp = file_response(self.root, rel, decoded=True, cache=False)
         return resp
 
 
-__all__ = ["RateApp"]
+__all__ = ["RATE_FIELDS", "RateApp", "SESSION_FIELDS"]

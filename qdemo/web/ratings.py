@@ -26,7 +26,7 @@ from typing import Any
 
 from qdemo.errors import DataError
 from qdemo.tables import read_output_table, table_text
-from qdemo.web.params import ParamError, parse_whole
+from qdemo.web.params import ParamError, parse_whole, shown
 from qdemo.web.safepath import PathRefused, resolve_under
 
 SCHEMA_VERSION = "1"
@@ -145,7 +145,7 @@ def check_participant(value: Any) -> str:
     if not isinstance(value, str) or not PARTICIPANT_RE.fullmatch(value):
         raise RatingError(
             "participant id must be 1-64 characters: letters, digits, '_', '.', '-' "
-            f"(starting with a letter or digit); got {value!r}"[:300]
+            f"(starting with a letter or digit); got {shown(value)}"
         )
     return value
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from qdemo.errors import DataError
-from qdemo.tables import read_output_table
+from qdemo.tables import read_output_table, table_text
 from qdemo.web.ratings import DIMS, RatingStore
 
 TARGETS = ("intended", "predicted")
@@ -38,21 +38,12 @@ def _f(text: str | None) -> float:
 
 
 def human_means(ratings: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Per stimulus: mean canonical VAD over raters, its sd and the number of raters."""
-    from qdemo.emotion.scale import SAM, to_canonical  # (the emotion package imports torch)
+    """Per stimulus: mean canonical VAD over raters, its sd and the number of raters
+    (:func:`qdemo.web.reliability.stimulus_means`)."""
+    from qdemo.web.reliability import stimulus_means
 
-    by: dict[str, list[list[int]]] = {}
-    for r in ratings:
-        by.setdefault(r["stimulus_id"], []).append([r[d] for d in DIMS])
-    out = {}
-    for sid, rows in by.items():
-        arr = to_canonical(np.asarray(rows, dtype=np.float64), *SAM)  # (n_raters, 3): (x - 5) / 4
-        out[sid] = {
-            "mean": arr.mean(axis=0).tolist(),
-            "sd": (arr.std(axis=0, ddof=1) if len(arr) > 1 else np.full(3, math.nan)).tolist(),
-            "n_raters": len(arr),
-        }
-    return out
+    return {sid: {"mean": m["mean"], "sd": m["sd"], "n_raters": m["n_raters"]}
+            for sid, m in stimulus_means(ratings).items()}
 
 
 def agreement(human: np.ndarray, target: np.ndarray) -> dict[str, Any]:
@@ -141,9 +132,13 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def run_validate(db: str | os.PathLike, *, key: str | os.PathLike | None = None,
-                 out: str | os.PathLike | None = None, quiet: bool = False) -> dict[str, Any]:
-    """Read ``db`` and the key, print the table, write ``validate.json`` / ``.csv`` / ``.png``."""
+                 out: str | os.PathLike | None = None, quiet: bool = False,
+                 flag_below: float | None = None) -> dict[str, Any]:
+    """Read ``db`` and the key, print the table, write ``validate.json`` / ``.csv`` / ``.png`` and
+    ``raters.csv``; rater quality (:mod:`qdemo.web.reliability`) flags raters whose mean
+    leave-one-out r is below ``flag_below`` (default ``FLAG_THRESHOLD``)."""
     from qdemo.io import atomic_write_json, atomic_write_text
+    from qdemo.web.reliability import FLAG_THRESHOLD, format_quality, rater_quality, split_half
 
     store = RatingStore(db, create=False)
     try:
@@ -164,6 +159,9 @@ def run_validate(db: str | os.PathLike, *, key: str | os.PathLike | None = None,
     if not ratings:
         raise DataError(f"{db}: no ratings yet")
     result = validate(ratings, key_rows)
+    sources = {row["stimulus_id"].strip(): (row.get("source") or "").strip() or "unknown" for row in key_rows}
+    result["reliability"] = split_half(ratings, sources)
+    result["raters"] = rater_quality(ratings, threshold=FLAG_THRESHOLD if flag_below is None else flag_below)
     result["db"] = str(Path(db))
     result["key"] = str(key)
     if result["n_stimuli_rated"] and result["n_rated_not_in_key"] == result["n_stimuli_rated"]:
@@ -172,20 +170,34 @@ def run_validate(db: str | os.PathLike, *, key: str | os.PathLike | None = None,
     out_dir = Path(out) if out else Path(db).with_name(Path(db).stem + "_validate")
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out_dir / "validate.json", result)
-    lines = ["stimulus_id,source,n_raters," + ",".join(
-        [f"human_{d}" for d in DIMS] + [f"{t}_{d}" for t in TARGETS for d in DIMS])]
-    for x in result["stimuli"]:
-        vals = x["human"] + x["intended"] + x["predicted"]
-        lines.append(",".join([x["stimulus_id"], x["source"], str(x["n_raters"])] +
-                              ["" if not math.isfinite(v) else f"{v:.4f}" for v in vals]))
-    atomic_write_text(out_dir / "validate.csv", "\n".join(lines) + "\n")
+    header = ["stimulus_id", "source", "n_raters", *[f"human_{d}" for d in DIMS],
+              *[f"{t}_{d}" for t in TARGETS for d in DIMS]]
+    rows = ([x["stimulus_id"], x["source"], x["n_raters"]] +
+            ["" if not math.isfinite(v) else f"{v:.4f}" for v in x["human"] + x["intended"] + x["predicted"]]
+            for x in result["stimuli"])
+    atomic_write_text(out_dir / "validate.csv", table_text(header, rows))  # the one CSV formatter (quotes ids)
+    _write_raters(result["raters"], out_dir / "raters.csv")
     plot(result, out_dir / "validate.png")
     if not quiet:
         print(format_table(result))
+        print(format_quality(result["reliability"], result["raters"]))
         if result["n_rated_not_in_key"]:
             print(f"warning: {result['n_rated_not_in_key']} rated stimuli are not in {key}")
-        print(f"wrote {out_dir / 'validate.json'}, {out_dir / 'validate.csv'}, {out_dir / 'validate.png'}")
+        print(f"wrote {out_dir / 'validate.json'}, {out_dir / 'validate.csv'}, {out_dir / 'raters.csv'}, "
+              f"{out_dir / 'validate.png'}")
     return result
+
+
+def _write_raters(quality: dict[str, Any], path: Path) -> None:
+    """raters.csv: one row per rater, its leave-one-out r per dimension and whether it is flagged."""
+    from qdemo.io import atomic_write_text
+    from qdemo.tables import table_text
+
+    rows = [[p, q["n"], *("" if q["r"][d] is None else round(q["r"][d], 4) for d in DIMS),
+             "" if q["mean_r"] is None else round(q["mean_r"], 4), int(q["flagged"]), q["reason"]]
+            for p, q in quality["raters"].items()]
+    atomic_write_text(path, table_text(["participant", "n_stimuli", *(f"loo_r_{d}" for d in DIMS), "mean_r",
+                                        "flagged", "reason"], rows))
 
 
 __all__ = ["agreement", "format_table", "human_means", "plot", "run_validate", "validate"]

@@ -16,7 +16,7 @@ def test_worker_killed_mid_run_is_retried(tmp_path, archive_factory, tiny_compar
     import ray
 
     from qdemo.compare import run_compare
-    from qdemo.compare.compare import compare_chunk
+    from qdemo.compare.elites_vs_samples import compare_chunk
 
     a, b = archive_factory("run_a", n=4, seed=0), archive_factory("run_b", n=3, seed=1)
     marker = tmp_path / "crashed-once"

@@ -108,7 +108,7 @@ def test_generator_train_and_sweep(elsewhere, monkeypatch, capsys):
 
 
 def test_compare(elsewhere, monkeypatch, capsys):
-    import qdemo.compare.compare as compare
+    import qdemo.compare.elites_vs_samples as compare
 
     got: dict = {}
     monkeypatch.setattr(compare, "run_compare", _keep(got, "cfg", {"all": {"metrics": {}}}))

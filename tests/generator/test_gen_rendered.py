@@ -129,7 +129,7 @@ def test_mode_seeking_term_keeps_the_noise(tmp_path):
 
 def test_bad_generator_files_are_named(tmp_path, tiny_generator_path):
     from qdemo.normalise.models import GeneratorSpec, UNetGenerator
-    from qdemo.normalise.weights import save_generator as save_normaliser
+    from qdemo.normalise.weights_io import save_generator as save_normaliser
 
     norm = save_normaliser(UNetGenerator(GeneratorSpec(ngf=4, depth=2, resolution=16)), tmp_path / "n" / "norm")
     with pytest.raises(CheckpointError, match=r"norm.safetensors: a qdemo normaliser \(pix2pix\), not a generator"):

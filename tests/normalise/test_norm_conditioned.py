@@ -175,7 +175,7 @@ def test_cli_trains_and_applies_a_group_conditioned_model(shine_dir, tmp_path, c
 
 
 def test_shipped_group_model_loads_by_name_and_starts_from_the_proposal(tmp_path):
-    from qdemo.normalise.weights import SHIPPED_GROUP
+    from qdemo.normalise.weights_io import SHIPPED_GROUP
 
     assert SHIPPED_GROUP.exists() and SHIPPED_GROUP.stat().st_size < 8_000_000
     g, info = load_generator("group")

@@ -255,7 +255,7 @@ def test_sweep_runs_one_model_per_lambda_and_caches_finished_runs(shine_dir, tmp
 
 
 def test_shipped_default_generator_loads_and_runs():
-    from qdemo.normalise.weights import SHIPPED
+    from qdemo.normalise.weights_io import SHIPPED
 
     assert SHIPPED.exists() and SHIPPED.stat().st_size < 8_000_000
     assert (SHIPPED.parent / "MODEL_CARD.md").exists()

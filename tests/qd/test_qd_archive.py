@@ -10,7 +10,7 @@ import json
 import numpy as np
 import pytest
 
-from qdemo.qd.archive import build_archives, cell_agreement, cell_coords, coverage_of_points, grid_ranges
+from qdemo.qd.archive import build_archives
 from qdemo.qd.config import GRIDS, GridConfig
 from qdemo.runfolder import read_run
 from qdemo.runfolder.writer import ArchiveTable, write_archive
@@ -35,6 +35,11 @@ def _add(archive, measures, objective, seed=0):
     return archive.add(sols, objective, measures, vad=vad, vad_sd=np.full((n, 3), 0.1), **extra)
 
 
+def grid_ranges(grid):
+    """(m, 2) ranges of the grid's measure space."""
+    return np.asarray(grid.space().ranges, dtype=np.float64)
+
+
 def _points(grid, n, seed, *, overshoot=0.0):
     """(n, m) uniform points over the grid's measure ranges (widened by ``overshoot``, then clipped)."""
     rg = grid_ranges(grid)
@@ -50,9 +55,9 @@ def grid(request):
 
 
 def test_builds_plain_and_soft(grid):
-    plain = build_archives(grid, DIM, seed=0)
+    plain = build_archives(grid.space(), DIM, seed=0)
     assert plain.result is None and plain.report is plain.archive
-    soft = build_archives(grid, DIM, learning_rate=0.01, seed=0)
+    soft = build_archives(grid.space(), DIM, learning_rate=0.01, seed=0)
     assert soft.result is not None and soft.report is soft.result
     cells = {"cvt": grid.cvt_cells, "emotions": len(grid.slots) * grid.intensity_bands}.get(
         grid.name, int(np.prod(grid.cells[: grid.measure_dim])))
@@ -63,7 +68,7 @@ def test_builds_plain_and_soft(grid):
 
 
 def test_add_keeps_the_best_per_cell_with_its_fields(grid):
-    a = build_archives(grid, DIM, seed=0).archive
+    a = build_archives(grid.space(), DIM, seed=0).archive
     m = grid.measure_dim
     pts = _points(grid, 30, 1)
     obj = np.random.default_rng(1).uniform(0, 100, 30)
@@ -78,16 +83,19 @@ def test_add_keeps_the_best_per_cell_with_its_fields(grid):
 
 
 def test_elites_sit_where_the_run_folder_reader_places_them(grid, tmp_path):
-    """The writer's cell columns (cell_coords) and the reader's placement agree."""
-    a = build_archives(grid, DIM, seed=0).archive
+    """The writer's cell columns (the space's coords) and the reader's placement agree."""
+    space = grid.space()
+    a = build_archives(space, DIM, seed=0).archive
     m = grid.measure_dim
     pts = _points(grid, 40, 2, overshoot=0.1)
     _add(a, pts, np.full(40, 50.0))
     data = a.data()
     order = np.argsort(data["index"])
     idx = data["index"][order].astype(np.int64)
-    coords = cell_coords(a, idx)
-    assert (coords is None) == (grid.name == "cvt")
+    coords = None if grid.name == "cvt" else space.coords(idx)
+    if coords is None:
+        with pytest.raises(ValueError, match="no grid coordinates"):  # a CVT's cells have none
+            space.coords(idx)
     slots = grid.slot_names() if grid.name == "emotions" else []
     write_archive(tmp_path, ArchiveTable(index=idx, cells=coords, objective=data["objective"][order],
                                          vad=data["vad"][order], vad_sd=data["vad_sd"][order],
@@ -109,7 +117,7 @@ def test_soft_archive_threshold_follows_the_learning_rate(grid):
     """CMA-MAE: a cell's threshold moves by alpha toward each accepted objective; a worse
     solution above the threshold replaces the soft elite, while the result archive keeps the best."""
     alpha = 0.1
-    arch = build_archives(grid, DIM, learning_rate=alpha, threshold_min=0.0, seed=0)
+    arch = build_archives(grid.space(), DIM, learning_rate=alpha, threshold_min=0.0, seed=0)
     pt = np.full((1, grid.measure_dim), 0.1)
     for a in (arch.archive, arch.result):
         _add(a, pt, np.array([50.0]))
@@ -121,26 +129,28 @@ def test_soft_archive_threshold_follows_the_learning_rate(grid):
     assert arch.archive.data()["objective"][0] == 10.0 and arch.result.data()["objective"][0] == 50.0
     status = _add(arch.archive, pt, np.array([1.0]), seed=2)["status"]
     assert status[0] == 0  # below the threshold: rejected
-    plain = build_archives(grid, DIM, learning_rate=1.0, seed=0).archive
+    plain = build_archives(grid.space(), DIM, learning_rate=1.0, seed=0).archive
     _add(plain, pt, np.array([50.0]))
     _add(plain, pt, np.array([10.0]), seed=1)
     assert plain.data()["objective"][0] == 50.0
 
 
 def test_cell_agreement_grid():
-    a = build_archives(GridConfig(name="va", cells=[4, 4], ranges=[[-1, 1], [-1, 1]]), 2).archive
+    space = GridConfig(name="va", cells=[4, 4], ranges=[[-1, 1], [-1, 1]]).space()
+    a = build_archives(space, 2).archive
     elites = a.index_of(np.array([[-0.9, -0.9], [0.1, 0.1], [0.1, 0.1]]))
     critic = np.array([[-0.9, -0.9], [0.6, 0.1], [-0.9, 0.9]])  # same, neighbour, far
-    same, within = cell_agreement(a, elites, critic)
+    same, within = space.agreement(elites, vad=critic)
     assert same.tolist() == [True, False, False]
     assert within.tolist() == [True, True, False]
-    idx, cov = coverage_of_points(a, np.array([[-0.9, -0.9], [-0.95, -0.95], [0.9, 0.9], [5.0, 5.0]]))
+    idx, cov = space.coverage(np.array([[-0.9, -0.9], [-0.95, -0.95], [0.9, 0.9], [5.0, 5.0]]))
     assert cov == pytest.approx(2 / 16)  # (5, 5) clips into the corner cell of (0.9, 0.9)
 
 
 def test_cell_agreement_cvt():
-    a = build_archives(GridConfig(name="cvt", cvt_cells=20, cvt_samples=500), 2, seed=0).archive
+    space = GridConfig(name="cvt", cvt_cells=20, cvt_samples=500).space(seed=0)
+    a = build_archives(space, 2, seed=0).archive
     pts = np.array([[0.2, 0.3, -0.1], [0.9, 0.9, 0.9]])
     idx = a.index_of(pts)
-    same, within = cell_agreement(a, idx, np.array([[0.2, 0.3, -0.1], [-0.9, -0.9, -0.9]]))
+    same, within = space.agreement(idx, vad=np.array([[0.2, 0.3, -0.1], [-0.9, -0.9, -0.9]]))
     assert same.tolist() == [True, False] and within.tolist() == [True, False]

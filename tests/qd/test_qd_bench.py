@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from qdemo.cli.bench import register as register_bench
+from qdemo.cli.evolve_bench import register as register_bench
 from qdemo.errors import QdemoError
 from qdemo.bench.qd import QDBenchConfig, bench_qd, qd_markdown, summarise_qd
 from qdemo.bench.qd_tasks import at_budget, qd_reference_task

@@ -223,3 +223,19 @@ def test_renderer_flag_drops_the_config_files_options_of_another_renderer(capsys
     cfg.renderer.name = "shapes"  # the renderer that takes it
     _drop_foreign_options(cfg, argparse.Namespace(renderer="shapes", set=[]))
     assert cfg.renderer.options == {"palette": "bicolour"}
+
+
+def test_python_defaults_give_the_cli_run():
+    """EvolveConfig() and the shipped configs/evolve.yaml (the CLI's default) describe the same run:
+    every field equal, renderer options as the renderer is built; only the reference photos' path
+    (relative to the YAML file) and whether a missing one is an error differ."""
+    from qdemo.config import load_config, to_dict
+    from qdemo.qd.config import EvolveConfig
+
+    shipped, python = load_config(EvolveConfig, REPO / "configs" / "evolve.yaml"), EvolveConfig()
+    a, b = to_dict(shipped), to_dict(python)
+    for d, cfg in ((a, shipped), (b, python)):
+        d["renderer"]["options"] = cfg.renderer.resolved_options()
+        for key in ("path", "required"):
+            d["dataset"].pop(key)
+    assert a == b and b["renderer"] == {"name": "shapes", "resolution": 64, "options": {"palette": "bicolour"}}

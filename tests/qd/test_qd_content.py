@@ -11,7 +11,8 @@ import torch
 
 from qdemo.qd.config import HUMAN_REGION, GridConfig
 from qdemo.qd.content import CONTENT_RANGES, content_score, image_stats, is_near_uniform, measure_content_ranges
-from qdemo.qd.showcase import critic_cells, diversity, near_uniform_count, va_cells, va_confirmed
+from qdemo.measure_space import MeasureSpace
+from qdemo.qd.showcase import diversity, near_uniform_count, va_cells, va_confirmed
 
 
 def _power_law_noise(n: int, beta: float, seed: int = 0, size: int = 64) -> torch.Tensor:
@@ -75,8 +76,12 @@ def test_va_cells_and_critic_confirmation():
     critic = np.array([[3, 3, 0], [1, 1, 0], [5, 7, 0], [8, 3, 0]])  # second elite confirms (0, 0); (5, 5) is 2 off
     assert va_confirmed(coords, critic) == {(0, 0), (9, 2)}
     ranges = np.array([[-0.9, 0.8], [-0.7, 0.55], [-0.4, 0.45]])
-    cc = critic_cells(np.array([[-1.0, 1.0, 0.0], [0.79, -0.69, 0.44]]), ranges, [10, 10, 5])
+    space = MeasureSpace.grid(ranges, [10, 10, 5])
+    vad = np.array([[-1.0, 1.0, 0.0], [0.79, -0.69, 0.44]])
+    cc = space.grid_coords(space.measures(vad=vad))  # where the space places the critic's readings
     assert cc.tolist() == [[0, 9, 2], [9, 0, 4]]  # outside the ranges: clipped into the edge cells
+    archive = space.build_archive(2)  # ... exactly where pyribs' archive puts them
+    assert cc.tolist() == archive.int_to_grid_index(archive.index_of(space.clip(vad))).tolist()
 
 
 def test_diversity_ignores_brightness_and_tint_shifts(tiny_model):

@@ -12,7 +12,7 @@ import torch
 from qdemo import EMOTIONS
 from qdemo.errors import ConfigError
 from qdemo.qd import EMITTERS, build_search
-from qdemo.qd.emotions import (CHANCE, SlotMeasures, heldout_emotion_accuracy, per_slot_match, slot_agreement)
+from qdemo.qd.emotion_slots import (CHANCE, SlotMeasures, heldout_emotion_accuracy, per_slot_match, slot_agreement)
 
 
 def _emo_cfg(tiny_evolve_cfg, **over):

@@ -45,7 +45,7 @@ def test_explorer_uses_what_it_is_handed_and_writes_nothing(tiny_evolve_cfg, tmp
     """An Explorer built by hand from a scheduler, a scorer and archives; it does no file I/O."""
     search = build_search(tiny_evolve_cfg(**{"emitter.name": "map-elites"}))
     cfg = search.config
-    archives = build_archives(cfg.grid, search.renderer.solution_dim, seed=3)
+    archives = build_archives(cfg.grid.space(seed=cfg.seed), search.renderer.solution_dim, seed=3)
     scheduler = build_scheduler(cfg.emitter, archives, search.renderer.initial_solution(), batch_size=8, seed=3)
     ex = Explorer(scheduler, search.scorer, archives)
     assert vars(ex).keys() == {"scheduler", "scorer", "archives", "dqd", "iteration", "evaluations", "wall_s",

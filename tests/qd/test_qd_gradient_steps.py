@@ -18,6 +18,7 @@ from qdemo.errors import ConfigError
 from qdemo.qd.archive import build_archives
 from qdemo.qd.config import EmitterConfig, EvolveConfig
 from qdemo.qd.emitters import build_scheduler, default_learning_rate, is_dqd
+from qdemo.render.base import Renderer, renderer_class
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,8 +27,10 @@ def test_renderer_defaults_explicit_values_and_fallback():
     e = EmitterConfig(name="cma-mega")
     lr_c, sig_c = e.gradient_steps("cppn")
     lr_p, sig_p = e.gradient_steps("pixels")
-    assert (lr_c, sig_c) == (e.grad_defaults["cppn"]["grad_lr"], e.grad_defaults["cppn"]["grad_sigma"])
-    assert (lr_p, sig_p) == (e.grad_defaults["default"]["grad_lr"], e.grad_defaults["default"]["grad_sigma"])
+    own = {name: renderer_class(name).gradient_steps for name in ("cppn", "pixels")}  # live on the renderer classes
+    assert (lr_c, sig_c) == (own["cppn"]["grad_lr"], own["cppn"]["grad_sigma"])
+    assert (lr_p, sig_p) == (own["pixels"]["grad_lr"], own["pixels"]["grad_sigma"]) == (
+        Renderer.gradient_steps["grad_lr"], Renderer.gradient_steps["grad_sigma"])  # the default of the others
     assert sig_c >= 5 * sig_p  # the CPPN's longer steps (measured) must not silently fall back
     assert EmitterConfig(name="cma-mega", grad_sigma=0.7).gradient_steps("cppn") == (lr_c, 0.7)
     assert EmitterConfig(name="cma-mega", grad_lr=0.3).gradient_steps("fourier") == (0.3, sig_p)
@@ -68,7 +71,8 @@ def test_arborescence_steps_have_the_renderer_sigma_whatever_the_gradient_scale(
     dim, m = 50, 3
     rng = np.random.default_rng(0)
     for scale in (1e-4, 1e3):
-        archives = build_archives(cfg.grid, dim, learning_rate=default_learning_rate(cfg.emitter), seed=0)
+        archives = build_archives(cfg.grid.space(seed=cfg.seed), dim, learning_rate=default_learning_rate(cfg.emitter),
+                                  seed=0)
         sched = build_scheduler(cfg.emitter, archives, np.zeros(dim), batch_size=64, seed=0, renderer=renderer)
         centre = sched.ask_dqd()  # (1, dim)
         jac = scale * rng.standard_normal((1, 1 + m, dim))  # (1, 1 + m, dim)
@@ -90,7 +94,7 @@ def test_cma_maega_is_the_annealed_gradient_emitter():
         e = EmitterConfig(name=name, num_emitters=1)
         assert is_dqd(e)
         cfg = load_config(EvolveConfig, None, {"emitter.name": name, "grid.cells": [4, 4, 3]})
-        archives = build_archives(cfg.grid, 10, learning_rate=default_learning_rate(e), seed=0)
+        archives = build_archives(cfg.grid.space(seed=cfg.seed), 10, learning_rate=default_learning_rate(e), seed=0)
         (em,) = build_scheduler(e, archives, np.zeros(10), batch_size=8, seed=0, renderer="cppn").emitters
         assert isinstance(em, GradientArborescenceEmitter)
         found[name] = (default_learning_rate(e), type(em._ranker), em._restart_rule)
@@ -107,7 +111,7 @@ def test_hybrid_runs_gradient_and_mutation_emitters_on_one_archive():
     assert e.kinds() == ["cma-maega", "cma-maega", "map-elites", "cma-maega"]
     assert is_dqd(e) and default_learning_rate(e) == 0.01
     cfg = load_config(EvolveConfig, None, {"grid.cells": [4, 4, 3]})
-    archives = build_archives(cfg.grid, 10, learning_rate=default_learning_rate(e), seed=0)
+    archives = build_archives(cfg.grid.space(seed=cfg.seed), 10, learning_rate=default_learning_rate(e), seed=0)
     sched = build_scheduler(e, archives, np.zeros(10), batch_size=8, seed=0, renderer="cppn")
     kinds = [type(em) for em in sched.emitters]
     assert kinds == [GradientArborescenceEmitter, GradientArborescenceEmitter, GaussianEmitter,

@@ -14,10 +14,13 @@ import torch
 from qdemo.qd.content import content_score
 from qdemo.emotion import TinyEmotionModel
 from qdemo.errors import ConfigError
+from qdemo.measure_space import MeasureSpace
 from qdemo.qd import Agreement, Objective, ObjectiveConfig, Scorer, Smoothness, Term, Views, total_variation
+from qdemo.render import RENDERERS as REGISTERED
 from qdemo.render import make_renderer
 
-RENDERERS = ["pixels", "fourier", "cppn"]
+RENDERERS = sorted(REGISTERED)
+"""Every registered renderer (the default shapes and the generator's latent space included)."""
 OBJECTIVES = {
     "default": {},
     "views": {"views": ["identity", "flip", "blur"]},
@@ -27,7 +30,12 @@ OBJECTIVES = {
 
 def _scorer(model, name="pixels", ranges=((-1, 1), (-1, 1), (-1, 1)), chunk=64, **obj):
     r = make_renderer(name, resolution=16, seed=0)
-    return Scorer(r, model, objective=ObjectiveConfig(**obj), ranges=np.asarray(ranges, float), chunk=chunk)
+    return Scorer(r, model, objective=ObjectiveConfig(**obj), space=_space(ranges), chunk=chunk)
+
+
+def _space(ranges):
+    """A grid over the first len(ranges) VAD dimensions (the scorer clips its measures to it)."""
+    return MeasureSpace.grid(ranges, [10] * len(ranges))
 
 
 def _sols(scorer, n, seed=0, scale=1.0):
@@ -140,7 +148,7 @@ def test_flat_fields_and_pixel_noise_score_near_zero_whatever_the_models_say():
     near-uniform field and pure noise score near 0, while rendered compositions score high."""
     m = TinyEmotionModel(seed=0, n_members=1)  # one member: agreement is 1 for every image
     s = Scorer(make_renderer("shapes", resolution=64, seed=0), m, objective=ObjectiveConfig(),
-               ranges=np.asarray([[-1.0, 1.0]] * 3))
+               space=_space([[-1.0, 1.0]] * 3))
     g = torch.Generator().manual_seed(0)
     flat = torch.rand(6, 3, 1, 1, generator=g).expand(6, 3, 64, 64).clone()  # (6, 3, 64, 64) uniform colours
     nearly = (flat + 0.02 * torch.rand(6, 3, 64, 64, generator=g)).clamp(0, 1)  # grey sd < 0.05
@@ -182,7 +190,7 @@ class Brightness(Term):
 def test_a_new_term_is_one_class_and_describes_itself(tiny_model):
     objective = Objective([Agreement(0.5), Smoothness(0.25, tv_scale=0.2), Brightness(0.25)])
     s = Scorer(make_renderer("pixels", resolution=16, seed=0), tiny_model, objective=objective,
-               ranges=np.asarray([[-1.0, 1.0]] * 3))
+               space=_space([[-1.0, 1.0]] * 3))
     x = _sols(s, 5, seed=4)
     with torch.no_grad():
         imgs = s.renderer(torch.as_tensor(x, dtype=torch.float32))
@@ -225,3 +233,7 @@ def test_a_single_view_is_applied(tiny_model):
         flipped = torch.flip(s.renderer(torch.as_tensor(x, dtype=torch.float32)), dims=(-1,))
         want = tiny_model.predict(flipped).mean
     np.testing.assert_allclose(s.score(x).vad, want.numpy(), atol=1e-5)
+
+
+def test_the_contract_covers_every_registered_renderer():
+    assert RENDERERS == sorted(REGISTERED) and {"shapes", "generator", "cppn"} <= set(RENDERERS)

@@ -45,3 +45,15 @@ def test_confirm_refuses_solutions_that_do_not_fit(unconfirmed):
     (unconfirmed / "solutions.npy").unlink()
     with pytest.raises(DataError, match="missing"):
         confirm_run(unconfirmed, critic="tiny:1", device="cpu")
+
+
+def test_manifest_records_the_machine_a_seed_reproduces_on(unconfirmed):
+    """A seed reproduces a run on one machine and thread count: the manifest says which."""
+    import torch
+
+    from qdemo.runfolder.manifest import cpu_model
+
+    man = json.loads((unconfirmed / "manifest.json").read_text())
+    m = man["machine"]
+    assert m["torch_threads"] == torch.get_num_threads() and m["cpu"] == cpu_model() and m["cpu"]
+    assert m["device"] == man["device"] == "cpu" and m["cpu_count"] >= 1

@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from qdemo.errors import DataError
-from qdemo.runfolder import RunGrid, read_history, read_manifest, read_reference, read_run
+from qdemo.measure_space import MeasureSpace
+from qdemo.runfolder import read_history, read_manifest, read_reference, read_run
 
 HEADER = ["index", "cell_v", "cell_a", "cell_d", "objective", "valence", "arousal", "dominance",
           "valence_sd", "arousal_sd", "dominance_sd", "critic_valence", "critic_arousal", "critic_dominance",
@@ -83,7 +84,7 @@ def test_good_run_folder(tmp_path):
 
 
 def test_grid_geometry_matches_numpy():
-    grid = RunGrid("vad", ["valence", "arousal", "dominance"], [4, 3, 2], [(-1.0, 1.0), (0.0, 3.0), (-1.0, 1.0)])
+    grid = MeasureSpace("vad", ["valence", "arousal", "dominance"], [4, 3, 2], [(-1.0, 1.0), (0.0, 3.0), (-1.0, 1.0)])
     for cell in itertools.product(range(4), range(3), range(2)):
         index = grid.ravel(cell)
         assert index == int(np.ravel_multi_index(cell, (4, 3, 2)))

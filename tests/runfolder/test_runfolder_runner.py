@@ -16,7 +16,7 @@ from qdemo.emotion import TinyEmotionModel
 from qdemo.errors import CheckpointError, QdemoError
 from qdemo.qd import build_search
 from qdemo.runfolder import RunInterrupted, archive_columns, read_run, run_evolve
-from qdemo.runfolder.checkpoint import MAGIC
+from qdemo.runfolder.checkpoint import OLD_STATE, STATE
 
 
 def test_run_writes_the_run_folder(tiny_evolve_cfg, tmp_path):
@@ -61,7 +61,7 @@ def test_run_writes_the_run_folder(tiny_evolve_cfg, tmp_path):
     assert run.n == len(df) and run.coords == df[["cell_v", "cell_a", "cell_d"]].values.tolist()
     mt = pd.read_csv(out / "metrics.csv")
     assert list(mt["iteration"]) == [1, 2, 3, 4] and mt["coverage"].is_monotonic_increasing
-    assert (out / "config.yaml").exists() and (out / "checkpoint" / "state.bin").exists()
+    assert (out / "config.yaml").exists() and (out / "checkpoint" / "state.npz").exists()
 
 
 def test_va_grid_and_cvt_archive(tiny_evolve_cfg):
@@ -134,25 +134,30 @@ def test_resume_with_other_config_is_refused(tiny_evolve_cfg):
 def test_corrupt_and_foreign_checkpoints_are_refused(tiny_evolve_cfg, tmp_path):
     cfg = tiny_evolve_cfg(name="c")
     run_evolve(cfg, progress=False)
-    state = tmp_path / "c" / "checkpoint" / "state.bin"
+    state = tmp_path / "c" / "checkpoint" / STATE
     good = state.read_bytes()
 
     state.write_bytes(good[:-50])  # truncated
-    with pytest.raises(CheckpointError, match="checksum"):
+    with pytest.raises(CheckpointError, match=r"state\.npz: not a readable state file"):
         run_evolve(cfg, progress=False, resume=True)
 
     state.write_bytes(b"\x80\x04garbage")  # not ours
-    with pytest.raises(CheckpointError, match="not a qdemo checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable state file"):
         run_evolve(cfg, progress=False, resume=True)
 
+    # a checkpoint of the old format (a pickle) is never unpickled: one line naming the file
     class Evil:
         def __reduce__(self):
             return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
 
     payload = pickle.dumps({"scheduler": Evil()})
-    state.write_bytes(MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
-    with pytest.raises(CheckpointError, match="not allowed"):
+    state.unlink()
+    old = tmp_path / "c" / "checkpoint" / OLD_STATE
+    old.write_bytes(b"QDEMO-CHECKPOINT 1 " + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    with pytest.raises(CheckpointError) as info:
         run_evolve(cfg, progress=False, resume=True)
+    assert str(info.value) == (f"{old}: a checkpoint of the old pickle format is not read any more (a pickle can run "
+                               "code); start the run again, or finish it with the qdemo version that wrote it")
     assert not (tmp_path / "pwned").exists()
 
 

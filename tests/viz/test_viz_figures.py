@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from qdemo.viz.compare import plot_differences, plot_sheet
+from qdemo.viz.compare_plots import plot_differences, plot_sheet
 from qdemo.viz.generator import plot_va_sweep
 from qdemo.viz.ratings import plot_validation
 from qdemo.viz.saliency import plot_saliency

@@ -277,3 +277,26 @@ def test_browse_compare_view_shows_the_three_sources(run_dir: Path, tmp_path: Pa
     assert groups.count() == 2
     assert [groups.nth(i).get_attribute("data-source") for i in range(2)] == ["generator-shapes", "generator-pixels"]
     assert groups.nth(0).locator("img").count() == 2 and groups.nth(1).locator("img").count() == 2
+
+
+def test_a_rating_after_the_idle_connection_was_closed_is_saved(stim_dir: Path, tmp_path: Path, serve, page,
+                                                                monkeypatch):
+    """The server closes keep-alive connections idle past its request deadline (issue 25): the
+    browser opens a new one and the next rating is stored as usual."""
+    from qdemo.web import wire
+
+    monkeypatch.setattr(wire, "REQUEST_TIMEOUT_S", 1.0)
+    db = tmp_path / "ratings.sqlite"
+    srv, _ = serve(RateApp(stim_dir, db, seed=1))
+    page.goto(srv.url)
+    page.wait_for_selector("body[data-ready='1']", timeout=15000)
+    page.fill("#participant", "P02")
+    page.click("#start")
+    page.wait_for_selector("#trial:not(.hidden)")
+    for round_ in range(2):
+        page.wait_for_timeout(2500)  # longer than the (patched) deadline: the connections are closed
+        _rate_current(page, "535")
+        expect(page.locator("#progress-text")).to_have_text(re.compile(rf"^{round_ + 2} /"))
+    expect(page.locator("#stimulus")).to_have_js_property("naturalWidth", 16)
+    rows = sqlite3.connect(db).execute("SELECT position, valence, arousal, dominance FROM ratings").fetchall()
+    assert sorted(rows) == [(0, 5, 3, 5), (1, 5, 3, 5)] and page.js_errors == []

@@ -82,3 +82,34 @@ def test_twenty_simultaneous_raters(tmp_path: Path, serve):
     assert sorted(per) == [(f"rater{k:02d}", N_RATINGS) for k in range(N_RATERS)]
     print(f"{N_RATERS * N_RATINGS * 1.1:.0f} requests in {elapsed:.1f} s "
           f"({N_RATERS * N_RATINGS * 1.1 / elapsed:.0f}/s)")
+
+
+def test_bench_reports_latency_throughput_and_the_hostile_histogram(capsys):
+    """The benchmark command itself, at tiny sizes: every part prints, the hostile client meets no 5xx."""
+    from qdemo.web.load_bench import main
+
+    assert main(["--single", "5", "--raters", "2", "--ratings", "3", "--repeats", "1", "--hostile", "400"]) == 0
+    out = capsys.readouterr().out
+    assert "one client, one keep-alive connection: GET /api/trial  x 5: latency median" in out
+    assert "one client, one keep-alive connection: POST /api/rate  x 5: latency median" in out
+    assert "repeat 1: 2 raters x 3 ratings" in out and "all 6 stored once" in out
+    assert "hostile: 400 requests to browse and rate" in out and "status  requests" in out
+    counts = {int(line.split()[0]): int(line.split()[1]) for line in out.splitlines()
+              if line.strip() and line.split()[0].isdigit() and len(line.split()) == 2}
+    assert sum(counts.values()) == 400 and counts.get(200, 0) > 0 and counts.get(400, 0) > 0
+    assert max(counts) < 500 and "no 5xx, every request answered" in out
+
+
+def test_hostile_client_is_seeded():
+    import random
+
+    from qdemo.web.hostile import hostile_request
+
+    def draw(seed: int) -> list:
+        rng = random.Random(seed)
+        return [hostile_request(rng, server, 8000) for server in ("rate", "browse") * 20]
+
+    a = draw(7)
+    assert a == draw(7) and a != draw(8)
+    assert all(path.isascii() for _, path, _, _ in a)
+    assert {m for m, *_ in a} >= {"GET", "POST"} and any(b"position" in body for *_, body in a)

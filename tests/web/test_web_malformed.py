@@ -152,7 +152,9 @@ def test_the_errors_name_the_field(run_dir: Path, stim_dir: Path, tmp_path: Path
         (rate, "GET", f"/image/p1/{BIG}", None, "position must be a whole number"),
         (rate, "POST", "/api/rate", _raw_rating("valence", "1e400"), "valence must be an integer from 1 to 9, got 1e400"),
         (rate, "POST", "/api/rate", _raw_rating("valence", "5.0"), "valence must be an integer from 1 to 9 (a whole"),
-        (rate, "POST", "/api/rate", _rating(position="\u0663"), "position must be a whole number >= 0 written with"),
+        # in a JSON body a number is a JSON number: "٣" and "5" are refused as strings, as for the scores
+        (rate, "POST", "/api/rate", _rating(position="\u0663"), "position must be an integer from 0 to 5, got '\u0663'"),
+        (rate, "POST", "/api/rate", _rating(position="5"), "position must be an integer from 0 to 5, got '5'"),
         (rate, "POST", "/api/rate", _rating(rt_ms=1e300), "rt_ms must be a number of milliseconds from 0 to"),
     ]
     for client, method, path, body, message in cases:

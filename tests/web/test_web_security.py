@@ -122,12 +122,14 @@ BAD_RATINGS = [
     ({"valence": None}, "valence must be an integer"),
     ({"valence": [5]}, "valence must be an integer"),
     ({"arousal": 1e308 * 10}, "not valid JSON"),        # json.dumps writes Infinity
-    ({"position": 6}, "position must be from 0 to 5"),
-    ({"position": -1}, "position must be a whole number >= 0"),
-    ({"position": "x"}, "position must be a whole number >= 0"),
-    ({"position": "\u00b2"}, "position must be a whole number >= 0 written with the digits 0-9"),  # ²
-    ({"position": "\u0663"}, "position must be a whole number >= 0 written with the digits 0-9"),  # Arabic-Indic 3
-    ({"position": 2.0}, "position must be a whole number >= 0"),
+    ({"position": 6}, "position must be from 0 to 5, got 6"),
+    ({"position": -1}, "position must be from 0 to 5, got -1"),
+    ({"position": "x"}, "position must be an integer from 0 to 5, got 'x'"),
+    ({"position": "\u00b2"}, "position must be an integer from 0 to 5, got '\u00b2'"),  # ²
+    ({"position": "\u0663"}, "position must be an integer from 0 to 5, got '\u0663'"),  # Arabic-Indic 3
+    ({"position": "5"}, "position must be an integer from 0 to 5, got '5'"),  # strings refused, as for scores
+    ({"position": 2.0}, "position must be an integer from 0 to 5 (a whole number"),
+    ({"position": None}, "position must be an integer from 0 to 5, got nothing"),
     ({"valence": 5.0}, "valence must be an integer from 1 to 9 (a whole number"),
     ({"valence": 10 ** 25}, "valence must be from 1 to 9, got an integer of about 26 digits"),
     ({"valence": 10 ** 400}, "valence must be an integer from 1 to 9, got 100000000000… (401 characters, out of range)"),
@@ -136,7 +138,7 @@ BAD_RATINGS = [
     ({"participant": "stranger"}, "has no session"),
     ({"rt_ms": -5}, "rt_ms must be a number of milliseconds from 0 to"),
     ({"rt_ms": "300"}, "rt_ms must be a number of milliseconds"),
-    ({"extra": 1}, "unknown field(s): extra"),
+    ({"extra": 1}, "unknown field(s): extra (expected participant, position, valence, arousal, dominance, rt_ms)"),
 ]
 
 

@@ -25,6 +25,9 @@ class TrainingData:
     """Per set: how it was split."""
     sources: dict[str, dict[str, str]]
     """Per set: each dimension's source ('human', 'proxy:...', 'missing')."""
+    word_norms: Any = None
+    """The loaded :class:`~qdemo.emotion.wordnorms.WordNorms` (None without ``data.word_norms``): the
+    dominance proxy and the semantic channel's class-name norms."""
 
 
 def _load_sets(cfg: RegressorConfig) -> list:
@@ -59,6 +62,7 @@ def load_training_data(cfg: RegressorConfig) -> TrainingData:
     from qdemo.emotion.splits import default_folds, fold_ids
 
     sets = _load_sets(cfg)
+    norms = None
     if cfg.data.word_norms:
         norms = WordNorms.load(cfg.data.word_norms)
         sets = [add_proxies(s, norms) for s in sets]
@@ -71,7 +75,7 @@ def load_training_data(cfg: RegressorConfig) -> TrainingData:
         sources[s.name] = dict(s.sources)
     rated = concat_sets(sets) if len(sets) > 1 else sets[0]
     return TrainingData(rated=rated, dataset=np.concatenate(names), fold=np.concatenate(folds),
-                        split=split, sources=sources)
+                        split=split, sources=sources, word_norms=norms)
 
 
 __all__ = ["TrainingData", "load_training_data"]

@@ -33,10 +33,11 @@ def _fuse(role: str, rc: RoleConfig, parts: list[RoleResult]) -> RoleResult:
         "parts": [p.model.meta.extra for p in parts]})
     model = FusedRegressor([p.model for p in parts], meta)
     cross = {k: _mean([p.cross.get(k) for p in parts]) for k in parts[0].cross}
+    lodo = {k: _mean([p.lodo.get(k) for p in parts]) for k in parts[0].lodo}
     return RoleResult(role=role, model=model.eval(), oof=_mean([p.oof for p in parts]),
                       oof_dist=_mean([p.oof_dist for p in parts]), cross=cross,
                       alphas=[p.alphas for p in parts], features=parts[0].features,
-                      seconds=sum(p.seconds for p in parts), parts=parts)
+                      seconds=sum(p.seconds for p in parts), parts=parts, lodo=lodo)
 
 
 def calibrate(res: RoleResult, data: TrainingData) -> None:

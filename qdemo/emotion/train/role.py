@@ -17,14 +17,15 @@ import numpy as np
 import torch
 
 from qdemo import DIMS
-from qdemo.emotion.features import extract_activations, extract_features, member_features
+from qdemo.emotion.features import extract_activations, extract_features, member_features, with_semantic
 from qdemo.emotion.model import ModelSpec, RegressorMeta, VADRegressor
-from qdemo.emotion.ridge import RidgeFitter, predict_heads
+from qdemo.emotion.ridge import predict_heads
 from qdemo.emotion.train.config import RoleConfig
 from qdemo.emotion.train.data import TrainingData
 from qdemo.emotion.train.finetune import finetune_member
 from qdemo.emotion.train.heads import fit_dist_head, predict_dist
-from qdemo.errors import ConfigError
+from qdemo.emotion.train.stacking import HeadFitter
+from qdemo.errors import ConfigError, DataError
 
 
 @dataclass
@@ -47,6 +48,9 @@ class RoleResult:
     """A fused role: the RoleResult of each part (empty otherwise)."""
     oof_calibrated: np.ndarray | None = None
     """(N, 3) ``oof`` through a calibration fitted on the other folds only (None: not calibrated)."""
+    lodo: dict[str, np.ndarray] = field(default_factory=dict)
+    """'<test set>': (N_test, 3) predictions of a model trained the same way on every other set (leave one
+    dataset out; only with three or more sets)."""
 
 
 @dataclass
@@ -86,6 +90,8 @@ def _features(model: VADRegressor, rc: RoleConfig, data: TrainingData, *, seed: 
               device: torch.device, progress: bool) -> _Features:
     """Raw features of every image and view (for a fine-tuned role from its shared activations)."""
     paths = data.rated.paths
+    if model.semantic is not None:
+        _set_class_norms(model, data)
     kw = dict(views=rc.views, crop_scale=rc.crop_scale, seed=seed, batch_size=rc.batch_size, cache_dir=cache_dir,
               device=device, progress=progress)
     act = pooled = pristine = None
@@ -96,12 +102,25 @@ def _features(model: VADRegressor, rc: RoleConfig, data: TrainingData, *, seed: 
                           for v in range(act.shape[0])]).astype(np.float32)  # (V, N, F) at the pretrained weights
         pristine = copy.deepcopy(model.branches[0]).cpu()
     else:
-        feats = extract_features(model, paths, **kw)
+        feats = with_semantic(model, extract_features(model, paths, **kw))
     flat = feats.reshape(-1, feats.shape[2]).astype(np.float64)
     gmu = flat.mean(0)
     gsd = flat.std(0)
     gsd = np.where(gsd > 1e-8, gsd, 1.0)
     return _Features(feats, gmu, gsd, act, pooled, pristine)
+
+
+def _set_class_norms(model: VADRegressor, data: TrainingData) -> None:
+    """Rate the classifier's class names with the word norms (stored in the model)."""
+    from qdemo.emotion.semantic import class_name_norms, imagenet_classes
+
+    if data.word_norms is None:
+        raise DataError("semantic channel: needs the word norms to rate the ImageNet class names "
+                        "(data.word_norms: a folder with Ratings_Warriner_et_al.csv and NRC-VAD-Lexicon.txt)")
+    names = imagenet_classes()
+    norms, _ = class_name_norms(data.word_norms, names)
+    model.semantic.set_norms(norms, names, {"lexicon_root": data.word_norms.root.name if data.word_norms.root
+                                            else None})
 
 
 def _set_heads(model: VADRegressor, heads: dict, fx: _Features, k: int) -> None:
@@ -134,9 +153,9 @@ def _oof(model: VADRegressor, fx: _Features, feats_of: Callable, fold: np.ndarra
     return oof
 
 
-def _cross_member(model: VADRegressor, fx: _Features, h: dict, data: TrainingData, tr: str, te_rows: np.ndarray,
-                  rc: RoleConfig, *, desc: str, seed: int, device, progress: bool) -> np.ndarray:
-    """(len(te_rows), 3) predictions of one member fitted on set ``tr`` only (fine-tuned like the role)."""
+def _cross_member(model: VADRegressor, fx: _Features, h: dict, data: TrainingData, tr_rows: np.ndarray,
+                  te_rows: np.ndarray, rc: RoleConfig, *, desc: str, seed: int, device, progress: bool) -> np.ndarray:
+    """(len(te_rows), 3) predictions of one member fitted on ``tr_rows`` only (fine-tuned like the role)."""
     if fx.act is None:
         return predict_heads(fx.feats[0][te_rows].astype(np.float64), h, fx.gmu, fx.gsd)[:, 0]
     one = copy.deepcopy(model)
@@ -144,7 +163,7 @@ def _cross_member(model: VADRegressor, fx: _Features, h: dict, data: TrainingDat
     with torch.no_grad():
         one.head_weight[0].copy_(torch.from_numpy(h["weight"][0]).float())
         one.head_bias[0].copy_(torch.from_numpy(h["bias"][0]).float())
-    finetune_member(one, 0, fx.act, fx.pooled, data.rated.targets, np.flatnonzero(data.dataset == tr), rc, seed=seed,
+    finetune_member(one, 0, fx.act, fx.pooled, data.rated.targets, tr_rows, rc, seed=seed,
                     device=device, progress=progress, desc=desc)
     Z = (member_features(one, 0, fx.act, fx.pooled, te_rows, 0, device=device).cpu().double().numpy()
          - fx.gmu) / fx.gsd
@@ -152,23 +171,33 @@ def _cross_member(model: VADRegressor, fx: _Features, h: dict, data: TrainingDat
                    + one.head_bias[0].detach().cpu().double().numpy())
 
 
-def _cross_dataset(model: VADRegressor, fx: _Features, fitter: RidgeFitter, data: TrainingData, rc: RoleConfig,
-                   role: str, *, seed: int, device, progress: bool) -> dict[str, np.ndarray]:
-    """'<train>-><test>': one member trained on all folds of one set (same recipe), scored on the others."""
+def _cross_dataset(model: VADRegressor, fx: _Features, fitter: HeadFitter, data: TrainingData, rc: RoleConfig,
+                   role: str, *, seed: int, device, progress: bool) -> tuple[dict[str, np.ndarray],
+                                                                             dict[str, np.ndarray]]:
+    """Cross-dataset transfer, one member trained the same way on all folds of the training sets:
+    ``('<train>-><test>': trained on one set, scored on each other; '<test>': trained on every other
+    set, leave one dataset out, with three sets or more)``."""
     ds = data.dataset
     names = list(dict.fromkeys(ds.tolist()))
-    cross = {}
+    cross: dict[str, np.ndarray] = {}
+    lodo: dict[str, np.ndarray] = {}
     if len(names) < 2:
-        return cross
+        return cross, lodo
+    kw = dict(seed=seed, device=device, progress=progress)
     for tr in names:
         h = fitter.fit_members([fitter.keys(lambda f, b, tr=tr: b == tr)], fx.gmu, fx.gsd)
         te_rows = np.flatnonzero(ds != tr)
-        pred = _cross_member(model, fx, h, data, tr, te_rows, rc, desc=f"{role}: fine-tune on {tr} only",
-                             seed=seed, device=device, progress=progress)
+        pred = _cross_member(model, fx, h, data, np.flatnonzero(ds == tr), te_rows, rc,
+                             desc=f"{role}: fine-tune on {tr} only", **kw)
         for te in names:
             if te != tr:
                 cross[f"{tr}->{te}"] = pred[ds[te_rows] == te]
-    return cross
+    if len(names) >= 3:
+        for te in names:
+            h = fitter.fit_members([fitter.keys(lambda f, b, te=te: b != te)], fx.gmu, fx.gsd)
+            lodo[te] = _cross_member(model, fx, h, data, np.flatnonzero(ds != te), np.flatnonzero(ds == te), rc,
+                                     desc=f"{role}: fine-tune without {te}", **kw)
+    return cross, lodo
 
 
 def _dist_heads(model: VADRegressor, fx: _Features, feats_of: Callable, data: TrainingData, rc: RoleConfig,
@@ -208,7 +237,8 @@ def train_role(role: str, rc: RoleConfig, data: TrainingData, *, k: int, seed: i
     tune = model.fine_tuned
     fx = _features(model, rc, data, seed=seed, cache_dir=cache_dir, device=device, progress=progress)
     fold, rated = data.fold, data.rated
-    fitter = RidgeFitter(fx.feats, rated.targets, fold, blocks=data.dataset, alphas=rc.alphas, progress=progress)
+    fitter = HeadFitter(fx.feats, rated.targets, fold, n_pooled=model.n_pooled, blocks=data.dataset,
+                        alphas=rc.alphas, progress=progress)
     heads = fitter.fit_members([fitter.keys(lambda f, b, kk=kk: f != kk) for kk in range(k)], fx.gmu, fx.gsd)
     _set_heads(model, heads, fx, k)
     losses = {}
@@ -219,7 +249,8 @@ def train_role(role: str, rc: RoleConfig, data: TrainingData, *, k: int, seed: i
                                                     progress=progress, desc=f"{role}: fine-tune member {kk + 1}/{k}")
     feats_of = _member_feats(model, fx, device)
     oof = _oof(model, fx, feats_of, fold, k)
-    cross = _cross_dataset(model, fx, fitter, data, rc, role, seed=seed, device=device, progress=progress)
+    stacks = list(fitter.stacks)  # the members' stacks (the cross-dataset fits below add their own)
+    cross, lodo = _cross_dataset(model, fx, fitter, data, rc, role, seed=seed, device=device, progress=progress)
     oof_dist, dist_trained = _dist_heads(model, fx, feats_of, data, rc, k)
     model.meta.extra.update({
         "trained_on": {n: int((data.dataset == n).sum()) for n in dict.fromkeys(data.dataset.tolist())},
@@ -228,13 +259,26 @@ def train_role(role: str, rc: RoleConfig, data: TrainingData, *, k: int, seed: i
         "dist_head_trained": dist_trained,
         "fine_tuned_from_unit": model.train_from if tune else None,
     })
+    if model.semantic is not None:
+        model.meta.extra["semantic_stack"] = _stack_summary(stacks)
     if tune:
         model.meta.extra["finetune"] = {"epochs": rc.finetune_epochs, "lr": rc.finetune_lr,
                                         "batch": rc.finetune_batch, "weight_decay": rc.finetune_weight_decay,
                                         "epoch_loss": losses}
     model.requires_grad_(False)
     return RoleResult(role=role, model=model.eval(), oof=oof, oof_dist=oof_dist, cross=cross,
-                      alphas=heads["alpha"].tolist(), features=fx.feats, seconds=time.time() - t0)
+                      alphas=heads["alpha"].tolist(), features=fx.feats, seconds=time.time() - t0, lodo=lodo)
+
+
+def _stack_summary(stacks: list[dict]) -> dict:
+    """Per dimension, the members' standardised stack weights (how much each reads the semantic column)."""
+    out = {}
+    for d, name in enumerate(DIMS):
+        rows = [s[d] for s in stacks if d in s and "std_weight_semantic" in s[d]]
+        if rows:
+            out[name] = {"std_weight_logit": [round(r["std_weight_logit"], 4) for r in rows],
+                         "std_weight_semantic": [round(r["std_weight_semantic"], 4) for r in rows]}
+    return out
 
 
 __all__ = ["RoleResult", "train_role"]

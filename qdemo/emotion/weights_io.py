@@ -8,10 +8,14 @@ with the file's SHA-256. To stay small, a file normally stores only what trainin
 SHA-256 of the pretrained backbone file (inside an installed wheel); loading rebuilds the
 backbone from that file and refuses a different one. ``full=True`` stores every tensor.
 
-Format 3 (this version) adds the calibration (tensors ``calibration.scale`` / ``.shift`` and
-metadata saying how it was fitted and for which heads) and fused models (``"parts"``: one
-entry per :class:`VADRegressor`, tensors prefixed ``parts.<i>.``). Format 2 files (before
-calibration) still load, with the identity calibration, and say so in their metadata.
+Format 3 added the calibration (tensors ``calibration.scale`` / ``.shift`` and metadata saying
+how it was fitted and for which heads) and fused models (``"parts"``: one entry per
+:class:`VADRegressor`, tensors prefixed ``parts.<i>.``). Format 4 (this version) adds the
+semantic channel (:mod:`qdemo.emotion.semantic`): a part's ``spec.semantic``, its tensors
+``semantic.norms`` / ``semantic.covered`` (the class-name word norms, so prediction needs no
+word-norm file) and its metadata ``"semantic"`` (rule, source, class names); the classifier
+comes from the backbone's wheel. Format 3 files load unchanged; format 2 files (before
+calibration) load with the identity calibration, and say so in their metadata.
 """
 
 from __future__ import annotations
@@ -27,16 +31,21 @@ import torch
 from qdemo.errors import CheckpointError
 from qdemo.io import atomic_path, atomic_write_json, sha256_file
 
-FORMAT = "qdemo-vad-regressor/3"  # 3: calibration, fused parts
-READABLE = ("qdemo-vad-regressor/2", FORMAT)
+FORMAT = "qdemo-vad-regressor/4"  # 3: calibration, fused parts; 4: the semantic channel
+CALIBRATED = ("qdemo-vad-regressor/3", FORMAT)
+READABLE = ("qdemo-vad-regressor/2", *CALIBRATED)
 CALIBRATION_KEYS = ("calibration.scale", "calibration.shift")
+
+
+SEMANTIC_PRETRAINED = ("semantic.fc_weight", "semantic.fc_bias")
+"""The semantic channel's classifier: from the backbone's wheel, stored only in full files."""
 
 
 def _stored_keys(model, full: bool) -> list[str]:
     """State-dict keys of a VADRegressor a file holds (no calibration: the caller adds it)."""
     keys = []
     for k in model.state_dict():
-        if k.startswith("calibration."):
+        if k.startswith("calibration.") or (k in SEMANTIC_PRETRAINED and not full):
             continue
         if not k.startswith("backbone.units."):
             keys.append(k)
@@ -57,9 +66,12 @@ def heads_sha256(tensors: dict[str, torch.Tensor]) -> str:
 def _part_meta(part, full: bool | None) -> tuple[dict[str, Any], bool]:
     base = part.backbone.base.to_dict()
     full = base["kind"] != "wheel" if full is None else full
-    return {"spec": part.spec_dict(),
-            "base_weights": {k: v for k, v in base.items() if k != "path"} | {"path": os.path.basename(base["path"])},
-            "stored": "full" if full else "trained-only"}, full
+    out = {"spec": part.spec_dict(),
+           "base_weights": {k: v for k, v in base.items() if k != "path"} | {"path": os.path.basename(base["path"])},
+           "stored": "full" if full else "trained-only"}
+    if part.semantic is not None:
+        out["semantic"] = part.semantic.to_dict()
+    return out, full
 
 
 def _meta_of(model) -> dict[str, Any]:
@@ -207,11 +219,15 @@ def load_model_file(path: str | os.PathLike, *, device: str | torch.device = "cp
         pre = f"parts.{i}." if fused else ""
         own = {k[len(pre):]: t for k, t in tensors.items() if k.startswith(pre) and k not in CALIBRATION_KEYS}
         _fill(path, part, own, set(_stored_keys(part, full)))
+        if part.semantic is not None:
+            sem = dict(pm.get("semantic") or {})
+            part.semantic.class_names = list(sem.pop("class_names", []))
+            part.semantic.fitted = sem
         parts.append(part)
     model = FusedRegressor(parts, rmeta) if fused else parts[0]
-    if meta["format"] == FORMAT:
+    if meta["format"] in CALIBRATED:
         if any(k not in tensors for k in CALIBRATION_KEYS):
-            raise CheckpointError(f"{path}: format {FORMAT} without its calibration tensors")
+            raise CheckpointError(f"{path}: format {meta['format']} without its calibration tensors")
         _check_calibration(path, meta, tensors)
         model.calibration.set(tensors["calibration.scale"].float().numpy(), tensors["calibration.shift"].float().numpy(),
                               {k: v for k, v in meta["calibration"].items() if k not in ("scale", "shift")})

@@ -40,7 +40,7 @@ import torch
 from qdemo import EMOTIONS
 from qdemo.emotion.base import EmotionModel
 from qdemo.errors import ConfigError
-from qdemo.qd.config import GridConfig
+from qdemo.measure_space import MeasureSpace
 from qdemo.render.base import Renderer
 
 CHANCE = 1.0 / len(EMOTIONS)
@@ -60,7 +60,11 @@ def require_distribution(model: EmotionModel, *, role: str, spec: str = "") -> N
 
 
 class SlotMeasures:
-    """Measures, surrogate gradients and objective weight of the emotion slots.
+    """The torch side of an emotions grid: objective weight and surrogate gradients of its slots.
+
+    Where an image lands (slot, band) is the emotions grid's
+    :class:`~qdemo.measure_space.MeasureSpace` (``space``); this adds what the search
+    differentiates.
 
     Args:
         slots: the slots' emotions in order (names of :data:`qdemo.EMOTIONS`).
@@ -72,31 +76,34 @@ class SlotMeasures:
         unknown = [s for s in slots if s not in EMOTIONS]
         if unknown or not slots:
             raise ConfigError(f"grid.slots {list(slots)}: valid slots: {', '.join(EMOTIONS)}")
+        self.space = MeasureSpace.emotion_slots(list(slots), bands=bands, band_range=band_range)
         self.names = list(slots)
-        self.columns = [EMOTIONS.index(s) for s in self.names]  # slot -> column of the distribution
+        self.columns = self.space.slot_columns  # slot -> column of the distribution
         self.bands = int(bands)
         self.band_range = (float(band_range[0]), float(band_range[1]))
 
     @classmethod
-    def from_config(cls, cfg: GridConfig) -> "SlotMeasures":
-        return cls(cfg.slot_names(), bands=cfg.intensity_bands, band_range=cfg.intensity_range)
+    def from_space(cls, space: MeasureSpace) -> "SlotMeasures":
+        """The slots of an emotions grid's measure space."""
+        bands, band_range = (space.cells[1], space.ranges[1]) if space.ndim == 2 else (1, (0.0, 1.0))
+        return cls(space.slots, bands=bands, band_range=band_range)
 
     @property
     def measure_dim(self) -> int:
-        return 2 if self.bands > 1 else 1
+        return self.space.ndim
 
     @property
     def dims(self) -> list[str]:
-        return ["emotion", "intensity"][: self.measure_dim]
+        return list(self.space.dims)
 
     @property
     def cells(self) -> list[int]:
-        return [len(self.names), self.bands][: self.measure_dim]
+        return list(self.space.cells)
 
     @property
     def ranges(self) -> np.ndarray:
         """(m, 2): [0, S] for the slot, then the intensity range."""
-        return np.asarray([[0.0, float(len(self.names))], list(self.band_range)][: self.measure_dim])
+        return np.asarray(self.space.ranges, dtype=np.float64)
 
     # ------------------------------------------------------------------ torch (differentiable)
     def slot_probs(self, dist: torch.Tensor) -> torch.Tensor:
@@ -119,26 +126,9 @@ class SlotMeasures:
         out = [expected, self.confidence(dist)][: self.measure_dim]
         return torch.stack(out, dim=1)  # (B, m)
 
-    # ------------------------------------------------------------------ numpy (the archive's measures)
-    def slot_of(self, dist: np.ndarray) -> np.ndarray:
-        """(N, 7) -> (N,) slot of each image: its most probable emotion among the slots."""
-        return np.asarray(dist, dtype=np.float64)[:, self.columns].argmax(axis=1)
-
-    def band_of(self, p: np.ndarray) -> np.ndarray:
-        """(N,) probabilities -> (N,) intensity band (clipped into the range)."""
-        lo, hi = self.band_range
-        b = np.floor((np.asarray(p, dtype=np.float64) - lo) / (hi - lo) * self.bands)
-        return np.clip(b, 0, self.bands - 1).astype(np.int64)
-
     def measures(self, dist: np.ndarray) -> np.ndarray:
-        """(N, 7) -> (N, m): slot + 0.5 (the middle of its cell), then the clipped probability."""
-        dist = np.asarray(dist, dtype=np.float64)
-        slot = self.slot_of(dist)
-        cols = [slot + 0.5]
-        if self.measure_dim == 2:
-            lo, hi = self.band_range
-            cols.append(np.clip(dist[:, self.columns][np.arange(len(dist)), slot], lo, hi))
-        return np.stack(cols, axis=1) if len(dist) else np.zeros((0, self.measure_dim))
+        """(N, 7) -> (N, m): where the emotions grid places the images (:meth:`MeasureSpace.measures`)."""
+        return self.space.measures(dist=dist)
 
     def describe(self) -> str:
         """How the slots, measures and objective are defined (manifest.json ``objective``)."""
@@ -181,30 +171,27 @@ def slot_agreement(slots: SlotMeasures, cells: np.ndarray, critic_dist: np.ndarr
         empty = np.zeros(0)
         return SlotAgreement(empty.astype(np.int64), empty, empty, *(empty.astype(bool),) * 3)
     want = np.asarray(slots.columns)[cells[:, 0]]  # (N,) column of each slot's emotion
-    order = np.argsort(-dist, axis=1, kind="stable")  # (N, 7)
-    top = order[:, 0]
-    p_slot = dist[np.arange(n), want]
-    match = top == want
-    top2 = (order[:, :2] == want[:, None]).any(axis=1)
-    same, within = match.copy(), top2
-    if slots.measure_dim == 2:
-        gap = np.abs(slots.band_of(p_slot) - cells[:, 1])
-        same &= gap == 0
-        within &= gap <= 1
-    return SlotAgreement(top=top, top_p=dist[np.arange(n), top], p_slot=p_slot, match=match, same=same,
-                         within=within | same)
+    top = np.argsort(-dist, axis=1, kind="stable")[:, 0]
+    indices = [slots.space.ravel(c) for c in cells]
+    same, within = slots.space.agreement(indices, dist=dist)  # the grid's "same cell" / "within one"
+    return SlotAgreement(top=top, top_p=dist[np.arange(n), top], p_slot=dist[np.arange(n), want], match=top == want,
+                         same=same, within=within)
 
 
-def critic_scores(renderer: Renderer, critic: EmotionModel, solutions: np.ndarray, *,
-                  chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Render ``solutions`` (N, dim); another model's mean VAD (N, 3) and distribution (N, 7)."""
+def critic_scores(renderer: Renderer, critic: EmotionModel, solutions: np.ndarray, *, chunk: int = 64,
+                  images: Optional[torch.Tensor] = None) -> tuple[np.ndarray, np.ndarray]:
+    """Render ``solutions`` (N, dim) (or read ``images``, the solutions already rendered); another
+    model's mean VAD (N, 3) and distribution (N, 7)."""
     vads, dists = [], []
     dev = next(iter(critic.parameters())).device
     renderer = renderer.to(dev)
     with torch.no_grad():
         for i in range(0, len(solutions), chunk):
-            x = torch.as_tensor(np.asarray(solutions[i:i + chunk]), dtype=torch.float32, device=dev)
-            pred, dist = critic.predict_with_distribution(renderer(x))  # (b, 3), (b, 7)
+            if images is not None:
+                x = images[i:i + chunk].to(dev)
+            else:
+                x = renderer(torch.as_tensor(np.asarray(solutions[i:i + chunk]), dtype=torch.float32, device=dev))
+            pred, dist = critic.predict_with_distribution(x)  # (b, 3), (b, 7)
             vads.append(pred.mean.double().cpu().numpy())
             dists.append(dist.double().cpu().numpy())
     if not vads:
