@@ -72,7 +72,7 @@ def open_sources(specs: Sequence[str] | None, judge: dict[str, Any], *, strict: 
                  warn: Optional[Callable[[str], None]] = None) -> list[GeneratorSource]:
     """The comparison's generators (default: the shipped shapes and pixels ones), checked
     against ``judge`` (the comparison's searcher record); two of one kind are refused."""
-    from qdemo.emotion.judge import check_judge
+    from qdemo.emotion.judge import check_judge, judge_mismatch
     from qdemo.generator.weights_io import MissingWeightsError, load_generator
 
     explicit = bool(specs)
@@ -90,8 +90,8 @@ def open_sources(specs: Sequence[str] | None, judge: dict[str, Any], *, strict: 
         renderer = gen.renderer.describe() if hasattr(gen, "renderer") else None
         src = GeneratorSource(name=f"generator-{kind}", spec=str(spec), path=Path(gen.path), kind=kind,
                               renderer=renderer, meta=meta, explicit=explicit)
-        src.stale = check_judge(meta.get("judge"), judge, what=f"{src.path}: {kind} generator", strict=strict,
-                                warn=warn)
+        check_judge(meta.get("judge"), judge, what=f"{src.path}: {kind} generator", strict=strict, warn=warn)
+        src.stale = judge_mismatch(meta.get("judge"), judge)  # the reason, recorded in summary.json / report.md
         if any(o.name == src.name for o in out):
             raise ConfigError(f"compare: two generators of kind {kind!r} ({out[0].path}, {src.path}); "
                               f"compare one of each kind")
