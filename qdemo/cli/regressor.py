@@ -94,6 +94,9 @@ def register(subparsers) -> None:
     p.add_argument("--unit", type=int, default=None, help="backbone unit for Grad-CAM (default: automatic)")
     p.add_argument("--classes", type=int, default=5, metavar="K",
                    help="list the K most probable ImageNet classes of each backbone with their word norms (0: none)")
+    p.add_argument("--word-norms", metavar="DIR", default=None,
+                   help="word norms for the classes of a model without the semantic channel (default: data.word_norms "
+                        "of configs/regressor.yaml, when that folder exists)")
     p.add_argument("--json", metavar="OUT.json", help="also write the prediction and the classes as JSON")
     _add_model_args(p)
     p.set_defaults(func=_cmd_explain)
@@ -207,6 +210,23 @@ def _cmd_predict(args) -> int:
     return 0
 
 
+def _explain_word_norms(path: str | None, classes: int):
+    """The WordNorms for explain's classes: ``--word-norms``, else the regressor config's folder if it exists."""
+    from qdemo.emotion.wordnorms import WordNorms
+
+    if classes <= 0:
+        return None
+    if path is None:
+        from qdemo.config import default_config_path, load_yaml
+
+        cfg = default_config_path("regressor")
+        rel = ((load_yaml(cfg).get("data") or {}).get("word_norms") if cfg is not None else None)
+        if not rel or not (cfg.resolve().parent / rel).is_dir():
+            return None
+        path = str(cfg.resolve().parent / rel)
+    return WordNorms.load(path)
+
+
 def _cmd_explain(args) -> int:
     from qdemo.emotion.explain import explain_image, format_classes
     from qdemo.io import atomic_write_json
@@ -214,7 +234,7 @@ def _cmd_explain(args) -> int:
 
     model = _load(args)
     res = explain_image(model, args.image, args.out, plot=plot_saliency, method=args.method, unit=args.unit,
-                        classes=max(0, args.classes))
+                        classes=max(0, args.classes), word_norms=_explain_word_norms(args.word_norms, args.classes))
     print(f"{args.out}: {args.method} for {args.image} (" + ", ".join(
         f"{d} {v:+.2f}" for d, v in res["prediction"].items()) + ")")
     for line in format_classes(res["classes"]):

@@ -91,26 +91,35 @@ def smoothgrad(model, image: torch.Tensor, *, samples: int = 8, noise: float = 0
 
 
 @torch.no_grad()
-def top_classes(model, image: torch.Tensor, k: int = 5) -> list[dict[str, Any]]:
+def top_classes(model, image: torch.Tensor, k: int = 5, word_norms=None) -> list[dict[str, Any]]:
     """What the image shows, per classifier-carrying part of ``model``: the ``k`` most probable
     ImageNet classes of the part's own classifier with their word norms (canonical V, A, D; None
-    for a class name no lexicon covers, or for a part without the semantic channel, whose norms
-    are not stored). ``image`` is (3, H, W) in [0, 1]."""
-    from qdemo.emotion.semantic import class_probabilities, classifier_parts, imagenet_classes
+    for a class name no lexicon covers). A part with the semantic channel uses the norms stored
+    in its weights; a part without one uses ``word_norms`` (a
+    :class:`~qdemo.emotion.wordnorms.WordNorms`, same naming rule), else gives no norms.
+    ``image`` is (3, H, W) in [0, 1]."""
+    from qdemo.emotion.semantic import class_name_norms, class_probabilities, classifier_parts, imagenet_classes
 
+    looked_up = None
     out = []
     for part in classifier_parts(model):
         p = class_probabilities(part, image[None].to(part.head_weight.device))[0]  # (1000,)
         sem = part.semantic
         names = sem.class_names if sem is not None and sem.class_names else imagenet_classes()
+        if sem is not None:
+            table = [[float(x) for x in sem.norms[i]] if bool(sem.covered[i] > 0) else None for i in range(len(names))]
+            source = "stored"
+        elif word_norms is not None:
+            if looked_up is None:
+                vad, _ = class_name_norms(word_norms, imagenet_classes())
+                looked_up = [None if any(x != x for x in row) else [float(x) for x in row] for row in vad.tolist()]
+            table, source = looked_up, "word norms"
+        else:
+            table, source = [None] * len(names), None
         vals, idx = torch.topk(p, k)
-        rows = []
-        for v, i in zip(vals.tolist(), idx.tolist()):
-            covered = sem is not None and bool(sem.covered[i] > 0)
-            rows.append({"class": names[i], "probability": v,
-                         "norms": [float(x) for x in sem.norms[i]] if covered else None})
+        rows = [{"class": names[i], "probability": v, "norms": table[i]} for v, i in zip(vals.tolist(), idx.tolist())]
         out.append({"backbone": part.spec.backbone, "resolution": part.resolution,
-                    "semantic": sem is not None, "classes": rows})
+                    "semantic": sem is not None, "norms_from": source, "classes": rows})
     return out
 
 
@@ -118,7 +127,9 @@ def format_classes(parts: list[dict[str, Any]]) -> list[str]:
     """Lines such as ``tarantula 0.41 - valence -0.52, arousal +0.61, dominance -0.30``."""
     lines = []
     for part in parts:
-        how = "semantic channel" if part["semantic"] else "no semantic channel: norms not stored"
+        how = {"stored": "semantic channel, norms stored in the model",
+               "word norms": "norms looked up in the word norms (the model has no semantic channel)",
+               None: "no word norms: pass --word-norms DIR"}[part.get("norms_from")]
         lines.append(f"{part['backbone']} @ {part['resolution']} px ({how}):")
         for c in part["classes"]:
             norms = c["norms"]
@@ -128,8 +139,11 @@ def format_classes(parts: list[dict[str, Any]]) -> list[str]:
 
 
 def explain_image(model, path: str | os.PathLike, out: str | os.PathLike, *, plot: Callable[..., Any],
-                  method: str = "gradcam", unit: int | None = None, max_side: int = 512, classes: int = 5) -> dict:
-    """Write a figure (image + one overlay per dimension) to ``out`` (PNG, atomically).
+                  method: str = "gradcam", unit: int | None = None, max_side: int = 512, classes: int = 5,
+                  word_norms=None) -> dict:
+    """Write a figure (image + one overlay per dimension) to ``out`` (PNG, atomically); the result
+    also lists the ``classes`` most probable ImageNet classes with their norms (:func:`top_classes`,
+    ``word_norms`` for a model without the semantic channel).
 
     The figure is drawn by ``plot(image, maps, prediction, out, dims=, proxy=, method=, title=)``
     with plain arrays: ``image`` (H, W, 3) in [0, 1], ``maps`` (3, H, W) in [0, 1],
@@ -155,7 +169,7 @@ def explain_image(model, path: str | os.PathLike, out: str | os.PathLike, *, plo
          title=f"{path.name}\n{model.info.name}")
     return {"path": str(path), "out": str(out), "method": method,
             "prediction": {d: float(pred[j]) for j, d in enumerate(DIMS)},
-            "classes": top_classes(model, img, classes) if classes else []}
+            "classes": top_classes(model, img, classes, word_norms) if classes else []}
 
 
 __all__ = ["explain_image", "format_classes", "gradcam", "smoothgrad", "top_classes"]

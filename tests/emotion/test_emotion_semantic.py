@@ -194,3 +194,25 @@ def test_explain_names_the_content_with_its_norms(tmp_path, capsys, one_torch_th
     assert first["class"] in out and f"{first['probability']:.2f}" in out
     if first["norms"] is not None:
         assert f"valence {first['norms'][0]:+.2f}" in out
+
+
+def test_explain_looks_up_the_norms_for_a_model_without_the_channel(one_torch_thread):
+    """The shipped models have no semantic channel: their classes are still named with norms,
+    looked up in the word norms by the channel's rule; without word norms none are invented."""
+    from qdemo.emotion.explain import format_classes, top_classes
+    from qdemo.emotion.model import ModelSpec, VADRegressor
+
+    model = VADRegressor(ModelSpec(backbone="efficientnet-lite0", resolution=32, members=2)).eval()
+    image = torch.rand(3, 40, 40, generator=torch.Generator().manual_seed(1))
+    (bare,) = top_classes(model, image, k=4)
+    assert bare["norms_from"] is None and all(c["norms"] is None for c in bare["classes"])
+    assert "pass --word-norms" in format_classes([bare])[0]
+    names = [c["class"] for c in bare["classes"]]
+    heads = {n.split()[-1].lower() for n in names}
+    norms = _norms(**{h: [0.1 * i, -0.2, 0.3] for i, h in enumerate(sorted(heads))})
+    (part,) = top_classes(model, image, k=4, word_norms=norms)
+    assert part["norms_from"] == "word norms" and [c["class"] for c in part["classes"]] == names
+    for c in part["classes"]:
+        h = c["class"].split()[-1].lower()
+        assert c["norms"] == pytest.approx([0.1 * sorted(heads).index(h), -0.2, 0.3])
+    assert "looked up in the word norms" in format_classes([part])[0]
