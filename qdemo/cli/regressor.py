@@ -87,19 +87,7 @@ def register(subparsers) -> None:
     _add_model_args(p)
     p.set_defaults(func=_cmd_predict)
 
-    p = sub.add_parser("explain", help="saliency / Grad-CAM overlay per dimension")
-    p.add_argument("image")
-    p.add_argument("--out", required=True, metavar="FILE.png")
-    p.add_argument("--method", choices=("gradcam", "smoothgrad"), default="gradcam")
-    p.add_argument("--unit", type=int, default=None, help="backbone unit for Grad-CAM (default: automatic)")
-    p.add_argument("--classes", type=int, default=5, metavar="K",
-                   help="list the K most probable ImageNet classes of each backbone with their word norms (0: none)")
-    p.add_argument("--word-norms", metavar="DIR", default=None,
-                   help="word norms for the classes of a model without the semantic channel (default: data.word_norms "
-                        "of configs/regressor.yaml, when that folder exists)")
-    p.add_argument("--json", metavar="OUT.json", help="also write the prediction and the classes as JSON")
-    _add_model_args(p)
-    p.set_defaults(func=_cmd_explain)
+    _register_explain(sub)
 
     p = sub.add_parser("bench", help="images/s of searcher and critic at several batch sizes")
     p.add_argument("--roles", default="searcher,critic")
@@ -208,6 +196,23 @@ def _cmd_predict(args) -> int:
 
             raise DataError(f"none of the {len(paths)} file(s) could be read as an image")
     return 0
+
+
+def _register_explain(sub) -> None:
+    """``qdemo regressor explain``: saliency overlays and the classes behind a prediction."""
+    p = sub.add_parser("explain", help="saliency / Grad-CAM overlay per dimension")
+    p.add_argument("image")
+    p.add_argument("--out", required=True, metavar="FILE.png")
+    p.add_argument("--method", choices=("gradcam", "smoothgrad"), default="gradcam")
+    p.add_argument("--unit", type=int, default=None, help="backbone unit for Grad-CAM (default: automatic)")
+    p.add_argument("--classes", type=int, default=5, metavar="K",
+                   help="list the K most probable ImageNet classes of each backbone with their word norms (0: none)")
+    p.add_argument("--word-norms", metavar="DIR", default=None,
+                   help="word norms for the classes of a model without the semantic channel (default: data.word_norms "
+                        "of configs/regressor.yaml, when that folder exists)")
+    p.add_argument("--json", metavar="OUT.json", help="also write the prediction and the classes as JSON")
+    _add_model_args(p)
+    p.set_defaults(func=_cmd_explain)
 
 
 def _explain_word_norms(path: str | None, classes: int):

@@ -23,14 +23,14 @@ def _serve(app, args: argparse.Namespace, what: str) -> int:
         raise QdemoError(str(exc)) from None
     except (OSError, OverflowError) as exc:
         raise QdemoError(f"--host {host} --port {port}: cannot listen ({getattr(exc, 'strerror', None) or exc})") from None
-    print(f"qdemo {what}: serving on {server.url}  (Ctrl-C to stop)", flush=True)
-    print(f"qdemo {what}: answering requests addressed to {', '.join(sorted(server.httpd.allowed_hosts))} "
-          f"(port {server.httpd.server_address[1]}; more with --allow-host NAME)", flush=True)
-    if not is_loopback(host):
+    if not is_loopback(host):  # before the "serving" lines: whoever waits for those has seen it
         hint = (" Other machines must address it by a name or address given with --allow-host."
                 if is_wildcard(host) else "")
         print(f"qdemo {what}: warning: listening on {host}, reachable from other machines (no authentication: "
-              f"use a trusted network only).{hint}", file=sys.stderr)
+              f"use a trusted network only).{hint}", file=sys.stderr, flush=True)
+    print(f"qdemo {what}: serving on {server.url}  (Ctrl-C to stop)", flush=True)
+    print(f"qdemo {what}: answering requests addressed to {', '.join(sorted(server.httpd.allowed_hosts))} "
+          f"(port {server.httpd.server_address[1]}; more with --allow-host NAME)", flush=True)
 
     def _stop(signum, frame):  # SIGTERM: shut down as cleanly as on Ctrl-C
         raise KeyboardInterrupt
