@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from qdemo import DIMS
+from qdemo.emotion.semantic import class_name_norms, class_probabilities, classifier_parts, imagenet_classes
 
 
 def _gradcam_unit(model) -> int:
@@ -98,29 +99,42 @@ def top_classes(model, image: torch.Tensor, k: int = 5, word_norms=None) -> list
     in its weights; a part without one uses ``word_norms`` (a
     :class:`~qdemo.emotion.wordnorms.WordNorms`, same naming rule), else gives no norms.
     ``image`` is (3, H, W) in [0, 1]."""
-    from qdemo.emotion.semantic import class_name_norms, class_probabilities, classifier_parts, imagenet_classes
+    return top_classes_batch(model, image[None], k=k, word_norms=word_norms)[0]
 
-    looked_up = None
-    out = []
+
+@torch.no_grad()
+def top_classes_batch(model, images: torch.Tensor, k: int = 5, word_norms=None,
+                      chunk: int = 32) -> list[list[dict[str, Any]]]:
+    """:func:`top_classes` of each of ``images`` (N, 3, H, W) in [0, 1], scored ``chunk`` at a
+    time: one list of parts per image ([] per image for a model whose backbones carry no
+    classifier)."""
+    out: list[list[dict[str, Any]]] = [[] for _ in range(len(images))]
     for part in classifier_parts(model):
-        p = class_probabilities(part, image[None].to(part.head_weight.device))[0]  # (1000,)
-        sem = part.semantic
-        names = sem.class_names if sem is not None and sem.class_names else imagenet_classes()
-        if sem is not None:
-            table = [[float(x) for x in sem.norms[i]] if bool(sem.covered[i] > 0) else None for i in range(len(names))]
-            source = "stored"
-        elif word_norms is not None:
-            if looked_up is None:
-                vad, _ = class_name_norms(word_norms, imagenet_classes())
-                looked_up = [None if any(x != x for x in row) else [float(x) for x in row] for row in vad.tolist()]
-            table, source = looked_up, "word norms"
-        else:
-            table, source = [None] * len(names), None
-        vals, idx = torch.topk(p, k)
-        rows = [{"class": names[i], "probability": v, "norms": table[i]} for v, i in zip(vals.tolist(), idx.tolist())]
-        out.append({"backbone": part.spec.backbone, "resolution": part.resolution,
-                    "semantic": sem is not None, "norms_from": source, "classes": rows})
+        names, table, source = _class_table(part, word_norms)
+        dev = part.head_weight.device
+        for i in range(0, len(images), chunk):
+            p = class_probabilities(part, images[i:i + chunk].to(dev))  # (b, 1000)
+            vals, idx = torch.topk(p, min(k, p.shape[-1]), dim=-1)
+            for j, (v_row, i_row) in enumerate(zip(vals.tolist(), idx.tolist())):
+                rows = [{"class": names[c], "index": c, "probability": v, "norms": table[c]}
+                        for v, c in zip(v_row, i_row)]
+                out[i + j].append({"backbone": part.spec.backbone, "resolution": part.resolution,
+                                   "semantic": part.semantic is not None, "norms_from": source, "classes": rows})
     return out
+
+
+def _class_table(part, word_norms) -> tuple[list[str], list, str | None]:
+    """(class names, per-class norms or None, where the norms come from) of one part."""
+    sem = part.semantic
+    names = sem.class_names if sem is not None and sem.class_names else imagenet_classes()
+    if sem is not None:
+        table = [[float(x) for x in sem.norms[i]] if bool(sem.covered[i] > 0) else None for i in range(len(names))]
+        return names, table, "stored"
+    if word_norms is not None:
+        vad, _ = class_name_norms(word_norms, imagenet_classes())
+        return names, [None if any(x != x for x in row) else [float(x) for x in row] for row in vad.tolist()], \
+            "word norms"
+    return names, [None] * len(names), None
 
 
 def format_classes(parts: list[dict[str, Any]]) -> list[str]:

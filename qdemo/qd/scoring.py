@@ -202,6 +202,19 @@ class Scorer:
         )
 
 
+def render_chunks(renderer: Renderer, solutions: np.ndarray, *, device: torch.device | str = "cpu",
+                  chunk: int = 64) -> torch.Tensor:
+    """Render ``solutions`` (N, dim) ``chunk`` at a time on ``device`` -> (N, 3, R, R) on the CPU."""
+    dev = torch.device(device)
+    renderer = renderer.to(dev)
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(solutions), chunk):
+            sol = torch.as_tensor(np.asarray(solutions[i:i + chunk]), dtype=torch.float32, device=dev)
+            out.append(renderer(sol).cpu())
+    return torch.cat(out)
+
+
 def critic_vad(renderer: Renderer, critic: EmotionModel, solutions: np.ndarray, *, chunk: int = 64,
                images: Optional[torch.Tensor] = None) -> np.ndarray:
     """Render ``solutions`` (N, dim) and return another model's (the critic's) mean VAD (N, 3);

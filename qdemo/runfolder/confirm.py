@@ -22,6 +22,8 @@ import torch
 
 from qdemo.device import resolve_device
 from qdemo.emotion.base import EmotionModel
+from qdemo.emotion.explain import top_classes_batch
+from qdemo.emotion.semantic import classifier_parts
 from qdemo.emotion.specs import is_none
 from qdemo.emotion.zoo import describe_model, load_emotion_model, prepare_model
 from qdemo.errors import DataError
@@ -29,12 +31,16 @@ from qdemo.measure_space import MeasureSpace
 from qdemo.qd.build import build_renderer
 from qdemo.qd.emotion_slots import (CHANCE, SlotAgreement, SlotMeasures, critic_scores, heldout_emotion_accuracy,
                                     per_slot_match, require_distribution, slot_agreement)
-from qdemo.qd.scoring import critic_vad
+from qdemo.qd.scoring import critic_vad, render_chunks
 from qdemo.render.base import Renderer
 from qdemo.runfolder.reader import read_config, read_manifest, read_run, read_solutions
-from qdemo.runfolder.schema import (CONFIG, CRITIC_COLUMNS, CRITIC_EMOTION_COLUMNS, EMOTION_COLUMN, FLAG_COLUMNS,
+from qdemo.runfolder.schema import (CLASSES, CONFIG, CRITIC_COLUMNS, CRITIC_EMOTION_COLUMNS, EMOTION_COLUMN, FLAG_COLUMNS,
                                     MANIFEST, SOLUTIONS, TABLE)
-from qdemo.runfolder.writer import critic_columns, update_archive_columns, write_manifest
+from qdemo.runfolder.writer import critic_columns, update_archive_columns, write_classes, write_manifest
+
+
+CLASSES_PER_ELITE = 3
+"""How many ImageNet classes per critic classifier ``classes.json`` names for each elite."""
 
 
 @dataclass
@@ -49,6 +55,9 @@ class Confirmation:
     """(N,) bool: ... in its cell or a neighbouring one."""
     slots: Optional[SlotAgreement] = None
     """Emotions archive: the critic's distribution-head verdict (top emotion, match)."""
+    classes: Optional[list] = None
+    """Per elite, what the critic's own ImageNet classifiers see (top classes with word norms;
+    :func:`qdemo.emotion.explain.top_classes_batch`); None when not asked or the critic has none."""
 
     @property
     def emotion_match(self) -> Optional[float]:
@@ -75,22 +84,41 @@ class Confirmation:
 
 
 def confirm_elites(renderer: Renderer, critic: EmotionModel, space: MeasureSpace, indices: np.ndarray,
-                   solutions: np.ndarray, *, chunk: int = 64, images: Optional[torch.Tensor] = None) -> Confirmation:
+                   solutions: np.ndarray, *, chunk: int = 64, images: Optional[torch.Tensor] = None,
+                   classes: int = 0) -> Confirmation:
     """Render ``solutions`` (N, dim) (``images``: already rendered), score them with ``critic`` and
     ask ``space`` whether it places them in the elites' cells ``indices`` (N,), or within one.
+    ``classes`` > 0: also name the top ``classes`` ImageNet classes each of the critic's own
+    classifiers sees in each elite (with their word norms), for the browser's cell panel.
 
     On an emotions grid the critic's distribution head decides (ConfigError for a critic
     without one)."""
     sols = np.asarray(solutions, dtype=np.float32)
     indices = np.asarray(indices, dtype=np.int64)
+    named = None
+    if classes > 0 and classifier_parts(critic) and len(sols):
+        if images is None:
+            images = render_chunks(renderer, sols, device=next(iter(critic.parameters())).device, chunk=chunk)
+        named = top_classes_batch(critic, images, k=classes, chunk=chunk)
     if not space.is_slots:
         vad = critic_vad(renderer, critic, sols, chunk=chunk, images=images)  # (N, 3)
         same, within = space.agreement(indices, vad=vad)
-        return Confirmation(vad, same, within)
+        return Confirmation(vad, same, within, classes=named)
     require_distribution(critic, role="critic")
     vad, dist = critic_scores(renderer, critic, sols, chunk=chunk, images=images)  # (N, 3), (N, 7)
     verdict = slot_agreement(SlotMeasures.from_space(space), space.coords(indices), dist)
-    return Confirmation(vad, verdict.same, verdict.within, slots=verdict)
+    return Confirmation(vad, verdict.same, verdict.within, slots=verdict, classes=named)
+
+
+def write_verdict_classes(run_dir: str | Path, indices, verdict: Optional[Confirmation], critic) -> None:
+    """``classes.json`` of a run from the verdict's named classes (removed when the critic named none,
+    so a re-confirmed run never shows another critic's classes)."""
+    path = Path(run_dir) / CLASSES
+    if verdict is None or verdict.classes is None:
+        path.unlink(missing_ok=True)
+        return
+    write_classes(run_dir, [int(i) for i in indices], verdict.classes,
+                  model=getattr(getattr(critic, "info", None), "name", type(critic).__name__))
 
 
 def emotion_report(space: MeasureSpace, elite_emotions: list[str], verdict: Optional[Confirmation],
@@ -149,8 +177,10 @@ def confirm_run(run_dir: str | Path, *, critic: Optional[str | EmotionModel] = N
     if sols.ndim != 2 or sols.shape[1] != renderer.solution_dim:
         raise DataError(f"{run_dir / SOLUTIONS}: shape {sols.shape} does not fit the "
                         f"{cfg.renderer.name} renderer ({renderer.solution_dim} parameters)")
-    verdict = confirm_elites(renderer.eval(), model, space, np.asarray(run.indices), sols, chunk=chunk)
+    verdict = confirm_elites(renderer.eval(), model, space, np.asarray(run.indices), sols, chunk=chunk,
+                             classes=CLASSES_PER_ELITE)
     update_archive_columns(run_dir, verdict.columns())
+    write_verdict_classes(run_dir, run.indices, verdict, model)
     manifest = read_manifest(run_dir)
     metrics = manifest.setdefault("metrics", {})
     metrics["critic_confirmed"] = verdict.confirmed

@@ -33,7 +33,7 @@ from typing import Any, Sequence
 
 from qdemo.errors import DataError
 from qdemo.measure_space import MeasureSpace
-from qdemo.runfolder.schema import (CELL_COLUMNS, CONFIG, HISTORY_COLUMNS, MANIFEST, METRICS, NUMERIC_COLUMNS,
+from qdemo.runfolder.schema import (CELL_COLUMNS, CLASSES, CONFIG, HISTORY_COLUMNS, MANIFEST, METRICS, NUMERIC_COLUMNS,
                                     REFERENCE, SOLUTIONS, TABLE)
 from qdemo.tables import Table, read_output_table
 
@@ -265,6 +265,22 @@ def read_reference(run_dir: str | os.PathLike) -> list[dict[str, str]]:
     return read_output_table(path).dicts() if path.is_file() else []
 
 
+def read_classes(run_dir: str | os.PathLike) -> dict[int, list[dict[str, Any]]]:
+    """``run_dir/classes.json``: flat cell index -> what the critic's classifiers see in that
+    cell's elite (one entry per classifier: backbone, resolution, top classes with probability and
+    canonical V/A/D norms or None); empty when the run has no such file (a critic without
+    classifiers, or a run written before it existed). DataError for a file that is not that."""
+    path = Path(run_dir) / CLASSES
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        cells = data["cells"]
+        return {int(k): list(v) for k, v in cells.items()}
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise DataError(f"{path}: not a classes file written by qdemo evolve ({type(exc).__name__})") from None
+
+
 def read_solutions(path: str | os.PathLike):
     """``solutions.npy`` of a run folder: (N, dim) array, rows in archive.csv's order.
 
@@ -280,5 +296,5 @@ def read_solutions(path: str | os.PathLike):
         raise DataError(f"{file}: unreadable ({exc})") from None
 
 
-__all__ = ["RunFolder", "proxy_dims", "read_config", "read_history", "read_manifest", "read_reference", "read_run",
+__all__ = ["RunFolder", "proxy_dims", "read_classes", "read_config", "read_history", "read_manifest", "read_reference", "read_run",
            "read_solutions"]

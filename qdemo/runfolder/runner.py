@@ -33,7 +33,8 @@ from qdemo.qd.build import Search, build_search
 from qdemo.qd.config import EvolveConfig
 from qdemo.runfolder.checkpoint import load_search, save_search
 from qdemo.qd.emotion_slots import require_distribution
-from qdemo.runfolder.confirm import Confirmation, confirm_elites, emotion_report
+from qdemo.runfolder.confirm import (CLASSES_PER_ELITE, Confirmation, confirm_elites, emotion_report,
+                                     write_verdict_classes)
 from qdemo.runfolder.manifest import build_manifest, empty_metrics, now, search_metrics
 from qdemo.runfolder.reader import read_manifest
 from qdemo.runfolder.schema import elite_image
@@ -228,7 +229,7 @@ class EvolveRun:
             return None
         el = s.explorer.elites()
         return confirm_elites(s.renderer, self.critic, s.space, el["index"], el["solution"], chunk=s.chunk,
-                              images=images)
+                              images=images, classes=CLASSES_PER_ELITE)
 
     def showcase(self, images: torch.Tensor, verdict: Optional[Confirmation], ref) -> dict[str, Any]:
         """The run's qdemo.qd.showcase figures (VA grids only; diversity by the searcher's features)."""
@@ -292,6 +293,7 @@ class EvolveRun:
             table.critic_emotion, table.critic_p, table.critic_p_slot, table.critic_match = (
                 a.emotions, a.top_p, a.p_slot, a.match)
         write_archive(self.out, table)
+        write_verdict_classes(self.out, idx, verdict, self.critic)
         write_history(self.out, ex.history)
 
     def write_manifest(self, status: str, metrics: dict[str, Any]) -> None:

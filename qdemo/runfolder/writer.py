@@ -29,7 +29,7 @@ from qdemo import DIMS
 from qdemo.config import save_config
 from qdemo.errors import DataError, QdemoError
 from qdemo.io import atomic_path, atomic_write_json, atomic_write_text, open_rgb, tensor_to_pil
-from qdemo.runfolder.schema import (CHECKPOINT, CONFIG, CRITIC_COLUMNS, CRITIC_EMOTION_COLUMNS, DIST_COLUMNS,
+from qdemo.runfolder.schema import (CHECKPOINT, CLASSES, CONFIG, CRITIC_COLUMNS, CRITIC_EMOTION_COLUMNS, DIST_COLUMNS,
                                     EMOTION_COLUMN, FLAG_COLUMNS, HISTORY_COLUMNS, IMAGE_COLUMN, INT_COLUMNS, MANIFEST, METRICS, NUMERIC_COLUMNS, REFERENCE, REFERENCE_COLUMNS,
                                     RUN_MARKERS, SOLUTIONS, TABLE, all_archive_columns, archive_columns, elite_image, reference_thumb)
 from qdemo.tables import read_output_table, table_text
@@ -191,6 +191,17 @@ def write_manifest(run_dir: str | os.PathLike, manifest: Mapping[str, Any]) -> P
     """Write ``run_dir/manifest.json``."""
     atomic_write_json(Path(run_dir) / MANIFEST, dict(manifest))
     return Path(run_dir) / MANIFEST
+
+
+def write_classes(run_dir: str | os.PathLike, indices: Sequence[int], classes: Sequence[Any], *,
+                  model: str) -> Path:
+    """Write ``run_dir/classes.json``: for each elite (flat cell ``indices``), what ``model``'s
+    classifiers see (:func:`qdemo.emotion.explain.top_classes_batch`'s parts, same order)."""
+    if len(indices) != len(classes):
+        raise ValueError(f"{len(indices)} cells but {len(classes)} class lists")
+    data = {"model": model, "cells": {str(int(i)): list(c) for i, c in zip(indices, classes)}}
+    atomic_write_json(Path(run_dir) / CLASSES, data)
+    return Path(run_dir) / CLASSES
 
 
 def write_config(run_dir: str | os.PathLike, config: Any) -> Path:

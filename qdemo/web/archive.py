@@ -18,9 +18,9 @@ from typing import Any
 
 from qdemo import DIMS, EMOTIONS
 from qdemo.errors import DataError
-from qdemo.runfolder import RunFolder, proxy_dims, read_reference, read_run
+from qdemo.runfolder import RunFolder, proxy_dims, read_classes, read_reference, read_run
 from qdemo.measure_space import MeasureSpace
-from qdemo.runfolder.schema import MANIFEST, REFERENCE, TABLE
+from qdemo.runfolder.schema import CLASSES, MANIFEST, REFERENCE, TABLE
 from qdemo.tables import read_output_table
 
 ARCHIVE_REQUIRED = ("index", "objective", "valence", "arousal", "image")
@@ -59,6 +59,8 @@ class RunArchive:
     elites: dict[int, dict[str, Any]] = field(default_factory=dict)
     """Flat cell index -> elite record (see :meth:`_elite`)."""
     photos: list[dict[str, Any]] = field(default_factory=list)
+    classes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    """Flat cell index -> what the critic's classifiers see in its elite (``classes.json``; may be empty)."""
     _stamp: tuple = ()
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -80,7 +82,7 @@ class RunArchive:
 
     def _files_stamp(self) -> tuple:
         out = []
-        for name in (TABLE, MANIFEST, REFERENCE):
+        for name in (TABLE, MANIFEST, REFERENCE, CLASSES):
             try:
                 st = (self.root / name).stat()
                 out.append((st.st_mtime_ns, st.st_size))
@@ -100,6 +102,7 @@ class RunArchive:
             self.folder = folder
             self.elites = {index: self._elite(folder, i) for i, index in enumerate(folder.indices)}
             self.photos = self._read_photos()
+            self.classes = read_classes(self.root)
             self._stamp = stamp
 
     @staticmethod

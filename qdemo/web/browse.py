@@ -5,7 +5,8 @@ JSON API used by ``static/browse.html``:
 - ``GET /api/archives`` -> one summary per archive (grid, manifest metrics, counts, and the
   comparison's metrics per source when a comparison folder covers it)
 - ``GET /api/archive/<i>/cells`` -> grid + every elite (coords, objective, VAD, critic, spread)
-- ``GET /api/archive/<i>/cell/<index>`` -> one elite, each generator's samples (``source``) and nearest photos
+- ``GET /api/archive/<i>/cell/<index>`` -> one elite, each generator's samples (``source``), nearest photos
+  and what the critic's classifiers see in it (``classes``, from ``classes.json``; [] without one)
 - ``GET /files/archive/<i>/<relpath>``, ``GET /files/compare/<j>/<relpath>`` -> images under
   that run / comparison folder only (see :mod:`qdemo.web.safepath`)
 """
@@ -116,7 +117,7 @@ class BrowseApp(App):
             for p in run.nearest_photos(e["vad"])
         ]
         return json_response({"archive": i, "name": run.name, "elite": self._cell_json(i, e),
-                              "samples": samples, "photos": photos})
+                              "samples": samples, "photos": photos, "classes": run.classes.get(index, [])})
 
     def _image(self, root: Path, rel: str) -> Response:
         try:

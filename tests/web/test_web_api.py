@@ -76,6 +76,23 @@ def test_browse_api_matches_the_archive(run_dir: Path, tmp_path: Path, serve):
         assert client.request("GET", f"/static/{asset}")[0] == 200
 
 
+def test_browse_cell_names_what_the_critic_sees(run_dir: Path, serve):
+    """classes.json (written by the confirmation) reaches the cell panel; a cell without an entry gets []."""
+    from qdemo.runfolder import write_classes
+
+    rows = _archive_rows(run_dir)
+    first, *rest = sorted(rows)
+    parts = [{"backbone": "efficientnet-lite1", "resolution": 240, "semantic": True, "norms_from": "stored",
+              "classes": [{"class": "tarantula", "index": 76, "probability": 0.41, "norms": [-0.52, 0.61, -0.3]}]}]
+    app = BrowseApp([run_dir])
+    _, client = serve(app)
+    assert client.json("GET", f"/api/archive/0/cell/{first}")[1]["classes"] == []  # no classes.json yet
+    write_classes(run_dir, [first], [parts], model="critic-x")
+    status, cell = client.json("GET", f"/api/archive/0/cell/{first}")
+    assert status == 200 and cell["classes"] == parts  # re-read when the file appears
+    assert client.json("GET", f"/api/archive/0/cell/{rest[0]}")[1]["classes"] == []
+
+
 def test_browse_rereads_a_run_being_written(run_dir: Path, serve):
     app = BrowseApp([run_dir])
     _, client = serve(app)

@@ -11,6 +11,7 @@ import pytest
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
+from qdemo.runfolder import write_classes
 from qdemo.web import BrowseApp, RateApp
 from qdemo.web.demo import make_demo_archive, make_demo_compare
 
@@ -29,6 +30,12 @@ def test_browse_click_shows_the_elite_in_both_archives(run_dir: Path, tmp_path: 
     other = make_demo_archive(tmp_path / "runs" / "run_b", cells=(8, 8, 4), fill=1.0, seed=5, reference=0,
                               image_size=16)
     comp = make_demo_compare(tmp_path / "cmp", run_dir, k=2)
+    with open(run_dir / "archive.csv", newline="") as f:
+        every = [int(r["index"]) for r in csv.DictReader(f)]
+    seen = [{"backbone": "efficientnet-lite2", "resolution": 260, "semantic": True, "norms_from": "stored",
+             "classes": [{"class": "tarantula", "index": 76, "probability": 0.41, "norms": [-0.52, 0.61, -0.3]},
+                         {"class": "knot", "index": 616, "probability": 0.12, "norms": None}]}]
+    write_classes(run_dir, every, [seen] * len(every), model="critic-x")
     srv, _ = serve(BrowseApp([run_dir, other], compare=[comp]))
     page.goto(srv.url)
     page.wait_for_selector("body[data-ready='1']", timeout=15000)
@@ -54,6 +61,9 @@ def test_browse_click_shows_the_elite_in_both_archives(run_dir: Path, tmp_path: 
     assert ("+" if v > 0 else "−") + f"{abs(v):.2f}" in table
     assert detail.locator(".samples img").count() == 2
     assert detail.locator(".photos img").count() == 4
+    classes = detail.locator(".classes").inner_text()  # what the critic's classifier sees, with word norms
+    assert "lite2 @ 260 px" in classes and "tarantula 0.41 — V −0.52 A +0.61" in classes
+    assert "knot 0.12 — no word norm" in classes
 
     # the same VAD cell is selected in the 8x8x4 archive: centre of run_a's cell, located there
     cv_b = min(7, int(((-1 + (cv + 0.5) * 0.5) + 1) / 2 * 8))
@@ -65,6 +75,7 @@ def test_browse_click_shows_the_elite_in_both_archives(run_dir: Path, tmp_path: 
     idx_b = rows_b[(cv_b, ca_b, cd_b)]
     expect(page.locator("#archive-1 .detail")).to_have_attribute("data-index", str(idx_b), timeout=10000)
     assert page.locator("#archive-1 img.elite").get_attribute("src") == f"/files/archive/1/elites/cell_{idx_b}.png"
+    assert page.locator("#archive-1 .detail .classes").inner_text() == ""  # run_b has no classes.json
 
     # colour modes and the dominance slider redraw without errors; arrow keys move the selection
     page.select_option("#mode", "agreement")

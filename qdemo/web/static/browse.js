@@ -267,10 +267,28 @@ async function showDetail(p) {
   } else {
     flags.textContent = `critic not run yet  ·  mean ensemble sd ${e.spread === null ? "–" : e.spread.toFixed(3)}`;
   }
+  renderClasses($(".classes", box), info.classes || []);
   renderSamples($(".samples", box), info.samples, state.hasSamples);   // browse_compare.js
   const pbox = $(".photos", box); pbox.innerHTML = "";
   if (info.photos.length) info.photos.forEach(ph => pbox.append(thumb(ph.url, (ph.label ? ph.label + " · " : "") + vadText(ph.vad), ph.human ? `human ${vadText(ph.human)}` : "")));
   else pbox.append(el("div", { class: "none" }, "no reference photos in this run folder (reference.csv)"));
+}
+
+/* What the critic's own ImageNet classifiers see in the elite, with the classes' word norms
+   ("tarantula 0.41 — V −0.52 A +0.61"): content, not emotion; a class only one backbone is sure
+   of hints at a texture that triggers it. */
+function renderClasses(box, parts) {
+  box.innerHTML = "";
+  if (!parts.length) return;
+  box.append(el("div", { class: "classes-title" }, "what the critic's classifiers see (class, probability — word norms of the name)"));
+  for (const part of parts) {
+    const line = el("div", { class: "classes-part" });
+    line.append(el("span", { class: "classes-backbone" }, `${part.backbone.replace("efficientnet-", "")} @ ${part.resolution} px: `));
+    line.append(document.createTextNode(part.classes.map(c =>
+      `${c.class} ${c.probability.toFixed(2)}` + (c.norms ? ` — V ${fmt(c.norms[0])} A ${fmt(c.norms[1])}` : " — no word norm")
+    ).join("  ·  ")));
+    box.append(line);
+  }
 }
 
 /* ---------- interaction ---------- */
