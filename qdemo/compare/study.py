@@ -22,7 +22,7 @@ from qdemo.errors import QdemoError
 from qdemo.tables import table_text
 
 KEY_FIELDS = ["stimulus_id", "source", "intended_valence", "intended_arousal", "intended_dominance",
-              "predicted_valence", "predicted_arousal", "predicted_dominance", "origin"]
+              "predicted_valence", "predicted_arousal", "predicted_dominance", "origin", "objective"]
 
 
 def _spread(n_total: int, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -116,7 +116,9 @@ def _write_study(items: list[dict[str, Any]], pred: np.ndarray, order: np.ndarra
         it = items[i]
         save_png(it["image"], out / "stimuli" / f"{sid}.png")
         stim_rows.append({"stimulus_id": sid, "file": f"stimuli/{sid}.png"})
-        row = {"stimulus_id": sid, "source": it["source"], "origin": it["origin"]}
+        obj = it.get("objective")
+        row = {"stimulus_id": sid, "source": it["source"], "origin": it["origin"],
+               "objective": "" if obj is None or not np.isfinite(obj) else f"{obj:.3f}"}
         intended = it["intended"]
         for j, d in enumerate(DIMS):
             v = None if intended is None else intended[j]
@@ -154,7 +156,7 @@ def export_study(
     chosen = [run.cells[i] for i in _spread(len(run.cells), n_elites, rng)]
     items: list[dict[str, Any]] = [  # image (3, size, size), source, intended, origin
         {"image": _fit(load_image(cell.image), size), "source": "elite", "intended": cell.target,
-         "origin": str(Path(cell.image).resolve())} for cell in chosen]
+         "origin": str(Path(cell.image).resolve()), "objective": cell.objective} for cell in chosen]
     if generator:
         items += _generator_items(generator, chosen, n_generator, size, seed, dev)
     if photos:

@@ -107,7 +107,7 @@ def study_items(run, study) -> tuple[list[Item], dict[str, Any]]:
         coords = grid.unravel(cell) if not grid.binned and not grid.is_slots and cell < grid.size else []
         items.append(Item(image=study.stimuli[sid].path, cell=cell, coords=list(coords),
                           intended=[_f(row.get(f"intended_{d}")) for d in DIMS], searcher=[math.nan] * 3,
-                          critic=[_f(row.get(f"predicted_{d}")) for d in DIMS], objective=math.nan,
+                          critic=[_f(row.get(f"predicted_{d}")) for d in DIMS], objective=_f(row.get("objective")),
                           stimulus_id=sid, human=study.means.get(sid), extra={"origin": row["origin"]}))
     if not items:
         raise DataError(f"{study.db_path}: a ratings database of another stimulus set: none of its {n_elite} elite "

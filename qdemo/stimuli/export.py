@@ -105,7 +105,7 @@ def _study_facts(study, items: list[Item], sinfo: dict[str, Any], seed: int) -> 
 
         with Image.open(items[0].image) as im:
             size = im.size[0]
-    return {"db": str(study.db_path), "seed": study.db.meta.get("seed"), "size": size,
+    return {"db": Path(study.db_path).name, "seed": study.db.meta.get("seed"), "size": size,
             "critic": (sinfo.get("study") or {}).get("critic"),
             "n_study": len(study.stimuli), "matched": sinfo["matched"], "other": sinfo["other_stimuli"],
             "n_raters": len({r["participant"] for r in ratings}), "n_ratings": len(ratings),
@@ -167,7 +167,7 @@ def export_stimuli(cfg: StimuliConfig, *, progress: bool = True) -> dict[str, An
             rows.append(norm_row(name, f"images/{name}.png", it, lowlevel_stats(f)))
         atomic_write_text(tmp / "norms.csv", table_text(NORM_COLUMNS, rows))
         _contact_sheet([tmp / "images" / f"{n}.png" for n in ids], ids, tmp / "contact_sheet.png", cfg.contact_columns)
-        facts = {"name": f"{run.path.name} ({len(items)} images)", "n": len(items), "run": str(run.path),
+        facts = {"name": f"{run.path.name} ({len(items)} images)", "n": len(items), "run": run.path.name,
                  "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "rated": study is not None,
                  "manifest": run.manifest, "equalised": equalised, "licence": cfg.licence,
                  "licence_note": _licence_note(run.manifest), "regions": region_counts(items), "scored": scored,

@@ -85,7 +85,17 @@ def test_rated_export_matches_the_database(run: Path, tmp_path: Path, capsys):
     # the exported image is the study's PNG that was rated
     first = rows[0]
     assert (out / first["file"]).read_bytes() == (study / "stimuli" / f"{first['stimulus_id']}.png").read_bytes()
+    # each image's objective is its elite's when the study was exported (the key records it)
+    with open(run / "archive.csv", newline="") as f:
+        objective = {r["image"].rsplit("/", 1)[-1]: float(r["objective"]) for r in csv.DictReader(f)}
+    with open(study / "key.csv", newline="") as f:
+        origin = {r["stimulus_id"]: r["origin"] for r in csv.DictReader(f)}
+    for r in rows:
+        assert float(r["objective"]) == pytest.approx(objective[Path(origin[r["stimulus_id"]]).name], abs=1e-3)
     sheet = (out / "DATASHEET.md").read_text()
+    # a set to hand to a colleague: no path of this machine in what describes it
+    for text in (str(tmp_path), str(run.resolve())):
+        assert text not in sheet and text not in (out / "export.json").read_text()
     for text in ("Split-half reliability", "Spearman-Brown", "| valence |", "Valence x arousal regions",
                  "CC BY 4.0", "5 raters", "contact_sheet.png", "1 rater(s) flagged"):
         assert text in sheet, text
