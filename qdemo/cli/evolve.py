@@ -242,7 +242,9 @@ def _report(result, figures: dict) -> None:
         lines.append(f"reference photos cover {_fmt(m['dataset_coverage'], True)} of cells "
                      f"(archive: {_fmt(m['coverage'], True)})")
     lines += [f"note: {n}" for n in result.notes]
-    lines.append(f"results: {out}/  (archive.csv, manifest.json, elites/)")
+    lines.append(f"results: {out}/  (archive.csv, manifest.json, elites/"
+                 + (", classes.json: what the critic's classifiers see in each elite" if (out / "classes.json").is_file()
+                    else "") + ")")
     for name, paths in figures.items():
         for p in paths[:6]:
             lines.append(f"  {name}: {p}")
