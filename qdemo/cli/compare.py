@@ -18,6 +18,7 @@ FLAGS = (
     Flag("generators", "--generator", repeat=True, metavar="SPEC"),
     Flag("strict"),
     Flag("samples_per_cell", short="-k"),
+    Flag("select_from", "--select", metavar="N"),
     Flag("critic", metavar="SPEC"),
     Flag("searcher", metavar="SPEC"),
     Flag("photos", repeat=True, metavar="DIR"),

@@ -74,6 +74,8 @@ def register(subparsers) -> None:
                                                          f"was trained against: {MODEL_SPEC_HELP}")
     s.add_argument("--strict", action="store_true", help="refuse a generator trained against another judge "
                                                          "(default: a one-line warning)")
+    s.add_argument("--select", type=int, default=0, metavar="N", help="with --vad: draw N and keep the -n images the "
+                   "searcher places nearest the VAD, as the explorer keeps its best (default: no selection)")
     s.add_argument("--seed", type=int, default=0, help="latent seed (default: %(default)s)")
     s.add_argument("--device", default="auto", help="auto | cpu | cuda[:N]")
     s.add_argument("--out", required=True, help="output folder")
@@ -95,6 +97,8 @@ def _add_evaluate(sub) -> None:
                                                                       "arousal plane, corners at +-0.9, dominance 0")
     e.add_argument("--strict", action="store_true", help="refuse a generator trained against another searcher")
     e.add_argument("--per-target", type=int, default=4, help="samples per target (default: %(default)s)")
+    e.add_argument("--select", type=int, default=0, metavar="N", help="keep each target's samples from N draws: "
+                   "the ones the searcher places nearest the target (default: no selection)")
     e.add_argument("--realism-photos", type=int, default=600, help="photos defining realism and the critic's photo range (0 = all; default: %(default)s)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--device", default="auto")
@@ -169,8 +173,10 @@ def _sample(args: argparse.Namespace) -> int:
 
     if not args.grid and not args.vad:
         raise QdemoError("generator sample: give --vad V,A,D or --grid")
-    if args.n < 1 or args.steps < 2 or args.per_cell < 1:
-        raise QdemoError("generator sample: -n and --per-cell must be >= 1, --steps >= 2")
+    if args.n < 1 or args.steps < 2 or args.per_cell < 1 or args.select < 0:
+        raise QdemoError("generator sample: -n and --per-cell must be >= 1, --steps >= 2, --select >= 0")
+    if args.grid and args.select:
+        raise QdemoError("generator sample: --select works with --vad (a --grid sweep keeps one latent per column)")
     device = resolve_device(args.device)
     gen = load_generator(args.generator, device=device)
     check_generator_judge(gen, judge_of_spec(args.searcher), strict=args.strict)
@@ -192,8 +198,17 @@ def _sample(args: argparse.Namespace) -> int:
         print(f"wrote {path}")
     else:
         vad = parse_vad(args.vad)
-        paths = sample_to_dir(gen, vad, args.n, out, seed=args.seed)
-        print(f"wrote {len(paths)} images to {out}")
+        judge = None
+        if args.select > args.n:
+            from qdemo.emotion.zoo import load_emotion_model
+
+            judge = load_emotion_model(args.searcher, role="searcher", device=device)
+        from qdemo.qd.content import content_score
+
+        paths = sample_to_dir(gen, vad, args.n, out, seed=args.seed, select_from=args.select, judge=judge,
+                              content=content_score)
+        how = f", the {args.n} of {args.select} draws the searcher places nearest" if judge is not None else ""
+        print(f"wrote {len(paths)} images to {out}{how}")
     return 0
 
 
@@ -205,7 +220,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     res = run_generator_evaluation(
         args.generator, critic=args.critic, searcher=args.searcher, photos=args.photos, cache_dir=args.cache_dir,
         targets_per_axis=args.targets, per_target=args.per_target, realism_photos=args.realism_photos,
-        seed=args.seed, device=args.device, out=args.out, plane=args.plane, strict=args.strict)
+        seed=args.seed, device=args.device, out=args.out, plane=args.plane, strict=args.strict,
+        select_from=args.select)
     print(json.dumps(res, indent=2))
     return 0
 

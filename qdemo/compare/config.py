@@ -24,6 +24,10 @@ class CompareConfig:
     record): same forms as critic."""
     samples_per_cell: int = 4
     """K generator samples per occupied cell, conditioned on the cell centre."""
+    select_from: int = 16
+    """Searcher-guided selection: draw this many samples per cell and keep the K the searcher places
+    nearest the cell centre (over the grid's dims), as the explorer keeps its best evaluation per
+    cell; 0 (or <= K) draws K and keeps them all. The scoring time counts in the sampling cost."""
     tolerance: float = 0.25
     """A cell is reached when the critic's VAD is within this (max abs over the grid dims) of its centre."""
     photos: list[Path] = field(default_factory=lambda: [

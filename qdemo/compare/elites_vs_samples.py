@@ -40,17 +40,21 @@ def _score(critic, searcher, space: FeatureSpace, images, device) -> dict[str, A
             "searcher": searcher(images.to(device)).cpu().numpy().tolist()}
 
 
-def _draw(gen, target, k: int, seed: int, res: int):
-    """K samples of ``gen`` for ``target``, at ``res`` px, and the seconds drawing them took."""
+def _draw(gen, target, k: int, seed: int, res: int, *, select_from: int = 0, searcher=None, dims=(0, 1, 2)):
+    """K samples of ``gen`` for ``target`` (kept from ``select_from`` draws by ``searcher`` when
+    ``select_from`` > K, among draws with content as the explorer's objective measures it), at
+    ``res`` px, and the seconds drawing (and selecting) them took."""
     import time
 
     import torch
 
-    from qdemo.generator.sample import generate
+    from qdemo.generator.sample import generate_selected
+    from qdemo.qd.content import content_score
 
     t0 = time.perf_counter()
-    z = gen.sample_z(k, generator=torch.Generator().manual_seed(seed))
-    samples = generate(gen, [target] * k, z=z)  # (K, 3, R, R)
+    samples, _ = generate_selected(gen, target, k, judge=searcher if select_from > k else None,
+                                   select_from=select_from, seed=seed, dims=dims,
+                                   content=content_score)  # (K, 3, R, R)
     seconds = time.perf_counter() - t0
     if samples.shape[-1] != res:  # scored at the elite's resolution
         samples = torch.nn.functional.interpolate(samples, size=(res, res), mode="bilinear", align_corners=False,
@@ -92,7 +96,9 @@ def compare_chunk(
                    "gen": {}}
             for name, gen in gens.items():
                 seed = _cell_seed(cfg["seed"], archive_name, cell["index"])
-                samples, seconds = _draw(gen, cell["target"], k, seed, elite.shape[-1])
+                samples, seconds = _draw(gen, cell["target"], k, seed, elite.shape[-1],
+                                         select_from=int(cfg.get("select_from", 0)), searcher=searcher,
+                                         dims=cfg.get("dims", [0, 1, 2]))
                 rel = [f"samples/{archive_name}/{name}/cell_{cell['index']}_k{j}.png" for j in range(k)]
                 for r, img in zip(rel, samples):
                     save_png(img, out / r)
@@ -126,9 +132,10 @@ def plan_tasks(runs: Sequence[ArchiveRun], cfg: CompareConfig, sources: dict[str
     from qdemo.io import sha256_file
 
     cdict = to_dict(cfg)
-    task_cfg = {k: cdict[k] for k in ("critic", "searcher", "samples_per_cell", "seed", "device")}
+    base_cfg = {k: cdict[k] for k in ("critic", "searcher", "samples_per_cell", "select_from", "seed", "device")}
     tasks: dict[str, tuple] = {}
     for run in runs:
+        task_cfg = {**base_cfg, "dims": list(run.dim_idx)}
         gens = {s.name: str(s.path) for s in sources[run.name]}
         shas = {name: sha256_file(path) for name, path in gens.items()}
         ident = json.dumps([task_cfg, shas, run.table_sha256, sha256_file(space_file)], sort_keys=True)
@@ -152,6 +159,8 @@ def run_compare(
         raise QdemoError("compare: give at least one archive run folder")
     if cfg.samples_per_cell < 1:
         raise QdemoError("compare: samples_per_cell must be >= 1")
+    if cfg.select_from < 0:
+        raise QdemoError(f"compare: select_from must be >= 0 (got {cfg.select_from})")
     runs = [read_archive(a) for a in archives]  # also checks every elite image is there
     names = [r.name for r in runs]
     if len(set(names)) != len(names):

@@ -71,7 +71,7 @@ def photo_reference(photo_vad: np.ndarray, targets: np.ndarray, *, central: floa
 
 def evaluate_generator(generator, critic, searcher, space: FeatureSpace | None, *, targets_per_axis: int = 5,  # long: one report
                        per_target: int = 4, seed: int = 0, batch_size: int = 50,
-                       photo_vad: np.ndarray | None = None, plane: int = 0) -> dict[str, Any]:
+                       photo_vad: np.ndarray | None = None, plane: int = 0, select_from: int = 0) -> dict[str, Any]:
     """Critic/searcher error to requested VAD over a spread grid of targets, and realism.
 
     With ``photo_vad`` (the critic's VAD of real photos, (N, 3)) the result also holds
@@ -81,15 +81,26 @@ def evaluate_generator(generator, critic, searcher, space: FeatureSpace | None, 
     :func:`plane_targets` (``plane`` x ``plane`` over the valence x arousal plane, corners at
     +-0.9, dominance 0) instead of the cube's cell centres. ``within_cell_diversity`` is the mean
     pairwise critic-feature distance among the samples of one target (mode collapse: far below
-    ``diversity``, the distance among one sample per target).
+    ``diversity``, the distance among one sample per target). ``select_from`` > ``per_target``:
+    each target's samples are kept from that many draws by ``searcher``
+    (:func:`qdemo.generator.sample.generate_selected`, over valence and arousal on the plane, all
+    three dimensions in the cube).
     """
     import torch
 
-    from qdemo.generator.sample import generate
+    from qdemo.generator.sample import generate, generate_selected
 
     targets = plane_targets(plane) if plane > 0 else grid_targets(targets_per_axis)  # (T, 3)
     cond = np.repeat(targets, per_target, axis=0)  # (T*K, 3)
-    images = generate(generator, cond, seed=seed)  # (T*K, 3, R, R)
+    if select_from > per_target:
+        dims = (0, 1) if plane > 0 else (0, 1, 2)
+        from qdemo.qd.content import content_score
+
+        images = torch.cat([generate_selected(generator, t, per_target, judge=searcher, select_from=select_from,
+                                              seed=seed + i, dims=dims, content=content_score)[0]
+                            for i, t in enumerate(targets)])
+    else:
+        images = generate(generator, cond, seed=seed)  # (T*K, 3, R, R)
     dev = next(critic.parameters()).device
     crit, feats, srch = [], [], []
     with torch.no_grad():
@@ -105,6 +116,7 @@ def evaluate_generator(generator, critic, searcher, space: FeatureSpace | None, 
     out: dict[str, Any] = {
         "targets": int(len(targets)), "protocol": f"plane {plane}x{plane}, corners +-0.9, D 0" if plane > 0
         else f"cube {targets_per_axis}^3 cell centres", "per_target": per_target, "images": int(len(images)),
+        "select_from": max(int(select_from), per_target),
         "critic_error_valence": float(err[:, 0].mean()), "critic_error_arousal": float(err[:, 1].mean()),
         "critic_error_dominance": float(err[:, 2].mean()), "critic_error_va": float(err[:, :2].mean()),
         "searcher_error_valence": float(serr[:, 0].mean()), "searcher_error_arousal": float(serr[:, 1].mean()),
@@ -142,6 +154,7 @@ def run_generator_evaluation(
     photos: Sequence[str | os.PathLike] | None = None, cache_dir: str | os.PathLike | None = "../cache/generator",
     targets_per_axis: int = 5, per_target: int = 4, realism_photos: int = 600, seed: int = 0,
     device: str = "auto", out: str | os.PathLike | None = None, plane: int = 0, strict: bool = False,
+    select_from: int = 0,
 ) -> dict[str, Any]:
     """``qdemo generator evaluate``: :func:`evaluate_generator` with the critic's photo range.
 
@@ -172,7 +185,8 @@ def run_generator_evaluation(
     subset, tag = photo_subset(photo_t, realism_photos, 0, f"{gen.resolution}")
     photo_vad = score_photos(subset, crit, cache_dir=cache_dir, tag=tag, what="vad").numpy()
     res = evaluate_generator(gen, crit, srch, space, targets_per_axis=targets_per_axis,
-                             per_target=per_target, seed=seed, photo_vad=photo_vad, plane=plane)
+                             per_target=per_target, seed=seed, photo_vad=photo_vad, plane=plane,
+                             select_from=select_from)
     res["judge"] = getattr(gen, "meta", {}).get("judge")
     res["stale"] = stale
     if out:

@@ -190,6 +190,7 @@ SAMPLE_FIELDS = ["archive", "source", "index", "k", "image", "critic_valence", "
 
 def _header(cfg: CompareConfig, space: FeatureSpace, ctx: CompareContext) -> dict[str, Any]:
     return {"archives": {}, "tolerance": cfg.tolerance, "samples_per_cell": cfg.samples_per_cell,
+            "select_from": max(cfg.select_from, cfg.samples_per_cell),
             "critic": cfg.critic, "searcher": cfg.searcher, "judge": ctx.judge,
             "generators": {s.name: {"spec": s.spec, "file": s.path.name, "kind": s.kind, "renderer": s.renderer,
                                     "judge": s.meta.get("judge"), "stale": s.stale, "train_seconds": s.train_seconds,

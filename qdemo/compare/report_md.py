@@ -41,12 +41,19 @@ def _table(block: dict[str, Any], title: str, sources: list[str], metrics: dict[
     return lines
 
 
+def _selection(cfg) -> str:
+    if cfg.select_from <= cfg.samples_per_cell:
+        return " (no selection: every draw is kept)"
+    return (f", kept from {cfg.select_from} draws: the {cfg.samples_per_cell} the searcher places nearest the centre "
+            "(as the explorer keeps its best evaluation per cell; the scoring counts in the sampling cost)")
+
+
 def report_md(summary: dict[str, Any], runs: Sequence, cfg, metrics: dict[str, tuple]) -> str:
     """The report of a summary (``summary.json``'s layout)."""
     gens = summary.get("generators", {})
     lines = ["# Explorer elites vs conditional generators", "",
              f"Archives: {', '.join(f'`{r.path}`' for r in runs)}. Each generator draws {cfg.samples_per_cell} "
-             f"samples per occupied cell, conditioned on the cell centre. Critic: `{cfg.critic}`; searcher (the "
+             f"samples per occupied cell, conditioned on the cell centre{_selection(cfg)}. Critic: `{cfg.critic}`; searcher (the "
              f"judge every source was trained against): `{cfg.searcher}` = {summary['judge'].get('name')} "
              f"(sha256 {str(summary['judge'].get('sha256', ''))[:12]}). Tolerance for coverage and usable images: "
              f"{cfg.tolerance} (max abs error over the grid's dims). Diversity, realism and the nearest real image "

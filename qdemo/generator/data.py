@@ -102,11 +102,13 @@ def score_photos(
 ) -> torch.Tensor:
     """VAD ``(N, 3)`` (``what="vad"``) or features ``(N, F)`` (``what="features"``) of uint8 photos.
 
-    Cached under ``cache_dir`` by model hash, ``tag`` (e.g. the photo cache key) and count.
+    Cached under ``cache_dir`` by model hash, the photos' own bytes, ``tag`` and count (two photo
+    sets of one size never share an entry).
     """
     cache_file = None
     if cache_dir is not None:
-        key = hashlib.sha256(f"{model_key(model)}|{tag}|{len(images)}|{what}".encode()).hexdigest()[:16]
+        content = hashlib.sha256(images.detach().cpu().contiguous().numpy().tobytes()).hexdigest()[:16]
+        key = hashlib.sha256(f"{model_key(model)}|{content}|{tag}|{len(images)}|{what}".encode()).hexdigest()[:16]
         cache_file = Path(cache_dir) / f"{what}_{key}.pt"
         if cache_file.exists():
             try:

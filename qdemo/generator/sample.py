@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -37,10 +37,50 @@ def generate(
     return torch.cat(out)  # (N, 3, R, R)
 
 
-def sample_to_dir(generator: Generator, vad: Sequence[float], n: int, out: str | os.PathLike, *, seed: int = 0) -> list[Path]:
-    """Write ``n`` PNGs for one VAD to ``out`` (``sample_<k>.png``); return their paths."""
+@torch.no_grad()
+def generate_selected(
+    generator: Generator, target: Sequence[float], k: int, *, judge, select_from: int, seed: int = 0,
+    dims: Sequence[int] = (0, 1, 2), content: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+    min_content: float = 0.5, batch_size: int = 64,
+) -> tuple[torch.Tensor, np.ndarray]:
+    """``k`` images for one ``target`` VAD, kept from ``select_from`` draws: the ``k`` that ``judge``
+    (the searcher the generator was trained against) places nearest the target (mean absolute
+    error over ``dims``), as the explorer keeps the best of its evaluations per cell. Returns the
+    images ``(k, 3, R, R)`` in draw order and the judge's error of each ``(k,)``.
+
+    ``content`` (images -> (n,) scores in [0, 1], e.g. the explorer's content prior
+    :func:`qdemo.qd.content.content_score`) keeps the selection from choosing what the explorer
+    would not: draws scoring below ``min_content`` (a near-flat field) are taken only when fewer
+    than ``k`` draws pass, then by content. ``select_from <= k`` keeps the first ``k`` draws (no
+    selection; the same images as :func:`generate` with this ``seed``; ``judge`` may then be
+    None, errors NaN). The latents of the ``select_from`` draws start with the ``k`` unselected
+    ones, so selection only ever adds candidates."""
+    n = max(int(k), int(select_from))
+    z = generator.sample_z(n, generator=torch.Generator().manual_seed(seed))
+    images = generate(generator, [list(target)] * n, z=z, batch_size=batch_size)  # (n, 3, R, R)
+    if judge is None:
+        if n > k:
+            raise ValueError("selecting among draws needs a judge (the searcher)")
+        return images, np.full(k, np.nan)
+    dev = next(iter(judge.parameters())).device
+    pred = torch.cat([judge(images[i:i + batch_size].to(dev)).cpu() for i in range(0, n, batch_size)]).numpy()
+    idx = list(dims)
+    err = np.abs(pred[:, idx] - np.asarray(target, dtype=np.float64)[idx]).mean(axis=1)  # (n,)
+    if n <= k:
+        return images, err
+    score = content(images).detach().cpu().numpy() if content is not None else np.ones(n)
+    order = np.lexsort((err, -np.where(score >= min_content, 1.0, score)))  # passing draws by error first
+    keep = np.sort(order[:k])
+    return images[torch.as_tensor(keep)], err[keep]
+
+
+def sample_to_dir(generator: Generator, vad: Sequence[float], n: int, out: str | os.PathLike, *, seed: int = 0,
+                  select_from: int = 0, judge=None, content=None) -> list[Path]:
+    """Write ``n`` PNGs for one VAD to ``out`` (``sample_<k>.png``); return their paths.
+    ``select_from`` > ``n``: kept from that many draws by ``judge`` and ``content``
+    (:func:`generate_selected`)."""
     out = Path(out)
-    images = generate(generator, [list(vad)] * n, seed=seed)
+    images, _ = generate_selected(generator, vad, n, judge=judge, select_from=select_from, seed=seed, content=content)
     paths = []
     for k, img in enumerate(images):
         p = out / f"sample_{k:03d}.png"

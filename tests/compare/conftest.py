@@ -92,6 +92,6 @@ def photo_dir(tmp_path: Path) -> Path:
 def tiny_compare_config(tiny_generator: Path, tiny_shapes_generator: Path, photo_dir: Path):
     from qdemo.compare import CompareConfig
 
-    return CompareConfig(generators=[str(tiny_shapes_generator), str(tiny_generator)], critic="tiny:1", searcher="tiny:0", samples_per_cell=3,
+    return CompareConfig(generators=[str(tiny_shapes_generator), str(tiny_generator)], critic="tiny:1", searcher="tiny:0", samples_per_cell=3, select_from=0,
                          photos=[photo_dir], photo_resolution=16, cache_dir=None, pca_dim=6, cells_per_task=3,
                          region_bins=1, sheet_cells=3)

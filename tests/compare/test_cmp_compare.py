@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from qdemo.compare import read_archive, run_compare
 from qdemo.errors import DataError, QdemoError
@@ -161,3 +162,69 @@ def test_compare_cli(tmp_path, archive_factory, tiny_generator, photo_dir, capsy
     assert len(_rows(out / "samples.csv")) == 3 * 2
     summary = json.loads((out / "summary.json").read_text())
     assert (summary["critic"], summary["searcher"]) == ("tiny:1", "tiny:0")  # --set is not dropped by unset flags
+
+
+class _FakeJudge(torch.nn.Module):
+    """A 'searcher' that reads an image's mean brightness as valence (arousal, dominance 0)."""
+
+    def __init__(self):
+        super().__init__()
+        self.p = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        v = x.mean(dim=(1, 2, 3)) * 2 - 1
+        return torch.stack([v, torch.zeros_like(v), torch.zeros_like(v)], dim=1)
+
+
+def test_selection_keeps_the_draws_the_searcher_places_nearest(tiny_generator):
+    from qdemo.generator import load_generator
+    from qdemo.generator.sample import generate, generate_selected
+
+    gen = load_generator(str(tiny_generator))
+    target = [0.3, 0.0, 0.0]
+    plain, err = generate_selected(gen, target, 3, judge=None, select_from=0, seed=5)
+    assert torch.equal(plain, generate(gen, [target] * 3, seed=5)) and np.isnan(err).all()  # no selection: as before
+    judge = _FakeJudge()
+    every = generate(gen, [target] * 12, seed=5)  # the 12 candidates, in draw order
+    every_err = (judge(every)[:, :3] - torch.tensor(target)).abs().mean(1).numpy()
+    kept, kept_err = generate_selected(gen, target, 3, judge=judge, select_from=12, seed=5)
+    want = np.sort(np.argsort(every_err, kind="stable")[:3])
+    assert torch.allclose(kept, every[want]) and np.allclose(kept_err, every_err[want], atol=1e-6)
+    assert kept_err.max() <= np.sort(every_err)[2] + 1e-9 and kept_err.mean() <= every_err[:3].mean() + 1e-9
+    # a content score (as the explorer's prior): the nearest draws without content are passed over
+    nearest = np.argsort(every_err, kind="stable")
+    flat = set(nearest[:2].tolist())  # pretend the two nearest draws are flat fields
+    scores = torch.tensor([0.1 if i in flat else 0.9 for i in range(12)])
+    lookup = {every[i].numpy().tobytes(): scores[i] for i in range(12)}
+
+    def content(x):
+        return torch.stack([lookup[im.numpy().tobytes()] for im in x])
+
+    kept, kept_err = generate_selected(gen, target, 3, judge=judge, select_from=12, seed=5, content=content)
+    want = np.sort([i for i in nearest if i not in flat][:3])
+    assert torch.allclose(kept, every[want]) and np.allclose(kept_err, every_err[want], atol=1e-6)
+    # when fewer than K draws have content, the ones with the most content fill up
+    few = torch.tensor([0.9 if i == nearest[5] else 0.05 * i / 12 for i in range(12)])
+    lookup = {every[i].numpy().tobytes(): few[i] for i in range(12)}
+    kept, _ = generate_selected(gen, target, 3, judge=judge, select_from=12, seed=5, content=content)
+    want = np.sort([int(nearest[5]), 11, 10])
+    assert torch.allclose(kept, every[want])
+    with pytest.raises(ValueError, match="needs a judge"):
+        generate_selected(gen, target, 3, judge=None, select_from=12, seed=5)
+
+
+def test_compare_with_selection_records_it_and_keeps_k_samples(tmp_path, archive_factory,
+                                                              tiny_compare_config):
+    import dataclasses
+
+    a = archive_factory("run_a", n=4, seed=0)
+    plain = run_compare([a], tiny_compare_config, tmp_path / "plain", backend="serial", progress=False)
+    cfg = dataclasses.replace(tiny_compare_config, select_from=12)
+    chosen = run_compare([a], cfg, tmp_path / "sel", backend="serial", progress=False)
+    assert plain["select_from"] == 3 and chosen["select_from"] == 12
+    assert "kept from 12 draws" in (tmp_path / "sel" / "report.md").read_text()
+    assert "no selection" in (tmp_path / "plain" / "report.md").read_text()
+    assert len(_rows(tmp_path / "sel" / "samples.csv")) == 4 * 3 * 2  # still K per cell and generator
+    with pytest.raises(QdemoError, match="select_from"):
+        run_compare([a], dataclasses.replace(tiny_compare_config, select_from=-1), tmp_path / "bad",
+                    backend="serial", progress=False)

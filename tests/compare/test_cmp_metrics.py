@@ -112,3 +112,39 @@ def test_generator_evaluate_command_writes_what_it_prints(tiny_generator, photo_
     assert saved["targets"] == 8 and saved["images"] == 8 and saved["photo_reference"]["photos"] == 24
     for k in ("critic_error_va", "searcher_error_va", "realism_fid", "diversity", "nearest_photo_distance"):
         assert math.isfinite(saved[k]) and saved[k] == pytest.approx(printed[k])
+
+
+def test_evaluate_generator_with_selection_lowers_the_searchers_error():
+    """Kept from 8 draws per target by the searcher, the samples sit nearer the targets in its eyes."""
+    import torch
+
+    from qdemo.compare.generator_eval import evaluate_generator
+    from qdemo.emotion import TinyEmotionModel
+    from qdemo.generator import Generator, GeneratorArch
+
+    torch.manual_seed(0)
+    gen = Generator(GeneratorArch(resolution=16, z_dim=8, channels=4, embed_dim=8)).eval()
+    critic, searcher = TinyEmotionModel(seed=1).eval(), TinyEmotionModel(seed=0).eval()
+    plain = evaluate_generator(gen, critic, searcher, None, plane=3, per_target=2)
+    chosen = evaluate_generator(gen, critic, searcher, None, plane=3, per_target=2, select_from=8)
+    assert plain["select_from"] == 2 and chosen["select_from"] == 8 and chosen["images"] == plain["images"] == 18
+    assert chosen["searcher_error_va"] < plain["searcher_error_va"]
+
+
+def test_photo_scores_are_cached_per_photo_set(tmp_path):
+    """Two photo sets of one size and tag never share a cache entry; the same set reads it back."""
+    import torch
+
+    from qdemo.emotion import TinyEmotionModel
+    from qdemo.generator.data import score_photos
+
+    model = TinyEmotionModel(seed=1).eval()
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randint(0, 256, (6, 3, 16, 16), dtype=torch.uint8, generator=gen)
+    b = torch.randint(0, 256, (6, 3, 16, 16), dtype=torch.uint8, generator=gen)
+    va = score_photos(a, model, cache_dir=tmp_path, tag="16", progress=False)
+    vb = score_photos(b, model, cache_dir=tmp_path, tag="16", progress=False)
+    assert not torch.allclose(va, vb) and len(list(tmp_path.glob("vad_*.pt"))) == 2
+    with torch.no_grad():
+        assert torch.allclose(vb, model(b.float() / 255))
+    assert torch.equal(score_photos(a, model, cache_dir=tmp_path, tag="16", progress=False), va)

@@ -24,6 +24,29 @@ def test_sample_vad_and_grid(tmp_path, tiny_generator_path, capsys):
     assert pic.exists() and Image.open(pic).size[0] > 100
 
 
+def test_sample_select_keeps_the_searchers_nearest(tmp_path, tiny_generator_path, capsys):
+    from qdemo.emotion.zoo import load_emotion_model
+    from qdemo.generator import generate, load_generator
+
+    out = tmp_path / "sel"
+    assert main(["generator", "sample", "--vad=0.4,-0.2,0", "-n", "2", "--select", "6", "--searcher", "tiny:0",
+                 "--out", str(out), "--generator", str(tiny_generator_path), "--device", "cpu"]) == 0
+    assert "the 2 of 6 draws the searcher places nearest" in capsys.readouterr().out
+    kept = [np.asarray(Image.open(f)) for f in sorted(out.glob("*.png"))]
+    every = generate(load_generator(str(tiny_generator_path)), [[0.4, -0.2, 0.0]] * 6, seed=0)
+    with torch.no_grad():
+        err = (load_emotion_model("tiny:0", role="searcher")(every) - torch.tensor([0.4, -0.2, 0.0])).abs().mean(1)
+    from qdemo.qd.content import content_score
+
+    ok = (content_score(every) >= 0.5).numpy()  # the explorer's content prior: draws without content go last
+    want = sorted(np.lexsort((err.numpy(), ~ok))[:2].tolist())
+    pngs = [(every[i].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) for i in want]
+    assert len(kept) == 2 and all(np.abs(k.astype(int) - w.astype(int)).max() <= 1 for k, w in zip(kept, pngs))
+    assert main(["generator", "sample", "--grid", "--select", "4", "--out", str(out),
+                 "--generator", str(tiny_generator_path)]) == 2
+    assert "--select works with --vad" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("vad,msg", [("2,0,0", "on \\[-1, 1\\]"), ("a,b,c", "expected numbers"), ("1", "expected V,A,D")])
 def test_sample_bad_vad(tmp_path, tiny_generator_path, capsys, vad, msg):
     import re
