@@ -217,6 +217,8 @@ def _fmt(x, pct: bool = False) -> str:
 
 
 def _report(result, figures: dict) -> None:
+    from qdemo.runfolder.schema import CLASSES
+
     m = result.metrics
     out = result.out_dir
     lines = [
@@ -243,7 +245,7 @@ def _report(result, figures: dict) -> None:
                      f"(archive: {_fmt(m['coverage'], True)})")
     lines += [f"note: {n}" for n in result.notes]
     lines.append(f"results: {out}/  (archive.csv, manifest.json, elites/"
-                 + (", classes.json: what the critic's classifiers see in each elite" if (out / "classes.json").is_file()
+                 + (", classes.json: what the critic's classifiers see in each elite" if (out / CLASSES).is_file()
                     else "") + ")")
     for name, paths in figures.items():
         for p in paths[:6]:

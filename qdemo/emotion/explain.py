@@ -109,8 +109,9 @@ def top_classes_batch(model, images: torch.Tensor, k: int = 5, word_norms=None,
     time: one list of parts per image ([] per image for a model whose backbones carry no
     classifier)."""
     out: list[list[dict[str, Any]]] = [[] for _ in range(len(images))]
+    looked_up = _looked_up_norms(word_norms) if word_norms is not None else None  # once for every part
     for part in classifier_parts(model):
-        names, table, source = _class_table(part, word_norms)
+        names, table, source = _class_table(part, looked_up)
         dev = part.head_weight.device
         for i in range(0, len(images), chunk):
             p = class_probabilities(part, images[i:i + chunk].to(dev))  # (b, 1000)
@@ -123,17 +124,22 @@ def top_classes_batch(model, images: torch.Tensor, k: int = 5, word_norms=None,
     return out
 
 
-def _class_table(part, word_norms) -> tuple[list[str], list, str | None]:
-    """(class names, per-class norms or None, where the norms come from) of one part."""
+def _looked_up_norms(word_norms) -> list:
+    """Per ImageNet class, its norms looked up in ``word_norms`` by the channel's rule (None: uncovered)."""
+    vad, _ = class_name_norms(word_norms, imagenet_classes())
+    return [None if any(x != x for x in row) else [float(x) for x in row] for row in vad.tolist()]
+
+
+def _class_table(part, looked_up: list | None) -> tuple[list[str], list, str | None]:
+    """(class names, per-class norms or None, where the norms come from) of one part: the norms
+    stored in its semantic channel, else ``looked_up`` (:func:`_looked_up_norms`), else none."""
     sem = part.semantic
     names = sem.class_names if sem is not None and sem.class_names else imagenet_classes()
     if sem is not None:
         table = [[float(x) for x in sem.norms[i]] if bool(sem.covered[i] > 0) else None for i in range(len(names))]
         return names, table, "stored"
-    if word_norms is not None:
-        vad, _ = class_name_norms(word_norms, imagenet_classes())
-        return names, [None if any(x != x for x in row) else [float(x) for x in row] for row in vad.tolist()], \
-            "word norms"
+    if looked_up is not None:
+        return names, looked_up, "word norms"
     return names, [None] * len(names), None
 
 

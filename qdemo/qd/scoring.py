@@ -221,12 +221,9 @@ def critic_vad(renderer: Renderer, critic: EmotionModel, solutions: np.ndarray, 
     ``images``: the solutions already rendered (N, 3, R, R), read instead of rendering again."""
     out = []
     dev = next(iter(critic.parameters())).device
-    renderer = renderer.to(dev)
     with torch.no_grad():
         for i in range(0, len(solutions), chunk):
-            if images is not None:
-                x = images[i:i + chunk].to(dev)
-            else:
-                x = renderer(torch.as_tensor(np.asarray(solutions[i:i + chunk]), dtype=torch.float32, device=dev))
-            out.append(critic(x).double().cpu().numpy())  # (b, 3)
+            x = images[i:i + chunk] if images is not None else render_chunks(renderer, solutions[i:i + chunk],
+                                                                             device=dev, chunk=chunk)
+            out.append(critic(x.to(dev)).double().cpu().numpy())  # (b, 3)
     return np.concatenate(out) if out else np.zeros((0, 3))
